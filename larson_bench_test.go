@@ -1,0 +1,201 @@
+package hakmem_test
+
+import (
+	"bufio"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hakmem-go/hakmem"
+)
+
+// Larson-style server workload (Larson & Krishnan): each goroutine owns
+// larsonSlots blocks; a step frees a random victim and puts a new block of a
+// random size (8..1000 bytes) in its place, writing its first and last byte.
+// b.N steps are split over GOMAXPROCS goroutines; every larsonRound steps a
+// goroutine hands its slots to a successor goroutine it starts, and exits,
+// so blocks are freed by goroutines other than the one that allocated them.
+const (
+	larsonSlots   = 5000
+	larsonMinSize = 8
+	larsonMaxSize = 1000
+	larsonRound   = 10000 // steps per goroutine before its successor takes over
+	larsonSample  = 4096  // steps between samples of live and mapped bytes
+)
+
+type larsonImpl struct {
+	name    string
+	alloc   func(int) []byte
+	free    func([]byte)
+	release func()         // return cached memory before measuring RSS
+	mapped  func() uint64  // bytes the allocator has mapped; nil if unknown
+	finish  func([][]byte) // drop or free every slot at the end
+}
+
+type larsonWorker struct {
+	slots [][]byte
+	rng   *rand.Rand
+	live  atomic.Int64 // exact live bytes of this worker, published each sample
+	_     [64]byte     // keep workers' counters on separate cache lines
+}
+
+func BenchmarkLarson(b *testing.B) {
+	impls := []larsonImpl{
+		{
+			name:    "hakmem",
+			alloc:   hakmem.Alloc,
+			free:    hakmem.Free,
+			release: hakmem.Release,
+			mapped:  func() uint64 { return hakmem.ReadStats().MappedBytes },
+			finish: func(s [][]byte) {
+				for _, p := range s {
+					hakmem.Free(p)
+				}
+			},
+		},
+		{
+			name:    "make",
+			alloc:   func(n int) []byte { return make([]byte, n) },
+			free:    func([]byte) {},
+			release: func() { runtime.GC(); debug.FreeOSMemory() },
+			finish:  func([][]byte) {},
+		},
+	}
+	for _, impl := range impls {
+		b.Run(impl.name, func(b *testing.B) { runLarson(b, impl) })
+	}
+}
+
+func runLarson(b *testing.B, impl larsonImpl) {
+	procs := runtime.GOMAXPROCS(0)
+	impl.release()
+	rssOK := resetPeakRSS()
+	rss0, _ := procStatusKB("VmRSS")
+
+	workers := make([]*larsonWorker, procs)
+	var peakLive, peakMapped atomic.Int64
+	sample := func() {
+		var live int64
+		for _, w := range workers {
+			live += w.live.Load()
+		}
+		atomicMax(&peakLive, live)
+		if impl.mapped != nil {
+			atomicMax(&peakMapped, int64(impl.mapped()))
+		}
+	}
+	for i := range workers {
+		w := &larsonWorker{
+			slots: make([][]byte, larsonSlots),
+			rng:   rand.New(rand.NewPCG(0x1A850, uint64(i))),
+		}
+		var live int64
+		for j := range w.slots {
+			n := larsonMinSize + w.rng.IntN(larsonMaxSize-larsonMinSize+1)
+			p := impl.alloc(n)
+			p[0], p[n-1] = 1, 1
+			w.slots[j] = p
+			live += int64(n)
+		}
+		w.live.Store(live)
+		workers[i] = w
+	}
+	sample()
+
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for i, w := range workers {
+		steps := b.N / procs
+		if i == 0 {
+			steps += b.N % procs
+		}
+		wg.Add(1)
+		var run func(left int)
+		run = func(left int) {
+			n := min(left, larsonRound)
+			live := w.live.Load()
+			for s := 1; s <= n; s++ {
+				v := w.rng.IntN(larsonSlots)
+				live -= int64(len(w.slots[v]))
+				impl.free(w.slots[v])
+				sz := larsonMinSize + w.rng.IntN(larsonMaxSize-larsonMinSize+1)
+				p := impl.alloc(sz)
+				p[0], p[sz-1] = byte(s), byte(s)
+				w.slots[v] = p
+				live += int64(sz)
+				if s%larsonSample == 0 {
+					w.live.Store(live)
+					sample()
+				}
+			}
+			w.live.Store(live)
+			if left > n {
+				go run(left - n) // the successor inherits the slots
+				return
+			}
+			wg.Done()
+		}
+		go run(steps)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	sample()
+
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "ops/s")
+	live := float64(peakLive.Load())
+	if impl.mapped != nil && live > 0 {
+		b.ReportMetric(float64(peakMapped.Load())/live, "mapped/live")
+	}
+	if hwm, ok := procStatusKB("VmHWM"); ok && rssOK && live > 0 && hwm >= rss0 {
+		b.ReportMetric(float64((hwm-rss0)*1024)/live, "rssgrowth/live")
+	}
+	for _, w := range workers {
+		impl.finish(w.slots)
+	}
+}
+
+func atomicMax(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// resetPeakRSS resets the kernel's VmHWM to the current RSS.
+func resetPeakRSS() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// procStatusKB reads one "Name:  N kB" line of /proc/self/status.
+func procStatusKB(name string) (uint64, bool) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name+":")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(fields[0], 10, 64)
+		return v, err == nil
+	}
+	return 0, false
+}
