@@ -20,9 +20,9 @@ import (
 // still free), 5 interior-pointer free, 6 check + UsableSize, 7 realloc to 0.
 func FuzzOps(f *testing.F) {
 	f.Add([]byte{})
-	f.Add([]byte{0x00, 10, 0, 0x03})                                     // alloc 10, free
-	f.Add([]byte{0x00, 10, 0, 0x03, 0x04})                               // ... and double free
-	f.Add([]byte{0x01, 0x00, 0x04, 0x06, 0x00, 0x05, 0x03, 0x04})        // calloc, check, interior, free, double free
+	f.Add([]byte{0x00, 10, 0, 0x03})                                    // alloc 10, free
+	f.Add([]byte{0x00, 10, 0, 0x03, 0x04})                              // ... and double free
+	f.Add([]byte{0x01, 0x00, 0x04, 0x06, 0x00, 0x05, 0x03, 0x04})       // calloc, check, interior, free, double free
 	f.Add([]byte{0x40, 0xff, 0xff, 0x42, 0x10, 0x00, 0x82, 0x20, 0x00}) // mid alloc, realloc to mid, to l2.5
 	f.Add([]byte{0xc0, 0x04, 0x00, 0x02, 0x08, 0x00, 0x07, 0x04})       // large alloc, realloc tiny, to 0, double free
 	f.Add([]byte{0x00, 1, 0, 0x08, 2, 0, 0x10, 3, 0, 0x18, 4, 0, 0x0b, 0x0c, 0x13, 0x1b, 0x03, 0x04})

@@ -40,12 +40,12 @@ type (
 		ID   int
 		Name string
 	}
-	withPtr   struct{ P *int }
-	withSlice struct{ S []int }
-	withMap   struct{ M map[int]int }
-	withIface struct{ I any }
-	withChan  struct{ C chan int }
-	withFunc  struct{ F func() }
+	withPtr    struct{ P *int }
+	withSlice  struct{ S []int }
+	withMap    struct{ M map[int]int }
+	withIface  struct{ I any }
+	withChan   struct{ C chan int }
+	withFunc   struct{ F func() }
 	withUnsafe struct {
 		N int
 		P unsafe.Pointer
