@@ -1,10 +1,15 @@
 package hakmem_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
+	"slices"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/hakmem-go/hakmem"
@@ -191,4 +196,39 @@ func escape(b []byte) {
 	if sinkOff {
 		sinkBytes = b
 	}
+}
+
+// childEnv names the test a child process was started to run.
+const childEnv = "HAKMEM_TEST_CHILD"
+
+// isolate runs the calling (top-level) test in a child process, so that a
+// crash of the allocator fails that test only, not the whole test binary. It
+// returns true in the child, where the test body should run, and false in
+// the parent, which has already reported the child's result.
+func isolate(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv(childEnv) == t.Name() {
+		return true
+	}
+	args := []string{"-test.run=^" + t.Name() + "$", "-test.count=1", "-test.v"}
+	if testing.Short() {
+		args = append(args, "-test.short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), childEnv+"="+t.Name(), "GOTRACEBACK=single")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		const keep = 3000
+		if len(out) > 2*keep {
+			out = slices.Concat(out[:keep], []byte("\n...\n"), out[len(out)-keep:])
+		}
+		t.Errorf("%s failed in its child process (%v):\n%s", t.Name(), err, out)
+		return false
+	}
+	if testing.Verbose() {
+		t.Logf("child process:\n%s", out)
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package hakmem_test
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -157,6 +158,9 @@ func TestForeignMapping(t *testing.T) {
 		mustPanic(t, hakmem.ErrInvalidPointer, "UsableSize(foreign mapping)", func() { hakmem.UsableSize(m[off:]) })
 		_, err := hakmem.TryRealloc(m[off:off+64], 128)
 		asHakErr(t, err, hakmem.ErrInvalidPointer, "TryRealloc(foreign mapping)")
+		if t.Failed() {
+			t.Fatalf("foreign mapping at %#x (offset %d) misreported; hakmem may have mapped this address range before and returned it to the OS", addr(m), off)
+		}
 	}
 }
 
@@ -223,38 +227,85 @@ func TestLargeDoubleFree(t *testing.T) {
 }
 
 // TestConcurrentDoubleFree races two frees of the same block: exactly one
-// succeeds, the other reports a double free, on every tier.
+// may succeed, the other must report a double free, on every tier. Then the
+// free lists must hold no block twice: many allocations of each size must
+// all be distinct. It runs in a child process, because a lost race corrupts
+// the free lists and can crash the process.
 func TestConcurrentDoubleFree(t *testing.T) {
-	rounds := 2000
-	if testing.Short() {
-		rounds = 300
+	if !isolate(t) {
+		return
 	}
-	setProcs(t, 4)
-	sizes := []int{16, 200, 3000, 40000, 200000}
-	for r := 0; r < rounds; r++ {
-		n := sizes[r%len(sizes)]
-		b := hakmem.Alloc(n)
-		var ok, dup, other atomic.Int32
-		var wg sync.WaitGroup
-		start := make(chan struct{})
-		for g := 0; g < 2; g++ {
-			wg.Go(func() {
-				<-start
-				err := hakmem.TryFree(b)
+	rounds := 20000
+	if testing.Short() {
+		rounds = 4000
+	}
+	setProcs(t, 2)
+	sizes := []int{16, 64, 200, 3000, 40000, 200000, 2 * miB}
+	var (
+		cur   atomic.Pointer[[]byte]
+		round atomic.Int64
+		done  [2]atomic.Int64
+		nok   [2]atomic.Int64
+		ndup  [2]atomic.Int64
+		wg    sync.WaitGroup
+	)
+	for g := 0; g < 2; g++ {
+		wg.Go(func() {
+			for r := int64(1); r <= int64(rounds); r++ {
+				for i := 0; round.Load() < r; i++ {
+					if i > 1000 {
+						runtime.Gosched()
+					}
+				}
+				err := hakmem.TryFree(*cur.Load())
 				switch {
 				case err == nil:
-					ok.Add(1)
-				case asHakErr(t, err, hakmem.ErrDoubleFree, "racing TryFree") != nil:
-					dup.Add(1)
+					nok[g].Add(1)
+				case errors.Is(err, hakmem.ErrDoubleFree):
+					ndup[g].Add(1)
 				default:
-					other.Add(1)
+					t.Errorf("racing TryFree: %v", err)
 				}
-			})
+				done[g].Store(r)
+			}
+		})
+	}
+	both := map[int]int{}
+	for r := 1; r <= rounds; r++ {
+		n := sizes[r%len(sizes)]
+		b := hakmem.Alloc(n)
+		cur.Store(&b)
+		ok0 := nok[0].Load() + nok[1].Load()
+		round.Store(int64(r))
+		for done[0].Load() < int64(r) || done[1].Load() < int64(r) {
+			runtime.Gosched()
 		}
-		close(start)
-		wg.Wait()
-		if ok.Load() != 1 || dup.Load() != 1 {
-			t.Fatalf("round %d size %d: %d frees succeeded, %d double frees, %d other", r, n, ok.Load(), dup.Load(), other.Load())
+		if nok[0].Load()+nok[1].Load()-ok0 != 1 {
+			both[n]++
+		}
+	}
+	wg.Wait()
+	if len(both) > 0 {
+		t.Errorf("both racing frees of one block succeeded (size: rounds): %v of %d rounds", both, rounds)
+	}
+	if ok, dup := nok[0].Load()+nok[1].Load(), ndup[0].Load()+ndup[1].Load(); ok+dup != 2*int64(rounds) {
+		t.Errorf("%d frees succeeded and %d double frees reported in %d rounds", ok, dup, rounds)
+	}
+	// No block may come out twice now.
+	for _, n := range sizes[:5] {
+		seen := map[uintptr]bool{}
+		var held [][]byte
+		for i := 0; i < 2000; i++ {
+			b := hakmem.Alloc(n)
+			if seen[addr(b)] {
+				t.Errorf("size %d: block %#x handed out twice (free list corrupted by a racing double free)", n, addr(b))
+				break
+			}
+			seen[addr(b)] = true
+			held = append(held, b)
+		}
+		for _, b := range held {
+			hakmem.Free(b)
 		}
 	}
 	checkWorks(t)
