@@ -679,6 +679,14 @@ static int run_larson(const struct params *p, struct result *r)
 		nsamples += ws[w].lat.n;
 	}
 	summarize(r, all, nsamples);
+	free(all);
+	/* Every chain has stopped: its last thread touches nothing after
+	 * larson_chain_done, so the workers' memory can go. */
+	for (w = 0; w < p->threads; w++) {
+		free(ws[w].slots);
+		free(ws[w].lat.v);
+	}
+	free(ws);
 	return 0;
 }
 
@@ -753,6 +761,7 @@ static int run_random_mixed(const struct params *p, struct result *r)
 	}
 	r->checksum = ck;
 	summarize(r, lat.v, lat.n);
+	free(lat.v);
 	free(slots);
 	return 0;
 }
