@@ -14,7 +14,7 @@ import (
 // list; every list's length field matches its links.
 type census struct {
 	mapped, inUse, cached, free uint64
-	segments, slabs, large     int
+	segments, slabs, large      int
 }
 
 // takeCensus needs quiescence: no other goroutine may allocate or free.
@@ -88,17 +88,17 @@ func takeCensus(t *testing.T) census {
 	for _, seg := range segs {
 		cn.segments++
 		cn.mapped += segmentSize
-		if seg.cached && seg.used != 0 {
+		if seg.cached && !seg.used.empty() {
 			t.Fatalf("cached segment %#x has pages in use", seg.base)
 		}
-		var used uint32
+		var used pageSet
 		for i := 0; i < pagesPerSegment; i++ {
 			s := seg.pages[i]
 			if s == nil {
 				cn.free += pageSize
 				continue
 			}
-			used |= 1 << i
+			used.set(i, 1, true)
 			if s.base != seg.base+uintptr(i)<<pageShift {
 				continue // not the slab's first page
 			}
@@ -116,7 +116,7 @@ func takeCensus(t *testing.T) census {
 			cn.free += uint64(int(ci.pages)*pageSize - int(ci.nblocks)*int(ci.size))
 		}
 		if used != seg.used {
-			t.Fatalf("segment %#x: used bitmap %b, pages say %b", seg.base, seg.used, used)
+			t.Fatalf("segment %#x: used bitmap %x, pages say %x", seg.base, seg.used, used)
 		}
 	}
 	if cn.free-slabTails(slabsOfClass) != freePages*pageSize {

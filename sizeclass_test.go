@@ -85,30 +85,33 @@ func TestSizeClassesGenerated(t *testing.T) {
 	}
 }
 
-func TestPageRuns(t *testing.T) {
-	cases := []struct {
-		used      uint32
-		n, first  int
-		longest   int
-		wantFirst bool
-	}{
-		{0, 1, 0, 32, true},
-		{0, 32, 0, 32, true},
-		{0b1, 3, 1, 31, true},
-		{0b1011, 2, 4, 28, true},
-		{0xffff0000, 16, 0, 16, true},
-		{0x0000ffff, 16, 16, 16, true},
-		{0xfffffffe, 1, 0, 1, true},
-		{0xffffffff, 1, 0, 0, false},
+func TestPageSet(t *testing.T) {
+	var ps pageSet
+	if !ps.empty() || ps.longestFreeRun() != pagesPerSegment || ps.firstFreeRun(pagesPerSegment) != 0 {
+		t.Fatal("empty set")
 	}
-	for _, c := range cases {
-		if got := longestRun(^c.used); got != c.longest {
-			t.Errorf("longestRun(^%#x) = %d, want %d", c.used, got, c.longest)
-		}
-		if c.wantFirst {
-			if got := firstRun(c.used, c.n); got != c.first {
-				t.Errorf("firstRun(%#x, %d) = %d, want %d", c.used, c.n, got, c.first)
-			}
-		}
+	ps.set(0, 1, true)
+	ps.set(60, 10, true) // straddles the word boundary
+	if ps.empty() || !ps.get(63) || !ps.get(64) || ps.get(70) {
+		t.Fatal("set/get")
+	}
+	ps.set(10, 1, true) // free runs now: 1..9, 11..59, 70..127
+	if got := ps.longestFreeRun(); got != pagesPerSegment-70 {
+		t.Fatalf("longest run %d", got)
+	}
+	if got := ps.firstFreeRun(9); got != 1 {
+		t.Fatalf("first run of 9 at %d", got)
+	}
+	if got := ps.firstFreeRun(10); got != 11 {
+		t.Fatalf("first run of 10 at %d", got)
+	}
+	if got := ps.firstFreeRun(50); got != 70 {
+		t.Fatalf("first run of 50 at %d", got)
+	}
+	ps.set(60, 10, false)
+	ps.set(10, 1, false)
+	ps.set(0, 1, false)
+	if !ps.empty() {
+		t.Fatal("clear")
 	}
 }
