@@ -16,38 +16,38 @@ var classes = [numClasses]classInfo{
 	{size: 96, pages: 1, nblocks: 170, divMul: 0x1555555556, tier: tierTiny, cap: 64, batch: 32, transfers: 8},  //   5: tail 64 B
 	{size: 112, pages: 1, nblocks: 146, divMul: 0x124924924a, tier: tierTiny, cap: 64, batch: 32, transfers: 8}, //   6: tail 32 B
 	{size: 128, pages: 1, nblocks: 128, divMul: 0x1000000001, tier: tierTiny, cap: 64, batch: 32, transfers: 8}, //   7: tail 0 B
-	{size: 144, pages: 1, nblocks: 113, divMul: 0xe38e38e39, tier: tierTiny, cap: 64, batch: 32, transfers: 8},  //   8: tail 112 B
-	{size: 160, pages: 1, nblocks: 102, divMul: 0xccccccccd, tier: tierTiny, cap: 64, batch: 32, transfers: 8},  //   9: tail 64 B
-	{size: 176, pages: 1, nblocks: 93, divMul: 0xba2e8ba2f, tier: tierTiny, cap: 64, batch: 32, transfers: 8},   //  10: tail 16 B
-	{size: 192, pages: 1, nblocks: 85, divMul: 0xaaaaaaaab, tier: tierTiny, cap: 64, batch: 32, transfers: 8},   //  11: tail 64 B
-	{size: 208, pages: 1, nblocks: 78, divMul: 0x9d89d89d9, tier: tierTiny, cap: 64, batch: 32, transfers: 8},   //  12: tail 160 B
-	{size: 224, pages: 1, nblocks: 73, divMul: 0x924924925, tier: tierTiny, cap: 64, batch: 32, transfers: 8},   //  13: tail 32 B
-	{size: 240, pages: 1, nblocks: 68, divMul: 0x888888889, tier: tierTiny, cap: 64, batch: 32, transfers: 8},   //  14: tail 64 B
-	{size: 256, pages: 1, nblocks: 64, divMul: 0x800000001, tier: tierTiny, cap: 64, batch: 32, transfers: 8},   //  15: tail 0 B
-	{size: 288, pages: 1, nblocks: 56, divMul: 0x71c71c71d, tier: tierTiny, cap: 56, batch: 28, transfers: 8},   //  16: tail 256 B
-	{size: 320, pages: 1, nblocks: 51, divMul: 0x666666667, tier: tierTiny, cap: 50, batch: 25, transfers: 8},   //  17: tail 64 B
-	{size: 352, pages: 1, nblocks: 46, divMul: 0x5d1745d18, tier: tierTiny, cap: 46, batch: 23, transfers: 8},   //  18: tail 192 B
-	{size: 384, pages: 1, nblocks: 42, divMul: 0x555555556, tier: tierTiny, cap: 42, batch: 21, transfers: 8},   //  19: tail 256 B
-	{size: 416, pages: 1, nblocks: 39, divMul: 0x4ec4ec4ed, tier: tierTiny, cap: 38, batch: 19, transfers: 8},   //  20: tail 160 B
-	{size: 448, pages: 1, nblocks: 36, divMul: 0x492492493, tier: tierTiny, cap: 36, batch: 18, transfers: 8},   //  21: tail 256 B
-	{size: 480, pages: 1, nblocks: 34, divMul: 0x444444445, tier: tierTiny, cap: 34, batch: 17, transfers: 8},   //  22: tail 64 B
-	{size: 512, pages: 1, nblocks: 32, divMul: 0x400000001, tier: tierTiny, cap: 32, batch: 16, transfers: 8},   //  23: tail 0 B
-	{size: 576, pages: 1, nblocks: 28, divMul: 0x38e38e38f, tier: tierTiny, cap: 28, batch: 14, transfers: 8},   //  24: tail 256 B
-	{size: 640, pages: 1, nblocks: 25, divMul: 0x333333334, tier: tierTiny, cap: 24, batch: 12, transfers: 8},   //  25: tail 384 B
-	{size: 704, pages: 1, nblocks: 23, divMul: 0x2e8ba2e8c, tier: tierTiny, cap: 22, batch: 11, transfers: 8},   //  26: tail 192 B
-	{size: 768, pages: 1, nblocks: 21, divMul: 0x2aaaaaaab, tier: tierTiny, cap: 20, batch: 10, transfers: 8},   //  27: tail 256 B
-	{size: 832, pages: 1, nblocks: 19, divMul: 0x276276277, tier: tierTiny, cap: 18, batch: 9, transfers: 8},    //  28: tail 576 B
-	{size: 896, pages: 1, nblocks: 18, divMul: 0x24924924a, tier: tierTiny, cap: 18, batch: 9, transfers: 8},    //  29: tail 256 B
-	{size: 960, pages: 1, nblocks: 17, divMul: 0x222222223, tier: tierTiny, cap: 16, batch: 8, transfers: 8},    //  30: tail 64 B
-	{size: 1024, pages: 1, nblocks: 16, divMul: 0x200000001, tier: tierTiny, cap: 16, batch: 8, transfers: 8},   //  31: tail 0 B
-	{size: 1152, pages: 1, nblocks: 14, divMul: 0x1c71c71c8, tier: tierMid, cap: 32, batch: 16, transfers: 3},   //  32: tail 256 B
-	{size: 1280, pages: 1, nblocks: 12, divMul: 0x19999999a, tier: tierMid, cap: 32, batch: 16, transfers: 3},   //  33: tail 1024 B
-	{size: 1408, pages: 1, nblocks: 11, divMul: 0x1745d1746, tier: tierMid, cap: 32, batch: 16, transfers: 2},   //  34: tail 896 B
-	{size: 1536, pages: 1, nblocks: 10, divMul: 0x155555556, tier: tierMid, cap: 32, batch: 16, transfers: 2},   //  35: tail 1024 B
-	{size: 1664, pages: 1, nblocks: 9, divMul: 0x13b13b13c, tier: tierMid, cap: 32, batch: 16, transfers: 2},    //  36: tail 1408 B
-	{size: 1792, pages: 1, nblocks: 9, divMul: 0x124924925, tier: tierMid, cap: 32, batch: 16, transfers: 2},    //  37: tail 256 B
-	{size: 1920, pages: 1, nblocks: 8, divMul: 0x111111112, tier: tierMid, cap: 32, batch: 16, transfers: 2},    //  38: tail 1024 B
-	{size: 2048, pages: 1, nblocks: 8, divMul: 0x100000001, tier: tierMid, cap: 32, batch: 16, transfers: 2},    //  39: tail 0 B
+	{size: 144, pages: 1, nblocks: 113, divMul: 0xe38e38e39, tier: tierTiny, cap: 56, batch: 28, transfers: 8},  //   8: tail 112 B
+	{size: 160, pages: 1, nblocks: 102, divMul: 0xccccccccd, tier: tierTiny, cap: 50, batch: 25, transfers: 8},  //   9: tail 64 B
+	{size: 176, pages: 1, nblocks: 93, divMul: 0xba2e8ba2f, tier: tierTiny, cap: 46, batch: 23, transfers: 8},   //  10: tail 16 B
+	{size: 192, pages: 1, nblocks: 85, divMul: 0xaaaaaaaab, tier: tierTiny, cap: 42, batch: 21, transfers: 8},   //  11: tail 64 B
+	{size: 208, pages: 1, nblocks: 78, divMul: 0x9d89d89d9, tier: tierTiny, cap: 38, batch: 19, transfers: 8},   //  12: tail 160 B
+	{size: 224, pages: 1, nblocks: 73, divMul: 0x924924925, tier: tierTiny, cap: 36, batch: 18, transfers: 8},   //  13: tail 32 B
+	{size: 240, pages: 1, nblocks: 68, divMul: 0x888888889, tier: tierTiny, cap: 34, batch: 17, transfers: 8},   //  14: tail 64 B
+	{size: 256, pages: 1, nblocks: 64, divMul: 0x800000001, tier: tierTiny, cap: 32, batch: 16, transfers: 8},   //  15: tail 0 B
+	{size: 288, pages: 1, nblocks: 56, divMul: 0x71c71c71d, tier: tierTiny, cap: 28, batch: 14, transfers: 8},   //  16: tail 256 B
+	{size: 320, pages: 1, nblocks: 51, divMul: 0x666666667, tier: tierTiny, cap: 24, batch: 12, transfers: 8},   //  17: tail 64 B
+	{size: 352, pages: 1, nblocks: 46, divMul: 0x5d1745d18, tier: tierTiny, cap: 22, batch: 11, transfers: 8},   //  18: tail 192 B
+	{size: 384, pages: 1, nblocks: 42, divMul: 0x555555556, tier: tierTiny, cap: 20, batch: 10, transfers: 8},   //  19: tail 256 B
+	{size: 416, pages: 1, nblocks: 39, divMul: 0x4ec4ec4ed, tier: tierTiny, cap: 18, batch: 9, transfers: 8},    //  20: tail 160 B
+	{size: 448, pages: 1, nblocks: 36, divMul: 0x492492493, tier: tierTiny, cap: 18, batch: 9, transfers: 8},    //  21: tail 256 B
+	{size: 480, pages: 1, nblocks: 34, divMul: 0x444444445, tier: tierTiny, cap: 16, batch: 8, transfers: 8},    //  22: tail 64 B
+	{size: 512, pages: 1, nblocks: 32, divMul: 0x400000001, tier: tierTiny, cap: 16, batch: 8, transfers: 8},    //  23: tail 0 B
+	{size: 576, pages: 1, nblocks: 28, divMul: 0x38e38e38f, tier: tierTiny, cap: 14, batch: 7, transfers: 8},    //  24: tail 256 B
+	{size: 640, pages: 1, nblocks: 25, divMul: 0x333333334, tier: tierTiny, cap: 12, batch: 6, transfers: 8},    //  25: tail 384 B
+	{size: 704, pages: 1, nblocks: 23, divMul: 0x2e8ba2e8c, tier: tierTiny, cap: 10, batch: 5, transfers: 8},    //  26: tail 192 B
+	{size: 768, pages: 1, nblocks: 21, divMul: 0x2aaaaaaab, tier: tierTiny, cap: 10, batch: 5, transfers: 8},    //  27: tail 256 B
+	{size: 832, pages: 1, nblocks: 19, divMul: 0x276276277, tier: tierTiny, cap: 8, batch: 4, transfers: 8},     //  28: tail 576 B
+	{size: 896, pages: 1, nblocks: 18, divMul: 0x24924924a, tier: tierTiny, cap: 8, batch: 4, transfers: 8},     //  29: tail 256 B
+	{size: 960, pages: 1, nblocks: 17, divMul: 0x222222223, tier: tierTiny, cap: 8, batch: 4, transfers: 8},     //  30: tail 64 B
+	{size: 1024, pages: 1, nblocks: 16, divMul: 0x200000001, tier: tierTiny, cap: 8, batch: 4, transfers: 8},    //  31: tail 0 B
+	{size: 1152, pages: 1, nblocks: 14, divMul: 0x1c71c71c8, tier: tierMid, cap: 32, batch: 16, transfers: 1},   //  32: tail 256 B
+	{size: 1280, pages: 1, nblocks: 12, divMul: 0x19999999a, tier: tierMid, cap: 32, batch: 16, transfers: 1},   //  33: tail 1024 B
+	{size: 1408, pages: 1, nblocks: 11, divMul: 0x1745d1746, tier: tierMid, cap: 32, batch: 16, transfers: 1},   //  34: tail 896 B
+	{size: 1536, pages: 1, nblocks: 10, divMul: 0x155555556, tier: tierMid, cap: 32, batch: 16, transfers: 1},   //  35: tail 1024 B
+	{size: 1664, pages: 1, nblocks: 9, divMul: 0x13b13b13c, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  36: tail 1408 B
+	{size: 1792, pages: 1, nblocks: 9, divMul: 0x124924925, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  37: tail 256 B
+	{size: 1920, pages: 1, nblocks: 8, divMul: 0x111111112, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  38: tail 1024 B
+	{size: 2048, pages: 1, nblocks: 8, divMul: 0x100000001, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  39: tail 0 B
 	{size: 2304, pages: 1, nblocks: 7, divMul: 0xe38e38e4, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  40: tail 256 B
 	{size: 2560, pages: 1, nblocks: 6, divMul: 0xcccccccd, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  41: tail 1024 B
 	{size: 2816, pages: 2, nblocks: 11, divMul: 0xba2e8ba3, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  42: tail 1792 B

@@ -72,7 +72,7 @@ func classes() []class {
 		switch {
 		case s <= tinyMax:
 			c.tier = "tiny"
-			c.batch = clamp(8<<10/s, 4, 32) // refill 8 KiB at a time, 4..32 blocks
+			c.batch = clamp(4<<10/s, 4, 32) // refill 4 KiB at a time, 4..32 blocks
 		case s < midMax:
 			c.tier = "mid"
 			c.batch = clamp(64<<10/s, 2, 16) // about 64 KiB at a time
@@ -91,10 +91,10 @@ func classes() []class {
 			}
 		}
 		// The transfer cache keeps whole batches between P caches; bound it
-		// to about 64 KiB per class (and 1..8 batches) so that it smooths
+		// to about 32 KiB per class (and 1..8 batches) so that it smooths
 		// producer/consumer traffic without hoarding, and skip it where
 		// per-P caching is off.
-		c.transfers = clamp(64<<10/(c.batch*s), 1, 8)
+		c.transfers = clamp(32<<10/(c.batch*s), 1, 8)
 		if c.cap == 0 {
 			c.transfers = 0
 		}
