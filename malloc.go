@@ -12,8 +12,15 @@ import "sync/atomic"
 // slice that needs no Free. It panics with an *Error for a negative or
 // impossible size or when memory is exhausted.
 func Alloc(size int) []byte {
-	if p, usable := allocFast(size, 0); p != 0 {
-		return bytesAt(p, uintptr(size), usable)
+	// allocFast, written out: one call level less on the hottest path.
+	if uint(size-1) < maxSmall {
+		c := sizeClass(uintptr(size))
+		pc := pin()
+		p := pc.lists[c].pop()
+		unpin(pc)
+		if p != 0 {
+			return bytesAt(p, uintptr(size), uintptr(classes[c].size))
+		}
 	}
 	return must(allocSlow(size, 0, "Alloc"))
 }
@@ -42,7 +49,29 @@ func Free(b []byte) {
 	if cap(b) == 0 {
 		return
 	}
-	if err := freeAddr(addrOf(b), "Free"); err != nil {
+	p := addrOf(b)
+	// freeFast, written out: one call level less on the hottest path.
+	seg := regLookup(p)
+	if seg != nil && seg.kind == kindSmall {
+		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil {
+			off := p - s.base
+			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) && loadWord(p+8) != p^cookieKey {
+				pc := pin()
+				l := &pc.lists[s.class]
+				if l.n < l.cap {
+					storeWord(p+8, p^cookieKey)
+					l.push(p)
+					if s.owner.Load() != pc.id {
+						pc.crossP.inc()
+					}
+					unpin(pc)
+					return
+				}
+				unpin(pc)
+			}
+		}
+	}
+	if err := freeSlow(p, "Free"); err != nil {
 		panic(err)
 	}
 }
@@ -177,10 +206,55 @@ func calloc(size int, sid int32, op string) ([]byte, error) {
 	return b, nil
 }
 
-// freeAddr frees the block at p. The checks, in order: p is in a hakmem
+// freeAddr frees the block at p.
+func freeAddr(p uintptr, op string) error {
+	if freeFast(p) {
+		return nil
+	}
+	return freeSlow(p, op)
+}
+
+// freeFast is the fast path of Free: it pushes p onto the current P's list
+// when p is the start of an allocated small block and the list has room,
+// and reports false for anything else (errors, large blocks, a full list),
+// leaving all state untouched. The checks, in order: p is in a hakmem
 // segment (registry), on a page that belongs to a slab, at a block
 // boundary, and the block does not carry the free cookie.
-func freeAddr(p uintptr, op string) error {
+func freeFast(p uintptr) bool {
+	seg := regLookup(p)
+	if seg == nil || seg.kind != kindSmall {
+		return false
+	}
+	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	if s == nil {
+		return false
+	}
+	off := p - s.base
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
+		return false
+	}
+	if loadWord(p+8) == p^cookieKey {
+		return false
+	}
+	pc := pin()
+	l := &pc.lists[s.class]
+	if l.n >= l.cap {
+		unpin(pc)
+		return false
+	}
+	storeWord(p+8, p^cookieKey)
+	l.push(p)
+	if s.owner.Load() != pc.id {
+		pc.crossP.inc()
+	}
+	unpin(pc)
+	return true
+}
+
+// freeSlow is everything freeFast declines: it validates p again and
+// reports what is wrong, or frees a large block, or pushes onto a full
+// list and flushes a batch to the central list.
+func freeSlow(p uintptr, op string) error {
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
 		return freeOther(p, seg, op)
@@ -197,17 +271,6 @@ func freeAddr(p uintptr, op string) error {
 		return newError(op, p, 0, ErrDoubleFree, "")
 	}
 	storeWord(p+8, p^cookieKey)
-	pc := pin()
-	l := &pc.lists[s.class]
-	if l.n < l.cap {
-		l.push(p)
-		if s.owner.Load() != pc.id {
-			pc.crossP.inc()
-		}
-		unpin(pc)
-		return nil
-	}
-	unpin(pc)
 	freeSmallSlow(p, s)
 	return nil
 }
@@ -293,6 +356,7 @@ func allocSlowOrFast(size int, op string) ([]byte, error) {
 // errorCount counts errors reported to the program (Stats.Errors).
 var errorCount atomic.Uint64
 
+//go:noinline
 func newError(op string, p uintptr, size int, kind error, detail string) *Error {
 	errorCount.Add(1)
 	return &Error{Op: op, Ptr: p, Size: size, Err: kind, Detail: detail}

@@ -54,7 +54,10 @@ type siteCtr struct{ allocs, bytes counter }
 // GOMAXPROCS does); the *pcache values are stable. It starts empty, so the
 // first pin of the process takes the slow path, which initialises hakmem.
 var (
-	caches   atomic.Pointer[[]*pcache]
+	caches atomic.Pointer[[]*pcache]
+	// noCache is the sentinel pin returns for a P without a cache: all its
+	// lists are empty with cap 0, so both fast paths miss. Never written.
+	noCache  pcache
 	cachesMu sync.Mutex // serialises growth
 	initOnce sync.Once
 	// releaseEpoch is bumped by Release; a cache that sees a newer epoch on
@@ -94,6 +97,9 @@ func growCaches(n int) {
 		cs[i] = pc
 	}
 	caches.Store(&cs)
+	for _, pc := range cs[len(old):] {
+		publishCache(pc)
+	}
 }
 
 func gomaxprocs() int { return max(runtime.GOMAXPROCS(0), 1) }
@@ -135,11 +141,11 @@ func (l *freeList) cut(k uint32) batch {
 // allocSmallSlow refills class c's list of the current P and returns a
 // block. sid and size are for site accounting (sid 0: the default site).
 func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
-	pc := pin()
+	pc := pinSlow()
 	if pc.epoch != releaseEpoch.Load() {
 		unpin(pc)
 		flushOwn()
-		pc = pin()
+		pc = pinSlow()
 	}
 	l := &pc.lists[c]
 	if p := l.pop(); p != 0 { // another goroutine refilled this P meanwhile
@@ -153,7 +159,7 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	pc = pin()
+	pc = pinSlow()
 	l = &pc.lists[c]
 	storeWord(b.tail, l.head)
 	l.head = b.head
@@ -168,7 +174,7 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 // freeSmallSlow handles a free into a full list: push, then flush a batch.
 func freeSmallSlow(p uintptr, s *slab) {
 	c := s.class
-	pc := pin()
+	pc := pinSlow()
 	l := &pc.lists[c]
 	l.push(p)
 	if s.owner.Load() != pc.id {
@@ -223,7 +229,7 @@ func flushBatches(bs *[numClasses]batch) {
 // flushOwn flushes the current P's cache entirely.
 func flushOwn() {
 	var bs [numClasses]batch
-	pc := pin()
+	pc := pinSlow()
 	pc.detachAll(&bs)
 	unpin(pc)
 	flushBatches(&bs)

@@ -2,7 +2,10 @@
 
 package hakmem
 
-import _ "unsafe" // for go:linkname
+import (
+	"sync/atomic"
+	"unsafe" // and for go:linkname
+)
 
 // Pinning with the runtime's procPin/procUnpin, the mechanism sync.Pool
 // uses. procPin disables preemption and returns the current P's id, so the
@@ -28,27 +31,51 @@ type pinState struct{}
 
 const pinVariant = "procpin"
 
-// pin returns the current P's cache with the goroutine pinned to that P.
-func pin() *pcache {
-	pid := runtime_procPin()
-	cs := *caches.Load()
-	if uint(pid) < uint(len(cs)) {
-		return cs[pid]
+// maxProcCaches bounds the table the fast path indexes directly. A P with a
+// larger id (GOMAXPROCS above 1024) still works, through the slow paths.
+const maxProcCaches = 1024
+
+// procCaches[pid] is P pid's cache, or &noCache until the P first takes a
+// slow path. Entries are written once (growCaches, under cachesMu) with an
+// atomic store and read with a plain load by pin: a word-sized pointer load
+// never tears, and the pointed-to cache was initialised before the store.
+// Indexing a fixed array rather than loading a slice keeps pin inlinable.
+var procCaches [maxProcCaches]*pcache
+
+func init() {
+	for i := range procCaches {
+		procCaches[i] = &noCache
 	}
-	runtime_procUnpin()
-	return pinSlow()
 }
 
-// pinSlow grows the cache array (first use, or GOMAXPROCS grew) and pins.
+// pin returns the current P's cache with the goroutine pinned to that P.
+// When the P has no cache yet (first use, or GOMAXPROCS grew) it returns
+// the sentinel noCache, on which every fast path misses; slow paths call
+// pinSlow instead. Small enough to inline into the fast paths.
+func pin() *pcache {
+	pid := runtime_procPin()
+	if uint(pid) < maxProcCaches {
+		return procCaches[pid]
+	}
+	return &noCache
+}
+
+// pinSlow pins and returns a real cache, growing the cache array if needed.
 func pinSlow() *pcache {
 	for {
-		growCaches(gomaxprocs())
 		pid := runtime_procPin()
-		cs := *caches.Load()
-		if uint(pid) < uint(len(cs)) {
+		if cs := *caches.Load(); uint(pid) < uint(len(cs)) {
 			return cs[pid]
 		}
 		runtime_procUnpin()
+		growCaches(gomaxprocs())
+	}
+}
+
+// publishCache makes a new cache visible to pin.
+func publishCache(pc *pcache) {
+	if pc.id < maxProcCaches {
+		atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&procCaches[pc.id])), unsafe.Pointer(pc))
 	}
 }
 

@@ -42,6 +42,12 @@ func pin() *pcache {
 
 func unpin(pc *pcache) { pc.mu.Unlock() }
 
+// pinSlow is pin: the portable pin always returns a real cache.
+func pinSlow() *pcache { return pin() }
+
+// publishCache: the portable pin reads caches directly.
+func publishCache(*pcache) {}
+
 // flushOthers flushes every slot; each is locked in turn.
 func flushOthers() {
 	for _, pc := range *caches.Load() {

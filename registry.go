@@ -26,10 +26,11 @@ var registry [1 << regL1Bits]atomic.Pointer[regLeaf]
 // regLookup returns the segment registered for p's 2 MiB chunk, or nil.
 // It may return the tombstone (see freedChunk).
 func regLookup(p uintptr) *segment {
-	if p>>regAddrBits != 0 {
+	i := p >> (segmentShift + regL2Bits)
+	if i >= uintptr(len(registry)) {
 		return nil
 	}
-	leaf := registry[p>>(segmentShift+regL2Bits)].Load()
+	leaf := registry[i].Load()
 	if leaf == nil {
 		return nil
 	}

@@ -1,15 +1,14 @@
 package hakmem
 
 import (
-	"math/bits"
 	"sync"
 	"sync/atomic"
 )
 
 // Segments and the page heap. A segment is 2 MiB of address space, aligned
-// to 2 MiB, cut into 32 pages of 64 KiB. A slab is a run of pages serving one
-// size class. A pointer finds its segment with one shift (the registry) and
-// its slab with one more: seg.pages[(p>>16)&31]. All metadata lives out of
+// to 2 MiB, cut into 128 pages of 16 KiB. A slab is a run of pages serving
+// one size class. A pointer finds its segment with one shift (the registry)
+// and its slab with one more: seg.pages[(p>>14)&127]. All metadata lives out of
 // band in the segment struct on the Go heap; hakmem memory holds only blocks.
 //
 // The page heap owns every segment. It hands out page runs to the central
@@ -17,10 +16,13 @@ import (
 // segment goes to a small cache, then back to the OS.
 
 const (
-	segmentShift    = 21
-	segmentSize     = 1 << segmentShift // 2 MiB: huge-page sized and aligned
-	pageShift       = 16
-	pageSize        = 1 << pageShift // 64 KiB: one slab page
+	segmentShift = 21
+	segmentSize  = 1 << segmentShift // 2 MiB: huge-page sized and aligned
+	// pageShift: 16 KiB pages. A tiny class's slab is one page, so a class
+	// that is barely used holds 16 KiB, not 64: with 33 tiny classes this is
+	// the difference between 0.5 and 2 MiB of partly used slabs.
+	pageShift       = 14
+	pageSize        = 1 << pageShift
 	pagesPerSegment = segmentSize / pageSize
 )
 
@@ -39,7 +41,7 @@ type segment struct {
 	largeSize uintptr
 
 	// The rest is guarded by heap.mu.
-	used   uint32                 // bitmap of pages given to slabs
+	used   pageSet                // pages given to slabs
 	maxRun uint8                  // longest run of free pages, the bucket index
 	cached bool                   // empty and in heap.cache
 	next   *segment               // in heap.buckets[maxRun] or heap.cache
@@ -116,9 +118,8 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 	} else {
 		h.unbucket(seg)
 	}
-	first := firstRun(seg.used, n)
-	mask := uint32(1<<n-1) << first
-	seg.used |= mask
+	first := seg.used.firstFreeRun(n)
+	seg.used.set(first, n, true)
 	h.freePages -= uint64(n)
 	h.nslabs++
 	s = &seg.slabs[first]
@@ -148,11 +149,11 @@ func (h *pageHeap) freeSlab(s *slab) {
 	for i := first; i < first+int(s.npages); i++ {
 		seg.pages[i] = nil
 	}
-	seg.used &^= uint32(1<<s.npages-1) << first
+	seg.used.set(first, int(s.npages), false)
 	h.freePages += uint64(s.npages)
 	h.nslabs--
 	h.unbucket(seg)
-	if seg.used != 0 {
+	if !seg.used.empty() {
 		h.bucket(seg)
 		return
 	}
@@ -201,7 +202,7 @@ func (h *pageHeap) unmapSegment(seg *segment) {
 
 // bucket files seg under its longest free run; unbucket takes it out.
 func (h *pageHeap) bucket(seg *segment) {
-	seg.maxRun = uint8(longestRun(^seg.used))
+	seg.maxRun = uint8(seg.used.longestFreeRun())
 	seg.prev = nil
 	seg.next = h.buckets[seg.maxRun]
 	if seg.next != nil {
@@ -222,25 +223,59 @@ func (h *pageHeap) unbucket(seg *segment) {
 	seg.next, seg.prev = nil, nil
 }
 
-// longestRun is the length of the longest run of set bits in free.
-func longestRun(free uint32) int {
-	n := 0
-	for free != 0 {
-		free &= free << 1 // each step shortens every run by one
-		n++
+// pageSet is a bitmap of a segment's pages, bit i set when page i is in a
+// slab. Its searches are plain loops: they run on the slow path only.
+type pageSet [pagesPerSegment / 64]uint64
+
+func (ps *pageSet) get(i int) bool { return ps[i/64]&(1<<(i%64)) != 0 }
+
+func (ps *pageSet) set(first, n int, on bool) {
+	for i := first; i < first+n; i++ {
+		if on {
+			ps[i/64] |= 1 << (i % 64)
+		} else {
+			ps[i/64] &^= 1 << (i % 64)
+		}
 	}
-	return n
 }
 
-// firstRun is the index of the first run of n clear bits in used; the
-// caller knows one exists.
-func firstRun(used uint32, n int) int {
-	free := ^used
-	run := free
-	for i := 1; i < n; i++ {
-		run &= free >> i // bit j set: pages j..j+i all free
+func (ps *pageSet) empty() bool {
+	for _, w := range ps {
+		if w != 0 {
+			return false
+		}
 	}
-	return bits.TrailingZeros32(run)
+	return true
+}
+
+// longestFreeRun is the length of the longest run of free pages.
+func (ps *pageSet) longestFreeRun() int {
+	best, run := 0, 0
+	for i := 0; i < pagesPerSegment; i++ {
+		if ps.get(i) {
+			run = 0
+			continue
+		}
+		run++
+		best = max(best, run)
+	}
+	return best
+}
+
+// firstFreeRun is the first page of the first run of n free pages; the
+// caller knows one exists.
+func (ps *pageSet) firstFreeRun(n int) int {
+	run := 0
+	for i := 0; i < pagesPerSegment; i++ {
+		if ps.get(i) {
+			run = 0
+			continue
+		}
+		if run++; run == n {
+			return i - n + 1
+		}
+	}
+	panic("hakmem: no free page run where the bucket promised one")
 }
 
 // forEachSegment calls f for every mapped segment, under heap.mu.

@@ -118,7 +118,7 @@ func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 func countLargeAlloc(sid int32, size uintptr) {
 	largeAllocs.Add(1)
 	if sid != 0 {
-		pc := pin()
+		pc := pinSlow()
 		pc.countSite(sid, size)
 		unpin(pc)
 	}

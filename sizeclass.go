@@ -26,7 +26,7 @@ func (t tier) String() string {
 // generation time; the engine never writes it.
 type classInfo struct {
 	size      uint32 // block size, bytes, a multiple of 16
-	pages     uint8  // slab length in 64 KiB pages
+	pages     uint8  // slab length in pages (pageSize)
 	nblocks   uint32 // blocks per slab
 	divMul    uint64 // off*divMul>>divShift == off/size for offsets inside a slab
 	tier      tier

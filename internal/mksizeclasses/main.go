@@ -11,7 +11,7 @@
 //   - The last class is 1 MiB, the large threshold: bigger requests get their
 //     own mapping.
 //
-// For each class it also picks the slab length (in 64 KiB pages, the fewest
+// For each class it also picks the slab length (in 16 KiB pages, the fewest
 // that keep the slab's unusable tail at or below 1/8 of the slab), the per-P
 // cache cap and refill batch, the central transfer-cache depth, and the
 // reciprocal used to turn a block offset into a block index. The program
@@ -29,8 +29,8 @@ import (
 )
 
 const (
-	pageSize        = 64 << 10 // slab page, as in the engine (pageShift 16)
-	pagesPerSegment = 32       // 2 MiB segments
+	pageSize        = 16 << 10 // slab page, as in the engine (pageShift 14)
+	pagesPerSegment = 128      // 2 MiB segments
 	maxSmall        = 1 << 20  // the large threshold: the last class
 	tinyMax         = 1 << 10  // tier boundaries, see doc.go
 	midMax          = 64 << 10 // mid includes the bridge classes below 64 KiB
@@ -72,7 +72,7 @@ func classes() []class {
 		switch {
 		case s <= tinyMax:
 			c.tier = "tiny"
-			c.batch = clamp(16<<10/s, 8, 64) // refill 16 KiB at a time, 8..64 blocks
+			c.batch = clamp(4<<10/s, 4, 32) // refill 4 KiB at a time, 4..32 blocks
 		case s < midMax:
 			c.tier = "mid"
 			c.batch = clamp(64<<10/s, 2, 16) // about 64 KiB at a time
@@ -91,8 +91,10 @@ func classes() []class {
 			}
 		}
 		// The transfer cache keeps whole batches between P caches; bound it
-		// to about 512 KiB per class and skip it where per-P caching is off.
-		c.transfers = clamp(512<<10/(c.batch*s), 2, 64)
+		// to about 32 KiB per class (and 1..8 batches) so that it smooths
+		// producer/consumer traffic without hoarding, and skip it where
+		// per-P caching is off.
+		c.transfers = clamp(32<<10/(c.batch*s), 1, 8)
 		if c.cap == 0 {
 			c.transfers = 0
 		}
@@ -116,7 +118,7 @@ func check(cs []class) {
 		if c.pages > pagesPerSegment || c.nblocks < 1 || slab%c.size > slab/8 {
 			log.Fatalf("class %d (%d B): slab of %d pages has a tail of %d B", i, c.size, c.pages, slab%c.size)
 		}
-		if c.nblocks > 1<<16 || c.size > 1<<24 {
+		if c.nblocks > 1<<16 || c.size > 1<<24 || c.pages > 255 {
 			log.Fatalf("class %d: does not fit the slab fields", i)
 		}
 		// off*divMul>>divShift must equal off/size for every offset in the slab.
@@ -160,7 +162,7 @@ func main() {
 	fmt.Fprintf(&b, "// numClasses is the number of small size classes (16 B .. 1 MiB).\nconst numClasses = %d\n\n", len(cs))
 	fmt.Fprintf(&b, "// classes holds each class's parameters; see internal/mksizeclasses for the rules.\n")
 	fmt.Fprintf(&b, "var classes = [numClasses]classInfo{\n")
-	fmt.Fprintf(&b, "\t// size, slab pages, blocks per slab, tail waste, per-P cap, batch, transfer batches\n")
+	fmt.Fprintf(&b, "\t// size, slab pages (16 KiB), blocks per slab, divMul, tier, per-P cap, batch, transfer batches\n")
 	for i, c := range cs {
 		tail := c.pages*pageSize - c.nblocks*c.size
 		fmt.Fprintf(&b, "\t{size: %d, pages: %d, nblocks: %d, divMul: %#x, tier: tier%s, cap: %d, batch: %d, transfers: %d}, // %3d: tail %d B\n",
