@@ -12,7 +12,7 @@ import (
 
 // Pointer-free types: accepted.
 type (
-	point struct {
+	vec3 struct {
 		X, Y int64
 		Z    float32
 	}
@@ -21,7 +21,7 @@ type (
 		Tags [4]uintptr
 	}
 	nestedScalars struct {
-		A [3]point
+		A [3]vec3
 		B struct {
 			C complex128
 			D [2][2]uint16
@@ -144,7 +144,7 @@ func TestTypedScalars(t *testing.T) {
 	t.Run("uintptr", checkTyped[uintptr])
 	t.Run("float64", checkTyped[float64])
 	t.Run("complex128", checkTyped[complex128])
-	t.Run("point", checkTyped[point])
+	t.Run("vec3", checkTyped[vec3])
 	t.Run("withUintptr", checkTyped[withUintptr])
 	t.Run("nestedScalars", checkTyped[nestedScalars])
 	t.Run("wide", checkTyped[wide])
@@ -154,12 +154,12 @@ func TestTypedScalars(t *testing.T) {
 }
 
 func TestTypedUse(t *testing.T) {
-	p := hakmem.New[point]()
+	p := hakmem.New[vec3]()
 	p.X, p.Y, p.Z = 1, 2, 3
-	q := hakmem.New[point]()
-	*q = point{4, 5, 6}
-	if *p != (point{1, 2, 3}) || *q != (point{4, 5, 6}) {
-		t.Errorf("New[point] blocks interfere: %v %v", *p, *q)
+	q := hakmem.New[vec3]()
+	*q = vec3{4, 5, 6}
+	if *p != (vec3{1, 2, 3}) || *q != (vec3{4, 5, 6}) {
+		t.Errorf("New[vec3] blocks interfere: %v %v", *p, *q)
 	}
 	hakmem.Delete(p)
 	hakmem.Delete(q)
@@ -210,7 +210,7 @@ func TestTypedZeroSize(t *testing.T) {
 
 func TestTypedNil(t *testing.T) {
 	mustNotPanic(t, "Delete[int](nil)", func() { hakmem.Delete[int](nil) })
-	mustNotPanic(t, "Delete[point](nil)", func() { hakmem.Delete[point](nil) })
+	mustNotPanic(t, "Delete[vec3](nil)", func() { hakmem.Delete[vec3](nil) })
 	mustNotPanic(t, "FreeSlice[int](nil)", func() { hakmem.FreeSlice[int](nil) })
 	s := hakmem.MakeSlice[int](0)
 	if s == nil || len(s) != 0 || cap(s) != 0 {
@@ -284,19 +284,19 @@ func TestTypedPointerTypesRefused(t *testing.T) {
 	t.Run("chan", checkPointerType[chan struct{}])
 	t.Run("func", checkPointerType[func(int) int])
 	t.Run("unsafePointer", checkPointerType[unsafe.Pointer])
-	t.Run("arrayOfPtr", checkPointerType[[8]*point])
+	t.Run("arrayOfPtr", checkPointerType[[8]*vec3])
 	checkWorks(t)
 }
 
 func TestTypedMisuse(t *testing.T) {
 	// A pointer hakmem never handed out.
-	goPtr := new(point)
+	goPtr := new(vec3)
 	mustPanic(t, hakmem.ErrInvalidPointer, "Delete(Go heap pointer)", func() { hakmem.Delete(goPtr) })
 	goSlice := make([]int64, 10)
 	mustPanic(t, hakmem.ErrInvalidPointer, "FreeSlice(Go heap slice)", func() { hakmem.FreeSlice(goSlice) })
 
 	// Double delete and double FreeSlice.
-	p := hakmem.New[point]()
+	p := hakmem.New[vec3]()
 	hakmem.Delete(p)
 	mustPanic(t, hakmem.ErrDoubleFree, "Delete twice", func() { hakmem.Delete(p) })
 	s := hakmem.MakeSlice[int64](50)
