@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/hakmem-go/hakmem"
 )
@@ -321,4 +322,54 @@ func TestErrorsCounted(t *testing.T) {
 	if got := hakmem.ReadStats().Errors; got-before != 3 {
 		t.Errorf("Stats.Errors moved by %d after 3 errors", got-before)
 	}
+}
+
+// neighbour is the block right after b's, in the same slab for small classes:
+// a block boundary hakmem has not handed out to this test.
+func neighbour(b []byte, k int) []byte {
+	return unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b)), k*cap(b))), cap(b))
+}
+
+// TestFreeBlockNeverAllocated frees the address of a neighbouring block of
+// the same class that nobody allocated (fresh in its slab, or sitting free in
+// a cache). It is not allocated, so the free must fail, with ErrDoubleFree
+// or ErrInvalidPointer, and afterwards no block may be handed out twice. It
+// runs in a child process: a wrongly accepted free corrupts the free lists.
+func TestFreeBlockNeverAllocated(t *testing.T) {
+	if !isolate(t) {
+		return
+	}
+	sizes := []int{48, 96, 496, 2032, 7000, 20000}
+	for _, n := range sizes {
+		b := hakmem.Alloc(n)
+		for k := 1; k <= 3; k++ {
+			nb := neighbour(b, k)
+			err := hakmem.TryFree(nb)
+			switch {
+			case err == nil:
+				t.Errorf("size %d (class %d): TryFree of the never-allocated block %d after %#x succeeded", n, cap(b), k, addr(b))
+			case errors.Is(err, hakmem.ErrInvalidPointer):
+			default:
+				asHakErr(t, err, hakmem.ErrDoubleFree, "TryFree(never-allocated block)")
+			}
+		}
+		hakmem.Free(b)
+	}
+	for _, n := range sizes {
+		seen := map[uintptr]bool{}
+		var held [][]byte
+		for i := 0; i < 3000; i++ {
+			b := hakmem.Alloc(n)
+			if seen[addr(b)] {
+				t.Errorf("size %d: block %#x handed out twice", n, addr(b))
+				break
+			}
+			seen[addr(b)] = true
+			held = append(held, b)
+		}
+		for _, b := range held {
+			hakmem.Free(b)
+		}
+	}
+	checkWorks(t)
 }
