@@ -548,13 +548,34 @@ func TestFreeOnOtherGoroutine(t *testing.T) {
 }
 
 func TestRelease(t *testing.T) {
-	var held [][]byte
+	var held, kept [][]byte
 	for i := 0; i < 200; i++ {
-		held = append(held, hakmem.Alloc(1+(i*7919)%(300*kiB)))
+		b := hakmem.Alloc(1 + (i*7919)%(300*kiB))
+		if i%10 == 0 {
+			fill(b, blockSeed(b, 77))
+			kept = append(kept, b)
+		} else {
+			held = append(held, b)
+		}
 	}
 	held = append(held, hakmem.Alloc(2*miB), hakmem.Alloc(5*miB))
+	for _, n := range []int{3 * miB, 16, 40000} {
+		b := hakmem.Alloc(n)
+		fill(b, blockSeed(b, 77))
+		kept = append(kept, b)
+	}
 	for _, b := range held {
 		hakmem.Free(b)
+	}
+	// Release with blocks of every tier still live: they must survive.
+	hakmem.Release()
+	for _, b := range kept {
+		if off := checkFill(b, blockSeed(b, 77)); off >= 0 {
+			t.Errorf("live %d-byte block corrupted at %d by Release", len(b), off)
+		}
+		if err := hakmem.TryFree(b); err != nil {
+			t.Errorf("TryFree of a block that was live across Release: %v", err)
+		}
 	}
 	before := hakmem.ReadStats()
 	hakmem.Release()

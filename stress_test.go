@@ -266,3 +266,104 @@ func TestProducerConsumer(t *testing.T) {
 	wg.Wait()
 	checkWorks(t)
 }
+
+// TestReleaseUnderTraffic calls Release and ReadStats over and over while
+// workers allocate, check and free. It runs in a child process so that a
+// crash fails this test only.
+func TestReleaseUnderTraffic(t *testing.T) {
+	if !isolate(t) {
+		return
+	}
+	const workers = 4
+	ops := 20000
+	if testing.Short() {
+		ops = 3000
+	}
+	setProcs(t, 4)
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	for w := 0; w < workers; w++ {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(0xBEEF, uint64(w)))
+			var live []held
+			for i := 0; i < ops; i++ {
+				if len(live) < 32 && r.IntN(2) == 0 || len(live) == 0 {
+					b := hakmem.Alloc(stressSize(r, true))
+					h := held{b, blockSeed(b, uint64(i))}
+					fillBlock(b, h.seed)
+					live = append(live, h)
+					continue
+				}
+				j := r.IntN(len(live))
+				h := live[j]
+				if off := checkBlockFill(h.b, h.seed); off >= 0 {
+					t.Errorf("block %#x (%d bytes) corrupted at %d", addr(h.b), len(h.b), off)
+				}
+				if err := hakmem.TryFree(h.b); err != nil {
+					t.Errorf("TryFree: %v", err)
+				}
+				live[j] = live[len(live)-1]
+				live = live[:len(live)-1]
+			}
+			for _, h := range live {
+				if off := checkBlockFill(h.b, h.seed); off >= 0 {
+					t.Errorf("block %#x (%d bytes) corrupted at %d", addr(h.b), len(h.b), off)
+				}
+				hakmem.Free(h.b)
+			}
+		})
+	}
+	var janitor sync.WaitGroup
+	releases := 0
+	janitor.Go(func() {
+		for !stop.Load() {
+			hakmem.Release()
+			s := hakmem.ReadStats()
+			if s.MappedBytes < s.InUseBytes {
+				// Not exact under traffic, but in-use memory is mapped memory.
+				t.Logf("under traffic: MappedBytes %d < InUseBytes %d", s.MappedBytes, s.InUseBytes)
+			}
+			releases++
+			time.Sleep(100 * time.Microsecond)
+		}
+	})
+	wg.Wait()
+	stop.Store(true)
+	janitor.Wait()
+	t.Logf("%d Release calls during the run", releases)
+	statsIdentity(t, hakmem.ReadStats(), "after Release under traffic")
+	checkWorks(t)
+}
+
+// TestManyPs runs with GOMAXPROCS far above the core count, so that Ps with
+// high ids allocate and free (per-P caches for every P).
+func TestManyPs(t *testing.T) {
+	for _, procs := range []int{64, 300} {
+		setProcs(t, procs)
+		runtime.GOMAXPROCS(procs)
+		var wg sync.WaitGroup
+		for g := 0; g < 2*procs; g++ {
+			wg.Go(func() {
+				r := rand.New(rand.NewPCG(uint64(procs), uint64(g)))
+				var live []held
+				for i := 0; i < 200; i++ {
+					b := hakmem.Alloc(1 + r.IntN(2*kiB))
+					h := held{b, blockSeed(b, uint64(g))}
+					fill(b, h.seed)
+					live = append(live, h)
+					if i%7 == 0 {
+						runtime.Gosched()
+					}
+				}
+				for _, h := range live {
+					if off := checkFill(h.b, h.seed); off >= 0 {
+						t.Errorf("GOMAXPROCS %d: block corrupted at %d", procs, off)
+					}
+					hakmem.Free(h.b)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	checkWorks(t)
+}
