@@ -62,6 +62,9 @@ func Rank(entries []Entry, scenarioOrder []string) Ranking {
 	totals := map[string]*Score{}
 	var order []string // allocators in first-seen order, for stable ties
 	for _, e := range entries {
+		if e.Status != "ok" || len(e.Runs) == 0 {
+			continue // allocators that never ran do not appear in the totals
+		}
 		if _, ok := totals[e.Allocator]; !ok {
 			totals[e.Allocator] = &Score{Allocator: e.Allocator}
 			order = append(order, e.Allocator)

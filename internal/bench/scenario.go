@@ -283,3 +283,24 @@ func touchEnds(b []byte) {
 	b[0] = byte(n)
 	b[n-1] = byte(n)
 }
+
+// EstimateSeconds guesses one run's wall time for the pure-Go peers on a
+// 2-core machine, settling included; only used to size the progress bar and
+// announce the battle's duration.
+func (s Scenario) EstimateSeconds() float64 {
+	const settle = 0.005 // a forced GC and scavenge between runs
+	p := s.Params
+	switch s.Kind {
+	case KindBlocks:
+		total := 0
+		for i, size := range p.Sizes {
+			total += size * (p.Iterations / p.Every[i])
+		}
+		return settle + float64(total)/8e9 // about 8 GB/s of allocation and first touch
+	case KindRandomMixed:
+		return settle + float64(p.Steps)*300e-9 // 300 ns a step for the slowest peers
+	case KindGCPressure:
+		return settle + float64(p.LiveBytes)*1.5/(1<<30) // filling and marking ~1.5 s per GiB
+	}
+	return settle + p.Seconds
+}
