@@ -88,7 +88,7 @@ func pauseQuantile(before, after *metrics.Float64Histogram, q float64) float64 {
 	if total == 0 {
 		return 0
 	}
-	rank := uint64(math.Ceil(q * float64(total)))
+	rank := uint64(math.Ceil(q*float64(total) - 1e-9)) // the epsilon keeps 0.99*100 at 99
 	var seen uint64
 	for i, c := range counts {
 		seen += c
