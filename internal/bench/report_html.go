@@ -11,13 +11,15 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // Chart geometry and colours of the HTML report.
 const (
-	chartWidth  = 16 * vg.Centimeter // fits a 1200 px wide page with the table beside nothing
-	chartHeight = 8 * vg.Centimeter
-	barWidth    = 28 // points; bars stay readable up to ~10 allocators
+	chartWidth    = 24 * vg.Centimeter // about 900 px: the page's text width
+	chartHeight   = 9 * vg.Centimeter
+	chartHeadroom = 1.15 // y axis ends 15% above the slowest run, room for the value labels
+	barWidth      = 28   // points; bars stay readable up to ~10 allocators
 )
 
 var (
@@ -101,6 +103,8 @@ func scenarioChart(r *Result, sc Scenario) (string, error) {
 	p.Y.Label.Text = "ns/op (lower is better)"
 	p.Y.Min = 0
 	var names []string
+	var labels plotter.XYLabels
+	top := 0.0
 	i := 0
 	for k := range r.Entries {
 		e := &r.Entries[k]
@@ -120,8 +124,26 @@ func scenarioChart(r *Result, sc Scenario) (string, error) {
 		}
 		p.Add(bars, errs)
 		names = append(names, e.Allocator)
+		// The median written above the whisker: bars of fast allocators
+		// are too short to read on a linear axis.
+		labels.XYs = append(labels.XYs, plotter.XY{X: float64(i), Y: e.NsPerOp.Max})
+		labels.Labels = append(labels.Labels, fmtNs(e.NsPerOp.Median))
+		top = max(top, e.NsPerOp.Max)
 		i++
 	}
+	if len(names) > 0 {
+		l, err := plotter.NewLabels(labels)
+		if err != nil {
+			return "", err
+		}
+		for j := range l.TextStyle {
+			l.TextStyle[j].XAlign = draw.XCenter
+		}
+		l.Offset = vg.Point{Y: 4}
+		p.Add(l)
+		p.Y.Max = top * chartHeadroom
+	}
+	p.Y.Tick.Marker = nsTicks{}
 	if len(names) == 0 {
 		p.Title.Text = sc.Name + ": no successful runs"
 	}
@@ -152,6 +174,25 @@ func allocatorColor(e *Entry) color.Color {
 	return colorGo
 }
 
+// nsTicks places the default ticks and labels them like the tables do
+// (thousands separators, no decimals on large values).
+type nsTicks struct{}
+
+func (nsTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label == "" {
+			continue
+		}
+		if ts[i].Value == 0 {
+			ts[i].Label = "0"
+		} else {
+			ts[i].Label = fmtNs(ts[i].Value)
+		}
+	}
+	return ts
+}
+
 // spreadBar is one whisker: from the fastest to the slowest run around the
 // median (plotter.YErrorBars wants an XYer and a YErrorer).
 type spreadBar struct {
@@ -174,7 +215,7 @@ var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
-th, td { padding: 0.25em 0.7em; text-align: right; border-bottom: 1px solid #eee; }
+th, td { padding: 0.25em 0.7em; text-align: right; border-bottom: 1px solid #eee; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 th { background: #f4f4f4; }
 table.prov td { text-align: left; } table.prov td:first-child { font-weight: 600; }

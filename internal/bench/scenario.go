@@ -149,8 +149,8 @@ const (
 
 	rmMin       = 16     // spec: size = 16 + rand(1009)
 	rmMax       = 1024   // spec: size = 16 + rand(1009)
-	rmSteps400  = 500000 // about 0.03-0.25 s per run for the pure-Go peers
-	rmSteps8192 = 400000 // the larger working set misses caches more: fewer steps
+	rmSteps400  = 300000 // about 0.02-0.25 s per run for the pure-Go peers
+	rmSteps8192 = 250000 // the larger working set misses caches more: fewer steps
 
 	xmallocSeconds = 0.15 // per run
 	xmallocBatch   = 64   // blocks per message: amortises the channel send
