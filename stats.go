@@ -1,5 +1,10 @@
 package hakmem
 
+import (
+	"strconv"
+	"strings"
+)
+
 // Stats is a snapshot of the allocator, returned by ReadStats. It is the one
 // declaration of every counter hakmem keeps.
 //
@@ -57,8 +62,12 @@ type Stats struct {
 
 	// Classes has one entry per size class, smallest first.
 	Classes []ClassStats
-	// Sites has one entry per Site that saw traffic, the default site first.
+	// Sites has one entry per site, the default site first.
 	Sites []SiteStats
+
+	// PinVariant says how goroutines own a per-P cache: "procpin" (the
+	// runtime's procPin) or "mutex" (the portable build, and -race builds).
+	PinVariant string
 }
 
 // ClassStats describes one size class.
@@ -76,5 +85,120 @@ type ClassStats struct {
 type SiteStats struct {
 	Name   string
 	Allocs uint64 // allocations made through the site
-	Bytes  uint64 // bytes asked for through the site
+	Bytes  uint64 // bytes asked for through the site (not tracked for the default site: 0)
+}
+
+// ReadStats returns a snapshot of the allocator's counters. It takes each
+// central and heap lock briefly, never a per-P cache: per-P counters are
+// read as they stand (see counter.go).
+func ReadStats() Stats {
+	ensureInit()
+	var st Stats
+	st.PinVariant = pinVariant
+	st.Classes = make([]ClassStats, numClasses)
+	var pcached [numClasses]int64 // blocks in per-P lists, by class
+	var siteAllocs, siteBytes [maxSites]uint64
+	for _, pc := range *caches.Load() {
+		for c := range pc.lists {
+			l := &pc.lists[c]
+			a, f := l.allocs.load(), l.frees.load()
+			in, out := pc.moved[c].in.load(), pc.moved[c].out.load()
+			st.Classes[c].Allocs += a
+			st.Classes[c].Frees += f
+			pcached[c] += int64(in+f) - int64(a+out)
+		}
+		st.FreeCrossP += pc.crossP.load()
+		for i := range pc.sites {
+			siteAllocs[i] += pc.sites[i].allocs.load()
+			siteBytes[i] += pc.sites[i].bytes.load()
+		}
+	}
+	for c := range centrals {
+		ct := &centrals[c]
+		ci := &classes[c]
+		cs := &st.Classes[c]
+		ct.mu.Lock()
+		cs.Size = int(ci.size)
+		cs.Tier = ci.tier.String()
+		cs.Slabs = ct.slabs
+		blocks := int64(ct.slabs) * int64(ci.nblocks)
+		cached := int64(ct.slabFree) + int64(ct.xferBlock) + pcached[c]
+		st.FreeFlushed += ct.flushed
+		st.FreeToSlab += ct.toSlab
+		st.RefillTransfer += ct.refillTransfer
+		st.RefillSlabList += ct.refillSlab
+		st.RefillFreshSlab += ct.refillFresh
+		st.RefillNewSegment += ct.refillNewSeg
+		ct.mu.Unlock()
+		// Under traffic the parts come from different instants; clamp.
+		cached = min(max(cached, 0), blocks)
+		cs.Cached = uint64(cached)
+		cs.InUse = uint64(blocks - cached)
+		st.InUseBytes += cs.InUse * uint64(ci.size)
+		st.CachedBytes += cs.Cached * uint64(ci.size)
+		st.FreeBytes += uint64(ct.slabs) * uint64(int(ci.pages)*pageSize-int(ci.nblocks)*int(ci.size))
+		st.Allocs += cs.Allocs
+		st.Frees += cs.Frees
+	}
+	st.FreeSameP = st.Frees - min(st.FreeCrossP, st.Frees)
+
+	heap.mu.Lock()
+	st.Segments = heap.nsegments
+	st.SegmentsCached = heap.ncache
+	st.Slabs = heap.nslabs
+	st.LargeBlocks = heap.large
+	st.LargeBytes = heap.largeSize
+	st.MappedBytes = uint64(heap.nsegments)*segmentSize + heap.largeSize
+	st.FreeBytes += heap.freePages * pageSize
+	heap.mu.Unlock()
+	st.InUseBytes += st.LargeBytes
+	st.Allocs += largeAllocs.Load()
+	st.Frees += largeFrees.Load()
+	st.Errors = errorCount.Load()
+	st.Mmaps = sysMmaps.Load()
+	st.Munmaps = sysMunmaps.Load()
+
+	sites.mu.Lock()
+	list := sites.list
+	sites.mu.Unlock()
+	var named uint64
+	for _, s := range list[1:] {
+		ss := SiteStats{Name: s.name}
+		if s.id < maxSites {
+			ss.Allocs, ss.Bytes = siteAllocs[s.id], siteBytes[s.id]
+		} else {
+			ss.Allocs, ss.Bytes = s.allocs.Load(), s.bytes.Load()
+		}
+		named += ss.Allocs
+		st.Sites = append(st.Sites, ss)
+	}
+	st.Sites = append([]SiteStats{{Name: "default", Allocs: st.Allocs - min(named, st.Allocs)}}, st.Sites...)
+	return st
+}
+
+// String is a one-line summary, for logs.
+func (s Stats) String() string {
+	var b strings.Builder
+	b.WriteString("hakmem: mapped ")
+	b.WriteString(fmtBytes(s.MappedBytes))
+	b.WriteString(", in use ")
+	b.WriteString(fmtBytes(s.InUseBytes))
+	b.WriteString(", cached ")
+	b.WriteString(fmtBytes(s.CachedBytes))
+	b.WriteString(", free ")
+	b.WriteString(fmtBytes(s.FreeBytes))
+	return b.String()
+}
+
+func fmtBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64) + " " + string("KMGTPE"[exp]) + "iB"
 }

@@ -1,0 +1,343 @@
+package hakmem
+
+import "sync/atomic"
+
+// The public byte-slice API. Each call is a small fast path (a pop from or
+// push onto the current P's list) and a named slow path that does
+// everything else; the plain functions panic with the error the Try
+// functions return.
+
+// Alloc returns a slice of size bytes of hakmem memory, with unspecified
+// contents and cap(b) == UsableSize(b). Alloc(0) returns a non-nil empty
+// slice that needs no Free. It panics with an *Error for a negative or
+// impossible size or when memory is exhausted.
+func Alloc(size int) []byte {
+	// allocFast, written out: one call level less on the hottest path.
+	if uint(size-1) < maxSmall {
+		c := sizeClass(uintptr(size))
+		pc := pin()
+		p := pc.lists[c].pop()
+		unpin(pc)
+		if p != 0 {
+			return bytesAt(p, uintptr(size), uintptr(classes[c].size))
+		}
+	}
+	return must(allocSlow(size, 0, "Alloc"))
+}
+
+// TryAlloc is Alloc returning the error instead of panicking.
+func TryAlloc(size int) ([]byte, error) {
+	if p, usable := allocFast(size, 0); p != 0 {
+		return bytesAt(p, uintptr(size), usable), nil
+	}
+	return allocSlow(size, 0, "TryAlloc")
+}
+
+// Calloc is Alloc with the memory zeroed.
+func Calloc(size int) []byte { return must(calloc(size, 0, "Calloc")) }
+
+// TryCalloc is Calloc returning the error instead of panicking.
+func TryCalloc(size int) ([]byte, error) { return calloc(size, 0, "TryCalloc") }
+
+// Free returns b's block to hakmem. b must start where a block hakmem
+// returned starts, with any length or capacity (Free(b[:0]) frees too: the
+// block is found from the slice's data pointer). A slice of capacity zero
+// (nil, or the result of Alloc(0)) is a no-op. Free panics with an *Error
+// for a foreign, interior or already freed pointer; hakmem's state is
+// unchanged by such a call.
+func Free(b []byte) {
+	if cap(b) == 0 {
+		return
+	}
+	if p := addrOf(b); !freeFast(p) {
+		if err := freeSlow(p, "Free"); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// TryFree is Free returning the error instead of panicking.
+func TryFree(b []byte) error {
+	if cap(b) == 0 {
+		return nil
+	}
+	return freeAddr(addrOf(b), "TryFree")
+}
+
+// Realloc returns a block of size bytes holding the first min(len(b), size)
+// bytes of b, and frees b unless the same block is returned. Realloc(nil, n)
+// is Alloc(n); Realloc(b, 0) frees b and returns an empty slice. The block
+// may move: use only the result afterwards.
+func Realloc(b []byte, size int) []byte { return must(realloc(b, size, "Realloc")) }
+
+// TryRealloc is Realloc returning the error instead of panicking; on error b
+// is untouched and still allocated.
+func TryRealloc(b []byte, size int) ([]byte, error) { return realloc(b, size, "TryRealloc") }
+
+// UsableSize returns the number of bytes usable in b's block (at least the
+// size asked for; cap(b) for a slice Alloc returned). It returns 0 for a
+// slice of capacity zero and panics with an *Error for a pointer hakmem did
+// not hand out.
+func UsableSize(b []byte) int {
+	if cap(b) == 0 {
+		return 0
+	}
+	n, err := usableSize(addrOf(b), "UsableSize")
+	if err != nil {
+		panic(err)
+	}
+	return int(n)
+}
+
+// Release returns cached free memory to the OS: it flushes the caller's
+// per-P cache (and, in the portable build, every cache), empties the
+// central transfer caches onto their slabs, and unmaps empty segments.
+// Other Ps flush their caches at their next refill or flush.
+func Release() {
+	ensureInit()
+	releaseEpoch.Add(1)
+	flushOwn()
+	flushOthers()
+	for i := range centrals {
+		centrals[i].drain()
+	}
+	heap.releaseCache()
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// allocFast is the inlined fast path: a pop from the current P's list for
+// class-sized requests. It returns p == 0 on any miss (size out of the small
+// range, empty list), and the caller takes the slow path.
+func allocFast(size int, sid int32) (p, usable uintptr) {
+	if uint(size-1) >= maxSmall {
+		return 0, 0
+	}
+	c := sizeClass(uintptr(size))
+	pc := pin()
+	p = pc.lists[c].pop()
+	if sid != 0 && p != 0 {
+		pc.countSite(sid, uintptr(size))
+	}
+	unpin(pc)
+	return p, uintptr(classes[c].size)
+}
+
+// allocSlow handles everything allocFast does not: zero, negative and
+// impossible sizes, refills and large blocks.
+func allocSlow(size int, sid int32, op string) ([]byte, error) {
+	p, usable, err := allocAddr(size, sid, op)
+	if err != nil {
+		return nil, err
+	}
+	if p == 0 {
+		return zeroSlice(), nil
+	}
+	return bytesAt(p, uintptr(size), usable), nil
+}
+
+// allocAddr is the slow allocation; p == 0 with no error means size 0.
+func allocAddr(size int, sid int32, op string) (p, usable uintptr, err error) {
+	switch {
+	case size < 0:
+		return 0, 0, newError(op, 0, size, ErrNegativeSize, "")
+	case size == 0:
+		return 0, 0, nil
+	case size > MaxAlloc:
+		return 0, 0, newError(op, 0, size, ErrSizeTooLarge, "the limit is MaxAlloc (32 TiB)")
+	case size <= maxSmall:
+		c := sizeClass(uintptr(size))
+		p, err = allocSmallSlow(c, sid, uintptr(size))
+		if err != nil {
+			return 0, 0, newError(op, 0, size, ErrOutOfMemory, "mapping a segment: "+err.Error())
+		}
+		return p, uintptr(classes[c].size), nil
+	}
+	p, usable, err = allocLarge(uintptr(size))
+	if err != nil {
+		return 0, 0, newError(op, 0, size, ErrOutOfMemory, "mapping a large block: "+err.Error())
+	}
+	countLargeAlloc(sid, uintptr(size))
+	return p, usable, nil
+}
+
+func calloc(size int, sid int32, op string) ([]byte, error) {
+	if p, usable := allocFast(size, sid); p != 0 {
+		b := bytesAt(p, uintptr(size), usable)
+		clear(b)
+		return b, nil
+	}
+	p, usable, err := allocAddr(size, sid, op)
+	if err != nil {
+		return nil, err
+	}
+	if p == 0 {
+		return zeroSlice(), nil
+	}
+	b := bytesAt(p, uintptr(size), usable)
+	if size <= maxSmall || osMapsGoHeap {
+		clear(b) // large mappings arrive zeroed from the OS
+	}
+	return b, nil
+}
+
+// freeAddr frees the block at p.
+func freeAddr(p uintptr, op string) error {
+	if freeFast(p) {
+		return nil
+	}
+	return freeSlow(p, op)
+}
+
+// freeFast is the fast path of Free: it pushes p onto the current P's list
+// when p is the start of an allocated small block and the list has room,
+// and reports false for anything else (errors, large blocks, a full list),
+// leaving all state untouched. The checks, in order: p is in a hakmem
+// segment (registry), on a page that belongs to a slab, at a block
+// boundary, and the block does not carry the free cookie.
+func freeFast(p uintptr) bool {
+	seg := regLookup(p)
+	if seg == nil || seg.kind != kindSmall {
+		return false
+	}
+	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	if s == nil {
+		return false
+	}
+	off := p - s.base
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
+		return false
+	}
+	if loadWord(p+8) == p^cookieKey {
+		return false
+	}
+	pc := pin()
+	l := &pc.lists[s.class]
+	if l.n >= l.cap {
+		unpin(pc)
+		return false
+	}
+	storeWord(p+8, p^cookieKey)
+	l.push(p)
+	if s.owner.Load() != pc.id {
+		pc.crossP.inc()
+	}
+	unpin(pc)
+	return true
+}
+
+// freeSlow is everything freeFast declines: it validates p again and
+// reports what is wrong, or frees a large block, or pushes onto a full
+// list and flushes a batch to the central list.
+func freeSlow(p uintptr, op string) error {
+	seg := regLookup(p)
+	if seg == nil || seg.kind != kindSmall {
+		return freeOther(p, seg, op)
+	}
+	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	if s == nil {
+		return newError(op, p, 0, ErrDoubleFree, "the page holds no allocated block (freed already, or stale)")
+	}
+	off := p - s.base
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
+		return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer)")
+	}
+	if loadWord(p+8) == p^cookieKey {
+		return newError(op, p, 0, ErrDoubleFree, "")
+	}
+	storeWord(p+8, p^cookieKey)
+	freeSmallSlow(p, s)
+	return nil
+}
+
+// freeOther handles pointers outside small-block segments.
+func freeOther(p uintptr, seg *segment, op string) error {
+	switch {
+	case seg == nil:
+		return newError(op, p, 0, ErrInvalidPointer, "not hakmem memory")
+	case seg.kind == kindFreed:
+		return newError(op, p, 0, ErrDoubleFree, "the block's memory was already returned to the OS")
+	case p != seg.base:
+		return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
+	case !freeLarge(seg):
+		return newError(op, p, 0, ErrDoubleFree, "")
+	}
+	countLargeFree()
+	return nil
+}
+
+// usableSize validates p like Free does, without freeing.
+func usableSize(p uintptr, op string) (uintptr, error) {
+	seg := regLookup(p)
+	switch {
+	case seg == nil:
+		return 0, newError(op, p, 0, ErrInvalidPointer, "not hakmem memory")
+	case seg.kind == kindFreed:
+		return 0, newError(op, p, 0, ErrDoubleFree, "the block was freed")
+	case seg.kind == kindLarge:
+		if p != seg.base {
+			return 0, newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
+		}
+		return seg.largeSize, nil
+	}
+	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	if s == nil {
+		return 0, newError(op, p, 0, ErrDoubleFree, "the page holds no allocated block")
+	}
+	off := p - s.base
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
+		return 0, newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer)")
+	}
+	if loadWord(p+8) == p^cookieKey {
+		return 0, newError(op, p, 0, ErrDoubleFree, "the block is free")
+	}
+	return s.size, nil
+}
+
+func realloc(b []byte, size int, op string) ([]byte, error) {
+	if cap(b) == 0 {
+		return allocSlowOrFast(size, op)
+	}
+	if size < 0 {
+		return nil, newError(op, addrOf(b), size, ErrNegativeSize, "")
+	}
+	p := addrOf(b)
+	usable, err := usableSize(p, op)
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return zeroSlice(), freeAddr(p, op)
+	}
+	// Stay in place when the block fits and is not more than twice too big.
+	if uintptr(size) <= usable && uintptr(size) > usable/2 {
+		return bytesAt(p, uintptr(size), usable), nil
+	}
+	nb, err := allocSlowOrFast(size, op)
+	if err != nil {
+		return nil, err
+	}
+	copy(nb, b[:min(len(b), size)])
+	return nb, freeAddr(p, op)
+}
+
+func allocSlowOrFast(size int, op string) ([]byte, error) {
+	if p, usable := allocFast(size, 0); p != 0 {
+		return bytesAt(p, uintptr(size), usable), nil
+	}
+	return allocSlow(size, 0, op)
+}
+
+// errorCount counts errors reported to the program (Stats.Errors).
+var errorCount atomic.Uint64
+
+//go:noinline
+func newError(op string, p uintptr, size int, kind error, detail string) *Error {
+	errorCount.Add(1)
+	return &Error{Op: op, Ptr: p, Size: size, Err: kind, Detail: detail}
+}

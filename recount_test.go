@@ -1,0 +1,278 @@
+package hakmem
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+// census is a slow recount of everything the allocator holds, made by
+// walking every structure instead of reading counters. It also checks the
+// structural invariants on the way: every free block carries its cookie,
+// sits in a slab of its class at a block boundary, and is on exactly one
+// list; every list's length field matches its links.
+type census struct {
+	mapped, inUse, cached, free uint64
+	segments, slabs, large      int
+}
+
+// takeCensus needs quiescence: no other goroutine may allocate or free.
+func takeCensus(t *testing.T) census {
+	t.Helper()
+	var cn census
+	seen := map[uintptr]string{} // free block -> where it was found
+	mark := func(p uintptr, where string, class uint8) {
+		if prev, dup := seen[p]; dup {
+			t.Fatalf("free block %#x on two lists: %s and %s", p, prev, where)
+		}
+		seen[p] = where
+		if loadWord(p+8) != p^cookieKey {
+			t.Fatalf("free block %#x (%s) lacks its cookie", p, where)
+		}
+		seg := regLookup(p)
+		if seg == nil || seg.kind != kindSmall {
+			t.Fatalf("free block %#x (%s) outside small segments", p, where)
+		}
+		s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+		if s == nil || s.class != class || (p-s.base)%s.size != 0 || (p-s.base)/s.size >= uintptr(s.nblocks) {
+			t.Fatalf("free block %#x (%s) not a block of class %d", p, where, class)
+		}
+	}
+	walk := func(head uintptr, n uint32, where string, class uint8) uint64 {
+		var k uint32
+		for p := head; k < n; k++ {
+			if p == 0 {
+				t.Fatalf("%s: list ends after %d of %d blocks", where, k, n)
+			}
+			mark(p, where, class)
+			p = loadWord(p)
+		}
+		return uint64(n)
+	}
+
+	var cachedBlocks [numClasses]uint64
+	for _, pc := range *caches.Load() {
+		for c := range pc.lists {
+			l := &pc.lists[c]
+			cachedBlocks[c] += walk(l.head, l.n, "per-P list", uint8(c))
+			if k := countLinks(l.head); k != l.n {
+				t.Fatalf("P %d class %d: n = %d but %d links", pc.id, c, l.n, k)
+			}
+		}
+	}
+	slabsOfClass := map[uint8]int{}
+	for c := range centrals {
+		ct := &centrals[c]
+		ct.mu.Lock()
+		for _, b := range ct.transfer {
+			cachedBlocks[c] += walk(b.head, b.n, "transfer cache", uint8(c))
+		}
+		for s := ct.partial; s != nil; s = s.next {
+			if s.nfree == 0 || s.class != uint8(c) {
+				t.Fatalf("class %d: slab %#x on the partial list with nfree %d class %d", c, s.base, s.nfree, s.class)
+			}
+			cachedBlocks[c] += walk(s.free, s.nfree, "slab free list", uint8(c))
+			if countLinks(s.free) != s.nfree {
+				t.Fatalf("slab %#x: nfree %d but %d links", s.base, s.nfree, countLinks(s.free))
+			}
+		}
+		ct.mu.Unlock()
+	}
+
+	heap.mu.Lock()
+	var segs []*segment
+	heap.forEachSegment(func(s *segment) { segs = append(segs, s) })
+	freePages := heap.freePages
+	heap.mu.Unlock()
+	for _, seg := range segs {
+		cn.segments++
+		cn.mapped += segmentSize
+		if seg.cached && !seg.used.empty() {
+			t.Fatalf("cached segment %#x has pages in use", seg.base)
+		}
+		var used pageSet
+		for i := 0; i < pagesPerSegment; i++ {
+			s := seg.pages[i]
+			if s == nil {
+				cn.free += pageSize
+				continue
+			}
+			used.set(i, 1, true)
+			if s.base != seg.base+uintptr(i)<<pageShift {
+				continue // not the slab's first page
+			}
+			cn.slabs++
+			slabsOfClass[s.class]++
+			ci := &classes[s.class]
+			if s.npages != ci.pages || s.nblocks != ci.nblocks || s.size != uintptr(ci.size) {
+				t.Fatalf("slab %#x disagrees with class %d", s.base, s.class)
+			}
+			for k := 0; k < int(s.npages); k++ {
+				if seg.pages[i+k] != s {
+					t.Fatalf("slab %#x: page %d not mapped to it", s.base, i+k)
+				}
+			}
+			cn.free += uint64(int(ci.pages)*pageSize - int(ci.nblocks)*int(ci.size))
+		}
+		if used != seg.used {
+			t.Fatalf("segment %#x: used bitmap %x, pages say %x", seg.base, seg.used, used)
+		}
+	}
+	if cn.free-slabTails(slabsOfClass) != freePages*pageSize {
+		t.Fatalf("free pages: walked %d bytes, counter %d", cn.free-slabTails(slabsOfClass), freePages*pageSize)
+	}
+	for c := range centrals {
+		if slabsOfClass[uint8(c)] != centrals[c].slabs {
+			t.Fatalf("class %d: %d slabs in segments, central counts %d", c, slabsOfClass[uint8(c)], centrals[c].slabs)
+		}
+		total := uint64(slabsOfClass[uint8(c)]) * uint64(classes[c].nblocks)
+		cn.cached += cachedBlocks[c] * uint64(classes[c].size)
+		cn.inUse += (total - cachedBlocks[c]) * uint64(classes[c].size)
+	}
+	// Large blocks: walk the registry for their segments.
+	largeSeen := map[*segment]bool{}
+	for i := range registry {
+		leaf := registry[i].Load()
+		if leaf == nil {
+			continue
+		}
+		for j := range leaf {
+			if s := leaf[j].Load(); s != nil && s.kind == kindLarge && !largeSeen[s] {
+				largeSeen[s] = true
+				cn.large++
+				cn.mapped += uint64(s.largeSize)
+				cn.inUse += uint64(s.largeSize)
+			}
+		}
+	}
+	return cn
+}
+
+func slabTails(n map[uint8]int) uint64 {
+	var t uint64
+	for c, k := range n {
+		ci := &classes[c]
+		t += uint64(k) * uint64(int(ci.pages)*pageSize-int(ci.nblocks)*int(ci.size))
+	}
+	return t
+}
+
+func countLinks(p uintptr) uint32 {
+	var n uint32
+	for ; p != 0; p = loadWord(p) {
+		n++
+	}
+	return n
+}
+
+// checkStats compares ReadStats with a census and checks the identity.
+func checkStats(t *testing.T, when string) Stats {
+	t.Helper()
+	st := ReadStats()
+	cn := takeCensus(t)
+	if st.MappedBytes != st.InUseBytes+st.CachedBytes+st.FreeBytes {
+		t.Errorf("%s: mapped %d != in use %d + cached %d + free %d", when, st.MappedBytes, st.InUseBytes, st.CachedBytes, st.FreeBytes)
+	}
+	if st.MappedBytes != cn.mapped || st.InUseBytes != cn.inUse || st.CachedBytes != cn.cached || st.FreeBytes != cn.free {
+		t.Errorf("%s: stats mapped/inUse/cached/free = %d/%d/%d/%d, census %d/%d/%d/%d",
+			when, st.MappedBytes, st.InUseBytes, st.CachedBytes, st.FreeBytes, cn.mapped, cn.inUse, cn.cached, cn.free)
+	}
+	if st.Segments != cn.segments || st.Slabs != cn.slabs || st.LargeBlocks != cn.large {
+		t.Errorf("%s: stats segments/slabs/large = %d/%d/%d, census %d/%d/%d",
+			when, st.Segments, st.Slabs, st.LargeBlocks, cn.segments, cn.slabs, cn.large)
+	}
+	return st
+}
+
+// TestStatsMatchCensus runs mixed traffic on several goroutines (so blocks
+// cross Ps), then, quiescent, checks the counters against the slow recount
+// at every stage: while holding blocks, after freeing, after Release.
+func TestStatsMatchCensus(t *testing.T) {
+	checkStats(t, "start")
+	base := ReadStats()
+	const workers = 4
+	held := make([][][]byte, workers)
+	var held0 uint64
+	var wg sync.WaitGroup
+	handoff := make(chan []byte, 1024)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			var mine [][]byte
+			for i := 0; i < 3000; i++ {
+				var n int
+				switch r.IntN(20) {
+				case 0:
+					n = 1<<20 + r.IntN(3<<20) // large
+				case 1, 2:
+					n = 1024 + r.IntN(300<<10) // mid and l2.5
+				default:
+					n = 1 + r.IntN(1024) // tiny
+				}
+				b := Alloc(n)
+				b[0], b[n-1] = 1, 2
+				switch r.IntN(3) {
+				case 0:
+					mine = append(mine, b)
+				case 1:
+					select {
+					case handoff <- b:
+					default:
+						Free(b)
+					}
+				default:
+					Free(b)
+				}
+				select {
+				case x := <-handoff:
+					Free(x)
+				default:
+				}
+			}
+			held[w] = mine
+		}()
+	}
+	wg.Wait()
+	close(handoff)
+	for x := range handoff {
+		Free(x)
+	}
+	for _, m := range held {
+		for _, b := range m {
+			held0 += uint64(UsableSize(b))
+		}
+	}
+	st := checkStats(t, "holding")
+	if got := st.InUseBytes - base.InUseBytes; got != held0 {
+		t.Errorf("in use grew by %d, the test holds %d usable bytes", got, held0)
+	}
+	if st.Allocs-base.Allocs != st.Frees-base.Frees+uint64(countHeld(held)) {
+		t.Errorf("allocs %d - frees %d != held %d", st.Allocs-base.Allocs, st.Frees-base.Frees, countHeld(held))
+	}
+	for _, m := range held {
+		for _, b := range m {
+			Free(b)
+		}
+	}
+	st = checkStats(t, "freed")
+	if st.InUseBytes != base.InUseBytes {
+		t.Errorf("in use %d after freeing everything, %d before", st.InUseBytes, base.InUseBytes)
+	}
+	Release()
+	runtime.GC()
+	st = checkStats(t, "released")
+	if st.SegmentsCached != 0 {
+		t.Errorf("%d segments cached after Release", st.SegmentsCached)
+	}
+}
+
+func countHeld(h [][][]byte) int {
+	n := 0
+	for _, m := range h {
+		n += len(m)
+	}
+	return n
+}

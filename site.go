@@ -1,0 +1,131 @@
+package hakmem
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Site is a named allocation site: hakmem's call site, the label of an
+// allocation's purpose. Declare one per purpose, once:
+//
+//	var jsonBuffers = hakmem.NewSite("json-buffers")
+//	buf := jsonBuffers.Alloc(64 << 10)
+//
+// Blocks from a site are ordinary blocks: free them with Free. For now a
+// site counts its traffic (ReadStats().Sites); the large-block cache and the
+// learning layer hang their per-site policy on it. A nil *Site is the
+// default site, the one plain Alloc uses.
+type Site struct {
+	name string
+	id   int32 // index of its per-P counters; >= maxSites uses shared
+	// shared counters for sites beyond maxSites, atomically updated
+	allocs, bytes atomic.Uint64
+}
+
+var sites struct {
+	mu     sync.Mutex
+	list   []*Site // by id; list[0] is the default site
+	byName map[string]*Site
+}
+
+func init() {
+	sites.list = []*Site{{name: "default"}}
+	sites.byName = map[string]*Site{"default": sites.list[0]}
+}
+
+// NewSite returns the site with that name, creating it on first use; the
+// same name always gives the same *Site.
+func NewSite(name string) *Site {
+	sites.mu.Lock()
+	defer sites.mu.Unlock()
+	if s, ok := sites.byName[name]; ok {
+		return s
+	}
+	s := &Site{name: name, id: int32(len(sites.list))}
+	sites.list = append(sites.list, s)
+	sites.byName[name] = s
+	return s
+}
+
+// Name is the name the site was created with.
+func (s *Site) Name() string {
+	if s == nil {
+		return "default"
+	}
+	return s.name
+}
+
+// sid is the id passed down the allocation path: 0 for the default site and
+// for sites counted in shared counters.
+func (s *Site) sid() int32 {
+	if s == nil || s.id >= maxSites {
+		return 0
+	}
+	return s.id
+}
+
+// countShared counts traffic of sites beyond maxSites.
+func (s *Site) countShared(size int) {
+	if s != nil && s.id >= maxSites && size > 0 {
+		s.allocs.Add(1)
+		s.bytes.Add(uint64(size))
+	}
+}
+
+// Alloc is hakmem.Alloc, counted for this site.
+func (s *Site) Alloc(size int) []byte {
+	b, err := s.alloc(size, false, "Site.Alloc")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Calloc is hakmem.Calloc, counted for this site.
+func (s *Site) Calloc(size int) []byte {
+	b, err := s.alloc(size, true, "Site.Calloc")
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TryAlloc is hakmem.TryAlloc, counted for this site.
+func (s *Site) TryAlloc(size int) ([]byte, error) { return s.alloc(size, false, "Site.TryAlloc") }
+
+func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
+	sid := s.sid()
+	var b []byte
+	var err error
+	switch {
+	case zero:
+		b, err = calloc(size, sid, op)
+	default:
+		if p, usable := allocFast(size, sid); p != 0 {
+			b = bytesAt(p, uintptr(size), usable)
+		} else {
+			b, err = allocSlow(size, sid, op)
+		}
+	}
+	if err == nil {
+		s.countShared(size)
+	}
+	return b, err
+}
+
+// countLargeAlloc counts a large allocation (the small ones are counted by
+// the per-P lists).
+func countLargeAlloc(sid int32, size uintptr) {
+	largeAllocs.Add(1)
+	if sid != 0 {
+		pc := pinSlow()
+		pc.countSite(sid, size)
+		unpin(pc)
+	}
+}
+
+func countLargeFree() { largeFrees.Add(1) }
+
+// Large-path counters: the large path makes a system call per operation, so
+// an atomic add is noise there.
+var largeAllocs, largeFrees atomic.Uint64
