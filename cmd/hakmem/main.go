@@ -17,6 +17,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/hakmem-go/hakmem/internal/cgopeers"
 )
 
 // Exit codes.
@@ -39,6 +41,14 @@ var commands = map[string]command{
 }
 
 func main() {
+	if cgopeers.Enabled {
+		// Built with -tags hakmem_cgo: Debian's jemalloc can only be
+		// dlopen'ed with more static TLS, which must be set at process
+		// start. On success this re-executes the program and never returns.
+		if err := cgopeers.ReexecWithStaticTLS(); err != nil {
+			fmt.Fprintf(os.Stderr, "hakmem: cannot re-execute with more static TLS (cgo-jemalloc will be missing): %v\n", err)
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -2,41 +2,64 @@ package main
 
 import (
 	"context"
-	"errors"
 
 	"github.com/hakmem-go/hakmem/internal/bench"
+	"github.com/hakmem-go/hakmem/internal/native"
 )
 
-// nativeHarness returns the native C yardstick for --native, and a note to
-// print when it is not the real one.
-//
-// Package internal/native (cgo, another engineer's work) has not landed on
-// this branch yet. When it does, replace the body with an adapter:
-//
-//	type nativeAdapter struct{}
-//	func (nativeAdapter) Peers() []bench.NativePeer { convert native.Peers() }
-//	func (nativeAdapter) Run(ctx, peer, sc, params) (bench.NativeSample, error) {
-//		s, err := native.Run(ctx, peer, sc, params); convert s
-//	}
-//
-// Until then every native peer shows as "not installed" and the battle
-// carries on with the Go allocators.
-func nativeHarness() (bench.NativeHarness, string) {
-	return missingNative{}, "--native: the native harness (internal/native) is not built into this binary; native peers show as not installed"
-}
+// nativeHarness is the --native harness constructor; a variable so that tests
+// can plug in a fake.
+var nativeHarness = realNativeHarness
 
-// missingNative lists the native peers, none installed.
-type missingNative struct{}
-
-func (missingNative) Peers() []bench.NativePeer {
-	return []bench.NativePeer{
-		{Name: "glibc", Lib: "libc.so.6"},
-		{Name: "mimalloc", Lib: "libmimalloc.so.2"},
-		{Name: "jemalloc", Lib: "libjemalloc.so.2"},
-		{Name: "tcmalloc", Lib: "libtcmalloc_minimal.so.4"},
+// realNativeHarness returns the native C yardstick for --native (package
+// internal/native: it builds the C harness with the system compiler on first
+// use and runs it under LD_PRELOAD, one process per run), and a note to print
+// about it, "" when there is nothing to say.
+func realNativeHarness() (bench.NativeHarness, string) {
+	var missing []string
+	for _, p := range native.Peers() {
+		if !p.Installed {
+			missing = append(missing, p.Name)
+		}
 	}
+	if len(missing) > 0 {
+		return nativeAdapter{}, "--native: not installed: " + joinComma(missing) + " (scripts/install-peers.sh installs them); the battle carries on without them"
+	}
+	return nativeAdapter{}, ""
 }
 
-func (missingNative) Run(context.Context, string, string, map[string]string) (bench.NativeSample, error) {
-	return bench.NativeSample{}, errors.New("native harness not built in")
+// nativeAdapter turns package native's types into the bench package's.
+type nativeAdapter struct{}
+
+func (nativeAdapter) Peers() []bench.NativePeer {
+	var out []bench.NativePeer
+	for _, p := range native.Peers() {
+		out = append(out, bench.NativePeer{Name: p.Name, Lib: p.Lib, Installed: p.Installed})
+	}
+	return out
+}
+
+func (nativeAdapter) Run(ctx context.Context, peer, scenario string, params map[string]string) (bench.NativeSample, error) {
+	s, err := native.Run(ctx, peer, scenario, params)
+	if err != nil {
+		return bench.NativeSample{}, err
+	}
+	return bench.NativeSample{
+		Scenario: s.Scenario, Peer: s.Peer, Ops: s.Ops,
+		Seconds: s.Seconds, OpsPerSec: s.OpsPerSec,
+		NsMedian: s.NsMedian, NsP95: s.NsP95, NsP99: s.NsP99,
+		MinorFaults: s.MinorFaults, MajorFaults: s.MajorFaults, PeakRSS: s.PeakRSS,
+		Checksum: s.Checksum,
+	}, nil
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += x
+	}
+	return out
 }

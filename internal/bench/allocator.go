@@ -1,10 +1,16 @@
 package bench
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 )
+
+// ErrNotInstalled is what an adapter's constructor returns when the
+// allocator it wraps is missing on this machine (a C library): the battle
+// shows the allocator as "not installed" and carries on.
+var ErrNotInstalled = errors.New("not installed")
 
 // Allocator is what a scenario allocates with. Alloc returns a slice of
 // length n whose contents are unspecified; Free gives it back. A scenario

@@ -40,6 +40,8 @@ type Entry struct {
 	// Status is "ok", "not installed", "not supported" (the peer has no
 	// such scenario) or "error: ..." (the runs stopped).
 	Status string `json:"status"`
+	// Note says why an entry did not run (the missing library), if known.
+	Note string `json:"note,omitempty"`
 	// Runs are the measured runs in the order they ran.
 	Runs []Run `json:"runs"`
 	// NsPerOp summarises the runs' primary metric (Run.NsPerOp); lower

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -63,8 +64,14 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 		Settings:   Settings{Runs: cfg.Runs, Warmups: cfg.Warmups, Allocators: cfg.Allocators, Native: cfg.Native != nil},
 	}
 	var cs []*contender
+	missing := map[string]string{} // adapters whose allocator is not installed -> why
 	for _, name := range cfg.Allocators {
 		a, err := NewAllocator(name)
+		if errors.Is(err, ErrNotInstalled) {
+			missing[name] = err.Error()
+			cs = append(cs, &contender{name: name})
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -100,6 +107,10 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 		for _, c := range cs {
 			c.entry = &Entry{Scenario: sc.Name, Allocator: c.name, Status: "ok", ChecksumOK: true}
 			entries = append(entries, c.entry)
+			if why, ok := missing[c.name]; ok {
+				c.entry.Status, c.entry.Note = "not installed", why
+				continue
+			}
 			round = append(round, c)
 		}
 		for _, p := range natives {
@@ -107,7 +118,7 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 			entries = append(entries, e)
 			switch {
 			case !p.Installed:
-				e.Status = "not installed"
+				e.Status, e.Note = "not installed", p.Lib+" not found"
 			case sc.Native == "":
 				e.Status = "not supported"
 			default:

@@ -71,10 +71,7 @@ func TestScenariosRunOnEveryAdapter(t *testing.T) {
 		sc := tiny(sc)
 		for _, name := range AllocatorNames() {
 			t.Run(sc.Name+"/"+name, func(t *testing.T) {
-				a, err := NewAllocator(name)
-				if err != nil {
-					t.Fatal(err)
-				}
+				a := newOrSkip(t, name)
 				if cl, ok := a.(Closer); ok {
 					defer cl.Close()
 				}
