@@ -48,7 +48,7 @@ func nativeRun(kind Kind, s NativeSample) Run {
 		MajorFaults: s.MajorFaults,
 		PeakRSS:     s.PeakRSS,
 		RSSMethod:   "native",
-		Checksum:    s.Checksum,
+		Checksum:    Hex64(s.Checksum),
 	}
 	if r.OpsPerSec == 0 && r.Seconds > 0 {
 		r.OpsPerSec = float64(r.Ops) / r.Seconds

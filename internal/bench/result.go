@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // SchemaVersion names the layout of result files. Change it whenever a field
@@ -86,13 +88,41 @@ type Run struct {
 	GCCPUSeconds float64 `json:"gc_cpu_seconds"` // /cpu/classes/gc/total:cpu-seconds delta
 	GCPauseP99   float64 `json:"gc_pause_p99_s"` // p99 of /sched/pauses/total/gc:seconds, upper bucket edge, seconds
 	// Checksum is worker 0's op-sequence checksum (spec, "Checksum");
-	// absent for scenarios without one.
-	Checksum uint64 `json:"checksum,omitempty"`
+	// absent for scenarios without one. Written as a hex string: JSON
+	// readers that hold numbers as doubles would round a uint64.
+	Checksum Hex64 `json:"checksum,omitempty"`
 	// Extra holds scenario-specific figures (docs/SCENARIOS.md).
 	Extra map[string]float64 `json:"extra,omitempty"`
 	// Allocator holds the allocator's own counters (hakmem only), the
 	// cumulative ones as deltas over the run.
 	Allocator *AllocatorStats `json:"allocator,omitempty"`
+}
+
+// Hex64 is a uint64 written in JSON as a "0x..." hex string.
+type Hex64 uint64
+
+// MarshalJSON writes "0x" and 16 hex digits.
+func (h Hex64) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf(`"%#016x"`, uint64(h))), nil
+}
+
+// UnmarshalJSON reads the hex string (or a plain number).
+func (h *Hex64) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n uint64
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("checksum: want a hex string: %s", b)
+		}
+		*h = Hex64(n)
+		return nil
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
+	if err != nil {
+		return fmt.Errorf("checksum %q: %v", s, err)
+	}
+	*h = Hex64(n)
+	return nil
 }
 
 // Lookup returns the entry of (scenario, allocator), or nil.

@@ -153,7 +153,7 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 				if warm {
 					continue
 				}
-				if hasWant && r.Checksum != 0 && r.Checksum != want {
+				if hasWant && r.Checksum != 0 && uint64(r.Checksum) != want {
 					c.entry.ChecksumOK = false
 				}
 				c.entry.Runs = append(c.entry.Runs, r)
@@ -236,7 +236,7 @@ func runGo(ctx context.Context, sc Scenario, a Allocator) (r Run, err error) {
 	r.GCCPUSeconds = m.after.gcCPU - m.before.gcCPU
 	r.GCPauseP99 = pauseQuantile(m.before.pauses, m.after.pauses, 0.99)
 	if raw.hasSum {
-		r.Checksum = raw.checksum
+		r.Checksum = Hex64(raw.checksum)
 	}
 	r.Extra = raw.extra
 	return r, nil
