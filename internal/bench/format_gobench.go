@@ -14,16 +14,21 @@ import (
 //	BenchmarkRandomMixed400/hakmem-2  500000  48.2 ns/op  20.7e6 ops/s  ...
 //
 // The iteration count is the run's op count; ns/op is the primary metric
-// (Run.NsPerOp). The header carries the provenance as key: value lines,
-// which benchstat keeps as configuration.
+// (Run.NsPerOp). The header has the usual goos/goarch/pkg/cpu configuration
+// lines; the rest of the provenance (tool, commit, date, Go version, HAKMEM_*
+// settings, command) goes in "#" comment lines, which benchstat skips: as
+// configuration lines they would differ between two battles and make
+// benchstat put old and new in separate tables instead of comparing them.
 func WriteGoBench(w io.Writer, r *Result) error {
 	bw := &errWriter{w: w}
 	p := r.Provenance
 	fmt.Fprintf(bw, "goos: %s\ngoarch: %s\npkg: github.com/hakmem-go/hakmem/cmd/hakmem\ncpu: %s\n", p.GOOS, p.GOARCH, p.CPUModel)
-	fmt.Fprintf(bw, "hakmem-tool: %s\nhakmem-commit: %s\ngo: %s\ndate: %s\n", p.ToolVersion, p.GitCommit, p.GoVersion, p.Date)
+	fmt.Fprintf(bw, "# hakmem bench %s, commit %s, %s, %s, GOMAXPROCS %d, %d cores\n",
+		p.ToolVersion, p.GitCommit, p.Date, p.GoVersion, p.GOMAXPROCS, p.Cores)
 	for _, k := range sortedKeys(p.HakmemEnv) {
-		fmt.Fprintf(bw, "%s: %s\n", strings.ToLower(k), p.HakmemEnv[k])
+		fmt.Fprintf(bw, "# %s=%s\n", k, p.HakmemEnv[k])
 	}
+	fmt.Fprintf(bw, "# command: %s\n", strings.Join(p.Command, " "))
 	for _, e := range r.Entries {
 		if e.Status != "ok" {
 			continue

@@ -141,7 +141,7 @@ func TestGoBench(t *testing.T) {
 	if lines != 12 { // 2 scenarios x 2 allocators x 3 runs; "not installed" rows print nothing
 		t.Errorf("%d benchmark lines, want 12:\n%s", lines, out)
 	}
-	for _, want := range []string{"BenchmarkJson/hakmem-2\t1000\t900.0 ns/op", "BenchmarkLarson/go-2", "cpu: Test CPU 9000", "hakmem_mode: balanced"} {
+	for _, want := range []string{"BenchmarkJson/hakmem-2\t1000\t900.0 ns/op", "BenchmarkLarson/go-2", "cpu: Test CPU 9000", "# HAKMEM_MODE=balanced", "# hakmem bench 0.1.0, commit 0123456789abcdef"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}
