@@ -184,3 +184,50 @@ func TestCancel(t *testing.T) {
 		t.Fatal("cancelled larson returned no error")
 	}
 }
+
+// strandingAlloc models the failure xmalloc exists to expose: frees land in
+// a cache the allocating side never sees, so memory is never reused.
+type strandingAlloc struct {
+	mu       sync.Mutex
+	stranded [][]byte // guarded by mu; kept alive on purpose
+}
+
+func (*strandingAlloc) Name() string { return "stranding" }
+func (*strandingAlloc) Alloc(n int) []byte {
+	b := make([]byte, n)
+	touchEnds(b)
+	return b
+}
+func (s *strandingAlloc) Free(b []byte) {
+	s.mu.Lock()
+	s.stranded = append(s.stranded, b)
+	s.mu.Unlock()
+}
+
+// TestXmallocShowsGrowth: an allocator that strands the consumers' frees
+// shows RSS growth many times larger than a well-behaved one.
+func TestXmallocShowsGrowth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures RSS over 0.2 s")
+	}
+	if readRSS() == 0 {
+		t.Skip("no /proc/self/status")
+	}
+	sc := mustScenario(t, "xmalloc")
+	p := sc.Params.Resolved(sc.Kind)
+	p.Seconds = 0.2
+	growth := func(a Allocator) float64 {
+		var m meter
+		raw, err := runXmalloc(context.Background(), a, p, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw.extra["rss_growth_bytes"]
+	}
+	bad := growth(&strandingAlloc{})
+	good := growth(&syncPoolAlloc{})
+	t.Logf("RSS growth: stranding %.0f B, syncpool %.0f B", bad, good)
+	if bad < 8<<20 || bad < 8*good {
+		t.Fatalf("stranding allocator grew %.0f B (syncpool %.0f B): growth not exposed", bad, good)
+	}
+}
