@@ -131,7 +131,6 @@ type Scenario struct {
 	Params Params `json:"params"`
 	// Native is the scenario name the C harness knows, "" if it has none.
 	Native string `json:"native,omitempty"`
-	// LowerIsBetter is always true today: the primary metric is ns/op.
 }
 
 // The scenario defaults. The block scenarios follow the spec exactly; the
