@@ -249,6 +249,9 @@ svg { display: block; max-width: 100%; height: auto; }
 {{range .Ranking.PerScenario}}<tr><td>{{.Scenario}}</td><td style="text-align:left">{{range $i, $p := .Places}}{{if $i}} &gt; {{if $p.Overlaps}}~{{end}}{{end}}{{$p.Allocator}}{{if $i}} ({{printf "%+.1f" $p.BehindPct}}%){{end}}{{end}}</td></tr>
 {{end}}</table>
 <p class="note"><b>What the points hide.</b> {{.Ranking.Note}}</p>
+<p>Charts: bar = median ns/op over the runs, with its value written above; whisker = fastest to slowest run. Colours:
+<span style="color:#d95f02">&#9632; hakmem</span>, <span style="color:#1b9e77">&#9632; pure-Go peers</span>,
+<span style="color:#7570b3">&#9632; C peers (native, cgo)</span>.</p>
 
 {{range .Sections}}
 <h2 id="{{.Name}}">{{.Name}}</h2>
