@@ -49,10 +49,30 @@ func Free(b []byte) {
 	if cap(b) == 0 {
 		return
 	}
-	if p := addrOf(b); !freeFast(p) {
-		if err := freeSlow(p, "Free"); err != nil {
-			panic(err)
+	p := addrOf(b)
+	// freeFast, written out: one call level less on the hottest path.
+	seg := regLookup(p)
+	if seg != nil && seg.kind == kindSmall {
+		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil {
+			off := p - s.base
+			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) && loadWord(p+8) != p^cookieKey {
+				pc := pin()
+				l := &pc.lists[s.class]
+				if l.n < l.cap {
+					storeWord(p+8, p^cookieKey)
+					l.push(p)
+					if s.owner.Load() != pc.id {
+						pc.crossP.inc()
+					}
+					unpin(pc)
+					return
+				}
+				unpin(pc)
+			}
 		}
+	}
+	if err := freeSlow(p, "Free"); err != nil {
+		panic(err)
 	}
 }
 
