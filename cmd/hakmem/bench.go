@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hakmem-go/hakmem/internal/bench"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+)
+
+// Defaults of `hakmem bench`.
+const (
+	defaultRuns    = 5 // measured runs: enough for a Mann-Whitney test at alpha 0.05 (needs >= 4)
+	defaultWarmups = 1 // one discarded round first: faults in code, heap and allocator caches
+	// progressMinSeconds: below this estimated duration no progress bar.
+	progressMinSeconds = 2
+)
+
+var formats = []string{"table", "json", "gobench"}
+
+func runBench(args []string, stdout, stderr io.Writer) int {
+	synopsis := "hakmem bench [scenarios...] [--allocators a,b,...] [--runs N] [--quick] [--json FILE] [--html FILE] [--format table|json|gobench] [--native] [--live SIZE]"
+	fs := newFlagSet("bench", synopsis, stderr)
+	allocs := fs.String("allocators", strings.Join(bench.DefaultAllocators(), ","),
+		"comma-separated allocators, valid: "+strings.Join(bench.AllocatorNames(), ", "))
+	runs := fs.Int("runs", defaultRuns, "measured runs per scenario and allocator")
+	warmups := fs.Int("warmups", defaultWarmups, "discarded warm-up runs before the measured ones")
+	quick := fs.Bool("quick", false, "one measured run (same as --runs 1)")
+	jsonFile := fs.String("json", "", "also write the result as JSON to `FILE`")
+	htmlFile := fs.String("html", "", "also write an HTML report to `FILE`")
+	format := fs.String("format", "table", "output on stdout: "+strings.Join(formats, ", "))
+	native := fs.Bool("native", false, "also run the native C peers (glibc, mimalloc, jemalloc, tcmalloc)")
+	live := fs.String("live", "", "gc-pressure live set `SIZE` (e.g. 1GiB, 256MiB; default 1GiB, 256MiB in the default battle)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: %s\n\nWith no scenario, runs every scenario (the default battle).\n\nscenarios:\n", synopsis)
+		for _, sc := range bench.Scenarios() {
+			fmt.Fprintf(stderr, "  %-18s %s\n  %-18s default: %s\n", sc.Name, sc.Doc, "", bench.ParamsString(sc))
+		}
+		fmt.Fprintf(stderr, "\nallocators:\n")
+		for _, a := range bench.AllocatorNames() {
+			fmt.Fprintf(stderr, "  %-18s %s\n", a, bench.AllocatorDoc(a))
+		}
+		fmt.Fprintf(stderr, "\nflags:\n")
+		fs.PrintDefaults()
+	}
+	names, err := parseArgs(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+
+	// Validate everything before running anything.
+	if !contains(formats, *format) {
+		fmt.Fprintf(stderr, "hakmem bench: unknown format %q (valid: %s)\n", *format, strings.Join(formats, ", "))
+		return exitUsage
+	}
+	if *quick {
+		*runs = 1
+	}
+	if *runs < 1 || *warmups < 0 {
+		fmt.Fprintf(stderr, "hakmem bench: --runs must be >= 1 and --warmups >= 0\n")
+		return exitUsage
+	}
+	allocList := splitList(*allocs)
+	if len(allocList) == 0 && !*native {
+		fmt.Fprintf(stderr, "hakmem bench: no allocator given (valid: %s)\n", strings.Join(bench.AllocatorNames(), ", "))
+		return exitUsage
+	}
+	if err := bench.CheckAllocators(allocList); err != nil {
+		fmt.Fprintf(stderr, "hakmem bench: %v\n", err)
+		return exitUsage
+	}
+	var scenarios []bench.Scenario
+	if len(names) == 0 {
+		scenarios = bench.DefaultBattleScenarios()
+	}
+	for _, n := range names {
+		sc, err := bench.LookupScenario(n)
+		if err != nil {
+			fmt.Fprintf(stderr, "hakmem bench: %v\n", err)
+			return exitUsage
+		}
+		scenarios = append(scenarios, sc)
+	}
+	if *live != "" {
+		n, err := parseSize(*live)
+		if err != nil || n < 4096 {
+			fmt.Fprintf(stderr, "hakmem bench: --live %q: want a size of at least 4KiB such as 512MiB or 1GiB\n", *live)
+			return exitUsage
+		}
+		for i := range scenarios {
+			if scenarios[i].Kind == bench.KindGCPressure {
+				scenarios[i].Params = scenarios[i].Params.WithLive(n)
+			}
+		}
+	}
+
+	cfg := bench.Config{
+		Scenarios:  scenarios,
+		Allocators: allocList,
+		Runs:       *runs,
+		Warmups:    *warmups,
+		Args:       append([]string{"hakmem", "bench"}, args...),
+	}
+	if *native {
+		h, note := nativeHarness()
+		if note != "" {
+			fmt.Fprintf(stderr, "hakmem bench: %s\n", note)
+		}
+		cfg.Native = h
+	}
+
+	printPlan(stderr, &cfg)
+	bar := newProgress(stderr, &cfg)
+	if bar != nil {
+		cfg.Progress = func(done, total int, label string) {
+			bar.Describe(label)
+			_ = bar.Set(done)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	res, err := bench.RunBattle(ctx, cfg)
+	if bar != nil {
+		_ = bar.Finish()
+		fmt.Fprintln(stderr)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hakmem bench: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stderr, "battle took %.1f s\n", time.Since(start).Seconds())
+
+	switch *format {
+	case "table":
+		err = bench.WriteTable(stdout, res)
+	case "json":
+		err = res.WriteJSON(stdout)
+	case "gobench":
+		err = bench.WriteGoBench(stdout, res)
+	}
+	if err == nil && *jsonFile != "" {
+		err = writeFile(*jsonFile, res.WriteJSON)
+	}
+	if err == nil && *htmlFile != "" {
+		err = writeFile(*htmlFile, func(w io.Writer) error { return bench.WriteHTML(w, res) })
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "hakmem bench: %v\n", err)
+		return exitFail
+	}
+	code := exitOK
+	for _, e := range res.Entries {
+		if strings.HasPrefix(e.Status, "error") {
+			fmt.Fprintf(stderr, "hakmem bench: %s/%s: %s\n", e.Scenario, e.Allocator, e.Status)
+			code = exitFail
+		}
+		if !e.ChecksumOK {
+			fmt.Fprintf(stderr, "hakmem bench: %s/%s: op-sequence checksum differs from the spec's\n", e.Scenario, e.Allocator)
+			code = exitFail
+		}
+	}
+	return code
+}
+
+// printPlan tells what the battle will run, with each scenario's settings.
+func printPlan(w io.Writer, cfg *bench.Config) {
+	fmt.Fprintf(w, "battle: %d scenario(s) x %s, %d measured run(s) + %d warm-up, interleaved; about %.0f s\n",
+		len(cfg.Scenarios), strings.Join(cfg.Allocators, ","), cfg.Runs, cfg.Warmups, estimate(cfg))
+	for _, sc := range cfg.Scenarios {
+		fmt.Fprintf(w, "  %-18s %s\n", sc.Name, bench.ParamsString(sc))
+	}
+}
+
+// estimate guesses the battle's duration in seconds from the scenarios'
+// estimates (pure-Go peers on a 2-core machine).
+func estimate(cfg *bench.Config) float64 {
+	per := 0.0
+	for _, sc := range cfg.Scenarios {
+		per += sc.EstimateSeconds()
+	}
+	n := float64(len(cfg.Allocators))
+	if cfg.Native != nil {
+		n += float64(len(cfg.Native.Peers()))
+	}
+	return per * n * float64(cfg.Runs+cfg.Warmups)
+}
+
+// newProgress returns a progress bar on stderr when it is a terminal and
+// the battle is long enough to want one; nil otherwise.
+func newProgress(stderr io.Writer, cfg *bench.Config) *progressbar.ProgressBar {
+	f, ok := stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) || estimate(cfg) < progressMinSeconds {
+		return nil
+	}
+	return progressbar.NewOptions(cfg.TotalRuns(),
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionThrottle(100*time.Millisecond),
+		progressbar.OptionClearOnFinish())
+}
+
+// parseSize reads a byte size: a number with an optional unit B, K/KiB,
+// M/MiB, G/GiB (binary multiples, case-insensitive).
+func parseSize(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"gib", 1 << 30}, {"mib", 1 << 20}, {"kib", 1 << 10}, {"gb", 1 << 30}, {"mb", 1 << 20}, {"kb", 1 << 10},
+		{"g", 1 << 30}, {"m", 1 << 20}, {"k", 1 << 10}, {"b", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	f, err := strconv.ParseFloat(t, 64)
+	if err != nil || f < 0 {
+		return 0, fmt.Errorf("bad size %q", s)
+	}
+	return int64(f * float64(mult)), nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFile creates path and writes it with fn.
+func writeFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return f.Close()
+}

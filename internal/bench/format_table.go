@@ -1,0 +1,177 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// WriteTable prints the result as aligned text: a provenance header, one
+// table per scenario, then the points ranking and its note.
+func WriteTable(w io.Writer, r *Result) error {
+	bw := &errWriter{w: w}
+	p := r.Provenance
+	commit := p.GitCommit
+	if len(commit) > 12 {
+		commit = commit[:12]
+	}
+	if p.GitDirty {
+		commit += " (dirty)"
+	}
+	fmt.Fprintf(bw, "hakmem bench %s, commit %s, %s\n", p.ToolVersion, commit, p.Date)
+	fmt.Fprintf(bw, "%s %s/%s, %s, %d cores, GOMAXPROCS %d", p.GoVersion, p.GOOS, p.GOARCH, p.CPUModel, p.Cores, p.GOMAXPROCS)
+	if len(p.HakmemEnv) > 0 {
+		var kv []string
+		for _, k := range sortedKeys(p.HakmemEnv) {
+			kv = append(kv, k+"="+p.HakmemEnv[k])
+		}
+		fmt.Fprintf(bw, ", %s", strings.Join(kv, " "))
+	}
+	fmt.Fprintf(bw, "\n%d measured run(s) + %d warm-up per allocator, interleaved; ns/op: lower is better\n",
+		r.Settings.Runs, r.Settings.Warmups)
+
+	for _, sc := range r.Scenarios {
+		fmt.Fprintf(bw, "\n%s: %s\n  %s\n", sc.Name, sc.Doc, ParamsString(sc))
+		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
+		blocks := sc.Kind == KindBlocks
+		hdr := "allocator\tns/op\tmin..max\tspread"
+		if blocks {
+			hdr += "\top p99"
+		}
+		hdr += "\tops/s\tpeak RSS\tminflt\tGCs\tGC CPU\tGC p99\t"
+		if sc.Kind == KindXmalloc {
+			hdr += "RSS growth\t"
+		}
+		width := len("allocator")
+		for _, e := range r.Entries {
+			if e.Scenario == sc.Name {
+				width = max(width, len(e.Allocator))
+				if !e.ChecksumOK {
+					width = max(width, len(e.Allocator)+len(checksumMark))
+				}
+			}
+		}
+		fmt.Fprintf(tw, "  %-*s%s\n", width, "allocator", strings.TrimPrefix(hdr, "allocator"))
+		for i := range r.Entries {
+			e := &r.Entries[i]
+			if e.Scenario != sc.Name {
+				continue
+			}
+			if e.Status != "ok" || len(e.Runs) == 0 {
+				status := e.Status
+				if status == "ok" {
+					status = "no runs"
+				}
+				fmt.Fprintf(tw, "  %-*s\t%s\t\n", width, e.Allocator, status)
+				continue
+			}
+			name := e.Allocator
+			if !e.ChecksumOK {
+				name += checksumMark
+			}
+			row := fmt.Sprintf("  %-*s\t%s\t%s..%s\t±%.1f%%", width, name, fmtNs(e.NsPerOp.Median),
+				fmtNs(e.NsPerOp.Min), fmtNs(e.NsPerOp.Max), e.NsPerOp.SpreadPct()/2)
+			if blocks {
+				row += "\t" + fmtNs(runMedian(e, func(r Run) float64 { return r.NsP99 }))
+			}
+			row += fmt.Sprintf("\t%s\t%s\t%s\t%s\t%s\t%s\t",
+				fmtRate(e.OpsPerSec.Median),
+				fmtBytes(e.PeakRSS.Median),
+				group(int64(runMedian(e, func(r Run) float64 { return float64(r.MinorFaults) }))),
+				group(int64(runMedian(e, func(r Run) float64 { return float64(r.GCCycles) }))),
+				fmtSeconds(runMedian(e, func(r Run) float64 { return r.GCCPUSeconds })),
+				fmtSeconds(runMedian(e, func(r Run) float64 { return r.GCPauseP99 })))
+			if sc.Kind == KindXmalloc {
+				row += fmtBytes(runMedian(e, func(r Run) float64 { return r.Extra["rss_growth_bytes"] })) + "\t"
+			}
+			fmt.Fprintln(tw, row)
+		}
+		tw.Flush()
+	}
+	writeRanking(bw, r.Ranking)
+	fmt.Fprintln(bw)
+	fmt.Fprintln(bw, "columns: ns/op and min..max over runs (json/mir/vm/mixed: each run's median op latency; others: time/ops);")
+	fmt.Fprintln(bw, "spread = half the min..max range over the median; op p99 = per-op p99 latency (median over runs);")
+	fmt.Fprintln(bw, "other columns are medians over runs: peak RSS of the whole process, minor page faults, GC cycles,")
+	fmt.Fprintln(bw, "GC CPU time and p99 GC pause during the measured phase.")
+	return bw.err
+}
+
+// checksumMark flags an entry whose op-sequence checksum is wrong.
+const checksumMark = " (checksum!)"
+
+// writeRanking prints the points table, the per-scenario order and the note.
+func writeRanking(w io.Writer, rk Ranking) {
+	if len(rk.Totals) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\npoints ranking (per scenario: N points for the best median ns/op ... 1 for the worst)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := len("allocator")
+	for _, s := range rk.Totals {
+		width = max(width, len(s.Allocator))
+	}
+	fmt.Fprintf(tw, "  %-*s\tpoints\twins\t\n", width, "allocator")
+	for _, s := range rk.Totals {
+		fmt.Fprintf(tw, "  %-*s\t%d\t%d\t\n", width, s.Allocator, s.Points, s.Wins)
+	}
+	tw.Flush()
+	width = 0
+	for _, sr := range rk.PerScenario {
+		width = max(width, len(sr.Scenario))
+	}
+	for _, sr := range rk.PerScenario {
+		var parts []string
+		for i, p := range sr.Places {
+			s := p.Allocator
+			if i > 0 {
+				mark := ""
+				if p.Overlaps {
+					mark = "~"
+				}
+				s = fmt.Sprintf("%s%s %s", mark, p.Allocator, fmtPct(p.BehindPct))
+			}
+			parts = append(parts, s)
+		}
+		fmt.Fprintf(w, "  %-*s  %s\n", width, sr.Scenario, strings.Join(parts, " > "))
+	}
+	fmt.Fprintf(w, "  (~ marks a place whose run range overlaps the one above; %% = median behind the best)\n")
+	fmt.Fprintf(w, "note: %s\n", wrap(rk.Note, 100, "      "))
+}
+
+// wrap breaks text into lines of at most width runes, indenting the
+// continuation lines.
+func wrap(text string, width int, indent string) string {
+	var b strings.Builder
+	line := 0
+	for i, word := range strings.Fields(text) {
+		if i > 0 {
+			if line+1+len(word) > width {
+				b.WriteString("\n" + indent)
+				line = len(indent)
+			} else {
+				b.WriteByte(' ')
+				line++
+			}
+		}
+		b.WriteString(word)
+		line += len(word)
+	}
+	return b.String()
+}
+
+// errWriter remembers the first write error.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
