@@ -243,12 +243,13 @@ func TestConcurrentDoubleFree(t *testing.T) {
 	setProcs(t, 2)
 	sizes := []int{16, 64, 200, 3000, 40000, 200000, 2 * miB}
 	var (
-		cur   atomic.Pointer[[]byte]
-		round atomic.Int64
-		done  [2]atomic.Int64
-		nok   [2]atomic.Int64
-		ndup  [2]atomic.Int64
-		wg    sync.WaitGroup
+		cur    atomic.Pointer[[]byte]
+		round  atomic.Int64
+		done   [2]atomic.Int64
+		nok    [2]atomic.Int64
+		ndup   [2]atomic.Int64
+		nother atomic.Int64
+		wg     sync.WaitGroup
 	)
 	for g := 0; g < 2; g++ {
 		wg.Go(func() {
@@ -265,7 +266,9 @@ func TestConcurrentDoubleFree(t *testing.T) {
 				case errors.Is(err, hakmem.ErrDoubleFree):
 					ndup[g].Add(1)
 				default:
-					t.Errorf("racing TryFree: %v", err)
+					if nother.Add(1) <= 3 {
+						t.Errorf("racing TryFree: %v", err)
+					}
 				}
 				done[g].Store(r)
 			}
@@ -290,7 +293,7 @@ func TestConcurrentDoubleFree(t *testing.T) {
 		t.Errorf("both racing frees of one block succeeded (size: rounds): %v of %d rounds", both, rounds)
 	}
 	if ok, dup := nok[0].Load()+nok[1].Load(), ndup[0].Load()+ndup[1].Load(); ok+dup != 2*int64(rounds) {
-		t.Errorf("%d frees succeeded and %d double frees reported in %d rounds", ok, dup, rounds)
+		t.Errorf("%d frees succeeded, %d double frees and %d other errors reported in %d rounds", ok, dup, nother.Load(), rounds)
 	}
 	// No block may come out twice now.
 	for _, n := range sizes[:5] {
