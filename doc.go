@@ -107,11 +107,15 @@
 // back returns its pages to the segment; an empty segment goes to the
 // segment cache or back to the OS.
 //
-// Double-free detection costs two memory accesses: a free block carries a
-// cookie (its address xor a per-process random key) in its second word;
-// Free refuses a block that carries it, and allocation clears it. Fresh
-// slabs are carved completely, so every block is either allocated or
-// carries the cookie.
+// Double-free detection: a free block carries a cookie (its address xor a
+// per-process random key) in its second word; Free refuses a block that
+// carries it, and allocation clears it. Free sets the cookie with one
+// compare-and-swap, so of two goroutines racing to free the same block
+// exactly one succeeds and the free lists can never hold a block twice.
+// Fresh slabs are carved completely, so every block is either allocated or
+// carries the cookie. When a whole chunk goes back to the OS its registry
+// entry becomes a tombstone: a later Free there is a double free while the
+// address stays unmapped, and a foreign pointer once someone else maps it.
 //
 // # Statistics
 //
@@ -121,8 +125,9 @@
 // FreeBytes holds exactly when nothing allocates during the read; a test
 // checks every counter against a slow recount that walks every structure.
 //
-// Release flushes the caller's per-P cache, empties the transfer caches and
-// unmaps empty segments. Caches of other Ps cannot be touched from outside
-// their P; they flush themselves at their next slow path. Per-P caps keep
-// what they can hold small (a few MiB per P at worst).
+// Release flushes the per-P caches, empties the transfer caches and unmaps
+// empty segments. A P's cache can only be touched from that P, so Release
+// sends a visitor goroutine to every P (pin_linkname.go); a P the program
+// keeps busy may miss the visit and flushes itself at its next slow path.
+// Per-P caps keep what a cache can hold small (a few MiB per P at worst).
 package hakmem

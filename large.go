@@ -41,7 +41,9 @@ func freeLarge(seg *segment) bool {
 	regSet(seg.base, seg.largeSize, freedChunk)
 	heap.large--
 	heap.largeSize -= uint64(seg.largeSize)
-	heap.mu.Unlock()
+	// Unmap under the lock: a racing Free that finds the tombstone asks the
+	// OS whether the range is mapped, and must not see it still mapped.
 	osUnmap(seg.base, seg.largeSize)
+	heap.mu.Unlock()
 	return true
 }

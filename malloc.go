@@ -55,11 +55,11 @@ func Free(b []byte) {
 	if seg != nil && seg.kind == kindSmall {
 		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil {
 			off := p - s.base
-			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) && loadWord(p+8) != p^cookieKey {
+			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
+				claimWord(p+8, loadWord(p+8), p^cookieKey) {
 				pc := pin()
 				l := &pc.lists[s.class]
 				if l.n < l.cap {
-					storeWord(p+8, p^cookieKey)
 					l.push(p)
 					if s.owner.Load() != pc.id {
 						pc.crossP.inc()
@@ -68,6 +68,8 @@ func Free(b []byte) {
 					return
 				}
 				unpin(pc)
+				freeSmallSlow(p, s)
+				return
 			}
 		}
 	}
@@ -109,10 +111,10 @@ func UsableSize(b []byte) int {
 	return int(n)
 }
 
-// Release returns cached free memory to the OS: it flushes the caller's
-// per-P cache (and, in the portable build, every cache), empties the
-// central transfer caches onto their slabs, and unmaps empty segments.
-// Other Ps flush their caches at their next refill or flush.
+// Release returns cached free memory to the OS: it flushes the per-P caches
+// (visiting every P; one the program keeps busy may flush later, at its
+// next refill or flush), empties the central transfer caches onto their
+// slabs, and unmaps empty segments.
 func Release() {
 	ensureInit()
 	releaseEpoch.Add(1)
@@ -214,12 +216,14 @@ func freeAddr(p uintptr, op string) error {
 	return freeSlow(p, op)
 }
 
-// freeFast is the fast path of Free: it pushes p onto the current P's list
-// when p is the start of an allocated small block and the list has room,
-// and reports false for anything else (errors, large blocks, a full list),
-// leaving all state untouched. The checks, in order: p is in a hakmem
-// segment (registry), on a page that belongs to a slab, at a block
-// boundary, and the block does not carry the free cookie.
+// freeFast is the fast path of Free: when p is the start of an allocated
+// small block it claims the block (claimWord: the cookie goes in with one
+// compare-and-swap, so of two racing Frees exactly one wins), pushes it onto
+// the current P's list, flushing a batch if the list is full, and reports
+// true. For anything else (errors, large blocks) it reports false and
+// changes nothing. The checks, in order: p is in a hakmem segment
+// (registry), on a page that belongs to a slab, at a block boundary, and
+// the block does not carry the free cookie.
 func freeFast(p uintptr) bool {
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
@@ -233,27 +237,26 @@ func freeFast(p uintptr) bool {
 	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
 		return false
 	}
-	if loadWord(p+8) == p^cookieKey {
+	if !claimWord(p+8, loadWord(p+8), p^cookieKey) {
 		return false
 	}
 	pc := pin()
 	l := &pc.lists[s.class]
-	if l.n >= l.cap {
+	if l.n < l.cap {
+		l.push(p)
+		if s.owner.Load() != pc.id {
+			pc.crossP.inc()
+		}
 		unpin(pc)
-		return false
-	}
-	storeWord(p+8, p^cookieKey)
-	l.push(p)
-	if s.owner.Load() != pc.id {
-		pc.crossP.inc()
+		return true
 	}
 	unpin(pc)
+	freeSmallSlow(p, s)
 	return true
 }
 
 // freeSlow is everything freeFast declines: it validates p again and
-// reports what is wrong, or frees a large block, or pushes onto a full
-// list and flushes a batch to the central list.
+// reports what is wrong, or frees a large block.
 func freeSlow(p uintptr, op string) error {
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
@@ -267,11 +270,10 @@ func freeSlow(p uintptr, op string) error {
 	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
 		return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer)")
 	}
-	if loadWord(p+8) == p^cookieKey {
+	if old := loadWord(p + 8); old == p^cookieKey || !claimWord(p+8, old, p^cookieKey) {
 		return newError(op, p, 0, ErrDoubleFree, "")
 	}
-	storeWord(p+8, p^cookieKey)
-	freeSmallSlow(p, s)
+	freeSmallSlow(p, s) // claimed on the second try: the word had changed under freeFast
 	return nil
 }
 
@@ -281,7 +283,7 @@ func freeOther(p uintptr, seg *segment, op string) error {
 	case seg == nil:
 		return newError(op, p, 0, ErrInvalidPointer, "not hakmem memory")
 	case seg.kind == kindFreed:
-		return newError(op, p, 0, ErrDoubleFree, "the block's memory was already returned to the OS")
+		return tombstoneError(p, op)
 	case p != seg.base:
 		return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
 	case !freeLarge(seg):
@@ -291,6 +293,20 @@ func freeOther(p uintptr, seg *segment, op string) error {
 	return nil
 }
 
+// tombstoneError reports a pointer into a chunk hakmem returned to the OS:
+// a double free if the chunk is still unmapped, a foreign pointer if
+// someone else has mapped it since. heap.mu orders the question after the
+// munmap of a racing Free.
+func tombstoneError(p uintptr, op string) error {
+	heap.mu.Lock()
+	foreign := regLookup(p) != freedChunk || osMapped(p)
+	heap.mu.Unlock()
+	if foreign {
+		return newError(op, p, 0, ErrInvalidPointer, "not hakmem memory (hakmem memory was here once; someone else mapped it since)")
+	}
+	return newError(op, p, 0, ErrDoubleFree, "the block was freed and its memory returned to the OS")
+}
+
 // usableSize validates p like Free does, without freeing.
 func usableSize(p uintptr, op string) (uintptr, error) {
 	seg := regLookup(p)
@@ -298,7 +314,7 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 	case seg == nil:
 		return 0, newError(op, p, 0, ErrInvalidPointer, "not hakmem memory")
 	case seg.kind == kindFreed:
-		return 0, newError(op, p, 0, ErrDoubleFree, "the block was freed")
+		return 0, tombstoneError(p, op)
 	case seg.kind == kindLarge:
 		if p != seg.base {
 			return 0, newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")

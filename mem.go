@@ -1,6 +1,9 @@
 package hakmem
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // This file and os_*.go are the only places that turn addresses into
 // pointers. hakmem memory is not Go-heap memory: the garbage collector
@@ -16,6 +19,15 @@ func ptr(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p
 // the next link of a free list, word 1 the free cookie.
 func loadWord(p uintptr) uintptr     { return *(*uintptr)(ptr(p)) }
 func storeWord(p uintptr, v uintptr) { *(*uintptr)(ptr(p)) = v }
+
+// claimWord atomically replaces word 1 of a block, which holds old, with
+// the free cookie. Two racing Frees of one block both read the same old
+// value; exactly one swap succeeds, so a block can never be pushed onto two
+// free lists. It fails if the word changed in between or already holds the
+// cookie.
+func claimWord(p, old, cookie uintptr) bool {
+	return old != cookie && atomic.CompareAndSwapUintptr((*uintptr)(ptr(p)), old, cookie)
+}
 
 // bytesAt is the slice of n bytes at p with capacity c.
 func bytesAt(p uintptr, n, c uintptr) []byte {

@@ -233,6 +233,9 @@ func TestLargeDoubleFree(t *testing.T) {
 // all be distinct. It runs in a child process, because a lost race corrupts
 // the free lists and can crash the process.
 func TestConcurrentDoubleFree(t *testing.T) {
+	if raceEnabled {
+		t.Skip("two goroutines freeing one block at once is a data race in the program, and the race detector says so")
+	}
 	if !isolate(t) {
 		return
 	}

@@ -3,6 +3,7 @@
 package hakmem
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -20,10 +21,21 @@ var sysMmaps, sysMunmaps atomic.Uint64
 
 var osHeld struct {
 	sync.Mutex
-	m map[uintptr][]byte // base -> backing slice, guarded by the mutex
+	m          map[uintptr][]byte // base -> backing slice, guarded by the mutex
+	quarantine []region           // dropped regions still held, oldest first
 }
 
+// portableMaxMap bounds one "mapping": the Go runtime dies (it does not
+// return an error) when make cannot be satisfied, so sizes no machine this
+// build targets could back are refused up front.
+const portableMaxMap = 1 << 36 // 64 GiB
+
+var errPortableTooBig = errors.New("portable OS layer: mappings above 64 GiB are refused")
+
 func osMap(size, align uintptr) (uintptr, error) {
+	if size > portableMaxMap {
+		return 0, errPortableTooBig
+	}
 	sysMmaps.Add(1)
 	b := make([]byte, size+align)
 	raw := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
@@ -37,12 +49,37 @@ func osMap(size, align uintptr) (uintptr, error) {
 	return base, nil
 }
 
+// osUnmap drops a region. Caller holds heap.mu. The region's memory goes
+// back to the Go heap only after a quarantine of quarantineRegions later
+// unmaps: while quarantined its registry tombstone reliably means "freed by
+// hakmem" (a double free); once released, the tombstone is cleared and the
+// address is foreign, since Go objects may live there.
 func osUnmap(base, size uintptr) {
 	sysMunmaps.Add(1)
 	osHeld.Lock()
 	defer osHeld.Unlock()
-	if _, ok := osHeld.m[base]; !ok {
+	b, ok := osHeld.m[base]
+	if !ok {
 		panic("hakmem: unmap of an unknown region")
 	}
 	delete(osHeld.m, base)
+	osHeld.quarantine = append(osHeld.quarantine, region{base, size, b})
+	if len(osHeld.quarantine) > quarantineRegions {
+		old := osHeld.quarantine[0]
+		osHeld.quarantine = osHeld.quarantine[1:]
+		regSet(old.base, old.size, nil)
+	}
 }
+
+// quarantineRegions: how many dropped regions stay unreusable by the Go
+// heap, so that double frees into them are told from foreign pointers.
+const quarantineRegions = 8
+
+type region struct {
+	base, size uintptr
+	mem        []byte // keeps the memory from the Go heap while quarantined
+}
+
+// osMapped: a tombstone exists only while its region is quarantined (see
+// osUnmap), so nothing else can be there.
+func osMapped(uintptr) bool { return false }

@@ -4,6 +4,7 @@ package hakmem
 
 import (
 	"sync/atomic"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -46,4 +47,12 @@ func osUnmapRange(base, size uintptr) {
 	if err := unix.MunmapPtr(ptr(base), size); err != nil {
 		panic("hakmem: munmap: " + err.Error())
 	}
+}
+
+// osMapped reports whether the page holding p is mapped by anyone (mincore
+// fails with ENOMEM on unmapped addresses). Error paths only.
+func osMapped(p uintptr) bool {
+	var vec [1]byte
+	_, _, e := unix.Syscall(unix.SYS_MINCORE, p&^(osPageSize-1), osPageSize, uintptr(unsafe.Pointer(&vec[0])))
+	return e != unix.ENOMEM
 }

@@ -44,7 +44,7 @@ type pcache struct {
 	crossP counter           // frees of blocks whose slab was last refilled by another P
 	sites  [maxSites]siteCtr // traffic of named sites
 	id     int32             // index in caches; immutable
-	epoch  uint64            // Release epoch this cache has honoured
+	epoch  atomic.Uint64     // Release epoch this cache has honoured; written by its owner, read by Release
 	pinState
 }
 
@@ -90,7 +90,8 @@ func growCaches(n int) {
 	cs := make([]*pcache, n)
 	copy(cs, old)
 	for i := len(old); i < n; i++ {
-		pc := &pcache{id: int32(i), epoch: releaseEpoch.Load()}
+		pc := &pcache{id: int32(i)}
+		pc.epoch.Store(releaseEpoch.Load())
 		for c := range pc.lists {
 			pc.lists[c].cap = uint32(int(classes[c].cap) * config.pcacheScale / 100)
 		}
@@ -142,7 +143,7 @@ func (l *freeList) cut(k uint32) batch {
 // block. sid and size are for site accounting (sid 0: the default site).
 func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 	pc := pinSlow()
-	if pc.epoch != releaseEpoch.Load() {
+	if pc.epoch.Load() != releaseEpoch.Load() {
 		unpin(pc)
 		flushOwn()
 		pc = pinSlow()
@@ -186,7 +187,7 @@ func freeSmallSlow(p uintptr, s *slab) {
 		b = l.cut(k)
 		pc.moved[c].out.add(uint64(b.n))
 	}
-	stale := pc.epoch != releaseEpoch.Load()
+	stale := pc.epoch.Load() != releaseEpoch.Load()
 	unpin(pc)
 	if b.n > 0 {
 		centrals[c].put(b)
@@ -207,7 +208,7 @@ func (pc *pcache) countSite(sid int32, size uintptr) {
 // detachAll empties every list of pc into bs, under pin (or the cache's
 // lock). It only moves list heads: no allocation, no lock.
 func (pc *pcache) detachAll(bs *[numClasses]batch) {
-	pc.epoch = releaseEpoch.Load()
+	pc.epoch.Store(releaseEpoch.Load())
 	for c := range pc.lists {
 		l := &pc.lists[c]
 		if l.n > 0 {

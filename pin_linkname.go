@@ -3,7 +3,9 @@
 package hakmem
 
 import (
+	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe" // and for go:linkname
 )
 
@@ -81,7 +83,42 @@ func publishCache(pc *pcache) {
 
 func unpin(*pcache) { runtime_procUnpin() }
 
-// flushOthers would flush the caches of other Ps. A P's cache can only be
-// touched by a goroutine running on that P, so other caches are flushed by
-// their owners at their next slow path (releaseEpoch).
-func flushOthers() {}
+// flushOthers gets the other Ps' caches flushed. A P's cache can only be
+// touched by a goroutine running on that P, so Release sends goroutines to
+// visit: GOMAXPROCS of them, each spinning briefly until all have started
+// (so that, while they spin, they occupy different Ps) and then flushing
+// the cache of the P it runs on. Rounds repeat while some cache has not
+// honoured the new epoch, up to visitRounds. It is best effort: a P kept
+// busy by the program may miss a round, and flushes at its next refill or
+// flush anyway; Ps beyond the current GOMAXPROCS keep their blocks.
+func flushOthers() {
+	target := releaseEpoch.Load()
+	for round := 0; round < visitRounds; round++ {
+		n := gomaxprocs()
+		stale := false
+		for _, pc := range (*caches.Load())[:min(n, len(*caches.Load()))] {
+			stale = stale || pc.epoch.Load() < target
+		}
+		if !stale {
+			return
+		}
+		var wg sync.WaitGroup
+		var started atomic.Int32
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				started.Add(1)
+				for deadline := time.Now().Add(visitSpin); started.Load() < int32(n) && time.Now().Before(deadline); {
+				}
+				flushOwn()
+			}()
+		}
+		wg.Wait()
+	}
+}
+
+const (
+	visitRounds = 4                      // attempts to reach every P
+	visitSpin   = 200 * time.Microsecond // longest a visitor waits for the others
+)

@@ -52,7 +52,8 @@ func regSet(base, size uintptr, s *segment) {
 }
 
 // freedChunk is the registry's tombstone for a chunk hakmem has returned to
-// the OS. A later Free of a pointer there is reported as a double free (the
-// block is gone) rather than a foreign pointer. The entry stays until hakmem
-// maps that chunk again.
+// the OS. A later Free of a pointer there is a double free if nothing is
+// mapped there now, and a foreign pointer if someone else has mapped the
+// address since (osMapped tells, on the error path only). The entry stays
+// until hakmem maps that chunk again.
 var freedChunk = &segment{kind: kindFreed}

@@ -129,6 +129,7 @@ func ReadStats() Stats {
 		st.RefillSlabList += ct.refillSlab
 		st.RefillFreshSlab += ct.refillFresh
 		st.RefillNewSegment += ct.refillNewSeg
+		slabs := ct.slabs
 		ct.mu.Unlock()
 		// Under traffic the parts come from different instants; clamp.
 		cached = min(max(cached, 0), blocks)
@@ -136,7 +137,7 @@ func ReadStats() Stats {
 		cs.InUse = uint64(blocks - cached)
 		st.InUseBytes += cs.InUse * uint64(ci.size)
 		st.CachedBytes += cs.Cached * uint64(ci.size)
-		st.FreeBytes += uint64(ct.slabs) * uint64(int(ci.pages)*pageSize-int(ci.nblocks)*int(ci.size))
+		st.FreeBytes += uint64(slabs) * uint64(int(ci.pages)*pageSize-int(ci.nblocks)*int(ci.size))
 		st.Allocs += cs.Allocs
 		st.Frees += cs.Frees
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package hakmem_test
+
+const raceEnabled = false
