@@ -1,10 +1,9 @@
-// Package native runs hakmem's native C yardstick: the program in native/
-// (hakmem-native), which performs the scenarios of the shared op-sequence spec
-// with plain malloc/free, under one C allocator at a time.
+// Package native runs hakmem's native C yardstick: hakmem-native
+// (csrc/hakmem-native.c; native/ has its README and a Makefile), which
+// performs the scenarios of the shared op-sequence spec with plain
+// malloc/free, under one C allocator at a time.
 //
-// The C source is embedded in this package (csrc/, a copy of
-// native/hakmem-native.c kept identical by a test; `make -C native sync`
-// refreshes it). Build compiles it with the system C compiler on first use into
+// The C source is embedded in this package. Build compiles it with the system C compiler on first use into
 // a cache directory keyed by a hash of the source and flags. Run starts it with
 // LD_PRELOAD set to the peer's library (none for glibc) and checks, from the
 // harness's own report of which shared object defines malloc, that the peer it

@@ -1,7 +1,6 @@
 package native
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -60,17 +59,6 @@ func TestSplitmix64(t *testing.T) {
 		if got := s.next(); got != w {
 			t.Fatalf("output %d = %#x, want %#x", i, got, w)
 		}
-	}
-}
-
-// TestEmbeddedSourceIsNative: the embedded copy must be native/hakmem-native.c.
-func TestEmbeddedSourceIsNative(t *testing.T) {
-	src, err := os.ReadFile("../../native/hakmem-native.c")
-	if err != nil {
-		t.Fatalf("reading native/hakmem-native.c: %v", err)
-	}
-	if !bytes.Equal(src, source) {
-		t.Fatal("internal/native/csrc/hakmem-native.c differs from native/hakmem-native.c: run `make -C native sync`")
 	}
 }
 
