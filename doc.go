@@ -55,7 +55,7 @@
 //     Every class is a multiple of 16: that gives the alignment promise and
 //     room for the two words a free block carries.
 //   - segment.go: segments ("SuperSlabs" in hakmem) are 2 MiB of address
-//     space aligned to 2 MiB, cut into 32 pages of 64 KiB. A slab is a run of
+//     space aligned to 2 MiB, cut into 128 pages of 16 KiB. A slab is a run of
 //     pages holding blocks of one class. The page heap hands out page runs
 //     best-fit (segments are bucketed by their longest free run), takes
 //     empty slabs back, keeps a few empty segments (HAKMEM_SEGMENT_CACHE)
@@ -65,7 +65,7 @@
 //     runtime's arena index, maps any address to its segment or to nothing.
 //     Free validates a pointer with two loads, no map and no lock, so a
 //     foreign pointer is rejected before any hakmem memory is touched. From
-//     the segment, page = (p>>16)&31 finds the slab; a multiply by a
+//     the segment, page = (p>>14)&127 finds the slab; a multiply by a
 //     reciprocal finds the block index and rejects interior pointers.
 //   - pcache.go, pin_linkname.go, pin_portable.go: per-P front caches, one
 //     free list per class. A goroutine owns its P's cache between pin and
