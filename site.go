@@ -20,6 +20,41 @@ type Site struct {
 	id   int32 // index of its per-P counters; >= maxSites uses shared
 	// shared counters for sites beyond maxSites, atomically updated
 	allocs, bytes atomic.Uint64
+	// threshold is the site's routing threshold in bytes: requests above
+	// it (and all above maxSmall) take the large path. 0 follows
+	// HAKMEM_LARGE_THRESHOLD. Atomic, so that a policy (the learning layer)
+	// may move it while the site allocates; see setThreshold.
+	threshold atomic.Uintptr
+}
+
+// minLargeThreshold is the lowest routing threshold: the first L2.5 class
+// (64 KiB). Requests up to it always use the pooled classes, and the slow
+// path only looks a site up for bigger ones.
+const minLargeThreshold = 64 << 10
+
+// siteByID finds a site with per-P counters (id < maxSites) from its id, for
+// the slow path's threshold and BigCache. Written once per site by NewSite.
+var siteByID [maxSites]atomic.Pointer[Site]
+
+// siteThreshold is the routing threshold of site sid, in bytes.
+func siteThreshold(sid int32) uintptr {
+	if s := siteByID[sid].Load(); s != nil {
+		if t := s.threshold.Load(); t != 0 {
+			return t
+		}
+	}
+	ensureInit()
+	return uintptr(config.largeThreshold)
+}
+
+// setThreshold moves the site's routing threshold to n bytes, clamped to
+// [minLargeThreshold, maxSmall]; n == 0 goes back to the default. Blocks
+// already in per-P caches of the classes above it are still used.
+func (s *Site) setThreshold(n uintptr) {
+	if n != 0 {
+		n = min(max(n, minLargeThreshold), maxSmall)
+	}
+	s.threshold.Store(n)
 }
 
 var sites struct {
@@ -31,6 +66,7 @@ var sites struct {
 func init() {
 	sites.list = []*Site{{name: "default"}}
 	sites.byName = map[string]*Site{"default": sites.list[0]}
+	siteByID[0].Store(sites.list[0])
 }
 
 // NewSite returns the site with that name, creating it on first use; the
@@ -43,6 +79,9 @@ func NewSite(name string) *Site {
 	}
 	s := &Site{name: name, id: int32(len(sites.list))}
 	sites.list = append(sites.list, s)
+	if s.id < maxSites {
+		siteByID[s.id].Store(s)
+	}
 	sites.byName[name] = s
 	return s
 }
@@ -100,6 +139,8 @@ func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 	switch {
 	case zero:
 		b, err = calloc(size, sid, op)
+	case size > minLargeThreshold && size <= maxSmall && uintptr(size) > siteThreshold(sid):
+		b, err = allocSlow(size, sid, op) // routed to the large path
 	default:
 		if p, usable := allocFast(size, sid); p != 0 {
 			b = bytesAt(p, uintptr(size), usable)
