@@ -52,7 +52,9 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 
 	base, err := osMap(usable, segmentSize)
 	if err == nil && config.thp != thpOff && usable >= segmentSize {
-		osHugepage(base, usable&^(segmentSize-1))
+		// The whole block, tail included: advising part of a mapping
+		// would split it in two, and mremap (Realloc) moves only one.
+		osHugepage(base, usable)
 	}
 
 	heap.mu.Lock()
@@ -162,7 +164,7 @@ func reallocLarge(seg *segment, size uintptr) (p, usable uintptr, ok bool) {
 		nb = to
 	}
 	if err == nil && nu > old && config.thp != thpOff && nu >= segmentSize {
-		osHugepage(nb, nu&^(segmentSize-1))
+		osHugepage(nb, nu)
 	}
 
 	heap.mu.Lock()

@@ -7,8 +7,8 @@ import "golang.org/x/sys/unix"
 // Linux-only parts of the OS layer (os_unix.go): transparent huge pages and
 // mremap.
 
-// osHugepage asks for transparent huge pages on [base, base+size) (both
-// 2 MiB multiples). With THP in "madvise" mode (the usual distribution
+// osHugepage asks for transparent huge pages on [base, base+size) (base
+// 2 MiB-aligned; only whole 2 MiB chunks can become huge pages). With THP in "madvise" mode (the usual distribution
 // default) this is what makes the kernel back the range with 2 MiB pages:
 // one fault and one TLB entry per 2 MiB instead of 512.
 func osHugepage(base, size uintptr) {

@@ -232,6 +232,7 @@ func countLinks(p uintptr) uint32 {
 // checkStats compares ReadStats with a census and checks the identity.
 func checkStats(t *testing.T, when string) Stats {
 	t.Helper()
+	StopScavenger() // it would unmap things between the two reads
 	st := ReadStats()
 	cn := takeCensus(t)
 	if st.MappedBytes != st.InUseBytes+st.CachedBytes+st.FreeBytes {
