@@ -11,10 +11,12 @@ import (
 //	var jsonBuffers = hakmem.NewSite("json-buffers")
 //	buf := jsonBuffers.Alloc(64 << 10)
 //
-// Blocks from a site are ordinary blocks: free them with Free. For now a
-// site counts its traffic (ReadStats().Sites); the large-block cache and the
-// learning layer hang their per-site policy on it. A nil *Site is the
-// default site, the one plain Alloc uses.
+// Blocks from a site are ordinary blocks: free them with Free. A site counts
+// its traffic (ReadStats().Sites), has its own list in the BigCache (a
+// large block freed goes back to the site that allocated it) and its own
+// routing threshold between the pooled classes and the large path. A nil
+// *Site is the default site, the one plain Alloc uses; sites beyond the
+// first 256 share the default site's BigCache list and threshold.
 type Site struct {
 	name string
 	id   int32 // index of its per-P counters; >= maxSites uses shared
