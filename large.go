@@ -26,6 +26,7 @@ func roundLarge(size uintptr) uintptr { return (size + osPageSize - 1) &^ (osPag
 // byte of the block is known to be zero (a fresh mapping, or a cached block
 // whose pages were dropped with MADV_DONTNEED).
 func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err error) {
+	ensureInit() // a large allocation may be the process's first call
 	usable = roundLarge(size)
 	heap.mu.Lock()
 	if seg := heap.big.take(sid, usable); seg != nil {

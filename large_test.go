@@ -509,3 +509,23 @@ func TestTHPPolicy(t *testing.T) {
 		}
 	}
 }
+
+// TestBigCacheVMHitRate runs the VM scenario's shape (10 x {alloc 2 MiB,
+// write every page, free}) and wants at least 9 hits in 10.
+func TestBigCacheVMHitRate(t *testing.T) {
+	withConfig(t)
+	Release()
+	st0 := ReadStats()
+	for range 10 {
+		b := Alloc(2 << 20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		Free(b)
+	}
+	st := ReadStats()
+	hits, misses := st.BigCacheHits-st0.BigCacheHits, st.BigCacheMisses-st0.BigCacheMisses
+	if hits < 9 || hits+misses != 10 {
+		t.Fatalf("vm shape: %d hits, %d misses", hits, misses)
+	}
+}
