@@ -23,6 +23,16 @@ func withConfig(t *testing.T) {
 	})
 }
 
+// siteStats finds a site's entry in st.
+func siteStats(st Stats, s *Site) SiteStats {
+	for _, x := range st.Sites {
+		if x.Name == s.Name() {
+			return x
+		}
+	}
+	return SiteStats{}
+}
+
 // isLarge reports whether b is a large block (its own mapping).
 func isLarge(b []byte) bool { return regLookup(addrOf(b)).kind == kindLarge }
 
@@ -78,14 +88,9 @@ func TestBigCacheReuse(t *testing.T) {
 	if h := st.BigCacheHits - before.BigCacheHits; h != 2 {
 		t.Errorf("hits %d, want 2", h)
 	}
-	var ss SiteStats
-	for _, x := range st.Sites {
-		if x.Name == site.Name() {
-			ss = x
-		}
-	}
-	if ss.BigCacheHits != 2 || ss.BigCacheMisses != 2 || ss.BigCacheBlocks != 2 {
-		t.Errorf("site stats %+v", ss)
+	ss, ss0 := siteStats(st, site), siteStats(before, site)
+	if ss.BigCacheHits-ss0.BigCacheHits != 2 || ss.BigCacheMisses-ss0.BigCacheMisses != 2 || ss.BigCacheBlocks != 2 {
+		t.Errorf("site stats %+v, before %+v", ss, ss0)
 	}
 	Release()
 	if st := checkStats(t, "released"); st.BigCacheBlocks != 0 || st.BigCacheBytes != 0 {
