@@ -182,6 +182,7 @@ func TestRoutingThreshold(t *testing.T) {
 		t.Fatal("HAKMEM_LARGE_THRESHOLD not honoured")
 	}
 	checkStats(t, "threshold")
+	StopScavenger() // applyOptions writes config, which the scavenger reads
 	var warn strings.Builder
 	applyOptions(func(k string) (string, bool) { return "4096", k == "HAKMEM_LARGE_THRESHOLD" }, &warn)
 	if warn.Len() != 0 || config.largeThreshold != maxSmall {
@@ -532,5 +533,54 @@ func TestBigCacheVMHitRate(t *testing.T) {
 	hits, misses := st.BigCacheHits-st0.BigCacheHits, st.BigCacheMisses-st0.BigCacheMisses
 	if hits < 9 || hits+misses != 10 {
 		t.Fatalf("vm shape: %d hits, %d misses", hits, misses)
+	}
+}
+
+// TestReallocLargeFailures injects a mapping failure at each step of a
+// growing Realloc (the fresh range mremap moves into, then the copying
+// fallback's mapping) and under the memory limit: each TryRealloc either
+// succeeds with the contents kept or fails leaving b allocated and intact.
+func TestReallocLargeFailures(t *testing.T) {
+	withConfig(t)
+	config.bigCacheBytes = 0 // every growth needs a mapping
+	defer osMapFailAt.Store(0)
+	defer SetMemoryLimit(SetMemoryLimit(-1))
+	check := func(b []byte, what string) {
+		t.Helper()
+		for i := 0; i < 3<<20; i += 4096 {
+			if b[i] != byte(i>>12) {
+				t.Fatalf("%s: byte %d lost", what, i)
+			}
+		}
+	}
+	for step := int64(0); step <= 3; step++ {
+		b := Alloc(3 << 20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = byte(i >> 12)
+		}
+		var limit bool
+		if step == 3 {
+			SetMemoryLimit(int64(ReadStats().MappedBytes) + 4<<20)
+			limit = true
+		} else {
+			osMapFailAt.Store(step + 1)
+		}
+		nb, err := TryRealloc(b, 16<<20)
+		osMapFailAt.Store(0)
+		SetMemoryLimit(0)
+		switch {
+		case err == nil:
+			check(nb, "grown")
+			Free(nb)
+		case limit && errors.Is(err, ErrMemoryLimit), !limit && errors.Is(err, ErrOutOfMemory):
+			check(b, "after a failed Realloc")
+			if UsableSize(b) != 3<<20 {
+				t.Fatalf("failed Realloc changed the block")
+			}
+			Free(b)
+		default:
+			t.Fatalf("step %d: %v", step, err)
+		}
+		checkStats(t, "realloc failure")
 	}
 }
