@@ -111,3 +111,46 @@ func TestRSSScavenger(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestRSSFragmented keeps one 32 KiB block in every 2 MiB segment of a
+// 256 MiB working set: no segment empties, so only purging the free pages
+// of live segments (Release's MADV_DONTNEED of dirty page runs) returns the
+// memory.
+func TestRSSFragmented(t *testing.T) {
+	if testing.Short() {
+		t.Skip("touches 256 MiB")
+	}
+	withConfig(t)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	Release()
+	runtime.GC()
+	base := rss(t)
+	var held, kept [][]byte
+	for n := 0; n < 256<<20; n += 32 << 10 {
+		b := Alloc(32 << 10)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1
+		}
+		held = append(held, b)
+	}
+	for i, b := range held {
+		if i%64 == 0 {
+			kept = append(kept, b)
+		} else {
+			Free(b)
+		}
+	}
+	before := rss(t)
+	Release()
+	after := rss(t)
+	st := ReadStats()
+	t.Logf("RSS: base %d MiB, 1 block in 64 kept %d MiB, after Release %d MiB; %d segments live",
+		base>>20, before>>20, after>>20, st.Segments)
+	if after-base > rssSlack+int64(len(kept))*(32<<10) {
+		t.Fatalf("RSS %d MiB above the baseline with %d MiB held", (after-base)>>20, len(kept)*32>>10)
+	}
+	for _, b := range kept {
+		Free(b)
+	}
+}

@@ -65,7 +65,7 @@ type segment struct {
 	next    *segment               // in heap.buckets[maxRun]
 	prev    *segment               //
 	pages   [pagesPerSegment]*slab // page -> its slab, nil when free; read by Free without lock
-	slabs   *[pagesPerSegment]slab // slab descriptors, slabs[i] for a run starting at page i; nil for kindLarge
+	slabs   *[pagesPerSegment]slab // slab descriptors, slabs[i] for a run starting at page i; set by mapSegment, nil for kindLarge
 }
 
 // span is the number of bytes the segment maps.
