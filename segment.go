@@ -109,17 +109,17 @@ type pageHeap struct {
 	// by HAKMEM_SEGMENT_CACHE (count) and HAKMEM_DECAY_MS (age).
 	cache segQueue
 
-	nsegments int    // segments mapped, cached included
-	freePages uint64 // unused pages in mapped segments, cached included
-	nslabs    int    // slabs in use
-	large     int    // large blocks held by the program
-	largeSize uint64 // their bytes
-	reserved  uint64 // bytes being mapped right now outside the lock (large.go), for the memory limit
-	big       bigCache
-	limitHits uint64 // allocations refused by the memory limit
+	nsegments int      // segments mapped, cached included
+	freePages uint64   // unused pages in mapped segments, cached included
+	nslabs    int      // slabs in use
+	large     int      // large blocks held by the program
+	largeSize uint64   // their bytes
+	reserved  uint64   // bytes being mapped right now outside the lock (large.go), for the memory limit
+	big       bigCache // freed large blocks kept for reuse (bigcache.go)
+	limitHits uint64   // allocations refused by the memory limit
 
 	dirtySegs  int    // live segments with dirty pages (dirtyAt != 0)
-	segEvicted uint64 // cached segments unmapped because the cache was full
+	segEvicted uint64 // cached segments unmapped because the cache was full or the memory limit needed room
 	segDecayed uint64 // cached segments unmapped by the scavenger or Release
 }
 
