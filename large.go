@@ -43,7 +43,6 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 		Release()
 		heap.mu.Lock()
 		if err = heap.checkLimit(usable); err != nil {
-			heap.limitHits++
 			heap.mu.Unlock()
 			return 0, 0, false, err
 		}

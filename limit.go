@@ -15,6 +15,10 @@ import (
 // checkLimit, written by SetMemoryLimit and loadConfig.
 var memLimit atomic.Int64
 
+// limitFailures counts allocations refused with ErrMemoryLimit (one per
+// failed call, whatever was retried inside it).
+var limitFailures atomic.Uint64
+
 // errOverLimit is what the heap returns internally; the API wraps it as an
 // *Error matching ErrMemoryLimit.
 var errOverLimit = errors.New("the memory limit would be exceeded")

@@ -196,6 +196,7 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 // allocError wraps a failure of the heap: the memory limit, or the OS.
 func allocError(op string, size int, what string, err error) *Error {
 	if err == errOverLimit {
+		limitFailures.Add(1)
 		return newError(op, 0, size, ErrMemoryLimit, what+": "+err.Error())
 	}
 	return newError(op, 0, size, ErrOutOfMemory, what+": "+err.Error())

@@ -116,7 +116,6 @@ type pageHeap struct {
 	largeSize uint64   // their bytes
 	reserved  uint64   // bytes being mapped right now outside the lock (large.go), for the memory limit
 	big       bigCache // freed large blocks kept for reuse (bigcache.go)
-	limitHits uint64   // allocations refused by the memory limit
 
 	dirtySegs  int    // live segments with dirty pages (dirtyAt != 0)
 	segEvicted uint64 // cached segments unmapped because the cache was full or the memory limit needed room
@@ -219,7 +218,6 @@ func (h *pageHeap) freeSlab(s *slab) {
 
 func (h *pageHeap) mapSegment() (*segment, error) {
 	if err := h.checkLimit(segmentSize); err != nil {
-		h.limitHits++
 		return nil, err
 	}
 	base, err := osMap(segmentSize, segmentSize)

@@ -200,7 +200,6 @@ func ReadStats() Stats {
 	st.BigCacheMisses = heap.big.misses
 	st.BigCacheEvictions = heap.big.evictions
 	st.BigCacheDecayed = heap.big.decayed
-	st.LimitFailures = heap.limitHits
 	st.MappedBytes = uint64(heap.nsegments)*segmentSize + heap.largeSize + heap.big.lru.bytes
 	st.FreeBytes += heap.freePages * pageSize
 	siteBig = heap.big.sites
@@ -208,6 +207,7 @@ func ReadStats() Stats {
 	st.InUseBytes += st.LargeBytes
 	st.CachedBytes += st.BigCacheBytes
 	st.MemoryLimit = memLimit.Load()
+	st.LimitFailures = limitFailures.Load()
 	st.ScavengerPasses = scav.passes.Load()
 	st.MadviseFree = sysMadvFree.Load()
 	st.MadviseDontneed = sysMadvDontneed.Load()
