@@ -267,18 +267,26 @@ func (h *pageHeap) unbucket(seg *segment) {
 }
 
 // pageSet is a bitmap of a segment's pages, bit i set when page i is in a
-// slab. Its searches are plain loops: they run on the slow path only.
+// slab (or, for segment.dirty, free and maybe resident). Its searches run
+// on the slow path only; whole words are skipped at once, so a large slab
+// (the 1 MiB class spans 64 pages) costs a few word operations, not a loop
+// per page.
 type pageSet [pagesPerSegment / 64]uint64
 
 func (ps *pageSet) get(i int) bool { return ps[i/64]&(1<<(i%64)) != 0 }
 
 func (ps *pageSet) set(first, n int, on bool) {
-	for i := first; i < first+n; i++ {
+	for n > 0 {
+		w, b := first/64, first%64
+		k := min(n, 64-b)
+		m := (^uint64(0) >> (64 - k)) << b
 		if on {
-			ps[i/64] |= 1 << (i % 64)
+			ps[w] |= m
 		} else {
-			ps[i/64] &^= 1 << (i % 64)
+			ps[w] &^= m
 		}
+		first += k
+		n -= k
 	}
 }
 
@@ -294,13 +302,24 @@ func (ps *pageSet) empty() bool {
 // longestFreeRun is the length of the longest run of free pages.
 func (ps *pageSet) longestFreeRun() int {
 	best, run := 0, 0
-	for i := 0; i < pagesPerSegment; i++ {
-		if ps.get(i) {
-			run = 0
+	for i := 0; i < pagesPerSegment; {
+		if w := ps[i/64]; i%64 == 0 && (w == 0 || w == ^uint64(0)) {
+			if w == 0 {
+				run += 64
+				best = max(best, run)
+			} else {
+				run = 0
+			}
+			i += 64
 			continue
 		}
-		run++
-		best = max(best, run)
+		if ps.get(i) {
+			run = 0
+		} else {
+			run++
+			best = max(best, run)
+		}
+		i++
 	}
 	return best
 }
