@@ -22,11 +22,15 @@
 //	v := hakmem.MakeSlice[float64](1000)
 //	hakmem.FreeSlice(v)
 //
+//	hakmem.SetMemoryLimit(8 << 30) // past 8 GiB mapped, allocations fail (ErrMemoryLimit)
+//	hakmem.Release()               // return cached memory to the OS now
+//	hakmem.StopScavenger()         // stop the background goroutine (tests checking for leaks)
+//
 // Errors are *Error values matching one of the Err* sentinels through
 // errors.Is. The Try functions return them; the plain ones panic with the
 // same value. A foreign pointer (Go heap, stack, C), an interior pointer, a
-// double free, a negative or impossible size, and exhausted memory are all
-// reported, and the allocator keeps working afterwards: a rejected call
+// double free, a negative or impossible size, exhausted memory and the
+// memory limit are all reported, and the allocator keeps working afterwards: a rejected call
 // changes nothing. Double frees are detected when the block is free at the
 // time of the second Free; once a freed block has been handed out again, a
 // stale Free of it cannot be told from a legitimate one (as in C).

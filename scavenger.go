@@ -66,7 +66,9 @@ func scavengerKick() {
 
 // StopScavenger stops hakmem's background scavenger goroutine, if it runs,
 // and waits until it has exited. Cached memory then stays until Release,
-// or until a later free into a cache starts the scavenger again.
+// or until a later free into a cache starts the scavenger again. Tests that
+// check for leaked goroutines (goleak and the like) call it before the
+// check, or ignore hakmem.scavengerLoop.
 func StopScavenger() {
 	scav.mu.Lock()
 	if !scav.running.Load() {
