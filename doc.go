@@ -30,10 +30,11 @@
 // errors.Is. The Try functions return them; the plain ones panic with the
 // same value. A foreign pointer (Go heap, stack, C), an interior pointer, a
 // double free, a negative or impossible size, exhausted memory and the
-// memory limit are all reported, and the allocator keeps working afterwards: a rejected call
-// changes nothing. Double frees are detected when the block is free at the
-// time of the second Free; once a freed block has been handed out again, a
-// stale Free of it cannot be told from a legitimate one (as in C).
+// memory limit are all reported, and the allocator keeps working
+// afterwards: a rejected call changes nothing. Double frees are detected
+// when the block is free at the time of the second Free; once a freed block
+// has been handed out again, a stale Free of it cannot be told from a
+// legitimate one (as in C).
 //
 // Semantics:
 //   - Alignment: every block is 16-byte aligned; a power-of-two size up to
