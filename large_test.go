@@ -3,6 +3,7 @@ package hakmem
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"testing"
@@ -583,4 +584,93 @@ func TestReallocLargeFailures(t *testing.T) {
 		}
 		checkStats(t, "realloc failure")
 	}
+}
+
+// TestLargeStress runs large and pooled allocations on several goroutines
+// and sites while the scavenger cools, drops and unmaps cached blocks
+// every few milliseconds, with Realloc in the mix. Every block carries a
+// pattern checked before it is freed: a block whose pages the free policy
+// dropped while in use would lose it.
+func TestLargeStress(t *testing.T) {
+	withConfig(t)
+	config.warmNs, config.coldNs, config.decayNs = 1*ms, 2*ms, 4*ms
+	config.siteCacheBlocks, config.bigCacheBlocks = 4, 8
+	const workers = 4
+	rounds := 300
+	if testing.Short() {
+		rounds = 100
+	}
+	sites := []*Site{nil, NewSite("stress-a"), NewSite("stress-b")}
+	done := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			r := rand.New(rand.NewPCG(uint64(w), 99))
+			var held [][]byte
+			stamp := func(b []byte) {
+				v := byte(addrOf(b) >> 12)
+				for i := 0; i < len(b); i += 4096 {
+					b[i] = v
+				}
+			}
+			ok := func(b []byte) bool {
+				v := byte(addrOf(b) >> 12)
+				for i := 0; i < len(b); i += 4096 {
+					if b[i] != v {
+						return false
+					}
+				}
+				return true
+			}
+			for range rounds {
+				size := []int{300 << 10, 1<<20 + 1, 2 << 20, 3<<20 + 12345, 6 << 20}[r.IntN(5)]
+				var b []byte
+				if s := sites[r.IntN(len(sites))]; s != nil {
+					b = s.Alloc(size)
+				} else {
+					b = Alloc(size)
+				}
+				stamp(b)
+				held = append(held, b)
+				if r.IntN(4) == 0 {
+					i := r.IntN(len(held))
+					if !ok(held[i]) {
+						done <- errors.New("a held block lost its pattern before Realloc")
+						return
+					}
+					nb := Realloc(held[i], []int{2 << 20, 5 << 20, 500 << 10}[r.IntN(3)])
+					held[i] = nb[:cap(nb)]
+					stamp(held[i])
+				}
+				for len(held) > 3 || (len(held) > 0 && r.IntN(3) == 0) {
+					i := r.IntN(len(held))
+					if !ok(held[i]) {
+						done <- errors.New("a held block lost its pattern")
+						return
+					}
+					Free(held[i])
+					held[i] = held[len(held)-1]
+					held = held[:len(held)-1]
+				}
+				if r.IntN(50) == 0 {
+					time.Sleep(3 * time.Millisecond) // let blocks age through the stages
+				}
+			}
+			for _, b := range held {
+				if !ok(b) {
+					done <- errors.New("a held block lost its pattern at the end")
+					return
+				}
+				Free(b)
+			}
+			done <- nil
+		}()
+	}
+	for range workers {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := checkStats(t, "stress")
+	t.Logf("BigCache hits %d misses %d evictions %d decayed %d; madvise free %d dontneed %d; mremaps %d; passes %d",
+		st.BigCacheHits, st.BigCacheMisses, st.BigCacheEvictions, st.BigCacheDecayed, st.MadviseFree, st.MadviseDontneed, st.Mremaps, st.ScavengerPasses)
 }
