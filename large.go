@@ -89,7 +89,7 @@ func freeLarge(seg *segment) bool {
 	if !cached {
 		heap.dropLarge(seg)
 	} else {
-		scavengerKick()
+		scavengerKick(seg.freedAt + min(config.warmNs, config.coldNs, config.decayNs))
 	}
 	heap.mu.Unlock()
 	for _, s := range evicted {
@@ -177,7 +177,10 @@ func reallocLarge(seg *segment, size uintptr) (p, usable uintptr, ok bool) {
 	}
 	nseg := &segment{base: nb, kind: kindLarge, largeSize: nu, site: seg.site}
 	if to != 0 || nu < old {
-		regSet(base, old, freedChunk)
+		// The kernel has already released what the block gave up, so
+		// another block may be mapped and registered there by now: only
+		// the chunks still naming seg get the tombstone.
+		regReplace(base, old, seg, freedChunk)
 	}
 	regSet(nb, nu, nseg)
 	heap.largeSize = heap.largeSize - uint64(old) + uint64(nu)

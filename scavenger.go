@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,15 +41,27 @@ var scav struct {
 	stop    chan struct{} // closed by StopScavenger; guarded by mu
 	done    chan struct{} // closed by the goroutine on exit; guarded by mu
 	running atomic.Bool   // a goroutine is started; written under mu
-	kick    chan struct{} // something was cached; buffered, never closed
-	passes  atomic.Uint64 // passes run (Stats.ScavengerPasses), Release's included
+	kick    chan struct{} // something falls due before wakeAt; buffered, never closed
+	// wakeAt is when the sleeping goroutine will run its next pass, ns on
+	// the hakmem clock (math.MaxInt64: not before a kick). Written by the
+	// goroutine; read by scavengerKick, which wakes it only for something
+	// due earlier, so a busy BigCache does not wake it on every free.
+	wakeAt atomic.Int64
+	passes atomic.Uint64 // passes run (Stats.ScavengerPasses), Release's included
 }
 
-func init() { scav.kick = make(chan struct{}, 1) }
+func init() {
+	scav.kick = make(chan struct{}, 1)
+	scav.wakeAt.Store(math.MaxInt64)
+}
 
-// scavengerKick tells the scavenger that something was cached, starting it
+// scavengerKick tells the scavenger that something was cached (or a page
+// freed) whose first stage falls due at time due, starting the goroutine
 // if needed. It may be called under heap.mu: it never blocks.
-func scavengerKick() {
+func scavengerKick(due int64) {
+	if due >= scav.wakeAt.Load() && scav.running.Load() {
+		return // the goroutine wakes in time anyway
+	}
 	if !scav.running.Load() {
 		scav.mu.Lock()
 		if !scav.running.Load() {
@@ -87,8 +100,10 @@ func scavengerLoop(stop, done chan struct{}) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		next := heap.scavenge(now(), false)
+		t := now()
+		next := heap.scavenge(t, false)
 		if next < 0 {
+			scav.wakeAt.Store(math.MaxInt64)
 			select {
 			case <-stop:
 				return
@@ -96,11 +111,15 @@ func scavengerLoop(stop, done chan struct{}) {
 				continue
 			}
 		}
-		timer.Reset(time.Duration(max(next, scavengeMinSleep)))
+		next = max(next, scavengeMinSleep)
+		scav.wakeAt.Store(t + next)
+		timer.Reset(time.Duration(next))
 		select {
 		case <-stop:
 			timer.Stop()
 			return
+		case <-scav.kick: // something falls due before the timer
+			timer.Stop()
 		case <-timer.C:
 		}
 	}

@@ -195,6 +195,7 @@ func (h *pageHeap) freeSlab(s *slab) {
 		if seg.dirtyAt == 0 {
 			seg.dirtyAt = max(now(), 1)
 			h.dirtySegs++
+			scavengerKick(seg.dirtyAt + config.decayNs)
 		}
 		seg.dirty.set(first, int(s.npages), true)
 		h.bucket(seg)
@@ -213,7 +214,7 @@ func (h *pageHeap) freeSlab(s *slab) {
 		h.unmapSegment(old)
 		h.segEvicted++
 	}
-	scavengerKick()
+	scavengerKick(seg.freedAt + min(config.warmNs, config.coldNs, config.decayNs))
 }
 
 func (h *pageHeap) mapSegment() (*segment, error) {
