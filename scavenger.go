@@ -100,10 +100,12 @@ func scavengerLoop(stop, done chan struct{}) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
+		// Until the pass is over and wakeAt is set, every kick is sent
+		// (and picked up by the select below): none is lost in between.
+		scav.wakeAt.Store(math.MaxInt64)
 		t := now()
 		next := heap.scavenge(t, false)
 		if next < 0 {
-			scav.wakeAt.Store(math.MaxInt64)
 			select {
 			case <-stop:
 				return
