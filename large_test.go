@@ -674,3 +674,36 @@ func TestLargeStress(t *testing.T) {
 	t.Logf("BigCache hits %d misses %d evictions %d decayed %d; madvise free %d dontneed %d; mremaps %d; passes %d",
 		st.BigCacheHits, st.BigCacheMisses, st.BigCacheEvictions, st.BigCacheDecayed, st.MadviseFree, st.MadviseDontneed, st.Mremaps, st.ScavengerPasses)
 }
+
+// TestScavengerWokenEarly: the scavenger asleep until a far deadline (a
+// free slab page, due after the 5 s decay) is woken by a block whose first
+// stage (WARM, 50 ms) falls due sooner.
+func TestScavengerWokenEarly(t *testing.T) {
+	withConfig(t)
+	config.warmNs, config.coldNs, config.decayNs = 50*ms, 5000*ms, 5000*ms
+	Release()
+	StopScavenger()
+	a, b := Alloc(512<<10), Alloc(512<<10)
+	if regLookup(addrOf(a)) != regLookup(addrOf(b)) {
+		t.Log("the two blocks are in different segments: the far deadline is not exercised")
+	}
+	Free(a) // dirty pages in a live segment: the scavenger sleeps ~5 s
+	time.Sleep(20 * time.Millisecond)
+	c := Alloc(3 << 20)
+	seg := regLookup(addrOf(c))
+	Free(c)
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		heap.mu.Lock()
+		temp := seg.temp
+		heap.mu.Unlock()
+		if temp >= tempWarm {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the block was not cooled within 2 s (warm 50 ms): the scavenger slept through")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	Free(b)
+}
