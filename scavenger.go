@@ -22,10 +22,15 @@ import (
 // take a block while its pages are being dropped. The pass reports when
 // the next stage falls due.
 //
-// The goroutine starts on the first free into a cache, sleeps until the
-// next stage is due (or, with nothing cached, until something is), and
-// stops with StopScavenger; a later free into a cache starts it again.
-// Release runs a pass that treats everything as older than the decay.
+// The goroutine starts on the first free into a cache (or the first slab
+// page freed in a live segment), sleeps until the next stage is due (or,
+// with nothing waiting, until something is), is woken early only by
+// something due before that, and stops with StopScavenger; a later free
+// into a cache starts it again. Release runs a pass that treats everything
+// as older than the decay.
+//
+// The clock is a parameter of the pass, so tests drive the stages with
+// made-up times instead of sleeping.
 
 // now is the hakmem clock: monotonic nanoseconds since start.
 func now() int64 { return int64(time.Since(clockBase)) }
