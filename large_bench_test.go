@@ -11,12 +11,8 @@ import (
 // that neither side is measured on untouched memory alone. Run with
 // -benchtime=2000x or so: the machine is shared.
 //
-// The BigCache variants go through a named site (its own BigCache list);
-// the "NoCache" variants allocate through a site whose routing keeps them
-// on the pooled path where that exists and otherwise free to the OS at once
-// (the BigCache turned off process-wide cannot be done from outside the
-// package between benchmarks, so they use HAKMEM_BIGCACHE_MB=0 when run as
-// `HAKMEM_BIGCACHE_MB=0 go test -bench Large`).
+// The NoCache variants turn the BigCache off for their duration: every
+// large pair then maps and unmaps (the behaviour before the BigCache).
 
 var sink []byte
 
@@ -45,6 +41,15 @@ func BenchmarkLargePair1M(b *testing.B)   { benchPair(b, 1<<20) }
 func BenchmarkLargePair2M(b *testing.B)   { benchPair(b, 2<<20) }
 func BenchmarkLargePair8M(b *testing.B)   { benchPair(b, 8<<20) }
 
+func BenchmarkLargePairNoCache2M(b *testing.B) {
+	defer hakmem.SetBigCacheOn(false)()
+	benchPair(b, 2<<20)
+}
+func BenchmarkLargePairNoCache8M(b *testing.B) {
+	defer hakmem.SetBigCacheOn(false)()
+	benchPair(b, 8<<20)
+}
+
 func BenchmarkLargeMake64K(b *testing.B)  { benchMake(b, 64<<10) }
 func BenchmarkLargeMake256K(b *testing.B) { benchMake(b, 256<<10) }
 func BenchmarkLargeMake1M(b *testing.B)   { benchMake(b, 1<<20) }
@@ -61,6 +66,11 @@ func BenchmarkLargeTouch2M(b *testing.B) {
 		}
 		hakmem.Free(p)
 	}
+}
+
+func BenchmarkLargeTouchNoCache2M(b *testing.B) {
+	defer hakmem.SetBigCacheOn(false)()
+	BenchmarkLargeTouch2M(b)
 }
 
 func BenchmarkLargeTouchMake2M(b *testing.B) {
