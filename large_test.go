@@ -166,7 +166,8 @@ func TestRoutingThreshold(t *testing.T) {
 	site := NewSite("test-threshold")
 	defer site.setThreshold(0)
 	site.setThreshold(256 << 10)
-	if isLarge(keep(t, site.Alloc(256<<10))) || !isLarge(keep(t, site.Alloc(256<<10+1))) || !isLarge(keep(t, site.Alloc(1<<20))) {
+	if isLarge(keep(t, site.Alloc(256<<10))) || !isLarge(keep(t, site.Alloc(256<<10+1))) || !isLarge(keep(t, site.Alloc(1<<20))) ||
+		!isLarge(keep(t, site.Calloc(300<<10))) {
 		t.Fatal("site threshold 256 KiB not honoured")
 	}
 	site.setThreshold(1) // clamped to 64 KiB
@@ -179,7 +180,8 @@ func TestRoutingThreshold(t *testing.T) {
 	// The option moves every site's default, plain Alloc included.
 	site.setThreshold(0)
 	config.largeThreshold = 128 << 10
-	if !isLarge(keep(t, Alloc(512<<10))) || !isLarge(keep(t, site.Alloc(200<<10))) || isLarge(keep(t, Alloc(100<<10))) {
+	if !isLarge(keep(t, Alloc(512<<10))) || !isLarge(keep(t, site.Alloc(200<<10))) || isLarge(keep(t, Alloc(100<<10))) ||
+		!isLarge(keep(t, Calloc(200<<10))) {
 		t.Fatal("HAKMEM_LARGE_THRESHOLD not honoured")
 	}
 	checkStats(t, "threshold")

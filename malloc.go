@@ -203,10 +203,12 @@ func allocError(op string, size int, what string, err error) *Error {
 }
 
 func calloc(size int, sid int32, op string) ([]byte, error) {
-	if p, usable := allocFast(size, sid); p != 0 {
-		b := bytesAt(p, uintptr(size), usable)
-		clear(b)
-		return b, nil
+	if !routedLarge(size, sid) {
+		if p, usable := allocFast(size, sid); p != 0 {
+			b := bytesAt(p, uintptr(size), usable)
+			clear(b)
+			return b, nil
+		}
 	}
 	p, usable, zeroed, err := allocAddr(size, sid, op)
 	if err != nil {

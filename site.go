@@ -49,6 +49,14 @@ func siteThreshold(sid int32) uintptr {
 	return uintptr(config.largeThreshold)
 }
 
+// routedLarge reports whether a request of size bytes (at most maxSmall)
+// from site sid is above the site's threshold, so takes the large path.
+// Plain Alloc does not ask (its fast path stays as it is): a block already
+// in a per-P cache of such a class serves it, and only a miss is routed.
+func routedLarge(size int, sid int32) bool {
+	return size > minLargeThreshold && size <= maxSmall && uintptr(size) > siteThreshold(sid)
+}
+
 // setThreshold moves the site's routing threshold to n bytes, clamped to
 // [minLargeThreshold, maxSmall]; n == 0 goes back to the default. Blocks
 // already in per-P caches of the classes above it are still used.
@@ -141,8 +149,8 @@ func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 	switch {
 	case zero:
 		b, err = calloc(size, sid, op)
-	case size > minLargeThreshold && size <= maxSmall && uintptr(size) > siteThreshold(sid):
-		b, err = allocSlow(size, sid, op) // routed to the large path
+	case routedLarge(size, sid):
+		b, err = allocSlow(size, sid, op) // skip the per-P cache of the pooled class
 	default:
 		if p, usable := allocFast(size, sid); p != 0 {
 			b = bytesAt(p, uintptr(size), usable)
