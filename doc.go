@@ -135,10 +135,12 @@
 //   - typed.go, site.go, config.go, stats.go: typed helpers, allocation
 //     sites, the option table (the only reader of the environment) and the
 //     one declaration of every counter.
-//   - mem.go, os_unix.go, os_portable.go: the only files that turn
-//     addresses into pointers or talk to the OS. The portable OS layer
-//     (-tags hakmem_nommap, or systems without mmap) backs segments with
-//     Go-heap byte slices.
+//   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
+//     the only files that turn addresses into pointers or talk to the OS
+//     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The
+//     portable OS layer (-tags hakmem_nommap, or systems without mmap) backs
+//     segments with Go-heap byte slices; its advice is a no-op and Realloc
+//     copies. A test hook (osMapFailAt) makes the n-th mapping fail.
 //
 // An allocation climbs these steps until one succeeds:
 //  1. pop from the current P's list for the class (the fast path);
