@@ -18,10 +18,10 @@ package hakmem
 //
 // Sites beyond maxSites share the default site's list (site id 0).
 
-// bigCacheSlack is the reuse bound: a cached block may serve a request up
-// to 1/bigCacheSlack smaller than itself (25%, the bound hakmem used). More
-// would waste memory held by the program; less would miss on requests that
-// vary by a few pages.
+// bigCacheSlack is the reuse bound: a cached block serves a request when it
+// is larger by at most 1/bigCacheSlack of the (page-rounded) request: 25%,
+// the bound hakmem used. More would waste memory held by the program; less
+// would miss on requests that vary by a few pages.
 const bigCacheSlack = 4
 
 // bigCache is the cache of freed large blocks. Guarded by heap.mu.
