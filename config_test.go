@@ -10,6 +10,7 @@ import (
 var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's option table")
 
 func TestOptionsFromEnvironment(t *testing.T) {
+	StopScavenger() // it reads config, which this test writes
 	saved := config
 	defer func() { config = saved }()
 	env := map[string]string{

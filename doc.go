@@ -22,19 +22,24 @@
 //	v := hakmem.MakeSlice[float64](1000)
 //	hakmem.FreeSlice(v)
 //
+//	hakmem.SetMemoryLimit(8 << 30) // past 8 GiB mapped, allocations fail (ErrMemoryLimit)
+//	hakmem.Release()               // return cached memory to the OS now
+//	hakmem.StopScavenger()         // stop the background goroutine (tests checking for leaks)
+//
 // Errors are *Error values matching one of the Err* sentinels through
 // errors.Is. The Try functions return them; the plain ones panic with the
 // same value. A foreign pointer (Go heap, stack, C), an interior pointer, a
-// double free, a negative or impossible size, and exhausted memory are all
-// reported, and the allocator keeps working afterwards: a rejected call
-// changes nothing. Double frees are detected when the block is free at the
-// time of the second Free; once a freed block has been handed out again, a
-// stale Free of it cannot be told from a legitimate one (as in C).
+// double free, a negative or impossible size, exhausted memory and the
+// memory limit are all reported, and the allocator keeps working
+// afterwards: a rejected call changes nothing. Double frees are detected
+// when the block is free at the time of the second Free; once a freed block
+// has been handed out again, a stale Free of it cannot be told from a
+// legitimate one (as in C).
 //
 // Semantics:
 //   - Alignment: every block is 16-byte aligned; a power-of-two size up to
-//     4 KiB is naturally aligned (Alloc(4096) is page-aligned); blocks above
-//     1 MiB are 2 MiB-aligned.
+//     4 KiB is naturally aligned (Alloc(4096) is page-aligned); large
+//     blocks (above 1 MiB, or above a site's routing threshold) are 2 MiB-aligned.
 //   - Zero size: Alloc(0) returns a non-nil empty slice; freeing a slice of
 //     capacity zero is a no-op.
 //   - Goroutine safety: every function may be called from any goroutine; a
@@ -55,12 +60,15 @@
 //     Every class is a multiple of 16: that gives the alignment promise and
 //     room for the two words a free block carries.
 //   - segment.go: segments ("SuperSlabs" in hakmem) are 2 MiB of address
-//     space aligned to 2 MiB, cut into 128 pages of 16 KiB. A slab is a run of
-//     pages holding blocks of one class. The page heap hands out page runs
-//     best-fit (segments are bucketed by their longest free run), takes
-//     empty slabs back, keeps a few empty segments (HAKMEM_SEGMENT_CACHE)
-//     and unmaps the rest. All metadata lives out of band in Go structs;
-//     hakmem memory holds only blocks.
+//     space aligned to 2 MiB, cut into 128 pages of 16 KiB. A slab is a run
+//     of pages holding blocks of one class. The page heap hands out page
+//     runs best-fit (segments are bucketed by their longest free run) and
+//     takes empty slabs back. Empty segments go to the segment cache, an
+//     LRU bounded by count (HAKMEM_SEGMENT_CACHE: the coldest is unmapped
+//     when it overflows) and by age (the scavenger cools and unmaps them;
+//     all segments are 2 MiB, so the count is the byte bound too). All
+//     metadata lives out of band in Go structs; hakmem memory holds only
+//     blocks.
 //   - registry.go: a two-level table indexed by address/2 MiB, like the Go
 //     runtime's arena index, maps any address to its segment or to nothing.
 //     Free validates a pointer with two loads, no map and no lock, so a
@@ -81,17 +89,58 @@
 //     back. Blocks carry no owner, so a block freed on another P simply
 //     joins that P's cache; producer/consumer traffic moves in whole
 //     batches through the transfer cache, and no list grows without bound.
-//   - large.go: requests above 1 MiB get a mapping of their own.
+//   - large.go: requests above a site's routing threshold get a mapping of
+//     their own, page-rounded and 2 MiB-aligned so the registry names them.
+//     The threshold is HAKMEM_LARGE_THRESHOLD (64 KiB .. 1 MiB, default
+//     1 MiB: every class is pooled), kept per site in an atomic field so
+//     that a policy can move it per site; the slow path reads it only for
+//     requests above 64 KiB. Realloc of a large block that stays large
+//     resizes the mapping with mremap (in place, or by moving the pages to
+//     a fresh aligned range): no copy. The portable build copies.
+//   - bigcache.go: freed large blocks go to their site's BigCache list
+//     instead of munmap. The next large allocation of that site takes the
+//     smallest cached block that fits and is at most 25% larger. Limits in
+//     blocks and bytes, per site and in all, evict the coldest block. A
+//     cached block stays registered with its segment marked cached, so Free
+//     and UsableSize report it as freed. A hit costs a lock and a short list
+//     walk instead of mmap, page faults and munmap.
+//   - scavenger.go: the free policy by temperature for cached large blocks
+//     and empty segments: HOT (younger than HAKMEM_WARM_MS) stays as it is;
+//     WARM gets madvise(MADV_FREE), which the kernel honours only under
+//     memory pressure; COLD (HAKMEM_COLD_MS) gets MADV_DONTNEED, which drops
+//     the pages now (and lets a reused block skip Calloc's clearing); after
+//     HAKMEM_DECAY_MS it is unmapped. Free slab pages inside live segments
+//     are dropped (MADV_DONTNEED, one call per run) once free that long,
+//     never on the slab free itself. One pass does everything due, oldest
+//     first, under the heap lock, so no allocation can take a block whose
+//     pages are being dropped. The pass runs in one background goroutine,
+//     started by the first free into a cache, asleep until the next stage is
+//     due (or, with nothing cached, until something is), and stopped by
+//     StopScavenger; Release runs a pass that treats everything as expired.
+//   - limit.go: the memory limit (SetMemoryLimit, HAKMEM_MEMORY_LIMIT) on
+//     all that hakmem maps, cached memory and mappings in progress included.
+//     An allocation that would cross it empties the caches first, then
+//     fails with ErrMemoryLimit.
+//   - THP (HAKMEM_THP, in large.go and segment.go): "auto" asks for
+//     transparent huge pages (MADV_HUGEPAGE) on large blocks of 2 MiB and
+//     more, "on" on segments too. With the kernel in its usual "madvise"
+//     mode this turns 512 page faults per 2 MiB into one (and one TLB
+//     entry), at the price of zeroing 2 MiB at once and of huge pages that
+//     MADV_DONTNEED of part of a segment splits again. The whole block is
+//     advised: advising part of a mapping splits it, and mremap cannot move
+//     a range that spans two.
 //   - malloc.go: the API and its fast paths. Alloc: size to class by table,
 //     pin, pop, unpin. Free: registry, slab, block-boundary and cookie
 //     checks, pin, push, unpin. Everything else is in named slow paths.
 //   - typed.go, site.go, config.go, stats.go: typed helpers, allocation
 //     sites, the option table (the only reader of the environment) and the
 //     one declaration of every counter.
-//   - mem.go, os_unix.go, os_portable.go: the only files that turn
-//     addresses into pointers or talk to the OS. The portable OS layer
-//     (-tags hakmem_nommap, or systems without mmap) backs segments with
-//     Go-heap byte slices.
+//   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
+//     the only files that turn addresses into pointers or talk to the OS
+//     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The
+//     portable OS layer (-tags hakmem_nommap, or systems without mmap) backs
+//     segments with Go-heap byte slices; its advice is a no-op and Realloc
+//     copies. A test hook (osMapFailAt) makes the n-th mapping fail.
 //
 // An allocation climbs these steps until one succeeds:
 //  1. pop from the current P's list for the class (the fast path);
@@ -101,11 +150,16 @@
 //     empty cached segment;
 //  5. map a new segment from the OS.
 //
+// A request above the site's routing threshold skips all that: it takes a
+// block from the site's BigCache, or maps one.
+//
 // A free goes down the same steps: push onto the current P's list; when the
 // list is over its cap, flush a batch to the central transfer cache, or
 // onto the blocks' slabs when that is full; a slab whose blocks are all
 // back returns its pages to the segment; an empty segment goes to the
-// segment cache or back to the OS.
+// segment cache or back to the OS. A large block goes to its site's
+// BigCache or back to the OS. What is cached cools down and is returned by
+// the scavenger (or by Release, at once).
 //
 // Double-free detection: a free block carries a cookie (its address xor a
 // per-process random key) in its second word; Free refuses a block that
@@ -122,12 +176,19 @@
 // Counters are kept per P with plain adds (atomic in race builds) and per
 // central list under its lock, and merged by ReadStats. No counter is
 // shared between Ps. The identity MappedBytes == InUseBytes + CachedBytes +
-// FreeBytes holds exactly when nothing allocates during the read; a test
-// checks every counter against a slow recount that walks every structure.
+// FreeBytes holds exactly when nothing allocates during the read (cached
+// large blocks count as CachedBytes); a test checks every counter against a
+// slow recount that walks every structure, BigCache lists included. The
+// large path, the caches and the scavenger keep their counters under the
+// heap lock; system calls (mmap, munmap, each kind of madvise, mremap) are
+// counted where they are made.
 //
-// Release flushes the per-P caches, empties the transfer caches and unmaps
-// empty segments. A P's cache can only be touched from that P, so Release
-// sends a visitor goroutine to every P (pin_linkname.go); a P the program
-// keeps busy may miss the visit and flushes itself at its next slow path.
-// Per-P caps keep what a cache can hold small (a few MiB per P at worst).
+// Release flushes the per-P caches, empties the transfer caches, unmaps
+// empty segments and cached large blocks, and drops the free pages of live
+// segments. A P's cache can only be touched from that P, so Release sends a
+// visitor goroutine to every P (pin_linkname.go); a P the program keeps busy
+// may miss the visit and flushes itself at its next slow path. Per-P caps
+// keep what a cache can hold small (a few MiB per P at worst; after a 1 GiB
+// working set is freed, a test measures RSS back within 16 MiB of where it
+// started).
 package hakmem

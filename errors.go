@@ -21,6 +21,10 @@ var (
 	ErrSizeTooLarge = errors.New("size too large")
 	// ErrOutOfMemory: the operating system refused to map more memory.
 	ErrOutOfMemory = errors.New("out of memory")
+	// ErrMemoryLimit: the allocation would take hakmem past its memory
+	// limit (SetMemoryLimit, HAKMEM_MEMORY_LIMIT), even with its caches
+	// emptied.
+	ErrMemoryLimit = errors.New("memory limit exceeded")
 	// ErrPointerType: a typed helper was asked for a type that contains Go
 	// pointers, which the garbage collector could not see in hakmem memory.
 	ErrPointerType = errors.New("type contains Go pointers")

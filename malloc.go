@@ -114,7 +114,9 @@ func UsableSize(b []byte) int {
 // Release returns cached free memory to the OS: it flushes the per-P caches
 // (visiting every P; one the program keeps busy may flush later, at its
 // next refill or flush), empties the central transfer caches onto their
-// slabs, and unmaps empty segments.
+// slabs, unmaps empty segments and the BigCache's large blocks, and drops
+// the free pages of live segments (MADV_DONTNEED). It is the scavenger's
+// work, done at once for everything.
 func Release() {
 	ensureInit()
 	releaseEpoch.Add(1)
@@ -123,7 +125,7 @@ func Release() {
 	for i := range centrals {
 		centrals[i].drain()
 	}
-	heap.releaseCache()
+	heap.scavenge(now(), true)
 }
 
 func must(b []byte, err error) []byte {
@@ -153,7 +155,7 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 // allocSlow handles everything allocFast does not: zero, negative and
 // impossible sizes, refills and large blocks.
 func allocSlow(size int, sid int32, op string) ([]byte, error) {
-	p, usable, err := allocAddr(size, sid, op)
+	p, usable, _, err := allocAddr(size, sid, op)
 	if err != nil {
 		return nil, err
 	}
@@ -164,37 +166,53 @@ func allocSlow(size int, sid int32, op string) ([]byte, error) {
 }
 
 // allocAddr is the slow allocation; p == 0 with no error means size 0.
-func allocAddr(size int, sid int32, op string) (p, usable uintptr, err error) {
+// zeroed reports that the block is known to hold only zeros.
+func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, err error) {
 	switch {
 	case size < 0:
-		return 0, 0, newError(op, 0, size, ErrNegativeSize, "")
+		return 0, 0, false, newError(op, 0, size, ErrNegativeSize, "")
 	case size == 0:
-		return 0, 0, nil
+		return 0, 0, false, nil
 	case size > MaxAlloc:
-		return 0, 0, newError(op, 0, size, ErrSizeTooLarge, "the limit is MaxAlloc (32 TiB)")
-	case size <= maxSmall:
+		return 0, 0, false, newError(op, 0, size, ErrSizeTooLarge, "the limit is MaxAlloc (32 TiB)")
+	case size <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)):
 		c := sizeClass(uintptr(size))
 		p, err = allocSmallSlow(c, sid, uintptr(size))
-		if err != nil {
-			return 0, 0, newError(op, 0, size, ErrOutOfMemory, "mapping a segment: "+err.Error())
+		if err == errOverLimit {
+			Release() // the caches may hold enough; try once more
+			p, err = allocSmallSlow(c, sid, uintptr(size))
 		}
-		return p, uintptr(classes[c].size), nil
+		if err != nil {
+			return 0, 0, false, allocError(op, size, "mapping a segment", err)
+		}
+		return p, uintptr(classes[c].size), false, nil
 	}
-	p, usable, err = allocLarge(uintptr(size))
+	p, usable, zeroed, err = allocLarge(uintptr(size), sid)
 	if err != nil {
-		return 0, 0, newError(op, 0, size, ErrOutOfMemory, "mapping a large block: "+err.Error())
+		return 0, 0, false, allocError(op, size, "mapping a large block", err)
 	}
 	countLargeAlloc(sid, uintptr(size))
-	return p, usable, nil
+	return p, usable, zeroed, nil
+}
+
+// allocError wraps a failure of the heap: the memory limit, or the OS.
+func allocError(op string, size int, what string, err error) *Error {
+	if err == errOverLimit {
+		limitFailures.Add(1)
+		return newError(op, 0, size, ErrMemoryLimit, what+": "+err.Error())
+	}
+	return newError(op, 0, size, ErrOutOfMemory, what+": "+err.Error())
 }
 
 func calloc(size int, sid int32, op string) ([]byte, error) {
-	if p, usable := allocFast(size, sid); p != 0 {
-		b := bytesAt(p, uintptr(size), usable)
-		clear(b)
-		return b, nil
+	if !routedLarge(size, sid) {
+		if p, usable := allocFast(size, sid); p != 0 {
+			b := bytesAt(p, uintptr(size), usable)
+			clear(b)
+			return b, nil
+		}
 	}
-	p, usable, err := allocAddr(size, sid, op)
+	p, usable, zeroed, err := allocAddr(size, sid, op)
 	if err != nil {
 		return nil, err
 	}
@@ -202,8 +220,8 @@ func calloc(size int, sid int32, op string) ([]byte, error) {
 		return zeroSlice(), nil
 	}
 	b := bytesAt(p, uintptr(size), usable)
-	if size <= maxSmall || osMapsGoHeap {
-		clear(b) // large mappings arrive zeroed from the OS
+	if !zeroed || osMapsGoHeap {
+		clear(b) // fresh large mappings arrive zeroed from the OS
 	}
 	return b, nil
 }
@@ -319,7 +337,10 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 		if p != seg.base {
 			return 0, newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
 		}
-		return seg.largeSize, nil
+		if n := largeUsable(seg); n != 0 {
+			return n, nil
+		}
+		return 0, newError(op, p, 0, ErrDoubleFree, "the block is free (in the BigCache)")
 	}
 	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
 	if s == nil {
@@ -353,6 +374,13 @@ func realloc(b []byte, size int, op string) ([]byte, error) {
 	// Stay in place when the block fits and is not more than twice too big.
 	if uintptr(size) <= usable && uintptr(size) > usable/2 {
 		return bytesAt(p, uintptr(size), usable), nil
+	}
+	// A large block that stays large is resized by the OS (mremap) where
+	// it can be: no copy.
+	if seg := regLookup(p); seg.kind == kindLarge && size > maxSmall && size <= MaxAlloc {
+		if np, nu, ok := reallocLarge(seg, uintptr(size)); ok {
+			return bytesAt(np, uintptr(size), nu), nil
+		}
 	}
 	nb, err := allocSlowOrFast(size, op)
 	if err != nil {

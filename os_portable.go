@@ -12,12 +12,20 @@ import (
 // The portable OS layer: "mappings" are byte slices on the Go heap, kept
 // alive in a map until unmapped. The GC never scans them (they hold no
 // pointers) but counts them in the heap size. Built with -tags hakmem_nommap
-// (CI tests it) or on systems without mmap.
+// (CI tests it) or on systems without mmap. Advice (madvise) is a no-op and
+// resizing a large block copies.
 
 const osMapsGoHeap = true
 
-// "Syscalls" made (here: regions made and dropped), for Stats.
-var sysMmaps, sysMunmaps atomic.Uint64
+// "Syscalls" made (here: regions made and dropped), for Stats. The madvise
+// and mremap counters stay zero.
+var sysMmaps, sysMunmaps, sysMadvFree, sysMadvDontneed, sysMadvHuge, sysMremaps atomic.Uint64
+
+// osMapFailAt is a test hook: when it is n > 0, the n-th osMap from now
+// fails (and the hook disarms). Only tests set it.
+var osMapFailAt atomic.Int64
+
+var errInjected = errors.New("cannot allocate memory (injected)")
 
 var osHeld struct {
 	sync.Mutex
@@ -35,6 +43,9 @@ var errPortableTooBig = errors.New("portable OS layer: mappings above 64 GiB are
 func osMap(size, align uintptr) (uintptr, error) {
 	if size > portableMaxMap {
 		return 0, errPortableTooBig
+	}
+	if osMapFailAt.Load() > 0 && osMapFailAt.Add(-1) == 0 {
+		return 0, errInjected
 	}
 	sysMmaps.Add(1)
 	b := make([]byte, size+align)
@@ -83,3 +94,11 @@ type region struct {
 // osMapped: a tombstone exists only while its region is quarantined (see
 // osUnmap), so nothing else can be there.
 func osMapped(uintptr) bool { return false }
+
+func osFree(base, size uintptr, dontneed bool) {}
+
+func osHugepage(base, size uintptr) {}
+
+const osRemapSupported = false
+
+func osRemap(old, oldSize, newSize, to uintptr) error { return errors.New("remap: not supported") }

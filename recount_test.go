@@ -15,6 +15,9 @@ import (
 type census struct {
 	mapped, inUse, cached, free uint64
 	segments, slabs, large      int
+	bigBlocks                   int    // large blocks in the BigCache
+	bigBytes                    uint64 // their bytes
+	segCached                   int    // empty segments in the segment cache
 }
 
 // takeCensus needs quiescence: no other goroutine may allocate or free.
@@ -86,6 +89,9 @@ func takeCensus(t *testing.T) census {
 	freePages := heap.freePages
 	heap.mu.Unlock()
 	for _, seg := range segs {
+		if seg.cached {
+			cn.segCached++
+		}
 		cn.segments++
 		cn.mapped += segmentSize
 		if seg.cached && !seg.used.empty() {
@@ -140,13 +146,70 @@ func takeCensus(t *testing.T) census {
 		for j := range leaf {
 			if s := leaf[j].Load(); s != nil && s.kind == kindLarge && !largeSeen[s] {
 				largeSeen[s] = true
-				cn.large++
 				cn.mapped += uint64(s.largeSize)
-				cn.inUse += uint64(s.largeSize)
+				heap.mu.Lock()
+				cached := s.cached
+				heap.mu.Unlock()
+				if cached {
+					cn.bigBlocks++
+					cn.bigBytes += uint64(s.largeSize)
+					cn.cached += uint64(s.largeSize)
+				} else {
+					cn.large++
+					cn.inUse += uint64(s.largeSize)
+				}
 			}
 		}
 	}
+	checkBigCacheLists(t, largeSeen)
 	return cn
+}
+
+// checkBigCacheLists checks that the BigCache's global LRU and site lists
+// hold the same blocks, each cached and registered, with counts and bytes
+// that match their links.
+func checkBigCacheLists(t *testing.T, registered map[*segment]bool) {
+	t.Helper()
+	heap.mu.Lock()
+	defer heap.mu.Unlock()
+	inLRU := map[*segment]bool{}
+	var n int
+	var bytes uint64
+	for s := heap.big.lru.head; s != nil; s = s.q[qLRU].next {
+		if !s.cached || s.kind != kindLarge || !registered[s] || regLookup(s.base) != s {
+			t.Fatalf("BigCache LRU: block %#x cached %v kind %d registered %v", s.base, s.cached, s.kind, registered[s])
+		}
+		inLRU[s] = true
+		n++
+		bytes += uint64(s.largeSize)
+	}
+	if n != heap.big.lru.n || bytes != heap.big.lru.bytes {
+		t.Fatalf("BigCache LRU: %d blocks %d bytes linked, counters %d %d", n, bytes, heap.big.lru.n, heap.big.lru.bytes)
+	}
+	total := 0
+	for sid := range heap.big.sites {
+		q := &heap.big.sites[sid].list
+		k, b := 0, uint64(0)
+		for s := q.head; s != nil; s = s.q[qPrimary].next {
+			if !inLRU[s] || s.site != int32(sid) {
+				t.Fatalf("site %d list: block %#x not in the LRU or of site %d", sid, s.base, s.site)
+			}
+			k++
+			b += uint64(s.largeSize)
+		}
+		if k != q.n || b != q.bytes {
+			t.Fatalf("site %d list: %d blocks %d bytes linked, counters %d %d", sid, k, b, q.n, q.bytes)
+		}
+		total += k
+	}
+	if total != n {
+		t.Fatalf("site lists hold %d blocks, the LRU %d", total, n)
+	}
+	for s := range registered {
+		if s.cached != inLRU[s] {
+			t.Fatalf("block %#x: cached %v, in the LRU %v", s.base, s.cached, inLRU[s])
+		}
+	}
 }
 
 func slabTails(n map[uint8]int) uint64 {
@@ -169,6 +232,7 @@ func countLinks(p uintptr) uint32 {
 // checkStats compares ReadStats with a census and checks the identity.
 func checkStats(t *testing.T, when string) Stats {
 	t.Helper()
+	StopScavenger() // it would unmap things between the two reads
 	st := ReadStats()
 	cn := takeCensus(t)
 	if st.MappedBytes != st.InUseBytes+st.CachedBytes+st.FreeBytes {
@@ -181,6 +245,10 @@ func checkStats(t *testing.T, when string) Stats {
 	if st.Segments != cn.segments || st.Slabs != cn.slabs || st.LargeBlocks != cn.large {
 		t.Errorf("%s: stats segments/slabs/large = %d/%d/%d, census %d/%d/%d",
 			when, st.Segments, st.Slabs, st.LargeBlocks, cn.segments, cn.slabs, cn.large)
+	}
+	if st.BigCacheBlocks != cn.bigBlocks || st.BigCacheBytes != cn.bigBytes || st.SegmentsCached != cn.segCached {
+		t.Errorf("%s: stats BigCache %d blocks %d bytes, %d segments cached; census %d %d %d",
+			when, st.BigCacheBlocks, st.BigCacheBytes, st.SegmentsCached, cn.bigBlocks, cn.bigBytes, cn.segCached)
 	}
 	return st
 }
@@ -264,8 +332,8 @@ func TestStatsMatchCensus(t *testing.T) {
 	Release()
 	runtime.GC()
 	st = checkStats(t, "released")
-	if st.SegmentsCached != 0 {
-		t.Errorf("%d segments cached after Release", st.SegmentsCached)
+	if st.SegmentsCached != 0 || st.BigCacheBlocks != 0 {
+		t.Errorf("%d segments and %d large blocks cached after Release", st.SegmentsCached, st.BigCacheBlocks)
 	}
 }
 

@@ -51,6 +51,16 @@ func regSet(base, size uintptr, s *segment) {
 	}
 }
 
+// regReplace points the chunks of [base, base+size) that name old at s,
+// leaving the others alone. Caller holds heap.mu.
+func regReplace(base, size uintptr, old, s *segment) {
+	for c := base >> segmentShift; c <= (base+size-1)>>segmentShift; c++ {
+		if leaf := registry[c>>regL2Bits].Load(); leaf != nil {
+			leaf[c&(1<<regL2Bits-1)].CompareAndSwap(old, s)
+		}
+	}
+}
+
 // freedChunk is the registry's tombstone for a chunk hakmem has returned to
 // the OS. A later Free of a pointer there is a double free if nothing is
 // mapped there now, and a foreign pointer if someone else has mapped the

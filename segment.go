@@ -33,21 +33,47 @@ const (
 	kindFreed        // the registry tombstone
 )
 
+// Temperatures of a cached segment or large block (scavenger.go): how much
+// of it the OS has been told it may take back.
+const (
+	tempHot  = iota // mapped and resident, as it was freed
+	tempWarm        // madvise(MADV_FREE): the OS may drop the pages lazily
+	tempCold        // madvise(MADV_DONTNEED): the pages are gone, reads see zeros
+)
+
+// segment is the metadata of one mapping: a 2 MiB segment of slabs, or one
+// large block. The registry maps every 2 MiB chunk of the mapping to it.
 type segment struct {
 	base uintptr // first byte; immutable
 	kind uint8   // immutable
 
-	// For kindLarge: the block's mapped length in bytes. Immutable.
+	// For kindLarge: the block's mapped length in bytes, and the site whose
+	// BigCache takes the block back when it is freed. Immutable (a Realloc
+	// that resizes the mapping makes a new segment).
 	largeSize uintptr
+	site      int32
 
 	// The rest is guarded by heap.mu.
-	used   pageSet                // pages given to slabs
-	maxRun uint8                  // longest run of free pages, the bucket index
-	cached bool                   // empty and in heap.cache
-	next   *segment               // in heap.buckets[maxRun] or heap.cache
-	prev   *segment               //
-	pages  [pagesPerSegment]*slab // page -> its slab, nil when free; read by Free without lock
-	slabs  [pagesPerSegment]slab  // slab descriptors, slabs[i] for a run starting at page i
+	cached  bool                   // kindSmall: empty and in heap.cache; kindLarge: free, in the BigCache
+	temp    uint8                  // while cached: tempHot, tempWarm or tempCold
+	freedAt int64                  // while cached: when it was cached, ns on the hakmem clock (now())
+	dirtyAt int64                  // kindSmall, live: when dirty gained its first page, ns; 0 when dirty is empty
+	q       [2]segLink             // queue links: qPrimary (heap.cache, a site's BigCache list), qLRU (the BigCache LRU)
+	used    pageSet                // pages given to slabs
+	dirty   pageSet                // free pages that may still be resident (freed by a slab since the last purge)
+	maxRun  uint8                  // longest run of free pages, the bucket index
+	next    *segment               // in heap.buckets[maxRun]
+	prev    *segment               //
+	pages   [pagesPerSegment]*slab // page -> its slab, nil when free; read by Free without lock
+	slabs   *[pagesPerSegment]slab // slab descriptors, slabs[i] for a run starting at page i; set by mapSegment, nil for kindLarge
+}
+
+// span is the number of bytes the segment maps.
+func (s *segment) span() uintptr {
+	if s.kind == kindLarge {
+		return s.largeSize
+	}
+	return segmentSize
 }
 
 // slab is a run of pages cut into blocks of one class.
@@ -73,21 +99,27 @@ type slab struct {
 	prev  *slab        //
 }
 
-// pageHeap is the single owner of segments.
+// pageHeap is the single owner of segments and large blocks.
 type pageHeap struct {
 	mu sync.Mutex
 	// buckets[k] lists live segments whose longest free run is k pages, so
 	// a slab of n pages goes into the fullest segment that fits (best fit).
 	buckets [pagesPerSegment + 1]*segment
-	cache   *segment // empty segments kept mapped, newest first
-	ncache  int      // segments in cache
+	// cache holds empty segments kept mapped, newest first: an LRU bounded
+	// by HAKMEM_SEGMENT_CACHE (count) and HAKMEM_DECAY_MS (age).
+	cache segQueue
 
-	nsegments int    // segments mapped, cached included
-	freePages uint64 // unused pages in mapped segments, cached included
-	nslabs    int    // slabs in use
-	large     int    // large blocks mapped
-	largeSize uint64 // their bytes
+	nsegments int      // segments mapped, cached included
+	freePages uint64   // unused pages in mapped segments, cached included
+	nslabs    int      // slabs in use
+	large     int      // large blocks held by the program
+	largeSize uint64   // their bytes
+	reserved  uint64   // bytes being mapped right now outside the lock (large.go), for the memory limit
+	big       bigCache // freed large blocks kept for reuse (bigcache.go)
 
+	dirtySegs  int    // live segments with dirty pages (dirtyAt != 0)
+	segEvicted uint64 // cached segments unmapped because the cache was full or the memory limit needed room
+	segDecayed uint64 // cached segments unmapped by the scavenger or Release
 }
 
 var heap pageHeap
@@ -105,9 +137,8 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 		}
 	}
 	if seg == nil {
-		if seg = h.cache; seg != nil {
-			h.cache = seg.next
-			h.ncache--
+		if seg = h.cache.head; seg != nil {
+			h.cache.remove(seg)
 			seg.cached = false
 		} else {
 			if seg, err = h.mapSegment(); err != nil {
@@ -120,6 +151,11 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 	}
 	first := seg.used.firstFreeRun(n)
 	seg.used.set(first, n, true)
+	if seg.dirtyAt != 0 {
+		if seg.dirty.set(first, n, false); seg.dirty.empty() {
+			h.setClean(seg)
+		}
+	}
 	h.freePages -= uint64(n)
 	h.nslabs++
 	s = &seg.slabs[first]
@@ -154,37 +190,45 @@ func (h *pageHeap) freeSlab(s *slab) {
 	h.nslabs--
 	h.unbucket(seg)
 	if !seg.used.empty() {
+		// The pages stay resident until the scavenger or Release purges
+		// them (purgeDirty): not on every slab free.
+		if seg.dirtyAt == 0 {
+			seg.dirtyAt = max(now(), 1)
+			h.dirtySegs++
+			scavengerKick(seg.dirtyAt + config.decayNs)
+		}
+		seg.dirty.set(first, int(s.npages), true)
 		h.bucket(seg)
 		return
 	}
-	if h.ncache < config.segmentCache {
-		seg.cached = true
-		seg.next = h.cache
-		h.cache = seg
-		h.ncache++
+	h.setClean(seg)
+	if config.segmentCache == 0 {
+		h.unmapSegment(seg)
 		return
 	}
-	h.unmapSegment(seg)
-}
-
-// releaseCache unmaps every cached empty segment.
-func (h *pageHeap) releaseCache() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for seg := h.cache; seg != nil; {
-		next := seg.next
-		h.unmapSegment(seg)
-		seg = next
+	seg.cached, seg.temp, seg.freedAt = true, tempHot, now()
+	h.cache.pushFront(seg)
+	for h.cache.n > config.segmentCache { // evict the coldest
+		old := h.cache.tail
+		h.cache.remove(old)
+		h.unmapSegment(old)
+		h.segEvicted++
 	}
-	h.cache, h.ncache = nil, 0
+	scavengerKick(seg.freedAt + min(config.warmNs, config.coldNs, config.decayNs))
 }
 
 func (h *pageHeap) mapSegment() (*segment, error) {
+	if err := h.checkLimit(segmentSize); err != nil {
+		return nil, err
+	}
 	base, err := osMap(segmentSize, segmentSize)
 	if err != nil {
 		return nil, err
 	}
-	seg := &segment{base: base, kind: kindSmall}
+	if config.thp == thpOn {
+		osHugepage(base, segmentSize)
+	}
+	seg := &segment{base: base, kind: kindSmall, slabs: new([pagesPerSegment]slab)}
 	h.nsegments++
 	h.freePages += pagesPerSegment
 	regSet(base, segmentSize, seg)
@@ -224,18 +268,26 @@ func (h *pageHeap) unbucket(seg *segment) {
 }
 
 // pageSet is a bitmap of a segment's pages, bit i set when page i is in a
-// slab. Its searches are plain loops: they run on the slow path only.
+// slab (or, for segment.dirty, free and maybe resident). Its searches run
+// on the slow path only; whole words are skipped at once, so a large slab
+// (the 1 MiB class spans 64 pages) costs a few word operations, not a loop
+// per page.
 type pageSet [pagesPerSegment / 64]uint64
 
 func (ps *pageSet) get(i int) bool { return ps[i/64]&(1<<(i%64)) != 0 }
 
 func (ps *pageSet) set(first, n int, on bool) {
-	for i := first; i < first+n; i++ {
+	for n > 0 {
+		w, b := first/64, first%64
+		k := min(n, 64-b)
+		m := (^uint64(0) >> (64 - k)) << b
 		if on {
-			ps[i/64] |= 1 << (i % 64)
+			ps[w] |= m
 		} else {
-			ps[i/64] &^= 1 << (i % 64)
+			ps[w] &^= m
 		}
+		first += k
+		n -= k
 	}
 }
 
@@ -251,13 +303,24 @@ func (ps *pageSet) empty() bool {
 // longestFreeRun is the length of the longest run of free pages.
 func (ps *pageSet) longestFreeRun() int {
 	best, run := 0, 0
-	for i := 0; i < pagesPerSegment; i++ {
-		if ps.get(i) {
-			run = 0
+	for i := 0; i < pagesPerSegment; {
+		if w := ps[i/64]; i%64 == 0 && (w == 0 || w == ^uint64(0)) {
+			if w == 0 {
+				run += 64
+				best = max(best, run)
+			} else {
+				run = 0
+			}
+			i += 64
 			continue
 		}
-		run++
-		best = max(best, run)
+		if ps.get(i) {
+			run = 0
+		} else {
+			run++
+			best = max(best, run)
+		}
+		i++
 	}
 	return best
 }
@@ -285,7 +348,55 @@ func (h *pageHeap) forEachSegment(f func(*segment)) {
 			f(s)
 		}
 	}
-	for s := h.cache; s != nil; s = s.next {
+	for s := h.cache.head; s != nil; s = s.q[qPrimary].next {
 		f(s)
 	}
+}
+
+// Queue link indexes in segment.q.
+const (
+	qPrimary = 0 // heap.cache, or the block's site list in the BigCache
+	qLRU     = 1 // the BigCache's global LRU
+)
+
+// segLink links a segment into a segQueue.
+type segLink struct{ next, prev *segment }
+
+// segQueue is an intrusive doubly linked list of segments through
+// segment.q[link], newest at head. Guarded by heap.mu.
+type segQueue struct {
+	head, tail *segment // newest, oldest
+	n          int      // segments listed
+	bytes      uint64   // their span() total
+	link       uint8    // qPrimary or qLRU
+}
+
+func (q *segQueue) pushFront(s *segment) {
+	l := &s.q[q.link]
+	l.prev, l.next = nil, q.head
+	if q.head != nil {
+		q.head.q[q.link].prev = s
+	} else {
+		q.tail = s
+	}
+	q.head = s
+	q.n++
+	q.bytes += uint64(s.span())
+}
+
+func (q *segQueue) remove(s *segment) {
+	l := &s.q[q.link]
+	if l.prev != nil {
+		l.prev.q[q.link].next = l.next
+	} else {
+		q.head = l.next
+	}
+	if l.next != nil {
+		l.next.q[q.link].prev = l.prev
+	} else {
+		q.tail = l.prev
+	}
+	l.next, l.prev = nil, nil
+	q.n--
+	q.bytes -= uint64(s.span())
 }

@@ -11,15 +11,60 @@ import (
 //	var jsonBuffers = hakmem.NewSite("json-buffers")
 //	buf := jsonBuffers.Alloc(64 << 10)
 //
-// Blocks from a site are ordinary blocks: free them with Free. For now a
-// site counts its traffic (ReadStats().Sites); the large-block cache and the
-// learning layer hang their per-site policy on it. A nil *Site is the
-// default site, the one plain Alloc uses.
+// Blocks from a site are ordinary blocks: free them with Free. A site counts
+// its traffic (ReadStats().Sites), has its own list in the BigCache (a
+// large block freed goes back to the site that allocated it) and its own
+// routing threshold between the pooled classes and the large path. A nil
+// *Site is the default site, the one plain Alloc uses; sites beyond the
+// first 256 share the default site's BigCache list and threshold.
 type Site struct {
 	name string
 	id   int32 // index of its per-P counters; >= maxSites uses shared
 	// shared counters for sites beyond maxSites, atomically updated
 	allocs, bytes atomic.Uint64
+	// threshold is the site's routing threshold in bytes: requests above
+	// it (and all above maxSmall) take the large path. 0 follows
+	// HAKMEM_LARGE_THRESHOLD. Atomic, so that a policy (the learning layer)
+	// may move it while the site allocates; see setThreshold.
+	threshold atomic.Uintptr
+}
+
+// minLargeThreshold is the lowest routing threshold: the first L2.5 class
+// (64 KiB). Requests up to it always use the pooled classes, and the slow
+// path only looks a site up for bigger ones.
+const minLargeThreshold = 64 << 10
+
+// siteByID finds a site with per-P counters (id < maxSites) from its id, for
+// the slow path's threshold and BigCache. Written once per site by NewSite.
+var siteByID [maxSites]atomic.Pointer[Site]
+
+// siteThreshold is the routing threshold of site sid, in bytes.
+func siteThreshold(sid int32) uintptr {
+	if s := siteByID[sid].Load(); s != nil {
+		if t := s.threshold.Load(); t != 0 {
+			return t
+		}
+	}
+	ensureInit()
+	return uintptr(config.largeThreshold)
+}
+
+// routedLarge reports whether a request of size bytes (at most maxSmall)
+// from site sid is above the site's threshold, so takes the large path.
+// Plain Alloc does not ask (its fast path stays as it is): a block already
+// in a per-P cache of such a class serves it, and only a miss is routed.
+func routedLarge(size int, sid int32) bool {
+	return size > minLargeThreshold && size <= maxSmall && uintptr(size) > siteThreshold(sid)
+}
+
+// setThreshold moves the site's routing threshold to n bytes, clamped to
+// [minLargeThreshold, maxSmall]; n == 0 goes back to the default. Blocks
+// already in per-P caches of the classes above it are still used.
+func (s *Site) setThreshold(n uintptr) {
+	if n != 0 {
+		n = min(max(n, minLargeThreshold), maxSmall)
+	}
+	s.threshold.Store(n)
 }
 
 var sites struct {
@@ -31,6 +76,7 @@ var sites struct {
 func init() {
 	sites.list = []*Site{{name: "default"}}
 	sites.byName = map[string]*Site{"default": sites.list[0]}
+	siteByID[0].Store(sites.list[0])
 }
 
 // NewSite returns the site with that name, creating it on first use; the
@@ -43,6 +89,9 @@ func NewSite(name string) *Site {
 	}
 	s := &Site{name: name, id: int32(len(sites.list))}
 	sites.list = append(sites.list, s)
+	if s.id < maxSites {
+		siteByID[s.id].Store(s)
+	}
 	sites.byName[name] = s
 	return s
 }
@@ -100,6 +149,8 @@ func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 	switch {
 	case zero:
 		b, err = calloc(size, sid, op)
+	case routedLarge(size, sid):
+		b, err = allocSlow(size, sid, op) // skip the per-P cache of the pooled class
 	default:
 		if p, usable := allocFast(size, sid); p != 0 {
 			b = bytesAt(p, uintptr(size), usable)

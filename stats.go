@@ -20,18 +20,45 @@ type Stats struct {
 	// InUseBytes: blocks held by the program, counted at their usable
 	// (class-rounded or page-rounded) size.
 	InUseBytes uint64
-	// CachedBytes: free blocks ready for reuse in their size class: in the
-	// per-P caches, the central transfer caches and the slabs' free lists.
+	// CachedBytes: free blocks ready for reuse: in the per-P caches, the
+	// central transfer caches and the slabs' free lists, and the large
+	// blocks in the BigCache (BigCacheBytes).
 	CachedBytes uint64
 	// FreeBytes: mapped bytes that hold no block: slab pages not assigned to
 	// a slab, empty segments kept for reuse, and the unusable tail of slabs.
 	FreeBytes uint64
 
-	Segments       int // segments mapped (2 MiB each), cached ones included
-	SegmentsCached int // empty segments kept mapped for reuse
-	Slabs          int // slabs carved in live segments
-	LargeBlocks    int // blocks above the large threshold, each its own mapping
-	LargeBytes     uint64
+	Segments       int    // segments mapped (2 MiB each), cached ones included
+	SegmentsCached int    // empty segments kept mapped for reuse
+	Slabs          int    // slabs carved in live segments
+	LargeBlocks    int    // large blocks (each its own mapping) held by the program
+	LargeBytes     uint64 // their mapped bytes
+
+	// The segment cache (an LRU): segments unmapped because it was full,
+	// and because they outlived HAKMEM_DECAY_MS (or Release).
+	SegmentsEvicted uint64
+	SegmentsDecayed uint64
+
+	// The BigCache: freed large blocks kept mapped (counted in
+	// CachedBytes), large allocations it served (hits) and did not
+	// (misses: a new mapping; not counted while the cache is off), blocks
+	// unmapped to stay within its limits (evictions) and by age or Release
+	// (decayed).
+	BigCacheBlocks    int
+	BigCacheBytes     uint64
+	BigCacheHits      uint64
+	BigCacheMisses    uint64
+	BigCacheEvictions uint64
+	BigCacheDecayed   uint64
+
+	// MemoryLimit is the limit in bytes (0: none); LimitFailures counts
+	// allocations it refused (ErrMemoryLimit).
+	MemoryLimit   int64
+	LimitFailures uint64
+
+	// ScavengerPasses counts passes of the free policy (scavenger.go), the
+	// background goroutine's and Release's.
+	ScavengerPasses uint64
 
 	Allocs uint64 // allocations of non-zero size since start (all tiers)
 	Frees  uint64 // successful frees since start (all tiers)
@@ -56,9 +83,14 @@ type Stats struct {
 	// Errors reported to the program (misuse and failures), all kinds.
 	Errors uint64
 
-	// Syscalls made.
-	Mmaps   uint64
-	Munmaps uint64
+	// Syscalls made. The madvise calls: MADV_FREE (WARM), MADV_DONTNEED
+	// (COLD, purged slab pages, Release) and MADV_HUGEPAGE (HAKMEM_THP).
+	Mmaps           uint64
+	Munmaps         uint64
+	MadviseFree     uint64
+	MadviseDontneed uint64
+	MadviseHugepage uint64
+	Mremaps         uint64 // large blocks resized in place or moved by Realloc
 
 	// Classes has one entry per size class, smallest first.
 	Classes []ClassStats
@@ -81,11 +113,22 @@ type ClassStats struct {
 	Slabs  int    // slabs of this class
 }
 
-// SiteStats is the traffic of one allocation site.
+// SiteStats is the traffic of one allocation site. The large-path fields
+// are zero for sites beyond the first 256, which share the default site's.
 type SiteStats struct {
 	Name   string
 	Allocs uint64 // allocations made through the site
 	Bytes  uint64 // bytes asked for through the site (not tracked for the default site: 0)
+
+	LargeThreshold int // routing threshold, bytes: larger requests take the large path
+
+	// The site's part of the BigCache: blocks and bytes it holds, and the
+	// site's hits, misses and evictions (see Stats).
+	BigCacheBlocks    int
+	BigCacheBytes     uint64
+	BigCacheHits      uint64
+	BigCacheMisses    uint64
+	BigCacheEvictions uint64
 }
 
 // ReadStats returns a snapshot of the allocator's counters. It takes each
@@ -143,16 +186,34 @@ func ReadStats() Stats {
 	}
 	st.FreeSameP = st.Frees - min(st.FreeCrossP, st.Frees)
 
+	var siteBig [maxSites]siteCache
 	heap.mu.Lock()
 	st.Segments = heap.nsegments
-	st.SegmentsCached = heap.ncache
+	st.SegmentsCached = heap.cache.n
+	st.SegmentsEvicted = heap.segEvicted
+	st.SegmentsDecayed = heap.segDecayed
 	st.Slabs = heap.nslabs
 	st.LargeBlocks = heap.large
 	st.LargeBytes = heap.largeSize
-	st.MappedBytes = uint64(heap.nsegments)*segmentSize + heap.largeSize
+	st.BigCacheBlocks = heap.big.lru.n
+	st.BigCacheBytes = heap.big.lru.bytes
+	st.BigCacheHits = heap.big.hits
+	st.BigCacheMisses = heap.big.misses
+	st.BigCacheEvictions = heap.big.evictions
+	st.BigCacheDecayed = heap.big.decayed
+	st.MappedBytes = uint64(heap.nsegments)*segmentSize + heap.largeSize + heap.big.lru.bytes
 	st.FreeBytes += heap.freePages * pageSize
+	siteBig = heap.big.sites
 	heap.mu.Unlock()
 	st.InUseBytes += st.LargeBytes
+	st.CachedBytes += st.BigCacheBytes
+	st.MemoryLimit = memLimit.Load()
+	st.LimitFailures = limitFailures.Load()
+	st.ScavengerPasses = scav.passes.Load()
+	st.MadviseFree = sysMadvFree.Load()
+	st.MadviseDontneed = sysMadvDontneed.Load()
+	st.MadviseHugepage = sysMadvHuge.Load()
+	st.Mremaps = sysMremaps.Load()
 	st.Allocs += largeAllocs.Load()
 	st.Frees += largeFrees.Load()
 	st.Errors = errorCount.Load()
@@ -163,17 +224,25 @@ func ReadStats() Stats {
 	list := sites.list
 	sites.mu.Unlock()
 	var named uint64
-	for _, s := range list[1:] {
-		ss := SiteStats{Name: s.name}
+	st.Sites = make([]SiteStats, len(list))
+	for i, s := range list {
+		ss := &st.Sites[i]
+		ss.Name = s.name
+		ss.LargeThreshold = int(siteThreshold(s.sid()))
 		if s.id < maxSites {
 			ss.Allocs, ss.Bytes = siteAllocs[s.id], siteBytes[s.id]
+			sc := &siteBig[s.id]
+			ss.BigCacheBlocks, ss.BigCacheBytes = sc.list.n, sc.list.bytes
+			ss.BigCacheHits, ss.BigCacheMisses, ss.BigCacheEvictions = sc.hits, sc.misses, sc.evictions
 		} else {
 			ss.Allocs, ss.Bytes = s.allocs.Load(), s.bytes.Load()
 		}
-		named += ss.Allocs
-		st.Sites = append(st.Sites, ss)
+		if i > 0 {
+			named += ss.Allocs
+		}
 	}
-	st.Sites = append([]SiteStats{{Name: "default", Allocs: st.Allocs - min(named, st.Allocs)}}, st.Sites...)
+	st.Sites[0].Allocs = st.Allocs - min(named, st.Allocs)
+	st.Sites[0].Bytes = 0
 	return st
 }
 

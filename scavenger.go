@@ -1,0 +1,243 @@
+package hakmem
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The scavenger returns idle memory to the OS by temperature. A cached
+// large block or empty segment starts HOT (kept as it was freed, for
+// reuse). Older than HAKMEM_WARM_MS it becomes WARM: madvise(MADV_FREE), the
+// kernel may take the pages when it needs memory and reuse costs little.
+// Older than HAKMEM_COLD_MS it becomes COLD: madvise(MADV_DONTNEED), the
+// pages are gone and RSS falls now. Older than HAKMEM_DECAY_MS it is
+// unmapped. Free slab pages inside live segments are dropped with
+// MADV_DONTNEED once they have been free for the decay (purgeDirty), never
+// on the slab free itself.
+//
+// One pass (heap.scavenge) does all of it under heap.mu, oldest first, so the
+// madvise calls of one moment are batched together and no allocation can
+// take a block while its pages are being dropped. The pass reports when
+// the next stage falls due.
+//
+// The goroutine starts on the first free into a cache (or the first slab
+// page freed in a live segment), sleeps until the next stage is due (or,
+// with nothing waiting, until something is), is woken early only by
+// something due before that, and stops with StopScavenger; a later free
+// into a cache starts it again. Release runs a pass that treats everything
+// as older than the decay.
+//
+// The clock is a parameter of the pass, so tests drive the stages with
+// made-up times instead of sleeping.
+
+// now is the hakmem clock: monotonic nanoseconds since start.
+func now() int64 { return int64(time.Since(clockBase)) }
+
+var clockBase = time.Now()
+
+// scavengeMinSleep bounds the pass rate: stages falling due within this
+// much of each other are handled by one pass.
+const scavengeMinSleep = int64(time.Millisecond)
+
+var scav struct {
+	mu      sync.Mutex
+	stop    chan struct{} // closed by StopScavenger; guarded by mu
+	done    chan struct{} // closed by the goroutine on exit; guarded by mu
+	running atomic.Bool   // a goroutine is started; written under mu
+	kick    chan struct{} // something falls due before wakeAt; buffered, never closed
+	// wakeAt is when the sleeping goroutine will run its next pass, ns on
+	// the hakmem clock (math.MaxInt64: not before a kick). Written by the
+	// goroutine; read by scavengerKick, which wakes it only for something
+	// due earlier, so a busy BigCache does not wake it on every free.
+	wakeAt atomic.Int64
+	passes atomic.Uint64 // passes run (Stats.ScavengerPasses), Release's included
+}
+
+func init() {
+	scav.kick = make(chan struct{}, 1)
+	scav.wakeAt.Store(math.MaxInt64)
+}
+
+// scavengerKick tells the scavenger that something was cached (or a page
+// freed) whose first stage falls due at time due, starting the goroutine
+// if needed. It may be called under heap.mu: it never blocks.
+func scavengerKick(due int64) {
+	if due >= scav.wakeAt.Load() && scav.running.Load() {
+		return // the goroutine wakes in time anyway
+	}
+	if !scav.running.Load() {
+		scav.mu.Lock()
+		if !scav.running.Load() {
+			scav.stop, scav.done = make(chan struct{}), make(chan struct{})
+			scav.running.Store(true)
+			go scavengerLoop(scav.stop, scav.done)
+		}
+		scav.mu.Unlock()
+	}
+	select {
+	case scav.kick <- struct{}{}:
+	default:
+	}
+}
+
+// StopScavenger stops hakmem's background scavenger goroutine, if it runs,
+// and waits until it has exited. Cached memory then stays until Release,
+// or until a later free into a cache starts the scavenger again. Tests that
+// check for leaked goroutines (goleak and the like) call it before the
+// check, or ignore hakmem.scavengerLoop.
+func StopScavenger() {
+	scav.mu.Lock()
+	if !scav.running.Load() {
+		scav.mu.Unlock()
+		return
+	}
+	close(scav.stop)
+	done := scav.done
+	scav.running.Store(false)
+	scav.mu.Unlock()
+	<-done
+}
+
+func scavengerLoop(stop, done chan struct{}) {
+	defer close(done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		// Until the pass is over and wakeAt is set, every kick is sent
+		// (and picked up by the select below): none is lost in between.
+		scav.wakeAt.Store(math.MaxInt64)
+		t := now()
+		next := heap.scavenge(t, false)
+		if next < 0 {
+			select {
+			case <-stop:
+				return
+			case <-scav.kick:
+				continue
+			}
+		}
+		next = max(next, scavengeMinSleep)
+		scav.wakeAt.Store(t + next)
+		timer.Reset(time.Duration(next))
+		select {
+		case <-stop:
+			timer.Stop()
+			return
+		case <-scav.kick: // something falls due before the timer
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}
+
+// scavenge runs one pass at time t (now(), or a test's clock): it cools
+// and unmaps cached large blocks and empty segments by age, and purges free
+// pages of live segments free for longer than the decay. With all, every
+// cached thing is unmapped and every free page purged. It returns the time
+// until the next stage falls due, or -1 when nothing is waiting.
+func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
+	scav.passes.Add(1)
+	next = -1
+	due := func(at int64) {
+		if d := at - t; next < 0 || d < next {
+			next = max(d, 0)
+		}
+	}
+	var unmap []*segment
+	h.mu.Lock()
+	for s := h.big.lru.tail; s != nil; {
+		prev := s.q[qLRU].prev
+		if all || t-s.freedAt >= config.decayNs {
+			h.big.unlink(s)
+			h.big.decayed++
+			h.dropLarge(s)
+			unmap = append(unmap, s)
+		} else {
+			due(cool(s, t))
+		}
+		s = prev
+	}
+	for s := h.cache.tail; s != nil; {
+		prev := s.q[qPrimary].prev
+		if all || t-s.freedAt >= config.decayNs {
+			h.cache.remove(s)
+			h.segDecayed++
+			regSet(s.base, segmentSize, freedChunk)
+			h.nsegments--
+			h.freePages -= pagesPerSegment
+			unmap = append(unmap, s)
+		} else {
+			due(cool(s, t))
+		}
+		s = prev
+	}
+	if all || h.dirtySegs > 0 {
+		for _, seg := range h.buckets {
+			for ; seg != nil; seg = seg.next {
+				if seg.dirtyAt == 0 {
+					continue
+				}
+				if all || t-seg.dirtyAt >= config.decayNs {
+					h.purgeDirty(seg)
+				} else {
+					due(seg.dirtyAt + config.decayNs)
+				}
+			}
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range unmap {
+		osUnmap(s.base, s.span())
+	}
+	return next
+}
+
+// cool moves a cached segment or block to the temperature its age calls
+// for, and returns when its next stage falls due (its decay at the
+// latest). Caller holds heap.mu.
+func cool(s *segment, t int64) (nextAt int64) {
+	age := t - s.freedAt
+	if age >= config.coldNs && s.temp < tempCold {
+		osFree(s.base, s.span(), true)
+		s.temp = tempCold
+	} else if age >= config.warmNs && s.temp < tempWarm {
+		osFree(s.base, s.span(), false)
+		s.temp = tempWarm
+	}
+	nextAt = s.freedAt + config.decayNs
+	if s.temp < tempCold && config.coldNs < config.decayNs {
+		nextAt = min(nextAt, s.freedAt+config.coldNs)
+	}
+	if s.temp < tempWarm && config.warmNs < config.decayNs {
+		nextAt = min(nextAt, s.freedAt+config.warmNs)
+	}
+	return nextAt
+}
+
+// purgeDirty drops the free pages of a live segment that a slab gave back
+// since the last purge, one madvise per run. Caller holds heap.mu.
+func (h *pageHeap) purgeDirty(seg *segment) {
+	for i := 0; i < pagesPerSegment; {
+		if !seg.dirty.get(i) || seg.used.get(i) {
+			i++
+			continue
+		}
+		j := i
+		for j < pagesPerSegment && seg.dirty.get(j) && !seg.used.get(j) {
+			j++
+		}
+		osFree(seg.base+uintptr(i)<<pageShift, uintptr(j-i)<<pageShift, true)
+		i = j
+	}
+	h.setClean(seg)
+}
+
+// setClean empties seg's dirty set. Caller holds heap.mu.
+func (h *pageHeap) setClean(seg *segment) {
+	if seg.dirtyAt != 0 {
+		h.dirtySegs--
+	}
+	seg.dirty, seg.dirtyAt = pageSet{}, 0
+}
