@@ -53,7 +53,7 @@ func BenchmarkLarson(b *testing.B) {
 			alloc:   hakmem.Alloc,
 			free:    hakmem.Free,
 			release: hakmem.Release,
-			mapped:  func() uint64 { return hakmem.ReadStats().MappedBytes },
+			mapped:  hakmem.MappedBytes, // one lock; ReadStats would cost this run 10-20%
 			finish: func(s [][]byte) {
 				for _, p := range s {
 					hakmem.Free(p)
