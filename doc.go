@@ -171,6 +171,38 @@
 // entry becomes a tombstone: a later Free there is a double free while the
 // address stays unmapped, and a foreign pointer once someone else maps it.
 //
+// # Modes and the policy snapshot
+//
+// A mode (HAKMEM_MODE, Configure, SetMode) is a preset of the option table
+// in config.go; the environment and then Configure override it option by
+// option (default < mode < environment < API). The effective values form
+// one immutable policy, published through an atomic pointer: a slow path
+// loads it once and reads plain fields, and SetMode builds a new one and
+// swaps it in (emptying the BigCache or trimming the segment cache at once
+// when the new policy calls for it). The fast paths in malloc.go read
+// neither the policy nor any flag, so every mode runs the same small-block
+// code: hakmem's modes checked bit flags on the hot path and paid 5% for
+// it. The modes (generated from the option table; TestModesTable):
+//
+//	| setting | minimal | fast | balanced | learning | research |
+//	|---|---|---|---|---|---|
+//	| purpose | baseline: no caches, free to the OS at once | production speed: cache more, longer | recommended default | learning phase | development, all on |
+//	| `HAKMEM_SEGMENT_CACHE` | 0 | 32 | 8 | 8 | 8 |
+//	| `HAKMEM_BIGCACHE_MB` | 0 | 256 | 256 | 256 | 256 |
+//	| `HAKMEM_WARM_MS` | 250 | 1000 | 250 | 250 | 250 |
+//	| `HAKMEM_COLD_MS` | 2000 | 5000 | 2000 | 2000 | 2000 |
+//	| `HAKMEM_DECAY_MS` | 10000 | 30000 | 10000 | 10000 | 10000 |
+//	| `HAKMEM_THP` | off | auto | auto | auto | on |
+//	| `HAKMEM_LEARNING` | off | frozen | frozen | live | live |
+//	| `HAKMEM_DEBUG` | off | off | off | minimal | verbose |
+//
+// Minimal caches nothing beyond the free lists: a freed large block or
+// empty segment is unmapped at once, so the temperature stages have
+// nothing to do. The learning setting is read by the learning layer (a
+// later issue). The debug log (debuglog.go) writes one line per slow-path
+// event: segment and large-block maps and unmaps, scavenger passes, memory
+// limit hits, mode changes.
+//
 // # Statistics
 //
 // Counters are kept per P with plain adds (atomic in race builds) and per

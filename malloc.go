@@ -199,6 +199,7 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 func allocError(op string, size int, what string, err error) *Error {
 	if err == errOverLimit {
 		limitFailures.Add(1)
+		cfg().logf(debugMinimal, "memory limit hit: %s(%d): %s", op, size, what)
 		return newError(op, 0, size, ErrMemoryLimit, what+": "+err.Error())
 	}
 	return newError(op, 0, size, ErrOutOfMemory, what+": "+err.Error())

@@ -146,6 +146,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 		}
 	}
 	var unmap []*segment
+	config := cfg()
 	h.mu.Lock()
 	for s := h.big.lru.tail; s != nil; {
 		prev := s.q[qLRU].prev
@@ -155,7 +156,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 			h.dropLarge(s)
 			unmap = append(unmap, s)
 		} else {
-			due(cool(s, t))
+			due(cool(config, s, t))
 		}
 		s = prev
 	}
@@ -169,7 +170,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 			h.freePages -= pagesPerSegment
 			unmap = append(unmap, s)
 		} else {
-			due(cool(s, t))
+			due(cool(config, s, t))
 		}
 		s = prev
 	}
@@ -191,13 +192,16 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	for _, s := range unmap {
 		osUnmap(s.base, s.span())
 	}
+	if len(unmap) > 0 || all {
+		config.logf(debugVerbose, "scavenger pass: %d unmapped, next stage in %v", len(unmap), time.Duration(next))
+	}
 	return next
 }
 
 // cool moves a cached segment or block to the temperature its age calls
 // for, and returns when its next stage falls due (its decay at the
 // latest). Caller holds heap.mu.
-func cool(s *segment, t int64) (nextAt int64) {
+func cool(config *policy, s *segment, t int64) (nextAt int64) {
 	age := t - s.freedAt
 	if age >= config.coldNs && s.temp < tempCold {
 		osFree(s.base, s.span(), true)

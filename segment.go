@@ -178,6 +178,7 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 
 // freeSlab gives an empty slab's pages back to its segment.
 func (h *pageHeap) freeSlab(s *slab) {
+	config := cfg()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	seg := s.seg
@@ -225,6 +226,8 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 	if err != nil {
 		return nil, err
 	}
+	config := cfg()
+	config.logf(debugVerbose, "map segment %#x", base)
 	if config.thp == thpOn {
 		osHugepage(base, segmentSize)
 	}
@@ -240,6 +243,7 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 func (h *pageHeap) unmapSegment(seg *segment) {
 	regSet(seg.base, segmentSize, freedChunk)
 	osUnmap(seg.base, segmentSize)
+	cfg().logf(debugVerbose, "unmap segment %#x", seg.base)
 	h.nsegments--
 	h.freePages -= pagesPerSegment
 }
