@@ -128,3 +128,33 @@ func BenchmarkLarge(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkModePair is BenchmarkPair at 64 B and 4 KiB in the modes whose
+// differences could reach the small-block paths, switched with SetMode
+// inside one process: the fast paths read no mode, so the results should
+// differ by noise only. Compare with
+//
+//	go test -run '^$' -bench ModePair -count 6 . > modes.txt
+//	benchstat -col /mode modes.txt
+//
+// (-count repeats the whole benchmark, so the modes run interleaved.)
+func BenchmarkModePair(b *testing.B) {
+	saved := hakmem.CurrentMode()
+	defer hakmem.SetMode(saved)
+	for _, n := range []int{64, 4096} {
+		for _, m := range []hakmem.Mode{hakmem.Minimal, hakmem.Fast, hakmem.Balanced} {
+			b.Run("size="+strconv.Itoa(n)+"/mode="+m.String(), func(b *testing.B) {
+				if err := hakmem.SetMode(m); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.SetBytes(int64(n))
+				for b.Loop() {
+					p := hakmem.Alloc(n)
+					p[0] = 1
+					hakmem.Free(p)
+				}
+			})
+		}
+	}
+}
