@@ -44,3 +44,18 @@ func TestConfigCommand(t *testing.T) {
 		t.Fatalf("extra argument: exit %d", code)
 	}
 }
+
+// TestBenchModeEntries runs the mode entries side by side and checks that
+// the provenance records hakmem's effective configuration.
+func TestBenchModeEntries(t *testing.T) {
+	code, out, errs := runCmd(t, "bench", "vm", "--quick", "--warmups", "0", "--format", "json",
+		"--allocators", "hakmem-minimal,hakmem-balanced")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	for _, want := range []string{`"allocator": "hakmem-minimal"`, `"allocator": "hakmem-balanced"`, `"HAKMEM_MODE": {`, `"source": "default"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("result lacks %s", want)
+		}
+	}
+}
