@@ -37,8 +37,8 @@ type bigCache struct {
 
 // siteCache is one site's part of the BigCache. Guarded by heap.mu.
 type siteCache struct {
-	list                    segQueue // the site's cached blocks, newest first (link qPrimary)
-	hits, misses, evictions uint64   // as in bigCache, for this site
+	list                             segQueue // the site's cached blocks, newest first (link qPrimary)
+	hits, misses, evictions, decayed uint64   // as in bigCache, for this site
 }
 
 func init() { heap.big.lru.link = qLRU }

@@ -3,8 +3,10 @@ package hakmem
 import (
 	"fmt"
 	"io"
+	"math/bits"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // The debug log (HAKMEM_DEBUG; Learning mode: minimal, Research: verbose):
@@ -30,4 +32,17 @@ func (p *policy) logf(level int, format string, args ...any) {
 	debugLog.mu.Lock()
 	io.WriteString(debugLog.w, line)
 	debugLog.mu.Unlock()
+}
+
+// slowSizes is the debug size histogram (Stats.SlowAllocSizes): slow-path
+// allocations by bits.Len(size), counted only while HAKMEM_DEBUG is verbose
+// (Research mode). Atomic adds on the slow path; the fast path counts
+// nothing here.
+var slowSizes [64]atomic.Uint64
+
+// countSlowSize adds one slow-path allocation of size bytes to slowSizes.
+func countSlowSize(size int) {
+	if size > 0 {
+		slowSizes[bits.Len(uint(size))].Add(1)
+	}
 }

@@ -168,6 +168,9 @@ func allocSlow(size int, sid int32, op string) ([]byte, error) {
 // allocAddr is the slow allocation; p == 0 with no error means size 0.
 // zeroed reports that the block is known to hold only zeros.
 func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, err error) {
+	if cfg().debug >= debugVerbose {
+		countSlowSize(size)
+	}
 	switch {
 	case size < 0:
 		return 0, 0, false, newError(op, 0, size, ErrNegativeSize, "")

@@ -153,6 +153,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 		if all || t-s.freedAt >= config.decayNs {
 			h.big.unlink(s)
 			h.big.decayed++
+			h.big.sites[s.site].decayed++
 			h.dropLarge(s)
 			unmap = append(unmap, s)
 		} else {
@@ -206,6 +207,9 @@ func cool(config *policy, s *segment, t int64) (nextAt int64) {
 	if age >= config.coldNs && s.temp < tempCold {
 		osFree(s.base, s.span(), true)
 		s.temp = tempCold
+		if s.kind == kindSmall {
+			s.purged.set(0, pagesPerSegment, true) // all dropped, whoever takes it
+		}
 	} else if age >= config.warmNs && s.temp < tempWarm {
 		osFree(s.base, s.span(), false)
 		s.temp = tempWarm
@@ -233,6 +237,8 @@ func (h *pageHeap) purgeDirty(seg *segment) {
 			j++
 		}
 		osFree(seg.base+uintptr(i)<<pageShift, uintptr(j-i)<<pageShift, true)
+		seg.purged.set(i, j-i, true)
+		h.pagesPurged += uint64(j - i)
 		i = j
 	}
 	h.setClean(seg)
