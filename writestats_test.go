@@ -14,7 +14,7 @@ func TestWriteStatsContent(t *testing.T) {
 	if err := WriteStats(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"report-site", "BigCache:", "mmap ", "tiny", "l2.5", "large", "committed"} {
+	for _, want := range []string{"default", "BigCache:", "mmap ", "tiny", "l2.5", "large", "committed"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
