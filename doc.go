@@ -132,9 +132,12 @@
 //   - malloc.go: the API and its fast paths. Alloc: size to class by table,
 //     pin, pop, unpin. Free: registry, slab, block-boundary and cookie
 //     checks, pin, push, unpin. Everything else is in named slow paths.
-//   - typed.go, site.go, config.go, stats.go: typed helpers, allocation
-//     sites, the option table (the only reader of the environment) and the
-//     one declaration of every counter.
+//   - typed.go, site.go, config.go, mode.go, stats.go: typed helpers,
+//     allocation sites, the option table (the only reader of the
+//     environment) and the policy snapshot, the modes, and the one
+//     declaration of every counter.
+//   - debuglog.go, writestats.go: the debug log and size histogram of
+//     Research mode, and the readable statistics report.
 //   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
 //     the only files that turn addresses into pointers or talk to the OS
 //     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The
@@ -214,6 +217,21 @@
 // large path, the caches and the scavenger keep their counters under the
 // heap lock; system calls (mmap, munmap, each kind of madvise, mremap) are
 // counted where they are made.
+//
+// Observability: ReadStats covers every tier and site: bytes mapped, in
+// use, cached and free; a resident estimate (CommittedBytes: mapped minus
+// what was dropped with MADV_DONTNEED and not handed out since; WARM
+// memory, which the kernel takes only under pressure, counts as resident);
+// per-class counts; refill stages; the free pipeline; the BigCache in
+// total and per site; the scavenger's work; every system call. WriteStats
+// formats it for people. The subpackage metrics gives every value a
+// runtime/metrics-style name (/hakmem/memory/mapped:bytes) and publishes
+// them with expvar; metrics/prometheus is a Prometheus collector of the
+// same samples. The core package imports neither expvar nor net/http
+// (TestCoreImports). Counters that cost something on every slow path,
+// the slow-path size histogram, run only with HAKMEM_DEBUG=verbose
+// (Research mode), behind one load of the policy; the owner's fast path
+// counts nothing beyond its plain per-P adds.
 //
 // Release flushes the per-P caches, empties the transfer caches, unmaps
 // empty segments and cached large blocks, and drops the free pages of live

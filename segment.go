@@ -183,9 +183,9 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 
 // freeSlab gives an empty slab's pages back to its segment.
 func (h *pageHeap) freeSlab(s *slab) {
-	config := cfg()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	config := cfg() // under heap.mu: publish trims the segment cache under it too
 	seg := s.seg
 	first := int((s.base - seg.base) >> pageShift)
 	for i := first; i < first+int(s.npages); i++ {
