@@ -40,9 +40,26 @@ func (p *policy) logf(level int, format string, args ...any) {
 // nothing here.
 var slowSizes [64]atomic.Uint64
 
-// countSlowSize adds one slow-path allocation of size bytes to slowSizes.
-func countSlowSize(size int) {
+// slowTimingSample: one slow-path allocation in this many is timed (a
+// clock read costs ~20 ns, a refill a few hundred; sampling keeps the
+// debug mode's own cost small).
+const slowTimingSample = 16
+
+// The sampled slow-path timing (Stats.SlowAllocTimed, SlowAllocNs),
+// Research mode only: allocations timed and their total duration, ns.
+var slowTimed, slowNs atomic.Uint64
+
+// countSlowSize adds one slow-path allocation of size bytes to slowSizes
+// and reports whether this one is to be timed.
+func countSlowSize(size int) bool {
 	if size > 0 {
-		slowSizes[bits.Len(uint(size))].Add(1)
+		return slowSizes[bits.Len(uint(size))].Add(1)%slowTimingSample == 0
 	}
+	return false
+}
+
+// timeSlowAlloc records a timed slow-path allocation that began at t0.
+func timeSlowAlloc(t0 int64) {
+	slowTimed.Add(1)
+	slowNs.Add(uint64(max(now()-t0, 0)))
 }

@@ -169,7 +169,9 @@ func allocSlow(size int, sid int32, op string) ([]byte, error) {
 // zeroed reports that the block is known to hold only zeros.
 func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, err error) {
 	if cfg().debug >= debugVerbose {
-		countSlowSize(size)
+		if countSlowSize(size) {
+			defer timeSlowAlloc(now())
+		}
 	}
 	switch {
 	case size < 0:

@@ -322,8 +322,8 @@ func TestStatsEveryMode(t *testing.T) {
 		}
 		Release()
 		checkStats(t, m.String()+" released")
-		if m == Research && ReadStats().SlowAllocSizes == nil {
-			t.Errorf("research: no slow-path size histogram")
+		if st := ReadStats(); m == Research && (st.SlowAllocSizes == nil || st.SlowAllocTimed == 0) {
+			t.Errorf("research: no slow-path size histogram or timing: %v, %d", st.SlowAllocSizes, st.SlowAllocTimed)
 		}
 	}
 }

@@ -118,6 +118,10 @@ type Stats struct {
 	// counted only while HAKMEM_DEBUG is verbose (Research mode); nil when
 	// none were.
 	SlowAllocSizes []uint64
+	// SlowAllocTimed slow-path allocations (one in 16 of each size, in the
+	// same mode) took SlowAllocNs nanoseconds together.
+	SlowAllocTimed uint64
+	SlowAllocNs    uint64
 
 	// PinVariant says how goroutines own a per-P cache: "procpin" (the
 	// runtime's procPin) or "mutex" (the portable build, and -race builds).
@@ -232,6 +236,7 @@ func ReadStats() Stats {
 	heap.mu.Unlock()
 	st.CommittedBytes = st.MappedBytes - min(st.DroppedBytes, st.MappedBytes)
 	st.Mode = cfg().mode.String()
+	st.SlowAllocTimed, st.SlowAllocNs = slowTimed.Load(), slowNs.Load()
 	for i := range slowSizes {
 		if n := slowSizes[i].Load(); n != 0 {
 			if st.SlowAllocSizes == nil {

@@ -122,6 +122,9 @@ func WriteStats(w io.Writer) error {
 			}
 		}
 		p("  %s\n", strings.Join(parts, ", "))
+		if st.SlowAllocTimed > 0 {
+			p("  sampled slow-path time: %d allocations, mean %d ns\n", st.SlowAllocTimed, st.SlowAllocNs/st.SlowAllocTimed)
+		}
 	}
 	return ew.err
 }
