@@ -26,6 +26,11 @@
 //	hakmem.Release()               // return cached memory to the OS now
 //	hakmem.StopScavenger()         // stop the background goroutine (tests checking for leaks)
 //
+//	hakmem.Configure(hakmem.Config{Mode: hakmem.Fast}) // before first use; wins over HAKMEM_MODE
+//	hakmem.SetMode(hakmem.Minimal) // at any time; HAKMEM_* and Configure options keep their values
+//	hakmem.Settings()              // the effective configuration, with each value's source
+//	hakmem.WriteStats(os.Stderr)   // a readable report of ReadStats()
+//
 // Errors are *Error values matching one of the Err* sentinels through
 // errors.Is. The Try functions return them; the plain ones panic with the
 // same value. A foreign pointer (Go heap, stack, C), an interior pointer, a

@@ -46,6 +46,7 @@ type metric struct {
 	each func(st *hakmem.Stats, emit func(string, uint64)) // labelled
 }
 
+// u converts a count (never negative) for the table.
 func u(n int) uint64 { return uint64(n) }
 
 var table = []metric{

@@ -25,7 +25,7 @@ func init() {
 		func() (Allocator, error) { return hakmemAlloc{"hakmem", startMode()}, nil })
 	for _, m := range []hakmem.Mode{hakmem.Minimal, hakmem.Fast, hakmem.Balanced, hakmem.Learning, hakmem.Research} {
 		name := "hakmem-" + m.String()
-		register(name, "hakmem in "+m.String()+" mode (hakmem.SetMode before each run)", false,
+		register(name, "hakmem in "+m.String()+" mode (hakmem.SetMode before each run; research logs slow-path events to stderr)", false,
 			func() (Allocator, error) { startMode(); return hakmemAlloc{name, m}, nil })
 	}
 }
