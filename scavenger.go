@@ -146,6 +146,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 		}
 	}
 	var unmap []*segment
+	var cooled, purged int // for the debug log
 	config := cfg()
 	h.mu.Lock()
 	for s := h.big.lru.tail; s != nil; {
@@ -157,7 +158,9 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 			h.dropLarge(s)
 			unmap = append(unmap, s)
 		} else {
+			before := s.temp
 			due(cool(config, s, t))
+			cooled += int(s.temp - before)
 		}
 		s = prev
 	}
@@ -171,7 +174,9 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 			h.freePages -= pagesPerSegment
 			unmap = append(unmap, s)
 		} else {
+			before := s.temp
 			due(cool(config, s, t))
+			cooled += int(s.temp - before)
 		}
 		s = prev
 	}
@@ -183,6 +188,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 				}
 				if all || t-seg.dirtyAt >= config.decayNs {
 					h.purgeDirty(seg)
+					purged++
 				} else {
 					due(seg.dirtyAt + config.decayNs)
 				}
@@ -193,8 +199,9 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	for _, s := range unmap {
 		osUnmap(s.base, s.span())
 	}
-	if len(unmap) > 0 || all {
-		config.logf(debugVerbose, "scavenger pass: %d unmapped, next stage in %v", len(unmap), time.Duration(next))
+	if len(unmap) > 0 || cooled > 0 || purged > 0 || all {
+		config.logf(debugVerbose, "scavenger pass (release %v): %d unmapped, %d cooled a stage, %d segments purged, next stage in %v",
+			all, len(unmap), cooled, purged, time.Duration(next))
 	}
 	return next
 }

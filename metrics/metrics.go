@@ -111,6 +111,11 @@ var table = []metric{
 			emit(x.Name, x.BigCacheEvictions)
 		}
 	}},
+	{Description{"/hakmem/site/bigcache-decayed:blocks", Counter, "site", "The site's cached blocks unmapped by age or Release."}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
+		for _, x := range s.Sites {
+			emit(x.Name, x.BigCacheDecayed)
+		}
+	}},
 	{Description{"/hakmem/site/bigcache-cached:bytes", Gauge, "site", "Bytes the site holds in the BigCache."}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
 		for _, x := range s.Sites {
 			emit(x.Name, x.BigCacheBytes)
