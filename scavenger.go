@@ -200,8 +200,12 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 		osUnmap(s.base, s.span())
 	}
 	if len(unmap) > 0 || cooled > 0 || purged > 0 || all {
-		config.logf(debugVerbose, "scavenger pass (release %v): %d unmapped, %d cooled a stage, %d segments purged, next stage in %v",
-			all, len(unmap), cooled, purged, time.Duration(next))
+		nextText := "nothing waiting"
+		if next >= 0 {
+			nextText = "next stage in " + time.Duration(next).String()
+		}
+		config.logf(debugVerbose, "scavenger pass (release %v): %d unmapped, %d cooled a stage, %d segments purged, %s",
+			all, len(unmap), cooled, purged, nextText)
 	}
 	return next
 }
