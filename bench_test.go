@@ -128,3 +128,43 @@ func BenchmarkLarge(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkModePair is BenchmarkPair at 64 B and 4 KiB in the modes whose
+// differences could reach the small-block paths, switched with SetMode
+// inside one process: the fast paths read no mode, so the results should
+// differ by noise only. Compare with
+//
+//	go test -run '^$' -bench ModePair -count 6 . > modes.txt
+//	benchstat -col /mode modes.txt
+//
+// (-count repeats the whole benchmark, so the modes run interleaved; the
+// order of the modes rotates from one repetition to the next, so that no
+// mode always runs first after a size change.)
+// modePairRound counts runs of BenchmarkModePair (the -count repetitions).
+var modePairRound int
+
+func BenchmarkModePair(b *testing.B) {
+	saved := hakmem.CurrentMode()
+	defer hakmem.SetMode(saved)
+	ms := []hakmem.Mode{hakmem.Minimal, hakmem.Fast, hakmem.Balanced}
+	modePairRound++
+	for range modePairRound % len(ms) {
+		ms = append(ms[1:], ms[0])
+	}
+	for _, n := range []int{64, 4096} {
+		for _, m := range ms {
+			b.Run("size="+strconv.Itoa(n)+"/mode="+m.String(), func(b *testing.B) {
+				if err := hakmem.SetMode(m); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.SetBytes(int64(n))
+				for b.Loop() {
+					p := hakmem.Alloc(n)
+					p[0] = 1
+					hakmem.Free(p)
+				}
+			})
+		}
+	}
+}

@@ -37,19 +37,19 @@ type bigCache struct {
 
 // siteCache is one site's part of the BigCache. Guarded by heap.mu.
 type siteCache struct {
-	list                    segQueue // the site's cached blocks, newest first (link qPrimary)
-	hits, misses, evictions uint64   // as in bigCache, for this site
+	list                             segQueue // the site's cached blocks, newest first (link qPrimary)
+	hits, misses, evictions, decayed uint64   // as in bigCache, for this site
 }
 
 func init() { heap.big.lru.link = qLRU }
 
 // bigCacheOn reports whether the BigCache may hold anything.
-func bigCacheOn() bool { return config.bigCacheBytes > 0 && config.bigCacheBlocks > 0 }
+func (p *policy) bigCacheOn() bool { return p.bigCacheBytes > 0 && p.bigCacheBlocks > 0 }
 
 // take removes and returns the best cached block for a request of usable
 // bytes (page-rounded) from site sid, or nil. Caller holds heap.mu.
 func (b *bigCache) take(sid int32, usable uintptr) *segment {
-	if !bigCacheOn() {
+	if !cfg().bigCacheOn() {
 		return nil
 	}
 	sc := &b.sites[sid]
@@ -80,7 +80,8 @@ func (b *bigCache) take(sid int32, usable uintptr) *segment {
 // tombstones and unmaps them (heap.dropLarge). Caller holds heap.mu.
 func (b *bigCache) put(seg *segment, t int64, evicted []*segment) ([]*segment, bool) {
 	size := uint64(seg.largeSize)
-	if !bigCacheOn() || size > uint64(config.siteCacheBytes) || size > uint64(config.bigCacheBytes) || config.siteCacheBlocks == 0 {
+	config := cfg()
+	if !config.bigCacheOn() || size > uint64(config.siteCacheBytes) || size > uint64(config.bigCacheBytes) || config.siteCacheBlocks == 0 {
 		return evicted, false
 	}
 	seg.cached, seg.temp, seg.freedAt = true, tempHot, t

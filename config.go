@@ -1,35 +1,71 @@
 package hakmem
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // The option table: the one place hakmem reads the environment. Each option
-// has a HAKMEM_ variable, a default, bounds and a sentence of documentation;
-// the README's configuration table is generated from it (see
-// TestReadmeOptionTable). The environment is read once, at first use. An
-// invalid value gets one warning line on stderr naming the variable and the
-// accepted values, and the default is used. Anything a user should not need
-// to touch is a constant with a comment, not an option.
+// has a name, a HAKMEM_ variable, a type, a default, bounds, a unit, a
+// sentence of documentation and the values modes give it; the README's
+// configuration and modes tables are generated from it (see
+// TestReadmeOptionTable and TestModesTable). Anything a user should not
+// need to touch is a constant with a comment, not an option.
+//
+// Where a value comes from, lowest precedence first: the default, the mode
+// (HAKMEM_MODE, Configure or SetMode; Balanced when none is chosen), the
+// environment (read once, at first use), the API (Configure, before first
+// use). An invalid environment value gets one warning line on stderr naming
+// the variable and the accepted values, and is ignored.
+//
+// The effective values live in one immutable policy snapshot behind an
+// atomic pointer. The slow paths load it (one atomic load) and read fields;
+// a change (SetMode) builds a new snapshot and swaps it in. The fast paths
+// in malloc.go read nothing of it.
+
+// maxOptions bounds the option table: hakmem's configuration grew to 282
+// variables and was called a crisis; this one stays small. Also the length
+// of the per-policy value arrays (a policy is copied by value).
+const maxOptions = 30
+
+// Option types.
+const (
+	typeInt  = "int"  // an integer in [min, max]
+	typeEnum = "enum" // an integer in [min, max] or one of the names in enum
+)
 
 type option struct {
+	name     string // Settings and Config.Options key, e.g. "segment_cache"
 	env      string // environment variable
+	typ      string // typeInt or typeEnum
 	def      int    // default
 	min, max int    // accepted range, inclusive
 	unit     string
+	enum     []string // typeEnum: the name of each value (index = value)
 	doc      string
-	set      func(int) // stores the value into config
+	// modes gives the value of the option in modes that change it; the
+	// other modes use def.
+	modes map[Mode]int
+	set   func(p *policy, v int) // stores the value into the snapshot
 }
 
-// config is the effective configuration; written once by loadConfig (tests
-// may change it while nothing else runs).
-var config struct {
+// policy is one immutable snapshot of the effective configuration. Never
+// written after it is published in pol (tests publish copies).
+type policy struct {
+	mode    Mode
+	modeSrc Source
+	vals    [maxOptions]int    // every option's value, in its own unit, by index in options
+	srcs    [maxOptions]Source // where each value came from
+
 	segmentCache    int   // empty segments kept mapped
-	pcacheScale     int   // percent applied to the per-P cache caps
+	pcacheScale     int   // percent applied to the per-P cache caps (read when a cache is made)
 	largeThreshold  int   // default routing threshold, bytes: larger requests go to the large path
 	bigCacheBytes   int   // BigCache limit, all sites, bytes
 	bigCacheBlocks  int   // BigCache limit, all sites, blocks
@@ -38,14 +74,48 @@ var config struct {
 	warmNs          int64 // age at which a cached block or segment gets MADV_FREE, ns
 	coldNs          int64 // age at which it gets MADV_DONTNEED, ns
 	decayNs         int64 // age at which it is unmapped (and free pages purged), ns
+	memLimit        int64 // HAKMEM_MEMORY_LIMIT in bytes; applied to memLimit at first use and by Configure
 	thp             int   // thpOff, thpAuto or thpOn
+	learning        int   // learnOff, learnFrozen or learnLive: used by the learning layer (a later issue)
+	debug           int   // debugOff, debugMinimal or debugVerbose (debuglog.go)
 }
+
+// pol is the current policy; never nil (a default snapshot until first use).
+var pol atomic.Pointer[policy]
+
+// cfg returns the current policy snapshot. Slow paths only.
+func cfg() *policy { return pol.Load() }
+
+// Source says where an effective value came from.
+type Source string
+
+// The sources, lowest precedence first.
+const (
+	SourceDefault Source = "default"
+	SourceMode    Source = "mode"
+	SourceEnv     Source = "env"
+	SourceAPI     Source = "api"
+)
 
 // THP policies (HAKMEM_THP).
 const (
 	thpOff  = 0 // never ask for huge pages
 	thpAuto = 1 // MADV_HUGEPAGE on large blocks of 2 MiB and more
 	thpOn   = 2 // also on every segment
+)
+
+// Learning states (HAKMEM_LEARNING), for the learning layer.
+const (
+	learnOff    = 0 // no profiles, no decisions: every site uses the defaults
+	learnFrozen = 1 // apply what was learned, learn nothing new
+	learnLive   = 2 // learn and apply
+)
+
+// Debug log levels (HAKMEM_DEBUG); see debuglog.go.
+const (
+	debugOff     = 0 // nothing
+	debugMinimal = 1 // memory-limit hits and mode changes
+	debugVerbose = 2 // also segment and large-block maps and unmaps, scavenger passes
 )
 
 const (
@@ -56,92 +126,481 @@ const (
 
 var options = []option{
 	{
-		env: "HAKMEM_SEGMENT_CACHE", def: 8, min: 0, max: 4096, unit: "segments",
-		doc: "Empty 2 MiB segments kept mapped for reuse (an LRU; also bounded in age by HAKMEM_DECAY_MS) before they are unmapped.",
-		set: func(v int) { config.segmentCache = v },
+		name: "segment_cache", env: "HAKMEM_SEGMENT_CACHE", typ: typeInt, def: 8, min: 0, max: 4096, unit: "segments",
+		doc:   "Empty 2 MiB segments kept mapped for reuse (an LRU; also bounded in age by HAKMEM_DECAY_MS) before they are unmapped.",
+		modes: map[Mode]int{Minimal: 0, Fast: 32},
+		set:   func(p *policy, v int) { p.segmentCache = v },
 	},
 	{
-		env: "HAKMEM_PCACHE_SCALE", def: 100, min: 0, max: 1600, unit: "percent",
-		doc: "Scales every per-P cache cap; 0 turns per-P caching off (every operation goes to the central lists).",
-		set: func(v int) { config.pcacheScale = v },
+		name: "pcache_scale", env: "HAKMEM_PCACHE_SCALE", typ: typeInt, def: 100, min: 0, max: 1600, unit: "percent",
+		doc: "Scales every per-P cache cap; 0 turns per-P caching off (every operation goes to the central lists). Read when a P's cache is made (first use).",
+		set: func(p *policy, v int) { p.pcacheScale = v },
 	},
 	{
-		env: "HAKMEM_LARGE_THRESHOLD", def: 1024, min: 64, max: 1 << 30, unit: "KiB",
+		name: "large_threshold", env: "HAKMEM_LARGE_THRESHOLD", typ: typeInt, def: 1024, min: 64, max: 1 << 30, unit: "KiB",
 		doc: "Routing threshold, every site's default: requests above it get their own mapping (large path, BigCache); at or below, the pooled size classes. Above 1024 means 1024 (the largest class).",
-		set: func(v int) { config.largeThreshold = min(v, maxSmall/kib) * kib },
+		set: func(p *policy, v int) { p.largeThreshold = min(v, maxSmall/kib) * kib },
 	},
 	{
-		env: "HAKMEM_BIGCACHE_MB", def: 256, min: 0, max: 1 << 20, unit: "MiB",
-		doc: "BigCache: freed large blocks kept mapped for reuse, all sites together; 0 turns the BigCache off.",
-		set: func(v int) { config.bigCacheBytes = v * mib },
+		name: "bigcache_mb", env: "HAKMEM_BIGCACHE_MB", typ: typeInt, def: 256, min: 0, max: 1 << 20, unit: "MiB",
+		doc:   "BigCache: freed large blocks kept mapped for reuse, all sites together; 0 turns the BigCache off.",
+		modes: map[Mode]int{Minimal: 0},
+		set:   func(p *policy, v int) { p.bigCacheBytes = v * mib },
 	},
 	{
-		env: "HAKMEM_BIGCACHE_BLOCKS", def: 64, min: 0, max: 1 << 16, unit: "blocks",
+		name: "bigcache_blocks", env: "HAKMEM_BIGCACHE_BLOCKS", typ: typeInt, def: 64, min: 0, max: 1 << 16, unit: "blocks",
 		doc: "BigCache: the most freed large blocks kept, all sites together; the coldest go first.",
-		set: func(v int) { config.bigCacheBlocks = v },
+		set: func(p *policy, v int) { p.bigCacheBlocks = v },
 	},
 	{
-		env: "HAKMEM_BIGCACHE_SITE_MB", def: 128, min: 0, max: 1 << 20, unit: "MiB",
+		name: "bigcache_site_mb", env: "HAKMEM_BIGCACHE_SITE_MB", typ: typeInt, def: 128, min: 0, max: 1 << 20, unit: "MiB",
 		doc: "BigCache: bytes kept per site; a block bigger than this is never cached.",
-		set: func(v int) { config.siteCacheBytes = v * mib },
+		set: func(p *policy, v int) { p.siteCacheBytes = v * mib },
 	},
 	{
-		env: "HAKMEM_BIGCACHE_SITE_BLOCKS", def: 16, min: 0, max: 1 << 16, unit: "blocks",
+		name: "bigcache_site_blocks", env: "HAKMEM_BIGCACHE_SITE_BLOCKS", typ: typeInt, def: 16, min: 0, max: 1 << 16, unit: "blocks",
 		doc: "BigCache: blocks kept per site (also the longest list a large allocation scans).",
-		set: func(v int) { config.siteCacheBlocks = v },
+		set: func(p *policy, v int) { p.siteCacheBlocks = v },
 	},
 	{
-		env: "HAKMEM_WARM_MS", def: 250, min: 1, max: 1 << 30, unit: "ms",
-		doc: "Free policy: a cached large block or empty segment this old is WARM: madvise(MADV_FREE), reclaimed by the kernel only under pressure.",
-		set: func(v int) { config.warmNs = int64(v) * ms },
+		name: "warm_ms", env: "HAKMEM_WARM_MS", typ: typeInt, def: 250, min: 1, max: 1 << 30, unit: "ms",
+		doc:   "Free policy: a cached large block or empty segment this old is WARM: madvise(MADV_FREE), reclaimed by the kernel only under pressure.",
+		modes: map[Mode]int{Fast: 1000},
+		set:   func(p *policy, v int) { p.warmNs = int64(v) * ms },
 	},
 	{
-		env: "HAKMEM_COLD_MS", def: 2000, min: 1, max: 1 << 30, unit: "ms",
-		doc: "Free policy: this old it is COLD: madvise(MADV_DONTNEED), its pages are dropped at once.",
-		set: func(v int) { config.coldNs = int64(v) * ms },
+		name: "cold_ms", env: "HAKMEM_COLD_MS", typ: typeInt, def: 2000, min: 1, max: 1 << 30, unit: "ms",
+		doc:   "Free policy: this old it is COLD: madvise(MADV_DONTNEED), its pages are dropped at once.",
+		modes: map[Mode]int{Fast: 5000},
+		set:   func(p *policy, v int) { p.coldNs = int64(v) * ms },
 	},
 	{
-		env: "HAKMEM_DECAY_MS", def: 10000, min: 1, max: 1 << 30, unit: "ms",
-		doc: "Free policy: this old it is unmapped by the background scavenger; free slab pages of live segments are purged after as long. A stage not younger than this never happens.",
-		set: func(v int) { config.decayNs = int64(v) * ms },
+		name: "decay_ms", env: "HAKMEM_DECAY_MS", typ: typeInt, def: 10000, min: 1, max: 1 << 30, unit: "ms",
+		doc:   "Free policy: this old it is unmapped by the background scavenger; free slab pages of live segments are purged after as long. A stage not younger than this never happens.",
+		modes: map[Mode]int{Fast: 30000},
+		set:   func(p *policy, v int) { p.decayNs = int64(v) * ms },
 	},
 	{
-		env: "HAKMEM_MEMORY_LIMIT", def: 0, min: 0, max: 1 << 30, unit: "MiB",
+		name: "memory_limit", env: "HAKMEM_MEMORY_LIMIT", typ: typeInt, def: 0, min: 0, max: 1 << 30, unit: "MiB",
 		doc: "Most memory hakmem maps (segments and large blocks, cached ones included); past it caches are emptied, then allocations fail with ErrMemoryLimit. 0: no limit. SetMemoryLimit overrides it.",
-		set: func(v int) { memLimit.Store(int64(v) * mib) },
+		set: func(p *policy, v int) { p.memLimit = int64(v) * mib },
 	},
 	{
-		env: "HAKMEM_THP", def: thpAuto, min: thpOff, max: thpOn, unit: "0 off, 1 auto, 2 on",
-		doc: "Transparent huge pages: 1 asks for them (MADV_HUGEPAGE) on large blocks of 2 MiB and more, 2 also on every segment, 0 never.",
-		set: func(v int) { config.thp = v },
+		name: "thp", env: "HAKMEM_THP", typ: typeEnum, def: thpAuto, min: thpOff, max: thpOn, unit: "0 off, 1 auto, 2 on",
+		enum:  []string{"off", "auto", "on"},
+		doc:   "Transparent huge pages: auto asks for them (MADV_HUGEPAGE) on large blocks of 2 MiB and more, on also on every segment, off never. New mappings only.",
+		modes: map[Mode]int{Minimal: thpOff, Research: thpOn},
+		set:   func(p *policy, v int) { p.thp = v },
+	},
+	{
+		name: "learning", env: "HAKMEM_LEARNING", typ: typeEnum, def: learnFrozen, min: learnOff, max: learnLive, unit: "0 off, 1 frozen, 2 live",
+		enum:  []string{"off", "frozen", "live"},
+		doc:   "Learning layer (used by the learning layer, a later issue): off uses the defaults for every site; frozen applies what was learned; live learns and applies.",
+		modes: map[Mode]int{Minimal: learnOff, Learning: learnLive, Research: learnLive},
+		set:   func(p *policy, v int) { p.learning = v },
+	},
+	{
+		name: "debug", env: "HAKMEM_DEBUG", typ: typeEnum, def: debugOff, min: debugOff, max: debugVerbose, unit: "0 off, 1 minimal, 2 verbose",
+		enum:  []string{"off", "minimal", "verbose"},
+		doc:   "Debug log to stderr, one line per slow-path event, never on the fast path: minimal logs memory-limit hits and mode changes; verbose also segment and large-block maps and unmaps and scavenger passes, and keeps the slow-path size histogram.",
+		modes: map[Mode]int{Learning: debugMinimal, Research: debugVerbose},
+		set:   func(p *policy, v int) { p.debug = v },
 	},
 }
 
-func loadConfig() { applyOptions(os.LookupEnv, os.Stderr) }
+// modeEnv is the variable that selects the mode.
+const modeEnv = "HAKMEM_MODE"
 
-// applyOptions sets every option from getenv, warning on w.
-func applyOptions(getenv func(string) (string, bool), w io.Writer) {
-	for _, o := range options {
-		v := o.def
-		if s, ok := getenv(o.env); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(s))
-			if err != nil || n < o.min || n > o.max {
-				fmt.Fprintf(w, "hakmem: %s=%q is not valid: want an integer from %d to %d (%s); using the default %d\n",
-					o.env, s, o.min, o.max, o.unit, o.def)
-			} else {
-				v = n
+func init() {
+	if len(options) > maxOptions {
+		panic("hakmem: more options than maxOptions")
+	}
+	pol.Store(buildPolicy(&cfgState))
+}
+
+// modeValue is the option's value in mode m, before environment and API.
+func (o *option) modeValue(m Mode) int {
+	if v, ok := o.modes[m]; ok {
+		return v
+	}
+	return o.def
+}
+
+// format renders a value of the option for people: the enum name, or the
+// number.
+func (o *option) format(v int) string {
+	if o.typ == typeEnum && v >= 0 && v < len(o.enum) {
+		return o.enum[v]
+	}
+	return strconv.Itoa(v)
+}
+
+// accepted describes the values the option accepts, for messages.
+func (o *option) accepted() string {
+	if o.typ == typeEnum {
+		return fmt.Sprintf("one of %s (or %d .. %d)", strings.Join(o.enum, ", "), o.min, o.max)
+	}
+	return fmt.Sprintf("an integer from %d to %d (%s)", o.min, o.max, o.unit)
+}
+
+// parse reads a value of the option from text.
+func (o *option) parse(s string) (int, error) {
+	t := strings.TrimSpace(s)
+	if o.typ == typeEnum {
+		for i, name := range o.enum {
+			if strings.EqualFold(t, name) {
+				return i, nil
 			}
 		}
-		o.set(v)
 	}
+	n, err := strconv.Atoi(t)
+	if err != nil || n < o.min || n > o.max {
+		return 0, fmt.Errorf("%s=%q is not valid: want %s", o.env, s, o.accepted())
+	}
+	return n, nil
+}
+
+// optionIndex finds an option by name or variable (case-insensitive).
+func optionIndex(key string) int {
+	for i := range options {
+		if strings.EqualFold(key, options[i].name) || strings.EqualFold(key, options[i].env) {
+			return i
+		}
+	}
+	return -1
+}
+
+// configState holds what the environment and the API chose; the policy is
+// built from it.
+type configState struct {
+	mu      sync.Mutex
+	envMode Mode        // HAKMEM_MODE, or 0; guarded by mu
+	apiMode Mode        // Configure's or SetMode's mode, or 0; guarded by mu
+	envVals map[int]int // option index -> value from the environment; guarded by mu
+	apiVals map[int]int // option index -> value from Configure; guarded by mu
+}
+
+// cfgState is written at first use, by Configure and by SetMode.
+var cfgState configState
+
+// buildPolicy makes a snapshot from st (caller holds st.mu, or owns st).
+func buildPolicy(st *configState) *policy {
+	p := &policy{mode: Balanced, modeSrc: SourceDefault}
+	if st.envMode != 0 {
+		p.mode, p.modeSrc = st.envMode, SourceEnv
+	}
+	if st.apiMode != 0 {
+		p.mode, p.modeSrc = st.apiMode, SourceAPI
+	}
+	for i := range options {
+		o := &options[i]
+		v, src := o.def, SourceDefault
+		if mv, ok := o.modes[p.mode]; ok {
+			v, src = mv, SourceMode
+		}
+		if ev, ok := st.envVals[i]; ok {
+			v, src = ev, SourceEnv
+		}
+		if av, ok := st.apiVals[i]; ok {
+			v, src = av, SourceAPI
+		}
+		p.vals[i], p.srcs[i] = v, src
+		o.set(p, v)
+	}
+	return p
+}
+
+// loadConfig reads the environment at first use and publishes the policy.
+func loadConfig() { loadConfigFrom(os.LookupEnv, os.Stderr) }
+
+// loadConfigFrom reads the options from getenv, warns on w, and publishes
+// the resulting policy. Unknown HAKMEM_ variables are not warned about
+// here (tests and tools set their own); CheckEnvironment and `hakmem
+// config` list them.
+func loadConfigFrom(getenv func(string) (string, bool), w io.Writer) {
+	cfgState.mu.Lock()
+	cfgState.envMode, cfgState.envVals = readEnv(getenv, w)
+	p := buildPolicy(&cfgState)
+	cfgState.mu.Unlock()
+	memLimit.Store(p.memLimit)
+	// Not publish: first use may come from a path that holds heap.mu, and
+	// there is nothing cached yet to drop.
+	pol.Store(p)
+}
+
+// readEnv parses HAKMEM_MODE and every option from getenv; invalid values
+// are written to w, one line each, and ignored.
+func readEnv(getenv func(string) (string, bool), w io.Writer) (Mode, map[int]int) {
+	var mode Mode
+	vals := map[int]int{}
+	if s, ok := getenv(modeEnv); ok {
+		m, err := ParseMode(s)
+		if err != nil {
+			fmt.Fprintf(w, "hakmem: %s=%q is not valid: want one of %s; ignored\n", modeEnv, s, strings.Join(modeNames[1:], ", "))
+		} else {
+			mode = m
+		}
+	}
+	for i := range options {
+		o := &options[i]
+		if s, ok := getenv(o.env); ok {
+			v, err := o.parse(s)
+			if err != nil {
+				fmt.Fprintf(w, "hakmem: %v; ignored\n", err)
+				continue
+			}
+			vals[i] = v
+		}
+	}
+	return mode, vals
+}
+
+// unknownVars lists the HAKMEM_ variables in environ that hakmem does not
+// know, each with the closest known name.
+func unknownVars(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		k, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(k, "HAKMEM_") || k == modeEnv || optionIndex(k) >= 0 && options[optionIndex(k)].env == k {
+			continue
+		}
+		out = append(out, fmt.Sprintf("unknown variable %s (did you mean %s?)", k, closestVar(k)))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// closestVar is the known variable nearest to k by edit distance.
+func closestVar(k string) string {
+	best, bestD := modeEnv, editDistance(k, modeEnv)
+	for i := range options {
+		if d := editDistance(k, options[i].env); d < bestD {
+			best, bestD = options[i].env, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// CheckEnvironment validates the HAKMEM_ variables of environ (in the form
+// os.Environ returns) and returns one line per problem: an invalid value
+// with the accepted ones, or an unknown variable with the closest known
+// name. It reads nothing else and changes nothing.
+func CheckEnvironment(environ []string) []string {
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	var b strings.Builder
+	readEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &b)
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if line != "" {
+			out = append(out, strings.TrimPrefix(line, "hakmem: "))
+		}
+	}
+	return append(out, unknownVars(environ)...)
+}
+
+// Config is the configuration Configure applies: a mode and option values,
+// both above the environment in precedence.
+type Config struct {
+	// Mode, when not zero, replaces HAKMEM_MODE.
+	Mode Mode
+	// Options sets options by name ("segment_cache") or variable
+	// ("HAKMEM_SEGMENT_CACHE"), in the option's unit; enum options take
+	// their number (thp: 0 off, 1 auto, 2 on).
+	Options map[string]int
+}
+
+// errConfigured is returned by Configure after first use.
+var errConfigured = errors.New("hakmem: Configure must be called before the first use of hakmem (an allocation, ReadStats, Settings or SetMode already read the configuration); use SetMode to change the mode at run time")
+
+// Configure sets the configuration before first use: c's mode and options
+// take precedence over the environment (which is still read). It returns
+// an error, and changes nothing, when c names an unknown option or an
+// invalid value or mode, or when hakmem has already been used.
+func Configure(c Config) error {
+	if c.Mode != 0 && !c.Mode.valid() {
+		return fmt.Errorf("hakmem: Configure: invalid mode %v", c.Mode)
+	}
+	api := map[int]int{}
+	keys := make([]string, 0, len(c.Options))
+	for k := range c.Options {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		i := optionIndex(k)
+		if i < 0 {
+			near := closestVar("HAKMEM_" + strings.TrimPrefix(strings.ToUpper(k), "HAKMEM_"))
+			if j := optionIndex(near); j >= 0 {
+				near = options[j].name
+			}
+			return fmt.Errorf("hakmem: Configure: unknown option %q (did you mean %s?)", k, near)
+		}
+		o := &options[i]
+		v := c.Options[k]
+		if v < o.min || v > o.max {
+			return fmt.Errorf("hakmem: Configure: %s = %d is not valid: want %s", o.name, v, o.accepted())
+		}
+		api[i] = v
+	}
+	ran := false
+	initOnce.Do(func() {
+		ran = true
+		cfgState.mu.Lock()
+		cfgState.apiMode, cfgState.apiVals = c.Mode, api
+		cfgState.mu.Unlock()
+		loadConfig()
+	})
+	if !ran {
+		return errConfigured
+	}
+	return nil
+}
+
+// SetMode switches to mode m at run time. Options set by the environment
+// or Configure keep their values (they take precedence over any mode).
+// Effects: a BigCache turned off is emptied, and a smaller segment cache is
+// trimmed, at once; THP applies to new mappings; the per-P cache caps
+// (pcache_scale) are unchanged; the memory limit is unchanged. Safe at any
+// time from any goroutine: the slow paths see either the old policy or the
+// new one, whole.
+func SetMode(m Mode) error {
+	if !m.valid() {
+		return fmt.Errorf("hakmem: SetMode: invalid mode %v", m)
+	}
+	ensureInit()
+	cfgState.mu.Lock()
+	cfgState.apiMode = m
+	p := buildPolicy(&cfgState)
+	cfgState.mu.Unlock()
+	publish(p)
+	return nil
+}
+
+// CurrentMode returns the mode in effect.
+func CurrentMode() Mode {
+	ensureInit()
+	return cfg().mode
+}
+
+// publish swaps in policy p and applies what cannot wait for the next
+// slow path: an emptied BigCache, a trimmed segment cache.
+func publish(p *policy) {
+	heap.mu.Lock()
+	old := pol.Swap(p)
+	var unmap []*segment
+	if !p.bigCacheOn() {
+		for s := heap.big.lru.tail; s != nil; s = heap.big.lru.tail {
+			heap.big.evict(s)
+			heap.dropLarge(s)
+			unmap = append(unmap, s)
+		}
+	}
+	for heap.cache.n > p.segmentCache {
+		s := heap.cache.tail
+		heap.cache.remove(s)
+		heap.unmapSegment(s)
+		heap.segEvicted++
+	}
+	for _, s := range unmap {
+		osUnmap(s.base, s.largeSize)
+	}
+	heap.mu.Unlock()
+	if old != nil && old.mode != p.mode {
+		p.logf(debugMinimal, "mode %s -> %s", old.mode, p.mode)
+	}
+}
+
+// Setting is one effective option, as Settings reports it.
+type Setting struct {
+	Name    string // option name, the key of Config.Options
+	Env     string // its environment variable
+	Type    string // "int" or "enum"
+	Value   int    // effective value, in Unit
+	Text    string // the value for people: the enum name, or the number
+	Unit    string
+	Default int    // the value with no mode, environment or API
+	Source  Source // where Value came from
+	Modes   string // the modes that change it, "minimal=0 fast=32", or ""
+	Doc     string
+}
+
+// Settings returns the effective configuration: the mode first (Name
+// "mode", Value the Mode), then every option, with the source of each
+// value. It reads the environment if nothing has yet. The memory limit is
+// the one in effect (SetMemoryLimit's, with Source "api", when it was
+// changed that way).
+func Settings() []Setting {
+	ensureInit()
+	p := cfg()
+	out := []Setting{{
+		Name: "mode", Env: modeEnv, Type: typeEnum, Value: int(p.mode), Text: p.mode.String(),
+		Unit: strings.Join(modeNames[1:], ", "), Default: int(Balanced), Source: p.modeSrc,
+		Doc: "The preset of the options below (see the modes table).",
+	}}
+	for i := range options {
+		o := &options[i]
+		s := Setting{Name: o.name, Env: o.env, Type: o.typ, Value: p.vals[i], Unit: o.unit,
+			Default: o.def, Source: p.srcs[i], Doc: o.doc}
+		if o.name == "memory_limit" {
+			if lim := memLimit.Load(); lim != p.memLimit {
+				s.Value, s.Source = int(lim/mib), SourceAPI
+			}
+		}
+		s.Text = o.format(s.Value)
+		var ms []string
+		for _, m := range modes {
+			if v, ok := o.modes[m]; ok {
+				ms = append(ms, m.String()+"="+o.format(v))
+			}
+		}
+		s.Modes = strings.Join(ms, " ")
+		out = append(out, s)
+	}
+	return out
 }
 
 // optionsMarkdown renders the option table for the README.
 func optionsMarkdown() string {
 	var b strings.Builder
-	b.WriteString("| variable | default | range | unit | meaning |\n|---|---|---|---|---|\n")
-	for _, o := range options {
-		fmt.Fprintf(&b, "| `%s` | %d | %d .. %d | %s | %s |\n", o.env, o.def, o.min, o.max, o.unit, o.doc)
+	b.WriteString("| variable | name | type | default | range | unit | modes | meaning |\n|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| `%s` | mode | enum | balanced | %s | | | The preset of the options below (see Modes); case-insensitive. |\n",
+		modeEnv, strings.Join(modeNames[1:], ", "))
+	for i := range options {
+		o := &options[i]
+		var ms []string
+		for _, m := range modes {
+			if v, ok := o.modes[m]; ok {
+				ms = append(ms, m.String()+" "+o.format(v))
+			}
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %d .. %d | %s | %s | %s |\n",
+			o.env, o.name, o.typ, o.format(o.def), o.min, o.max, o.unit, strings.Join(ms, ", "), o.doc)
 	}
 	return b.String()
 }

@@ -26,6 +26,11 @@
 //	hakmem.Release()               // return cached memory to the OS now
 //	hakmem.StopScavenger()         // stop the background goroutine (tests checking for leaks)
 //
+//	hakmem.Configure(hakmem.Config{Mode: hakmem.Fast}) // before first use; wins over HAKMEM_MODE
+//	hakmem.SetMode(hakmem.Minimal) // at any time; HAKMEM_* and Configure options keep their values
+//	hakmem.Settings()              // the effective configuration, with each value's source
+//	hakmem.WriteStats(os.Stderr)   // a readable report of ReadStats()
+//
 // Errors are *Error values matching one of the Err* sentinels through
 // errors.Is. The Try functions return them; the plain ones panic with the
 // same value. A foreign pointer (Go heap, stack, C), an interior pointer, a
@@ -132,9 +137,12 @@
 //   - malloc.go: the API and its fast paths. Alloc: size to class by table,
 //     pin, pop, unpin. Free: registry, slab, block-boundary and cookie
 //     checks, pin, push, unpin. Everything else is in named slow paths.
-//   - typed.go, site.go, config.go, stats.go: typed helpers, allocation
-//     sites, the option table (the only reader of the environment) and the
-//     one declaration of every counter.
+//   - typed.go, site.go, config.go, mode.go, stats.go: typed helpers,
+//     allocation sites, the option table (the only reader of the
+//     environment) and the policy snapshot, the modes, and the one
+//     declaration of every counter.
+//   - debuglog.go, writestats.go: the debug log and size histogram of
+//     Research mode, and the readable statistics report.
 //   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
 //     the only files that turn addresses into pointers or talk to the OS
 //     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The
@@ -171,6 +179,38 @@
 // entry becomes a tombstone: a later Free there is a double free while the
 // address stays unmapped, and a foreign pointer once someone else maps it.
 //
+// # Modes and the policy snapshot
+//
+// A mode (HAKMEM_MODE, Configure, SetMode) is a preset of the option table
+// in config.go; the environment and then Configure override it option by
+// option (default < mode < environment < API). The effective values form
+// one immutable policy, published through an atomic pointer: a slow path
+// loads it once and reads plain fields, and SetMode builds a new one and
+// swaps it in (emptying the BigCache or trimming the segment cache at once
+// when the new policy calls for it). The fast paths in malloc.go read
+// neither the policy nor any flag, so every mode runs the same small-block
+// code: hakmem's modes checked bit flags on the hot path and paid 5% for
+// it. The modes (generated from the option table; TestModesTable):
+//
+//	| setting | minimal | fast | balanced | learning | research |
+//	|---|---|---|---|---|---|
+//	| purpose | baseline: no caches, free to the OS at once | production speed: cache more, longer | recommended default | learning phase | development, all on |
+//	| `HAKMEM_SEGMENT_CACHE` | 0 | 32 | 8 | 8 | 8 |
+//	| `HAKMEM_BIGCACHE_MB` | 0 | 256 | 256 | 256 | 256 |
+//	| `HAKMEM_WARM_MS` | 250 | 1000 | 250 | 250 | 250 |
+//	| `HAKMEM_COLD_MS` | 2000 | 5000 | 2000 | 2000 | 2000 |
+//	| `HAKMEM_DECAY_MS` | 10000 | 30000 | 10000 | 10000 | 10000 |
+//	| `HAKMEM_THP` | off | auto | auto | auto | on |
+//	| `HAKMEM_LEARNING` | off | frozen | frozen | live | live |
+//	| `HAKMEM_DEBUG` | off | off | off | minimal | verbose |
+//
+// Minimal caches nothing beyond the free lists: a freed large block or
+// empty segment is unmapped at once, so the temperature stages have
+// nothing to do. The learning setting is read by the learning layer (a
+// later issue). The debug log (debuglog.go) writes one line per slow-path
+// event: segment and large-block maps and unmaps, scavenger passes, memory
+// limit hits, mode changes.
+//
 // # Statistics
 //
 // Counters are kept per P with plain adds (atomic in race builds) and per
@@ -182,6 +222,21 @@
 // large path, the caches and the scavenger keep their counters under the
 // heap lock; system calls (mmap, munmap, each kind of madvise, mremap) are
 // counted where they are made.
+//
+// Observability: ReadStats covers every tier and site: bytes mapped, in
+// use, cached and free; a resident estimate (CommittedBytes: mapped minus
+// what was dropped with MADV_DONTNEED and not handed out since; WARM
+// memory, which the kernel takes only under pressure, counts as resident);
+// per-class counts; refill stages; the free pipeline; the BigCache in
+// total and per site; the scavenger's work; every system call. WriteStats
+// formats it for people. The subpackage metrics gives every value a
+// runtime/metrics-style name (/hakmem/memory/mapped:bytes) and publishes
+// them with expvar; metrics/prometheus is a Prometheus collector of the
+// same samples. The core package imports neither expvar nor net/http
+// (TestCoreImports). Counters that cost something on every slow path,
+// the slow-path size histogram, run only with HAKMEM_DEBUG=verbose
+// (Research mode), behind one load of the policy; the owner's fast path
+// counts nothing beyond its plain per-P adds.
 //
 // Release flushes the per-P caches, empties the transfer caches, unmaps
 // empty segments and cached large blocks, and drops the free pages of live

@@ -3,6 +3,7 @@ package hakmem_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hakmem-go/hakmem"
 )
@@ -42,4 +43,29 @@ func Example() {
 	// second free refused
 	// {1 2}
 	// hakmem: New: type contains Go pointers: type hakmem_test.named holds Go pointers (Name string); the garbage collector cannot see them in hakmem memory
+}
+
+// WriteStats writes a report for people; here only its section headers are
+// printed, since the numbers depend on what ran before.
+func ExampleWriteStats() {
+	b := hakmem.Alloc(100)
+	defer hakmem.Free(b)
+	var out strings.Builder
+	if err := hakmem.WriteStats(&out); err != nil {
+		panic(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if line != "" && line[0] != ' ' && !strings.Contains(line, "(debug)") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// hakmem statistics
+	// Memory
+	// Tiers
+	// Top sites (by allocations)
+	// Caches
+	// Scavenger
+	// System calls
+	// Learning leaderboard
 }

@@ -7,18 +7,13 @@ package hakmem
 // allocates.
 func SetBigCacheOn(on bool) (restore func()) {
 	ensureInit()
-	heap.mu.Lock()
-	defer heap.mu.Unlock()
-	saved := config.bigCacheBytes
+	saved := cfg()
 	if !on {
-		config.bigCacheBytes = 0
-		heap.dropCaches()
+		p := *saved
+		p.bigCacheBytes = 0
+		publish(&p)
 	}
-	return func() {
-		heap.mu.Lock()
-		config.bigCacheBytes = saved
-		heap.mu.Unlock()
-	}
+	return func() { publish(saved) }
 }
 
 // MappedBytes is ReadStats().MappedBytes without the rest of the snapshot

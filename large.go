@@ -51,6 +51,7 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 	heap.mu.Unlock()
 
 	base, err := osMap(usable, segmentSize)
+	config := cfg()
 	if err == nil && config.thp != thpOff && usable >= segmentSize {
 		// The whole block, tail included: advising part of a mapping
 		// would split it in two, and mremap (Realloc) moves only one.
@@ -68,6 +69,7 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 	heap.large++
 	heap.largeSize += uint64(usable)
 	heap.mu.Unlock()
+	config.logf(debugVerbose, "map large block %#x, %d bytes, site %d", base, usable, sid)
 	return base, usable, true, nil
 }
 
@@ -82,6 +84,7 @@ func freeLarge(seg *segment) bool {
 	}
 	heap.large--
 	heap.largeSize -= uint64(seg.largeSize)
+	config := cfg()
 	evicted, cached := heap.big.put(seg, now(), nil)
 	for _, s := range evicted {
 		heap.dropLarge(s)
@@ -101,6 +104,9 @@ func freeLarge(seg *segment) bool {
 		osUnmap(seg.base, seg.largeSize)
 	}
 	heap.mu.Unlock()
+	if len(evicted) > 0 || !cached {
+		config.logf(debugVerbose, "unmap large block %#x, %d bytes (cached %v, %d evicted)", seg.base, seg.largeSize, cached, len(evicted))
+	}
 	return true
 }
 
@@ -166,7 +172,7 @@ func reallocLarge(seg *segment, size uintptr) (p, usable uintptr, ok bool) {
 	if to != 0 {
 		nb = to
 	}
-	if err == nil && nu > old && config.thp != thpOff && nu >= segmentSize {
+	if err == nil && nu > old && cfg().thp != thpOff && nu >= segmentSize {
 		osHugepage(nb, nu)
 	}
 

@@ -10,18 +10,23 @@ import (
 	"time"
 )
 
-// withConfig lets a test change config; the original comes back, with the
-// caches emptied, when the test ends.
-func withConfig(t *testing.T) {
+// withConfig installs a private copy of the policy for a test to change
+// (through the returned pointer, before anything else runs: the scavenger
+// is stopped); the original comes back, with the caches emptied, when the
+// test ends.
+func withConfig(t *testing.T) *policy {
 	t.Helper()
 	ensureInit()
 	StopScavenger()
-	saved := config
+	saved := cfg()
+	p := *saved
+	pol.Store(&p)
 	t.Cleanup(func() {
 		StopScavenger()
 		Release()
-		config = saved
+		pol.Store(saved)
 	})
+	return &p
 }
 
 // siteStats finds a site's entry in st.
@@ -38,7 +43,7 @@ func siteStats(st Stats, s *Site) SiteStats {
 func isLarge(b []byte) bool { return regLookup(addrOf(b)).kind == kindLarge }
 
 func TestBigCacheReuse(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	config.warmNs, config.coldNs, config.decayNs = time.Hour.Nanoseconds(), time.Hour.Nanoseconds(), time.Hour.Nanoseconds()
 	site := NewSite("test-bigcache-reuse")
 	other := NewSite("test-bigcache-other")
@@ -103,7 +108,7 @@ func TestBigCacheReuse(t *testing.T) {
 }
 
 func TestBigCacheLimits(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	config.warmNs, config.coldNs, config.decayNs = time.Hour.Nanoseconds(), time.Hour.Nanoseconds(), time.Hour.Nanoseconds()
 	config.siteCacheBlocks, config.siteCacheBytes = 3, 64<<20
 	config.bigCacheBlocks, config.bigCacheBytes = 5, 20<<20
@@ -149,7 +154,7 @@ func TestBigCacheLimits(t *testing.T) {
 }
 
 func TestBigCacheOff(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	config.bigCacheBytes = 0
 	before := ReadStats()
 	for range 3 {
@@ -162,7 +167,7 @@ func TestBigCacheOff(t *testing.T) {
 }
 
 func TestRoutingThreshold(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	site := NewSite("test-threshold")
 	defer site.setThreshold(0)
 	site.setThreshold(256 << 10)
@@ -185,11 +190,11 @@ func TestRoutingThreshold(t *testing.T) {
 		t.Fatal("HAKMEM_LARGE_THRESHOLD not honoured")
 	}
 	checkStats(t, "threshold")
-	StopScavenger() // applyOptions writes config, which the scavenger reads
 	var warn strings.Builder
-	applyOptions(func(k string) (string, bool) { return "4096", k == "HAKMEM_LARGE_THRESHOLD" }, &warn)
-	if warn.Len() != 0 || config.largeThreshold != maxSmall {
-		t.Fatalf("threshold 4096 KiB: %d, %q", config.largeThreshold, warn.String())
+	var st configState
+	st.envMode, st.envVals = readEnv(func(k string) (string, bool) { return "4096", k == "HAKMEM_LARGE_THRESHOLD" }, &warn)
+	if p := buildPolicy(&st); warn.Len() != 0 || p.largeThreshold != maxSmall {
+		t.Fatalf("threshold 4096 KiB: %d, %q", p.largeThreshold, warn.String())
 	}
 }
 
@@ -200,7 +205,7 @@ func keep(t *testing.T, b []byte) []byte {
 }
 
 func TestFreePolicyStages(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	hour := time.Hour.Nanoseconds()
 	config.warmNs, config.coldNs, config.decayNs = hour, 2*hour, 3*hour
 	config.segmentCache = 8
@@ -294,7 +299,7 @@ func scavengerRunning() bool {
 }
 
 func TestScavengerDecaysAndStops(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	config.warmNs, config.coldNs, config.decayNs = 10*ms, 20*ms, 50*ms
 	StopScavenger()
 	if scavengerRunning() {
@@ -487,7 +492,7 @@ func TestReallocLarge(t *testing.T) {
 func runtimeHasMremap() bool { return osRemapSupported }
 
 func TestTHPPolicy(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	config.bigCacheBytes = 0
 	for _, tc := range []struct {
 		mode              int
@@ -544,7 +549,7 @@ func TestBigCacheVMHitRate(t *testing.T) {
 // fallback's mapping) and under the memory limit: each TryRealloc either
 // succeeds with the contents kept or fails leaving b allocated and intact.
 func TestReallocLargeFailures(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	config.bigCacheBytes = 0 // every growth needs a mapping
 	defer osMapFailAt.Store(0)
 	defer SetMemoryLimit(SetMemoryLimit(-1))
@@ -594,7 +599,7 @@ func TestReallocLargeFailures(t *testing.T) {
 // pattern checked before it is freed: a block whose pages the free policy
 // dropped while in use would lose it.
 func TestLargeStress(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	config.warmNs, config.coldNs, config.decayNs = 1*ms, 2*ms, 4*ms
 	config.siteCacheBlocks, config.bigCacheBlocks = 4, 8
 	const workers = 4
@@ -681,7 +686,7 @@ func TestLargeStress(t *testing.T) {
 // free slab page, due after the 5 s decay) is woken by a block whose first
 // stage (WARM, 50 ms) falls due sooner.
 func TestScavengerWokenEarly(t *testing.T) {
-	withConfig(t)
+	config := withConfig(t)
 	config.warmNs, config.coldNs, config.decayNs = 50*ms, 5000*ms, 5000*ms
 	Release()
 	StopScavenger()

@@ -168,6 +168,11 @@ func allocSlow(size int, sid int32, op string) ([]byte, error) {
 // allocAddr is the slow allocation; p == 0 with no error means size 0.
 // zeroed reports that the block is known to hold only zeros.
 func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, err error) {
+	if cfg().debug >= debugVerbose {
+		if countSlowSize(size) {
+			defer timeSlowAlloc(now())
+		}
+	}
 	switch {
 	case size < 0:
 		return 0, 0, false, newError(op, 0, size, ErrNegativeSize, "")
@@ -199,6 +204,7 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 func allocError(op string, size int, what string, err error) *Error {
 	if err == errOverLimit {
 		limitFailures.Add(1)
+		cfg().logf(debugMinimal, "memory limit hit: %s(%d): %s", op, size, what)
 		return newError(op, 0, size, ErrMemoryLimit, what+": "+err.Error())
 	}
 	return newError(op, 0, size, ErrOutOfMemory, what+": "+err.Error())

@@ -87,13 +87,14 @@ func growCaches(n int) {
 	if len(old) >= n {
 		return
 	}
+	scale := cfg().pcacheScale
 	cs := make([]*pcache, n)
 	copy(cs, old)
 	for i := len(old); i < n; i++ {
 		pc := &pcache{id: int32(i)}
 		pc.epoch.Store(releaseEpoch.Load())
 		for c := range pc.lists {
-			pc.lists[c].cap = uint32(int(classes[c].cap) * config.pcacheScale / 100)
+			pc.lists[c].cap = uint32(int(classes[c].cap) * scale / 100)
 		}
 		cs[i] = pc
 	}

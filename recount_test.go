@@ -1,7 +1,9 @@
 package hakmem
 
 import (
+	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -250,7 +252,80 @@ func checkStats(t *testing.T, when string) Stats {
 		t.Errorf("%s: stats BigCache %d blocks %d bytes, %d segments cached; census %d %d %d",
 			when, st.BigCacheBlocks, st.BigCacheBytes, st.SegmentsCached, cn.bigBlocks, cn.bigBytes, cn.segCached)
 	}
+	if st.DroppedBytes > st.MappedBytes-st.InUseBytes || st.CommittedBytes != st.MappedBytes-st.DroppedBytes {
+		t.Errorf("%s: dropped %d, committed %d, mapped %d, in use %d", when, st.DroppedBytes, st.CommittedBytes, st.MappedBytes, st.InUseBytes)
+	}
+	var sum SiteStats
+	for _, s := range st.Sites {
+		sum.BigCacheBlocks += s.BigCacheBlocks
+		sum.BigCacheBytes += s.BigCacheBytes
+		sum.BigCacheHits += s.BigCacheHits
+		sum.BigCacheMisses += s.BigCacheMisses
+		sum.BigCacheEvictions += s.BigCacheEvictions
+		sum.BigCacheDecayed += s.BigCacheDecayed
+	}
+	if sum.BigCacheBlocks != st.BigCacheBlocks || sum.BigCacheBytes != st.BigCacheBytes || sum.BigCacheHits != st.BigCacheHits ||
+		sum.BigCacheMisses != st.BigCacheMisses || sum.BigCacheEvictions != st.BigCacheEvictions || sum.BigCacheDecayed != st.BigCacheDecayed {
+		t.Errorf("%s: per-site BigCache sums %+v != totals %d/%d/%d/%d/%d/%d", when, sum, st.BigCacheBlocks, st.BigCacheBytes,
+			st.BigCacheHits, st.BigCacheMisses, st.BigCacheEvictions, st.BigCacheDecayed)
+	}
+	if st.Mode != cfg().mode.String() {
+		t.Errorf("%s: Stats.Mode %q, policy %v", when, st.Mode, cfg().mode)
+	}
 	return st
+}
+
+// TestStatsEveryMode runs small and large traffic through a site in every
+// mode (switched with SetMode) and checks the counters against the slow
+// recount while blocks are held, after freeing, after a scavenger pass
+// far in the future and after Release.
+func TestStatsEveryMode(t *testing.T) {
+	withConfig(t)
+	saved := cfgState.apiMode
+	t.Cleanup(func() {
+		cfgState.mu.Lock()
+		cfgState.apiMode = saved
+		cfgState.mu.Unlock()
+	})
+	site := NewSite("stats-every-mode")
+	debugLog.mu.Lock()
+	debugLog.w = io.Discard // Research logs every map
+	debugLog.mu.Unlock()
+	t.Cleanup(func() {
+		debugLog.mu.Lock()
+		debugLog.w = os.Stderr
+		debugLog.mu.Unlock()
+	})
+	for _, m := range modes {
+		if err := SetMode(m); err != nil {
+			t.Fatal(err)
+		}
+		StopScavenger()
+		r := rand.New(rand.NewPCG(uint64(m), 1))
+		var held [][]byte
+		for i := 0; i < 400; i++ {
+			n := 1 + r.IntN(64<<10)
+			if i%50 == 0 {
+				n = (2 + r.IntN(3)) << 20
+			}
+			held = append(held, site.Alloc(n))
+		}
+		checkStats(t, m.String()+" held")
+		for _, b := range held {
+			Free(b)
+		}
+		checkStats(t, m.String()+" freed")
+		heap.scavenge(now()+int64(cfg().coldNs)+1, false) // everything cached turns COLD
+		st := checkStats(t, m.String()+" cooled")
+		if st.BigCacheBytes+uint64(st.SegmentsCached)*segmentSize > 0 && st.DroppedBytes == 0 {
+			t.Errorf("%s: cached memory cooled but nothing counted dropped: %+v", m, st)
+		}
+		Release()
+		checkStats(t, m.String()+" released")
+		if st := ReadStats(); m == Research && (st.SlowAllocSizes == nil || st.SlowAllocTimed == 0) {
+			t.Errorf("research: no slow-path size histogram or timing: %v, %d", st.SlowAllocSizes, st.SlowAllocTimed)
+		}
+	}
 }
 
 // TestStatsMatchCensus runs mixed traffic on several goroutines (so blocks

@@ -84,7 +84,7 @@ func TestRSSScavenger(t *testing.T) {
 	if testing.Short() {
 		t.Skip("touches 1 GiB")
 	}
-	withConfig(t)
+	config := withConfig(t)
 	config.warmNs, config.coldNs, config.decayNs = 50*ms, 100*ms, 200*ms
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

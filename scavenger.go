@@ -146,16 +146,21 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 		}
 	}
 	var unmap []*segment
+	var cooled, purged int // for the debug log
+	config := cfg()
 	h.mu.Lock()
 	for s := h.big.lru.tail; s != nil; {
 		prev := s.q[qLRU].prev
 		if all || t-s.freedAt >= config.decayNs {
 			h.big.unlink(s)
 			h.big.decayed++
+			h.big.sites[s.site].decayed++
 			h.dropLarge(s)
 			unmap = append(unmap, s)
 		} else {
-			due(cool(s, t))
+			before := s.temp
+			due(cool(config, s, t))
+			cooled += int(s.temp - before)
 		}
 		s = prev
 	}
@@ -169,7 +174,9 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 			h.freePages -= pagesPerSegment
 			unmap = append(unmap, s)
 		} else {
-			due(cool(s, t))
+			before := s.temp
+			due(cool(config, s, t))
+			cooled += int(s.temp - before)
 		}
 		s = prev
 	}
@@ -181,6 +188,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 				}
 				if all || t-seg.dirtyAt >= config.decayNs {
 					h.purgeDirty(seg)
+					purged++
 				} else {
 					due(seg.dirtyAt + config.decayNs)
 				}
@@ -191,17 +199,28 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	for _, s := range unmap {
 		osUnmap(s.base, s.span())
 	}
+	if len(unmap) > 0 || cooled > 0 || purged > 0 || all {
+		nextText := "nothing waiting"
+		if next >= 0 {
+			nextText = "next stage in " + time.Duration(next).String()
+		}
+		config.logf(debugVerbose, "scavenger pass (release %v): %d unmapped, %d cooled a stage, %d segments purged, %s",
+			all, len(unmap), cooled, purged, nextText)
+	}
 	return next
 }
 
 // cool moves a cached segment or block to the temperature its age calls
 // for, and returns when its next stage falls due (its decay at the
 // latest). Caller holds heap.mu.
-func cool(s *segment, t int64) (nextAt int64) {
+func cool(config *policy, s *segment, t int64) (nextAt int64) {
 	age := t - s.freedAt
 	if age >= config.coldNs && s.temp < tempCold {
 		osFree(s.base, s.span(), true)
 		s.temp = tempCold
+		if s.kind == kindSmall {
+			s.purged.set(0, pagesPerSegment, true) // all dropped, whoever takes it
+		}
 	} else if age >= config.warmNs && s.temp < tempWarm {
 		osFree(s.base, s.span(), false)
 		s.temp = tempWarm
@@ -229,6 +248,8 @@ func (h *pageHeap) purgeDirty(seg *segment) {
 			j++
 		}
 		osFree(seg.base+uintptr(i)<<pageShift, uintptr(j-i)<<pageShift, true)
+		seg.purged.set(i, j-i, true)
+		h.pagesPurged += uint64(j - i)
 		i = j
 	}
 	h.setClean(seg)

@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"math/bits"
 	"sync"
 	"sync/atomic"
 )
@@ -61,6 +62,7 @@ type segment struct {
 	q       [2]segLink             // queue links: qPrimary (heap.cache, a site's BigCache list), qLRU (the BigCache LRU)
 	used    pageSet                // pages given to slabs
 	dirty   pageSet                // free pages that may still be resident (freed by a slab since the last purge)
+	purged  pageSet                // free pages dropped by purgeDirty and not handed to a slab since (Stats.DroppedBytes)
 	maxRun  uint8                  // longest run of free pages, the bucket index
 	next    *segment               // in heap.buckets[maxRun]
 	prev    *segment               //
@@ -120,6 +122,8 @@ type pageHeap struct {
 	dirtySegs  int    // live segments with dirty pages (dirtyAt != 0)
 	segEvicted uint64 // cached segments unmapped because the cache was full or the memory limit needed room
 	segDecayed uint64 // cached segments unmapped by the scavenger or Release
+
+	pagesPurged uint64 // free slab pages of live segments dropped by the scavenger or Release (Stats.PagesPurged)
 }
 
 var heap pageHeap
@@ -151,6 +155,7 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 	}
 	first := seg.used.firstFreeRun(n)
 	seg.used.set(first, n, true)
+	seg.purged.set(first, n, false)
 	if seg.dirtyAt != 0 {
 		if seg.dirty.set(first, n, false); seg.dirty.empty() {
 			h.setClean(seg)
@@ -180,6 +185,7 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 func (h *pageHeap) freeSlab(s *slab) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	config := cfg() // under heap.mu: publish trims the segment cache under it too
 	seg := s.seg
 	first := int((s.base - seg.base) >> pageShift)
 	for i := first; i < first+int(s.npages); i++ {
@@ -225,6 +231,8 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 	if err != nil {
 		return nil, err
 	}
+	config := cfg()
+	config.logf(debugVerbose, "map segment %#x", base)
 	if config.thp == thpOn {
 		osHugepage(base, segmentSize)
 	}
@@ -240,6 +248,7 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 func (h *pageHeap) unmapSegment(seg *segment) {
 	regSet(seg.base, segmentSize, freedChunk)
 	osUnmap(seg.base, segmentSize)
+	cfg().logf(debugVerbose, "unmap segment %#x", seg.base)
 	h.nsegments--
 	h.freePages -= pagesPerSegment
 }
@@ -289,6 +298,15 @@ func (ps *pageSet) set(first, n int, on bool) {
 		first += k
 		n -= k
 	}
+}
+
+// count is the number of pages in the set.
+func (ps *pageSet) count() int {
+	n := 0
+	for _, w := range ps {
+		n += bits.OnesCount64(w)
+	}
+	return n
 }
 
 func (ps *pageSet) empty() bool {

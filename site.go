@@ -46,7 +46,7 @@ func siteThreshold(sid int32) uintptr {
 		}
 	}
 	ensureInit()
-	return uintptr(config.largeThreshold)
+	return uintptr(cfg().largeThreshold)
 }
 
 // routedLarge reports whether a request of size bytes (at most maxSmall)

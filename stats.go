@@ -28,6 +28,16 @@ type Stats struct {
 	// a slab, empty segments kept for reuse, and the unusable tail of slabs.
 	FreeBytes uint64
 
+	// DroppedBytes estimates the mapped bytes the OS holds no pages for:
+	// COLD cached segments and large blocks (MADV_DONTNEED), and free slab
+	// pages the scavenger purged and no slab has taken since. WARM memory
+	// (MADV_FREE) is not counted: the kernel takes it only under pressure.
+	// CommittedBytes = MappedBytes - DroppedBytes is the resident estimate
+	// (an upper bound: pages never touched since mmap are not resident
+	// either).
+	DroppedBytes   uint64
+	CommittedBytes uint64
+
 	Segments       int    // segments mapped (2 MiB each), cached ones included
 	SegmentsCached int    // empty segments kept mapped for reuse
 	Slabs          int    // slabs carved in live segments
@@ -59,6 +69,9 @@ type Stats struct {
 	// ScavengerPasses counts passes of the free policy (scavenger.go), the
 	// background goroutine's and Release's.
 	ScavengerPasses uint64
+	// PagesPurged counts free slab pages (16 KiB) of live segments the
+	// scavenger or Release dropped with MADV_DONTNEED.
+	PagesPurged uint64
 
 	Allocs uint64 // allocations of non-zero size since start (all tiers)
 	Frees  uint64 // successful frees since start (all tiers)
@@ -97,6 +110,19 @@ type Stats struct {
 	// Sites has one entry per site, the default site first.
 	Sites []SiteStats
 
+	// Mode is the mode in effect (HAKMEM_MODE, Configure, SetMode).
+	Mode string
+
+	// SlowAllocSizes is the debug size histogram: slow-path allocations
+	// (refills, large blocks, errors) with bits.Len(size) == i at index i,
+	// counted only while HAKMEM_DEBUG is verbose (Research mode); nil when
+	// none were.
+	SlowAllocSizes []uint64
+	// SlowAllocTimed slow-path allocations (one in 16 of each size, in the
+	// same mode) took SlowAllocNs nanoseconds together.
+	SlowAllocTimed uint64
+	SlowAllocNs    uint64
+
 	// PinVariant says how goroutines own a per-P cache: "procpin" (the
 	// runtime's procPin) or "mutex" (the portable build, and -race builds).
 	PinVariant string
@@ -123,12 +149,13 @@ type SiteStats struct {
 	LargeThreshold int // routing threshold, bytes: larger requests take the large path
 
 	// The site's part of the BigCache: blocks and bytes it holds, and the
-	// site's hits, misses and evictions (see Stats).
+	// site's hits, misses, evictions and decayed blocks (see Stats).
 	BigCacheBlocks    int
 	BigCacheBytes     uint64
 	BigCacheHits      uint64
 	BigCacheMisses    uint64
 	BigCacheEvictions uint64
+	BigCacheDecayed   uint64
 }
 
 // ReadStats returns a snapshot of the allocator's counters. It takes each
@@ -203,8 +230,21 @@ func ReadStats() Stats {
 	st.BigCacheDecayed = heap.big.decayed
 	st.MappedBytes = uint64(heap.nsegments)*segmentSize + heap.largeSize + heap.big.lru.bytes
 	st.FreeBytes += heap.freePages * pageSize
+	st.PagesPurged = heap.pagesPurged
+	st.DroppedBytes = heap.droppedBytes()
 	siteBig = heap.big.sites
 	heap.mu.Unlock()
+	st.CommittedBytes = st.MappedBytes - min(st.DroppedBytes, st.MappedBytes)
+	st.Mode = cfg().mode.String()
+	st.SlowAllocTimed, st.SlowAllocNs = slowTimed.Load(), slowNs.Load()
+	for i := range slowSizes {
+		if n := slowSizes[i].Load(); n != 0 {
+			if st.SlowAllocSizes == nil {
+				st.SlowAllocSizes = make([]uint64, len(slowSizes))
+			}
+			st.SlowAllocSizes[i] = n
+		}
+	}
 	st.InUseBytes += st.LargeBytes
 	st.CachedBytes += st.BigCacheBytes
 	st.MemoryLimit = memLimit.Load()
@@ -234,6 +274,7 @@ func ReadStats() Stats {
 			sc := &siteBig[s.id]
 			ss.BigCacheBlocks, ss.BigCacheBytes = sc.list.n, sc.list.bytes
 			ss.BigCacheHits, ss.BigCacheMisses, ss.BigCacheEvictions = sc.hits, sc.misses, sc.evictions
+			ss.BigCacheDecayed = sc.decayed
 		} else {
 			ss.Allocs, ss.Bytes = s.allocs.Load(), s.bytes.Load()
 		}
@@ -244,6 +285,27 @@ func ReadStats() Stats {
 	st.Sites[0].Allocs = st.Allocs - min(named, st.Allocs)
 	st.Sites[0].Bytes = 0
 	return st
+}
+
+// droppedBytes is Stats.DroppedBytes: COLD cached segments and blocks,
+// and purged free pages not taken since. Walks every segment: ReadStats
+// only. Caller holds heap.mu.
+func (h *pageHeap) droppedBytes() uint64 {
+	var n uint64
+	for s := h.big.lru.head; s != nil; s = s.q[qLRU].next {
+		if s.temp == tempCold {
+			n += uint64(s.largeSize)
+		}
+	}
+	for s := h.cache.head; s != nil; s = s.q[qPrimary].next {
+		n += uint64(s.purged.count()) * pageSize // all of it when COLD (cool)
+	}
+	for _, s := range h.buckets {
+		for ; s != nil; s = s.next {
+			n += uint64(s.purged.count()) * pageSize
+		}
+	}
+	return n
 }
 
 // String is a one-line summary, for logs.

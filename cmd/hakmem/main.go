@@ -5,6 +5,7 @@
 //	hakmem bench [scenarios...] [flags]   run the battle
 //	hakmem compare OLD.json NEW.json      compare two results
 //	hakmem report RESULT.json --html FILE write an HTML report
+//	hakmem config                         print and validate the configuration
 //
 // Each subcommand lives in its own file.
 package main
@@ -37,6 +38,7 @@ type command struct {
 var commands = map[string]command{
 	"bench":   {"run the benchmark battle", runBench},
 	"compare": {"compare two result files, exit 1 on a significant regression", runCompare},
+	"config":  {"print the effective configuration and validate HAKMEM_* variables", runConfig},
 	"report":  {"write the HTML report of a result file", runReport},
 }
 

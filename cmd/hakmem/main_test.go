@@ -88,11 +88,11 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"bench", "nosuch"}, "random-mixed-8192"},
-		{[]string{"bench", "--allocators", "go,nosuch"}, "hakmem, go, syncpool, modernc"},
+		{[]string{"bench", "--allocators", "go,nosuch"}, "hakmem, hakmem-minimal, hakmem-fast, hakmem-balanced, hakmem-learning, hakmem-research, go, syncpool, modernc"},
 		{[]string{"bench", "--format", "xml"}, "table, json, gobench"},
 		{[]string{"bench", "--bogus"}, "flag provided but not defined"},
 		{[]string{"bench", "--live", "lots"}, "1GiB"},
-		{[]string{"nosuch"}, "bench, compare, report"},
+		{[]string{"nosuch"}, "bench, compare, config, report"},
 		{[]string{"compare", "one.json"}, "want two result files"},
 		{[]string{"report", "r.json"}, "--html FILE"},
 	} {

@@ -92,7 +92,7 @@ func register(name, doc string, dflt bool, newFn func() (Allocator, error)) {
 // adapterOrder fixes the listing order of the well-known adapters (hakmem
 // first, then the Go peers, then the cgo peers); others sort after them.
 func adapterOrder(name string) int {
-	known := []string{"hakmem", "go", "syncpool", "modernc", "cgo-glibc", "cgo-mimalloc", "cgo-jemalloc"}
+	known := []string{"hakmem", "hakmem-minimal", "hakmem-fast", "hakmem-balanced", "hakmem-learning", "hakmem-research", "go", "syncpool", "modernc", "cgo-glibc", "cgo-mimalloc", "cgo-jemalloc"}
 	for i, k := range known {
 		if k == name {
 			return i

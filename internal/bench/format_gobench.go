@@ -25,8 +25,8 @@ func WriteGoBench(w io.Writer, r *Result) error {
 	fmt.Fprintf(bw, "goos: %s\ngoarch: %s\npkg: github.com/hakmem-go/hakmem/cmd/hakmem\ncpu: %s\n", p.GOOS, p.GOARCH, p.CPUModel)
 	fmt.Fprintf(bw, "# hakmem bench %s, commit %s, %s, %s, GOMAXPROCS %d, %d cores\n",
 		p.ToolVersion, p.GitCommit, p.Date, p.GoVersion, p.GOMAXPROCS, p.Cores)
-	for _, k := range sortedKeys(p.HakmemEnv) {
-		fmt.Fprintf(bw, "# %s=%s\n", k, p.HakmemEnv[k])
+	for _, kv := range p.changedConfig() {
+		fmt.Fprintf(bw, "# %s\n", kv)
 	}
 	fmt.Fprintf(bw, "# command: %s\n", strings.Join(p.Command, " "))
 	for _, e := range r.Entries {

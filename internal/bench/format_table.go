@@ -21,11 +21,7 @@ func WriteTable(w io.Writer, r *Result) error {
 	}
 	fmt.Fprintf(bw, "hakmem bench %s, commit %s, %s\n", p.ToolVersion, commit, p.Date)
 	fmt.Fprintf(bw, "%s %s/%s, %s, %d cores, GOMAXPROCS %d", p.GoVersion, p.GOOS, p.GOARCH, p.CPUModel, p.Cores, p.GOMAXPROCS)
-	if len(p.HakmemEnv) > 0 {
-		var kv []string
-		for _, k := range sortedKeys(p.HakmemEnv) {
-			kv = append(kv, k+"="+p.HakmemEnv[k])
-		}
+	if kv := p.changedConfig(); len(kv) > 0 {
 		fmt.Fprintf(bw, ", %s", strings.Join(kv, " "))
 	}
 	fmt.Fprintf(bw, "\n%d measured run(s) + %d warm-up per allocator, interleaved; ns/op: lower is better\n",

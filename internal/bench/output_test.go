@@ -23,8 +23,8 @@ func syntheticResult() *Result {
 			ToolVersion: ToolVersion, GitCommit: "0123456789abcdef0123456789abcdef01234567", GitSource: "git",
 			Date: "2026-01-02T03:04:05Z", GoVersion: "go1.26.8", GOOS: "linux", GOARCH: "amd64",
 			CPUModel: "Test CPU 9000", Cores: 2, GOMAXPROCS: 2,
-			HakmemEnv: map[string]string{"HAKMEM_MODE": "balanced"},
-			Command:   []string{"hakmem", "bench", "json", "larson"},
+			HakmemConfig: map[string]ConfigValue{"HAKMEM_MODE": {"balanced", "env"}, "HAKMEM_THP": {"auto", "default"}},
+			Command:      []string{"hakmem", "bench", "json", "larson"},
 		},
 		Settings: Settings{Runs: 3, Warmups: 1, Allocators: []string{"hakmem", "go"}, Native: true},
 	}

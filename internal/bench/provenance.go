@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bufio"
+
+	hakmem "github.com/hakmem-go/hakmem"
 	"os"
 	"os/exec"
 	"runtime"
@@ -23,36 +25,40 @@ type Provenance struct {
 	// GitDirty says the working tree had uncommitted changes; GitSource
 	// says where the commit came from: "buildinfo" (-buildvcs), "git"
 	// (git rev-parse HEAD at run time) or "none".
-	GitCommit  string            `json:"git_commit"`
-	GitDirty   bool              `json:"git_dirty"`
-	GitSource  string            `json:"git_source"`
-	Date       string            `json:"date"`       // start of the battle, RFC 3339, UTC
-	GoVersion  string            `json:"go_version"` // runtime.Version()
-	GOOS       string            `json:"goos"`       // runtime.GOOS
-	GOARCH     string            `json:"goarch"`     // runtime.GOARCH
-	CPUModel   string            `json:"cpu_model"`  // /proc/cpuinfo "model name", or "unknown"
-	Cores      int               `json:"cores"`      // runtime.NumCPU(): logical CPUs usable by the process
-	GOMAXPROCS int               `json:"gomaxprocs"` // runtime.GOMAXPROCS(0) during the battle
-	HakmemEnv  map[string]string `json:"hakmem_env"` // every HAKMEM_* environment variable set
-	GOGC       string            `json:"gogc"`       // GOGC as set in the environment, "" if unset
-	Command    []string          `json:"command"`    // the exact command line (os.Args)
+	GitCommit  string `json:"git_commit"`
+	GitDirty   bool   `json:"git_dirty"`
+	GitSource  string `json:"git_source"`
+	Date       string `json:"date"`       // start of the battle, RFC 3339, UTC
+	GoVersion  string `json:"go_version"` // runtime.Version()
+	GOOS       string `json:"goos"`       // runtime.GOOS
+	GOARCH     string `json:"goarch"`     // runtime.GOARCH
+	CPUModel   string `json:"cpu_model"`  // /proc/cpuinfo "model name", or "unknown"
+	Cores      int    `json:"cores"`      // runtime.NumCPU(): logical CPUs usable by the process
+	GOMAXPROCS int    `json:"gomaxprocs"` // runtime.GOMAXPROCS(0) during the battle
+	// HakmemConfig is hakmem's effective configuration at the start of
+	// the battle (hakmem.Settings): every option by variable, with the
+	// source of its value (default, mode, env, api). Mode entries
+	// (hakmem-minimal ...) switch the mode for their own runs.
+	HakmemConfig map[string]ConfigValue `json:"hakmem_config"`
+	GOGC         string                 `json:"gogc"`    // GOGC as set in the environment, "" if unset
+	Command      []string               `json:"command"` // the exact command line (os.Args)
 }
 
 // CollectProvenance gathers the provenance of a battle run now with the
 // given command line.
 func CollectProvenance(args []string) Provenance {
 	p := Provenance{
-		ToolVersion: ToolVersion,
-		Date:        time.Now().UTC().Format(time.RFC3339),
-		GoVersion:   runtime.Version(),
-		GOOS:        runtime.GOOS,
-		GOARCH:      runtime.GOARCH,
-		CPUModel:    cpuModel(),
-		Cores:       runtime.NumCPU(),
-		GOMAXPROCS:  runtime.GOMAXPROCS(0),
-		HakmemEnv:   hakmemEnv(),
-		GOGC:        os.Getenv("GOGC"),
-		Command:     append([]string(nil), args...),
+		ToolVersion:  ToolVersion,
+		Date:         time.Now().UTC().Format(time.RFC3339),
+		GoVersion:    runtime.Version(),
+		GOOS:         runtime.GOOS,
+		GOARCH:       runtime.GOARCH,
+		CPUModel:     cpuModel(),
+		Cores:        runtime.NumCPU(),
+		GOMAXPROCS:   runtime.GOMAXPROCS(0),
+		HakmemConfig: hakmemConfig(),
+		GOGC:         os.Getenv("GOGC"),
+		Command:      append([]string(nil), args...),
 	}
 	p.GitCommit, p.GitDirty, p.GitSource = gitCommit()
 	return p
@@ -101,16 +107,31 @@ func cpuModel() string {
 	return "unknown"
 }
 
-// hakmemEnv returns the HAKMEM_* environment variables that are set.
-func hakmemEnv() map[string]string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "HAKMEM_") {
-			m[k] = v
-		}
+// ConfigValue is one effective hakmem setting.
+type ConfigValue struct {
+	Value  string `json:"value"`  // as hakmem.Setting.Text: the number, or the enum name
+	Source string `json:"source"` // hakmem.Source: default, mode, env or api
+}
+
+// hakmemConfig reads hakmem's effective configuration.
+func hakmemConfig() map[string]ConfigValue {
+	m := map[string]ConfigValue{}
+	for _, s := range hakmem.Settings() {
+		m[s.Env] = ConfigValue{Value: s.Text, Source: string(s.Source)}
 	}
 	return m
+}
+
+// changedConfig lists, as VAR=value, the settings not at their default,
+// for the short provenance lines of the table, gobench and HTML formats.
+func (p Provenance) changedConfig() []string {
+	var kv []string
+	for _, k := range sortedKeys(p.HakmemConfig) {
+		if v := p.HakmemConfig[k]; v.Source != string(hakmem.SourceDefault) {
+			kv = append(kv, k+"="+v.Value)
+		}
+	}
+	return kv
 }
 
 // sortedKeys returns the keys of m in order.

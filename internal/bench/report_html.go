@@ -75,12 +75,9 @@ func WriteHTML(w io.Writer, r *Result) error {
 	if p.GitDirty {
 		commit += " (uncommitted changes)"
 	}
-	var env []string
-	for _, k := range sortedKeys(p.HakmemEnv) {
-		env = append(env, k+"="+p.HakmemEnv[k])
-	}
+	env := p.changedConfig()
 	if len(env) == 0 {
-		env = []string{"(no HAKMEM_* variables set)"}
+		env = []string{"(hakmem at its defaults)"}
 	}
 	data := map[string]any{
 		"P":        p,

@@ -1,0 +1,62 @@
+package metrics_test
+
+import (
+	"encoding/json"
+	"expvar"
+	"regexp"
+	"testing"
+
+	"github.com/hakmem-go/hakmem"
+	"github.com/hakmem-go/hakmem/metrics"
+)
+
+func TestNames(t *testing.T) {
+	re := regexp.MustCompile(`^/hakmem(/[a-z0-9-]+)+:[a-z]+$`)
+	seen := map[string]bool{}
+	for _, d := range metrics.All() {
+		if !re.MatchString(d.Name) || seen[d.Name] || d.Help == "" || (d.Kind != metrics.Gauge && d.Kind != metrics.Counter) {
+			t.Errorf("bad description %+v", d)
+		}
+		seen[d.Name] = true
+	}
+}
+
+func TestReadAndExpvar(t *testing.T) {
+	s := hakmem.NewSite("metrics-test")
+	b := s.Alloc(3 << 20)
+	small := hakmem.Alloc(100)
+	defer hakmem.Free(small)
+	hakmem.Free(b)
+	hakmem.StopScavenger()
+
+	v := map[string]float64{}
+	sites := map[string]bool{}
+	for _, x := range metrics.Read() {
+		if x.LabelValue == "" {
+			v[x.Name] = x.Value
+		} else if x.Name == "/hakmem/site/allocs:calls" {
+			sites[x.LabelValue] = true
+		}
+	}
+	if v["/hakmem/memory/mapped:bytes"] != v["/hakmem/memory/in-use:bytes"]+v["/hakmem/memory/cached:bytes"]+v["/hakmem/memory/free:bytes"] {
+		t.Errorf("mapped != in use + cached + free: %v", v)
+	}
+	if v["/hakmem/allocs:calls"] < 2 || v["/hakmem/sys/mmap:calls"] < 1 || !sites["metrics-test"] || !sites["default"] {
+		t.Errorf("samples: %v, sites %v", v, sites)
+	}
+
+	ev := expvar.Get(metrics.ExpvarName)
+	if ev == nil {
+		t.Fatal("expvar variable not published")
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(ev.String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m["/hakmem/memory/mapped:bytes"].(float64); !ok {
+		t.Errorf("expvar lacks mapped bytes: %v", m)
+	}
+	if site, ok := m["/hakmem/site/allocs:calls"].(map[string]any); !ok || site["metrics-test"] == nil {
+		t.Errorf("expvar lacks the site: %v", m["/hakmem/site/allocs:calls"])
+	}
+}
