@@ -68,6 +68,7 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 	heap.large++
 	heap.largeSize += uint64(usable)
 	heap.mu.Unlock()
+	learnMapped(sid, usable) // learn: fresh pages per site (profile.go)
 	return base, usable, true, nil
 }
 
@@ -101,6 +102,7 @@ func freeLarge(seg *segment) bool {
 		osUnmap(seg.base, seg.largeSize)
 	}
 	heap.mu.Unlock()
+	learnFreedLarge(seg.base) // learn: lifetime of a sampled block (profile.go)
 	return true
 }
 

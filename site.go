@@ -143,6 +143,13 @@ func (s *Site) Calloc(size int) []byte {
 func (s *Site) TryAlloc(size int) ([]byte, error) { return s.alloc(size, false, "Site.TryAlloc") }
 
 func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
+	if size > minLargeThreshold && learner.on.Load() {
+		return s.allocLearning(size, zero, op) // learn.go: samples, then allocPlain
+	}
+	return s.allocPlain(size, zero, op)
+}
+
+func (s *Site) allocPlain(size int, zero bool, op string) ([]byte, error) {
 	sid := s.sid()
 	var b []byte
 	var err error

@@ -1,0 +1,294 @@
+package hakmem
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The learning layer (issue 6): per site, the routing threshold is chosen
+// among thresholdCandidates by ELO ratings (elo.go) from sampled profiles
+// (profile.go), under a LEARN / FROZEN / CANARY lifecycle (lifecycle.go).
+//
+// Cost on the allocation paths: plain Alloc and Free pay nothing. Site.alloc
+// pays, for requests above minLargeThreshold only, one atomic load
+// (learner.on) when learning is not live; when it is live, one random draw
+// per request and, for one request in sampleEvery, two clock reads and the
+// site's lock. The large path counts fresh mappings (learnMapped, beside
+// the mmap) and looks up sampled blocks on free (learnFreedLarge, one
+// atomic load when none is sampled). The decision is published by storing
+// the site's threshold (Site.setThreshold), which the slow path already
+// loads.
+//
+// One learner goroutine closes windows: started by the first sample, woken
+// every tickNs and by a sample that fills a window, stopped by stopLearner
+// or by leaving the live mode. Tests inject the clock, the sampling source
+// and the exploration draws (setLearnEnv) and close windows by hand
+// (learnStepAll) with no goroutine (learnEnv.manual).
+
+// learnEnv is what tests replace: the clock, the sampler, the random
+// source. Immutable once published in learner.env.
+type learnEnv struct {
+	clock  func() int64   // ns, monotonic
+	sample func() bool    // reports whether to sample this request
+	rnd    func() float64 // uniform in [0, 1), for exploration; called under learner.stepMu
+	manual bool           // no goroutine: the test closes windows with learnStepAll
+}
+
+var learner struct {
+	on    atomic.Bool                         // mode is learnLive: Site.alloc samples
+	st    atomic.Pointer[learnSettings]       // the settings; replaced whole, never written in place
+	env   atomic.Pointer[learnEnv]            // clock and sources
+	sites [maxSites]atomic.Pointer[siteLearn] // by site id; set once under mu (reset by tests)
+
+	mu      sync.Mutex    // guards creating sites and starting or stopping the goroutine
+	stop    chan struct{} // closed to stop the goroutine; guarded by mu
+	done    chan struct{} // closed by the goroutine on exit; guarded by mu
+	running atomic.Bool   // a goroutine is started; written under mu
+	kick    chan struct{} // a window is full; buffered, never closed
+
+	stepMu sync.Mutex // serialises window closing (learnStepAll) and guards env.rnd's state
+}
+
+func init() {
+	st := defaultLearnSettings()
+	learner.st.Store(&st)
+	learner.kick = make(chan struct{}, 1)
+	learner.env.Store(defaultLearnEnv(st.sampleEvery))
+}
+
+// defaultLearnEnv samples one request in every with the runtime's
+// per-thread generator (no lock, no shared state) and reads the hakmem clock.
+func defaultLearnEnv(every uint32) *learnEnv {
+	every = max(every, 1)
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15))
+	return &learnEnv{
+		clock:  now,
+		sample: func() bool { return rand.Uint32N(every) == 0 },
+		rnd:    r.Float64,
+	}
+}
+
+// setLearnMode switches learning: learnLive starts sampling (the goroutine
+// starts with the first sample); learnFrozen and learnOff stop sampling and
+// the goroutine, leaving every threshold where it is. For the modes wiring.
+func setLearnMode(m int) {
+	st := *learner.st.Load()
+	st.mode = m
+	learner.st.Store(&st)
+	learner.env.Store(defaultLearnEnv(st.sampleEvery))
+	learner.on.Store(m == learnLive)
+	if m != learnLive {
+		stopLearner()
+	}
+}
+
+// allocLearning is Site.alloc while learning is live, for requests above
+// minLargeThreshold: one in sampleEvery is timed and recorded.
+func (s *Site) allocLearning(size int, zero bool, op string) ([]byte, error) {
+	env := learner.env.Load()
+	if (s != nil && s.id >= maxSites) || !env.sample() {
+		return s.allocPlain(size, zero, op)
+	}
+	t0 := env.clock()
+	b, err := s.allocPlain(size, zero, op)
+	t1 := env.clock()
+	if err == nil {
+		learnRecord(s, size, b, t0, t1, env)
+	}
+	return b, err
+}
+
+// learnRecord adds a sampled request to its site's profile, remembers a
+// large block for its lifetime and kicks the learner when the window is
+// full.
+func learnRecord(s *Site, size int, b []byte, t0, t1 int64, env *learnEnv) {
+	sid := s.sid()
+	st := learner.st.Load()
+	sl := learner.sites[sid].Load()
+	if sl == nil {
+		sl = learnSite(s, sid, t0, st, env)
+	}
+	p := addrOf(b)
+	if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
+		rememberLarge(p, sid, uintptr(cap(b)), t1)
+	}
+	sl.mu.Lock()
+	sl.prof.record(size, uintptr(cap(b)), t1-t0)
+	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
+	sl.mu.Unlock()
+	if full {
+		select {
+		case learner.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// learnSite returns site sid's learning state, creating it (and starting
+// the goroutine unless the environment is manual).
+func learnSite(s *Site, sid int32, t int64, st *learnSettings, env *learnEnv) *siteLearn {
+	learner.mu.Lock()
+	defer learner.mu.Unlock()
+	sl := learner.sites[sid].Load()
+	if sl == nil {
+		if s == nil {
+			s = sites.list[0]
+		}
+		sl = newSiteLearn(s, sid, t, st)
+		learner.sites[sid].Store(sl)
+	}
+	if !env.manual && !learner.running.Load() && learner.on.Load() {
+		learner.stop, learner.done = make(chan struct{}), make(chan struct{})
+		learner.running.Store(true)
+		go learnerLoop(learner.stop, learner.done)
+	}
+	return sl
+}
+
+// stopLearner stops the learner goroutine and waits for it; a later sample
+// in live mode starts it again. For StopScavenger's companion (the lead
+// decides whether to export it) and for leak checks.
+func stopLearner() {
+	learner.mu.Lock()
+	if !learner.running.Load() {
+		learner.mu.Unlock()
+		return
+	}
+	close(learner.stop)
+	done := learner.done
+	learner.running.Store(false)
+	learner.mu.Unlock()
+	<-done
+}
+
+func learnerLoop(stop, done chan struct{}) {
+	defer close(done)
+	for {
+		tick := time.Duration(learner.st.Load().tickNs)
+		timer := time.NewTimer(tick)
+		select {
+		case <-stop:
+			timer.Stop()
+			return
+		case <-learner.kick:
+			timer.Stop()
+		case <-timer.C:
+		}
+		learnStepAll(false)
+	}
+}
+
+// learnStepAll closes every window that is due (all of them when force),
+// at the learner clock's now.
+func learnStepAll(force bool) {
+	learner.stepMu.Lock()
+	defer learner.stepMu.Unlock()
+	env, st := learner.env.Load(), learner.st.Load()
+	t := env.clock()
+	for i := range learner.sites {
+		sl := learner.sites[i].Load()
+		if sl == nil {
+			continue
+		}
+		sl.mu.Lock()
+		due := force || sl.prof.due(t, st)
+		sl.mu.Unlock()
+		if due {
+			sl.step(t, st, env.rnd)
+		}
+	}
+}
+
+// SiteLearnStats is one site's learning state, for stats.go (the lead
+// decides the exported shape).
+type SiteLearnStats struct {
+	Site        string
+	State       string  // LEARN, FROZEN or CANARY
+	Threshold   uint64  // routing threshold now, bytes
+	Traffic     uint64  // sampled requests
+	Windows     uint64  // windows closed
+	Unrated     uint64  // of them with fewer than minSamples samples
+	Lifetimes   uint64  // sampled large blocks freed
+	MeanLife    float64 // their mean lifetime, ns
+	LiveBytes   uint64  // estimated live bytes of the site's large blocks (sampled x sampleEvery)
+	MapCalls    uint64  // fresh large mappings of the site
+	MappedPages uint64  // OS pages they mapped (page-fault proxy)
+	CachedBytes uint64  // the site's BigCache bytes
+	Transitions map[string]uint64
+}
+
+// learnStats returns the learning state of every site that has one.
+func learnStats() []SiteLearnStats {
+	var out []SiteLearnStats
+	every := learner.st.Load().sampleEvery
+	for i := range learner.sites {
+		sl := learner.sites[i].Load()
+		if sl == nil {
+			continue
+		}
+		cached := siteCachedBytes(sl.sid)
+		live := sampledLiveBytes(sl.sid, every)
+		sl.mu.Lock()
+		s := SiteLearnStats{
+			Site: sl.site.Name(), State: sl.state.String(),
+			Threshold: uint64(thresholdCandidates[sl.cur]),
+			Traffic:   sl.prof.traffic, Windows: sl.prof.windows, Unrated: sl.prof.unrated,
+			Lifetimes: sl.prof.lifetimes, LiveBytes: live, CachedBytes: cached,
+			MapCalls: learnMaps[sl.sid].calls.Load(), MappedPages: learnMaps[sl.sid].pages.Load(),
+			Transitions: map[string]uint64{},
+		}
+		if sl.prof.lifetimes > 0 {
+			s.MeanLife = float64(sl.prof.lifetimeNs) / float64(sl.prof.lifetimes)
+		}
+		for j, n := range sl.transitions {
+			s.Transitions[transitionNames[j]] = n
+		}
+		sl.mu.Unlock()
+		out = append(out, s)
+	}
+	return out
+}
+
+// writeLeaderboard writes every learning site's strategies, best first:
+// rank, threshold, rating, wins/losses/draws, samples, and the site's state
+// (the strategy running now is marked *, a retired one "retired").
+func writeLeaderboard(w io.Writer) error {
+	for i := range learner.sites {
+		sl := learner.sites[i].Load()
+		if sl == nil {
+			continue
+		}
+		sl.mu.Lock()
+		ss, cur, state, name := sl.strats, sl.cur, sl.state, sl.site.Name()
+		sl.mu.Unlock()
+		idx := make([]int, numStrategies)
+		for j := range idx {
+			idx[j] = j
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return ss[idx[a]].rating > ss[idx[b]].rating })
+		if _, err := fmt.Fprintf(w, "site %s: %s\n%4s  %-9s %7s  %5s %6s %5s  %9s\n",
+			name, state, "rank", "threshold", "rating", "wins", "losses", "draws", "samples"); err != nil {
+			return err
+		}
+		for r, j := range idx {
+			s := &ss[j]
+			mark := ""
+			if j == cur {
+				mark = " *"
+			}
+			if s.retired {
+				mark += " retired"
+			}
+			if _, err := fmt.Fprintf(w, "%4d  %-9s %7.1f  %5d %6d %5d  %9d%s\n",
+				r+1, fmt.Sprintf("%d KiB", s.threshold>>10), s.rating, s.wins, s.losses, s.draws, s.samples, mark); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
