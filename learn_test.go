@@ -594,3 +594,41 @@ func siteJSON(t *testing.T, doc string) string {
 	j := strings.LastIndex(doc, "]")
 	return strings.TrimSpace(doc[i:j])
 }
+
+// TestLearnEndToEnd runs a site through Site.Alloc and Free only, with an
+// injected clock on which a pooled 300 KiB request costs 20 us and a large
+// one 2 us: the learner must leave the default (1 MiB, all pooled) for a
+// threshold below 300 KiB and freeze there.
+func TestLearnEndToEnd(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	st.windowOps = 100
+	fakeLearn(t, st, &clk, nil)
+	s := NewSite("learn-end-to-end")
+	const size = 300 << 10
+	env := *learner.env.Load()
+	// Every read of the clock moves it by the cost of a request under the
+	// threshold in force: t1 - t0 around an allocation is that cost.
+	env.clock = func() int64 {
+		if routedLarge(size, s.sid()) {
+			return clk.Add(2000)
+		}
+		return clk.Add(20000)
+	}
+	learner.env.Store(&env)
+	learner.on.Store(true)
+	for i := 0; ; i++ {
+		if i == 20000 {
+			t.Fatalf("no freeze after %d requests", i)
+		}
+		Free(s.Alloc(size))
+		learnStepAll(false)
+		if sl := learner.sites[s.id].Load(); sl != nil && sl.state == stateFrozen {
+			if got := s.threshold.Load(); got >= size {
+				t.Fatalf("frozen on %d bytes, want below %d", got, size)
+			}
+			t.Logf("frozen on %d KiB after %d requests", s.threshold.Load()>>10, i+1)
+			break
+		}
+	}
+}
