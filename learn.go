@@ -87,35 +87,34 @@ func setLearnMode(m int) {
 	}
 }
 
-// allocLearning is Site.alloc while learning is live, for requests above
-// minLargeThreshold: one in sampleEvery is timed and recorded.
-func (s *Site) allocLearning(size int, zero bool, op string) ([]byte, error) {
+// learnSample is Site.alloc's first hook, for requests above
+// minLargeThreshold while learning is live: it reports whether to sample
+// this request (one in sampleEvery) and, if so, stores the clock in t0.
+func (s *Site) learnSample(t0 *int64) bool {
 	env := learner.env.Load()
 	if (s != nil && s.id >= maxSites) || !env.sample() {
-		return s.allocPlain(size, zero, op)
+		return false
 	}
-	t0 := env.clock()
-	b, err := s.allocPlain(size, zero, op)
-	t1 := env.clock()
-	if err == nil {
-		learnRecord(s, size, b, t0, t1, env)
-	}
-	return b, err
+	*t0 = env.clock()
+	return true
 }
 
-// learnRecord adds a sampled request to its site's profile, remembers a
-// large block for its lifetime and kicks the learner when the window is
-// full.
-func learnRecord(s *Site, size int, b []byte, t0, t1 int64, env *learnEnv) {
+// learnRecord is Site.alloc's second hook, after a sampled request that
+// succeeded: it adds the request to its site's profile, remembers a large
+// block for its lifetime and kicks the learner when the window is full.
+func (s *Site) learnRecord(size int, b []byte, t0 int64) {
+	env := learner.env.Load()
+	t1 := env.clock()
 	sid := s.sid()
 	st := learner.st.Load()
 	sl := learner.sites[sid].Load()
 	if sl == nil {
 		sl = learnSite(s, sid, t0, st, env)
 	}
-	p := addrOf(b)
-	if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
-		rememberLarge(p, sid, uintptr(cap(b)), t1)
+	if p := addrOf(b); cap(b) > 0 {
+		if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
+			rememberLarge(p, sid, uintptr(cap(b)), t1)
+		}
 	}
 	sl.mu.Lock()
 	sl.prof.record(size, uintptr(cap(b)), t1-t0)
@@ -137,7 +136,9 @@ func learnSite(s *Site, sid int32, t int64, st *learnSettings, env *learnEnv) *s
 	sl := learner.sites[sid].Load()
 	if sl == nil {
 		if s == nil {
+			sites.mu.Lock()
 			s = sites.list[0]
+			sites.mu.Unlock()
 		}
 		sl = newSiteLearn(s, sid, t, st)
 		learner.sites[sid].Store(sl)
