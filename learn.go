@@ -73,9 +73,14 @@ func defaultLearnEnv(every uint32) *learnEnv {
 	}
 }
 
-// setLearnMode switches learning: learnLive starts sampling (the goroutine
-// starts with the first sample); learnFrozen and learnOff stop sampling and
-// the goroutine, leaving every threshold where it is. For the modes wiring.
+// setLearnMode switches learning, for the modes wiring:
+//   - learnLive starts sampling (the goroutine starts with the first sample);
+//   - learnFrozen stops sampling and the goroutine; every site with a
+//     learned state runs its settled strategy (a CANARY goes back to the
+//     frozen one, a site still in LEARN takes its leader);
+//   - learnOff does the same but every site runs the default threshold
+//     (learned states are kept: SavePolicy still writes them, and a later
+//     switch to learnFrozen or learnLive publishes them again).
 func setLearnMode(m int) {
 	st := *learner.st.Load()
 	st.mode = m
@@ -85,6 +90,29 @@ func setLearnMode(m int) {
 	if m != learnLive {
 		stopLearner()
 	}
+	learner.stepMu.Lock()
+	defer learner.stepMu.Unlock()
+	for i := range learner.sites {
+		if sl := learner.sites[i].Load(); sl != nil {
+			sl.settle(m)
+		}
+	}
+}
+
+// settle publishes what site sl runs in mode m (see setLearnMode). Caller
+// holds learner.stepMu.
+func (sl *siteLearn) settle(m int) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if m != learnLive {
+		switch sl.state {
+		case stateCanary:
+			sl.state, sl.cur = stateFrozen, sl.best
+		case stateLearn:
+			sl.cur = leader(&sl.strats)
+		}
+	}
+	sl.publish(m)
 }
 
 // learnSample is Site.alloc's first hook, for requests above
@@ -205,9 +233,9 @@ func learnStepAll(force bool) {
 	}
 }
 
-// SiteLearnStats is one site's learning state, for stats.go (the lead
-// decides the exported shape).
-type SiteLearnStats struct {
+// siteLearnStats is one site's learning state, for stats.go (the lead
+// decides the exported shape; unexported until then).
+type siteLearnStats struct {
 	Site        string
 	State       string  // LEARN, FROZEN or CANARY
 	Threshold   uint64  // routing threshold now, bytes
@@ -224,8 +252,8 @@ type SiteLearnStats struct {
 }
 
 // learnStats returns the learning state of every site that has one.
-func learnStats() []SiteLearnStats {
-	var out []SiteLearnStats
+func learnStats() []siteLearnStats {
+	var out []siteLearnStats
 	every := learner.st.Load().sampleEvery
 	for i := range learner.sites {
 		sl := learner.sites[i].Load()
@@ -235,7 +263,7 @@ func learnStats() []SiteLearnStats {
 		cached := siteCachedBytes(sl.sid)
 		live := sampledLiveBytes(sl.sid, every)
 		sl.mu.Lock()
-		s := SiteLearnStats{
+		s := siteLearnStats{
 			Site: sl.site.Name(), State: sl.state.String(),
 			Threshold: uint64(thresholdCandidates[sl.cur]),
 			Traffic:   sl.prof.traffic, Windows: sl.prof.windows, Unrated: sl.prof.unrated,

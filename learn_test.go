@@ -2,8 +2,10 @@ package hakmem
 
 import (
 	"bytes"
+	"io"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -417,7 +419,7 @@ func TestLearnSiteAlloc(t *testing.T) {
 		t.Fatal("no learning state")
 	}
 	ls := learnStats()
-	var me *SiteLearnStats
+	var me *siteLearnStats
 	for i := range ls {
 		if ls[i].Site == s.Name() {
 			me = &ls[i]
@@ -631,4 +633,79 @@ func TestLearnEndToEnd(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestLearnModes: leaving live mode settles a CANARY on the frozen strategy;
+// off runs the default threshold and keeps the state; frozen publishes it
+// again.
+func TestLearnModes(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery = 2
+	sl, clk := frozenSite(t, "learn-modes", st)
+	feed(sl, clk, 100, 300<<10, 200, 0)
+	if sl.state != stateCanary {
+		t.Fatalf("%v, want CANARY", sl.state)
+	}
+	best := thresholdCandidates[sl.best]
+	setLearnMode(learnFrozen)
+	if sl.state != stateFrozen || sl.site.threshold.Load() != best || learner.on.Load() {
+		t.Fatalf("frozen mode: %v threshold %d", sl.state, sl.site.threshold.Load())
+	}
+	setLearnMode(learnOff)
+	if sl.site.threshold.Load() != 0 || learner.sites[sl.sid].Load() != sl {
+		t.Fatalf("off mode: threshold %d", sl.site.threshold.Load())
+	}
+	setLearnMode(learnFrozen)
+	if sl.site.threshold.Load() != best {
+		t.Fatalf("frozen again: threshold %d", sl.site.threshold.Load())
+	}
+}
+
+// TestLearnConcurrent runs sampled allocations on several goroutines while
+// the learner goroutine closes windows and stats, the leaderboard, saves
+// and loads run: for the race detector.
+func TestLearnConcurrent(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	st.windowOps = 64
+	st.tickNs = int64(time.Millisecond)
+	fakeLearn(t, st, &clk, nil)
+	env := *learner.env.Load()
+	env.manual = false
+	env.clock = func() int64 { return clk.Add(1000) }
+	learner.env.Store(&env)
+	learner.on.Store(true)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := NewSite("learn-concurrent-" + string(rune('a'+g%2)))
+			for i := range 3000 {
+				size := (65 + (i*37+g*11)%900) << 10
+				Free(s.Alloc(size))
+			}
+		}()
+	}
+	go func() {
+		defer close(done)
+		for range 20 {
+			_ = learnStats()
+			_ = writeLeaderboard(io.Discard)
+			var b bytes.Buffer
+			if err := SavePolicy(&b); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := LoadPolicy(&b); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	<-done
+	stopLearner()
 }

@@ -160,6 +160,17 @@ func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
 			sl.stepCanary(&m, t, st)
 		}
 	}
+	sl.publish(st.mode)
+}
+
+// publish stores the threshold of the running strategy in the site, where
+// the allocation slow path reads it; in learnOff the site runs the default.
+// Caller holds sl.mu.
+func (sl *siteLearn) publish(mode int) {
+	if mode == learnOff {
+		sl.site.setThreshold(0)
+		return
+	}
 	sl.site.setThreshold(thresholdCandidates[sl.cur])
 }
 

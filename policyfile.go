@@ -91,7 +91,9 @@ func SavePolicy(w io.Writer) error {
 
 // LoadPolicy reads a file written by SavePolicy and starts every site it
 // names FROZEN on its saved strategy, creating the sites that do not exist
-// yet (NewSite). On any error nothing changes.
+// yet (NewSite). On any error nothing changes. With learning off the
+// states are loaded but the sites keep the default threshold until a mode
+// with learning (frozen or live) is set.
 func LoadPolicy(r io.Reader) error {
 	var f policyFile
 	dec := json.NewDecoder(r)
@@ -132,7 +134,9 @@ func LoadPolicy(r io.Reader) error {
 	learner.mu.Lock()
 	for _, l := range all {
 		learner.sites[l.s.id].Store(l.sl)
-		l.s.setThreshold(thresholdCandidates[l.sl.cur])
+		l.sl.mu.Lock()
+		l.sl.publish(st.mode)
+		l.sl.mu.Unlock()
 	}
 	learner.mu.Unlock()
 	return nil
