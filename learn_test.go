@@ -520,6 +520,9 @@ func TestPolicyRoundTrip(t *testing.T) {
 			t.Errorf("strategy %d: %+v, saved %+v", i, nl.strats[i], saved[i])
 		}
 	}
+	if nl.signature != sl.signature || tvd(&nl.signature, &sl.signature) != 0 || nl.signature[sizeBucket(300<<10)] == 0 {
+		t.Errorf("signature not restored")
+	}
 	var b2 bytes.Buffer
 	if err := SavePolicy(&b2); err != nil {
 		t.Fatal(err)
@@ -563,6 +566,7 @@ func TestPolicyCorrupt(t *testing.T) {
 		{"rating", sub(`"rating": 1`, `"rating": -1`), "rating"},
 		{"no name", sub(`"name": "policy-corrupt"`, `"name": ""`), "no name"},
 		{"wrong type", sub(`"version": 1`, `"version": "1"`), "not a policy file"},
+		{"signature", sub(`"signature": [`, `"signature": [0,`), "size buckets"},
 	}
 	renamed := strings.Replace(good, `"policy-corrupt"`, `"policy-corrupt-other"`, 1)
 	dup := strings.Replace(renamed, `"sites": [`, `"sites": [`+siteJSON(t, good)+",", 1)

@@ -18,7 +18,8 @@ import (
 //
 // The file is validated completely before anything changes: a corrupt file,
 // another format or version, unknown fields, a candidate list that differs
-// from this build's, a duplicate site or an impossible value give an error
+// from this build's (thresholds, or size classes for the signature), a
+// duplicate site or an impossible value give an error
 // and leave every site as it was.
 
 // policyFormat and policyVersion identify the file. Bump the version when a
@@ -42,6 +43,10 @@ type policySite struct {
 	State      string           `json:"state"`     // LEARN, FROZEN or CANARY when saved (informative)
 	Threshold  uint64           `json:"threshold"` // the strategy to run (the frozen one, or the leader), bytes
 	Strategies []policyStrategy `json:"strategies"`
+	// Signature is the size histogram learned on (sampled requests per
+	// size bucket: the classes, then above maxSmall), for the shift rule;
+	// empty when nothing was learned yet.
+	Signature []uint64 `json:"signature,omitempty"`
 }
 
 // policyStrategy is one strategy's record.
@@ -79,6 +84,16 @@ func SavePolicy(w io.Writer) error {
 				Threshold: uint64(s.threshold), Rating: s.rating,
 				Wins: s.wins, Losses: s.losses, Draws: s.draws, Samples: s.samples,
 			})
+		}
+		sig := sl.signature
+		if sl.state == stateLearn {
+			sig = sl.episodeHist
+		}
+		for _, n := range sig {
+			if n != 0 {
+				ps.Signature = sig[:]
+				break
+			}
 		}
 		sl.mu.Unlock()
 		f.Sites = append(f.Sites, ps)
@@ -126,6 +141,7 @@ func LoadPolicy(r io.Reader) error {
 			sl.strats[i] = strategy{threshold: uintptr(p.Threshold), rating: p.Rating,
 				wins: p.Wins, losses: p.Losses, draws: p.Draws, samples: p.Samples}
 		}
+		copy(sl.episodeHist[:], ps.Signature)
 		sl.freeze(strategyIndex(uintptr(ps.Threshold)))
 		all = append(all, loaded{s, sl})
 	}
@@ -169,6 +185,9 @@ func (f *policyFile) validate() error {
 		seen[ps.Name] = true
 		if strategyIndex(uintptr(ps.Threshold)) < 0 {
 			return fmt.Errorf("site %q: threshold %d is not a candidate", ps.Name, ps.Threshold)
+		}
+		if len(ps.Signature) != 0 && len(ps.Signature) != numSizeBuckets {
+			return fmt.Errorf("site %q: the signature has %d size buckets, this build %d: learned with other size classes", ps.Name, len(ps.Signature), numSizeBuckets)
 		}
 		if len(ps.Strategies) != numStrategies {
 			return fmt.Errorf("site %q: %d strategies, want %d", ps.Name, len(ps.Strategies), numStrategies)

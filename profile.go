@@ -113,7 +113,7 @@ func (p *profile) record(size int, usable uintptr, ns int64) {
 // cached its BigCache bytes now.
 func (p *profile) close(t int64, sid int32, cached uint64, strat int, st *learnSettings) windowMetrics {
 	pages := learnMaps[sid].pages.Load()
-	m := windowMetrics{strategy: strat, samples: p.samples, ops: p.samples * uint64(st.sampleEvery), hist: p.hist}
+	m := windowMetrics{strategy: strat, samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
 	if p.samples > 0 {
 		n := float64(p.samples)
 		m.cpuNsPerOp = float64(p.cpuNs) / n
