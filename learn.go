@@ -14,11 +14,16 @@ import (
 // among thresholdCandidates by ELO ratings (elo.go) from sampled profiles
 // (profile.go), under a LEARN / FROZEN / CANARY lifecycle (lifecycle.go).
 //
+// What is learned: only traffic through a Site's methods (a nil *Site is
+// the default site). Plain Alloc is not sampled, so that its fast path
+// stays untouched; the default site learns only from (*Site)(nil).Alloc.
+//
 // Cost on the allocation paths: plain Alloc and Free pay nothing. Site.alloc
-// pays, for requests above minLargeThreshold only, one atomic load
-// (learner.on) when learning is not live; when it is live, one random draw
-// per request and, for one request in sampleEvery, two clock reads and the
-// site's lock. The large path counts fresh mappings (learnMapped, beside
+// pays one compare for requests up to minLargeThreshold; above it, one
+// atomic load (learner.on) when learning is not live, and when it is live
+// one random draw per request (the runtime's per-thread generator, no
+// shared state) and, for one request in sampleEvery, two clock reads, a
+// registry lookup and the site's lock. The large path counts fresh mappings (learnMapped, beside
 // the mmap) and looks up sampled blocks on free (learnFreedLarge, one
 // atomic load when none is sampled). The decision is published by storing
 // the site's threshold (Site.setThreshold), which the slow path already
@@ -27,8 +32,14 @@ import (
 // One learner goroutine closes windows: started by the first sample, woken
 // every tickNs and by a sample that fills a window, stopped by stopLearner
 // or by leaving the live mode. Tests inject the clock, the sampling source
-// and the exploration draws (setLearnEnv) and close windows by hand
-// (learnStepAll) with no goroutine (learnEnv.manual).
+// and the exploration draws (a learnEnv stored in learner.env) and close
+// windows by hand (learnStepAll, or siteLearn.step) with no goroutine
+// (learnEnv.manual).
+//
+// Lock order: learner.stepMu, then learner.mu, then heap.mu or a
+// siteLearn's mu (never both: step reads the BigCache before locking the
+// site). liveSamples.mu is a leaf, never held with another lock. The
+// allocation hooks run outside heap.mu.
 
 // learnEnv is what tests replace: the clock, the sampler, the random
 // source. Immutable once published in learner.env.
