@@ -94,30 +94,30 @@ type siteLearn struct {
 	site *Site // immutable
 	sid  int32 // immutable; the site's id, < maxSites
 
-	mu     sync.Mutex
-	prof   profile
-	strats [numStrategies]strategy
-	cur    int        // strategy running now (its threshold is published)
-	best   int        // the frozen strategy (FROZEN, CANARY)
-	state  learnState //
+	mu     sync.Mutex              // guards everything below
+	prof   profile                 // the window in progress and the totals
+	strats [numStrategies]strategy // one per candidate threshold, in candidate order
+	cur    int                     // strategy running now (its threshold is published), index in thresholdCandidates
+	best   int                     // the frozen strategy (FROZEN, CANARY), index
+	state  learnState              // lifecycle state
 
 	// LEARN
 	episodeStart int64         // when LEARN began, ns on the learner clock
 	ref          windowMetrics // the episode's first rated window: costs are relative to it
-	haveRef      bool
+	haveRef      bool          // ref is set
 	prev         windowMetrics // the last rated window (what the next one plays against)
-	havePrev     bool
-	bestCost     float64  // best smoothed cost after the last rated window; 0: none
-	calm         int      // rated windows in a row with improvement under freezeGain
-	retiredDone  bool     // retireWeakest ran in this episode
-	episodeHist  sizeHist // rated histograms of the episode: the signature when freezing
+	havePrev     bool          // prev is set
+	bestCost     float64       // best smoothed cost after the last rated window; 0: none
+	calm         int           // rated windows in a row with improvement under freezeGain
+	retiredDone  bool          // retireWeakest ran in this episode
+	episodeHist  sizeHist      // rated histograms of the episode: the signature when freezing
 
 	// FROZEN, CANARY
 	signature    sizeHist      // the distribution learned on
 	baseline     windowMetrics // the first rated frozen window
-	haveBaseline bool
-	degraded     int // rated windows in a row above baseline*(1+degrade)
-	frozenRated  int // rated frozen windows since the last canary
+	haveBaseline bool          // baseline is set
+	degraded     int           // rated windows in a row above baseline*(1+degrade)
+	frozenRated  int           // rated frozen windows since the last canary
 
 	transitions [numTransitions]uint64 // counted transitions
 }
