@@ -92,3 +92,32 @@ func BenchmarkRing300K(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSiteAlloc128KSampling is BenchmarkSiteAlloc128K with learning
+// live but the site frozen on the default (no canary): the cost of the
+// sampling alone (the draw per request, the record of one in 16, the
+// window closing in the goroutine).
+func BenchmarkSiteAlloc128KSampling(b *testing.B) {
+	st := defaultLearnSettings()
+	st.mode, st.canaryEvery = learnLive, 0
+	old := learner.st.Load()
+	learner.st.Store(&st)
+	setLearnMode(learnLive)
+	s := NewSite("bench-learn-sampling")
+	sl := learnSite(s, s.id, now(), &st, learner.env.Load())
+	sl.mu.Lock()
+	sl.freeze(numStrategies - 1)
+	sl.publish(learnLive)
+	sl.mu.Unlock()
+	defer func() {
+		setLearnMode(learnFrozen)
+		learner.st.Store(old)
+		learner.sites[s.id].Store(nil)
+		s.setThreshold(0)
+	}()
+	Free(s.Alloc(128 << 10))
+	b.ResetTimer()
+	for range b.N {
+		Free(s.Alloc(128 << 10))
+	}
+}
