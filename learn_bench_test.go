@@ -120,4 +120,8 @@ func BenchmarkSiteAlloc128KSampling(b *testing.B) {
 	for range b.N {
 		Free(s.Alloc(128 << 10))
 	}
+	b.StopTimer()
+	sl.mu.Lock()
+	b.Logf("%v, transitions %v, windows %d", sl.state, sl.transitions, sl.prof.windows)
+	sl.mu.Unlock()
 }

@@ -15,11 +15,12 @@ type learnSettings struct {
 	// lifecycle, one background goroutine).
 	mode int
 	// sampleEvery: one allocation in sampleEvery above minLargeThreshold
-	// is timed and recorded. 16: the timing (two clock reads, ~40 ns) and
-	// the site lock cost ~3 ns per request averaged, beside the ~20 ns of
-	// a pooled 64 KiB+ allocation and the microseconds of an mmap; a
-	// 10,000-operation window still gets ~600 samples, far above
-	// minSamples.
+	// is timed and recorded. 32: a sample costs ~175 ns (two clock reads
+	// at ~37 ns on this project's VMs, a registry lookup, the site's
+	// lock), ~5 ns per request averaged, on top of the ~4 ns draw; a
+	// 10,000-operation window still gets ~310 samples, six times
+	// minSamples, and the shift rule's noise bound (profile.go) stays
+	// small beside 0.25.
 	sampleEvery uint32
 	// windowOps and windowNs end a window: whichever comes first, 10,000
 	// operations (estimated as samples x sampleEvery) or 2 s, as in
@@ -90,7 +91,7 @@ const (
 func defaultLearnSettings() learnSettings {
 	return learnSettings{
 		mode:           learnFrozen,
-		sampleEvery:    16,
+		sampleEvery:    32,
 		windowOps:      10000,
 		windowNs:       int64(2 * time.Second),
 		tickNs:         int64(100 * time.Millisecond),

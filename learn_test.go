@@ -353,11 +353,12 @@ func TestLearnDegradation(t *testing.T) {
 func TestLearnShift(t *testing.T) {
 	st := testSettings()
 	sl, clk := frozenSite(t, "learn-shift", st)
-	// A quarter of the requests move to another class: TVD 0.2 stays,
-	// 0.3 leaves.
+	// A share of the requests moves to another class. With 1000 samples
+	// over 2 buckets the noise bound is sqrt(2/1000)/2 = 0.022: TVD 0.2
+	// stays, 0.3 leaves (0.278 >= 0.25).
 	mixed := func(moved int) {
 		sl.mu.Lock()
-		for i := range 100 {
+		for i := range 1000 {
 			size := 300 << 10
 			if i < moved {
 				size = 900 << 10
@@ -368,11 +369,16 @@ func TestLearnShift(t *testing.T) {
 		clk.Add(st.windowNs)
 		sl.step(clk.Load(), learner.st.Load(), learner.env.Load().rnd)
 	}
-	mixed(20)
+	mixed(200)
 	if sl.state != stateFrozen {
 		t.Fatalf("TVD 0.2 left FROZEN")
 	}
-	mixed(30)
+	// The noise bound over 2 occupied buckets and 8 samples:
+	// sqrt(2/8)/2 = 0.25.
+	if n := tvdNoise(&sizeHist{1: 1}, &sizeHist{2: 1}, 8); math.Abs(n-0.25) > 1e-12 {
+		t.Errorf("tvdNoise(2 buckets, 8 samples) = %v, want 0.25", n)
+	}
+	mixed(300)
 	if sl.state != stateLearn || sl.transitions[trShifted] != 1 {
 		t.Fatalf("TVD 0.3: %v", sl.state)
 	}

@@ -23,7 +23,7 @@ import "sync"
 //   - FROZEN -> LEARN (degradation): the cost stayed above the baseline by
 //     more than degrade (20%) for degradeWindows (3) windows.
 //   - FROZEN -> LEARN (shift): a window's histogram is at TVD >= shift
-//     (0.25) from the signature.
+//     (0.25) from the signature, beyond the sampling noise (tvdNoise).
 //
 // A window with fewer than minSamples samples is unrated: it changes no
 // state and no strategy. Ratings survive a return to LEARN (they are what
@@ -278,7 +278,7 @@ func (sl *siteLearn) relearn(t int64, from int) {
 
 func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 	sl.strats[sl.cur].samples += m.samples
-	if tvd(&m.hist, &sl.signature) >= st.shift {
+	if tvd(&m.hist, &sl.signature)-tvdNoise(&m.hist, &sl.signature, m.samples) >= st.shift {
 		sl.transitions[trShifted]++
 		sl.relearn(t, sl.cur)
 		return
