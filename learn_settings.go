@@ -24,7 +24,7 @@ type learnSettings struct {
 	sampleEvery uint32
 	// windowOps and windowNs end a window: whichever comes first, 10,000
 	// operations (estimated as samples x sampleEvery) or 2 s, as in
-	// hakmem.
+	// hakmem; a window stretches past 2 s until it has minSamples.
 	windowOps uint64
 	windowNs  int64
 	// tickNs is how often the learner goroutine looks at windows closed by

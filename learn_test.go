@@ -391,10 +391,16 @@ func TestLearnWindowDue(t *testing.T) {
 	if p.due(st.windowNs-1, &st) {
 		t.Error("due before 2 s and 100 ops")
 	}
-	if !p.due(st.windowNs, &st) {
-		t.Error("not due at 2 s")
+	if p.due(st.windowNs, &st) {
+		t.Error("due at 2 s with no sample: a quiet window stretches")
 	}
-	for range 100 {
+	for range 50 {
+		p.record(100<<10, 100<<10, 1)
+	}
+	if p.due(st.windowNs-1, &st) || !p.due(st.windowNs, &st) {
+		t.Error("with 50 samples: not due at 2 s exactly")
+	}
+	for range 50 {
 		p.record(100<<10, 100<<10, 1)
 	}
 	if !p.due(0, &st) {

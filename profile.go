@@ -151,9 +151,12 @@ func (p *profile) close(t int64, sid int32, cached uint64, strat int, st *learnS
 	return m
 }
 
-// due reports whether the window in progress is over at time t.
+// due reports whether the window in progress is over at time t: windowOps
+// requests, or windowNs with at least minSamples samples. A quiet site's
+// window stretches until it has minSamples, so that it is rated at all.
 func (p *profile) due(t int64, st *learnSettings) bool {
-	return p.samples*uint64(st.sampleEvery) >= st.windowOps || t-p.start >= st.windowNs
+	return p.samples*uint64(max(st.sampleEvery, 1)) >= st.windowOps ||
+		(t-p.start >= st.windowNs && p.samples >= st.minSamples)
 }
 
 // learnMaps counts fresh large mappings per site id (learnMapped, on the
