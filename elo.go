@@ -29,7 +29,8 @@ type strategy struct {
 	threshold           uintptr // routing threshold, bytes
 	rating              float64 // ELO rating, starts at learnSettings.initialRating
 	wins, losses, draws uint64  // rated games
-	samples             uint64  // sampled allocations it ran
+	samples             uint64  // sampled allocations it ran, in all
+	epSamples           uint64  // of them in the current LEARN episode: "tried" means minSamples here
 	retired             bool    // dropped by retireWeakest; not chosen again until LEARN restarts
 	cost                float64 // smoothed window cost against the episode's reference (lifecycle.go); 0: none yet
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Site.Alloc + Free with the learning hooks: 16 KiB never reaches them,
@@ -124,4 +125,70 @@ func BenchmarkSiteAlloc128KSampling(b *testing.B) {
 	sl.mu.Lock()
 	b.Logf("%v, transitions %v, windows %d", sl.state, sl.transitions, sl.prof.windows)
 	sl.mu.Unlock()
+}
+
+// BenchmarkLearnPhases is the learning scenario (internal/bench) on a
+// learning site with the real clock (minLearnNs 0): b.N steps, the first
+// half 96..256 KiB blocks freed at once, the second half 768 KiB..1.5 MiB
+// blocks replacing one of 64 live ones. It logs, per 10,000 steps, the
+// throughput, the threshold in force and the state.
+func BenchmarkLearnPhases(b *testing.B) {
+	st := defaultLearnSettings()
+	st.mode, st.minLearnNs = learnLive, 0
+	old := learner.st.Load()
+	learner.st.Store(&st)
+	setLearnMode(learnLive)
+	s := NewSite("bench-learn-phases")
+	defer func() {
+		setLearnMode(learnFrozen)
+		learner.st.Store(old)
+		learner.sites[s.id].Store(nil)
+		s.setThreshold(0)
+	}()
+	var live [64][]byte
+	x := uint64(4141)
+	rnd := func(n int) int { // splitmix64, as internal/bench
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		return int((z ^ z>>31) % uint64(n))
+	}
+	var log strings.Builder
+	t0 := time.Now()
+	b.ResetTimer()
+	for i := range b.N {
+		if i < b.N/2 {
+			blk := s.Alloc(96<<10 + rnd(160<<10))
+			blk[0], blk[len(blk)-1] = 1, 1
+			Free(blk)
+		} else {
+			v := rnd(len(live))
+			if live[v] != nil {
+				Free(live[v])
+			}
+			live[v] = s.Alloc(768<<10 + rnd(768<<10))
+			live[v][0], live[v][len(live[v])-1] = 1, 1
+		}
+		if (i+1)%10000 == 0 {
+			t1 := time.Now()
+			state := "-"
+			if sl := learner.sites[s.id].Load(); sl != nil {
+				sl.mu.Lock()
+				state = sl.state.String()
+				sl.mu.Unlock()
+			}
+			fmt.Fprintf(&log, "window %3d: %8.0f ops/s  threshold %4d KiB  %s\n",
+				i/10000, 10000/t1.Sub(t0).Seconds(), siteThreshold(s.id)>>10, state)
+			t0 = t1
+		}
+	}
+	b.StopTimer()
+	for _, blk := range live {
+		if blk != nil {
+			Free(blk)
+		}
+	}
+	_ = writeLeaderboard(&log)
+	b.Log("\n" + log.String())
 }

@@ -27,7 +27,7 @@ import "sync"
 //
 // A window with fewer than minSamples samples is unrated: it changes no
 // state and no strategy. Ratings survive a return to LEARN (they are what
-// was learned); the retired strategies come back.
+// was learned); the retired strategies come back, and each is tried again.
 
 // learnState is a site's lifecycle state.
 type learnState uint8
@@ -177,6 +177,7 @@ func (sl *siteLearn) publish(mode int) {
 func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd func() float64) {
 	s := &sl.strats[sl.cur]
 	s.samples += m.samples
+	s.epSamples += m.samples
 	for i := range m.hist {
 		sl.episodeHist[i] += m.hist[i]
 	}
@@ -219,10 +220,11 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	sl.cur = sl.next(st, rnd)
 }
 
-// allTried reports whether every active strategy ran minSamples samples.
+// allTried reports whether every active strategy ran minSamples samples in
+// this episode (after a shift, what was tried before says little).
 func (sl *siteLearn) allTried(st *learnSettings) bool {
 	for i := range sl.strats {
-		if !sl.strats[i].retired && sl.strats[i].samples < st.minSamples {
+		if !sl.strats[i].retired && sl.strats[i].epSamples < st.minSamples {
 			return false
 		}
 	}
@@ -230,13 +232,13 @@ func (sl *siteLearn) allTried(st *learnSettings) bool {
 }
 
 // next chooses the strategy of the next LEARN window: the least-sampled
-// untried one; else with probability epsilon a random active one other
+// strategy not yet tried in this episode; else with probability epsilon a random active one other
 // than the leader; else the leader.
 func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
 	u := -1
 	for i := range sl.strats {
 		s := &sl.strats[i]
-		if !s.retired && s.samples < st.minSamples && (u < 0 || s.samples < sl.strats[u].samples) {
+		if !s.retired && s.epSamples < st.minSamples && (u < 0 || s.epSamples < sl.strats[u].epSamples) {
 			u = i
 		}
 	}
@@ -272,7 +274,7 @@ func (sl *siteLearn) relearn(t int64, from int) {
 	sl.haveRef, sl.havePrev, sl.bestCost, sl.calm, sl.retiredDone = false, false, 0, 0, false
 	sl.episodeHist = sizeHist{}
 	for i := range sl.strats {
-		sl.strats[i].retired, sl.strats[i].cost = false, 0
+		sl.strats[i].retired, sl.strats[i].cost, sl.strats[i].epSamples = false, 0, 0
 	}
 }
 
