@@ -382,6 +382,15 @@ func TestLearnShift(t *testing.T) {
 	if sl.state != stateLearn || sl.transitions[trShifted] != 1 {
 		t.Fatalf("TVD 0.3: %v", sl.state)
 	}
+	// The new episode tries every strategy again, none retired.
+	tried := map[int]bool{}
+	for range numStrategies {
+		tried[sl.cur] = true
+		feed(sl, clk, 100, 900<<10, 200, 0)
+	}
+	if len(tried) != numStrategies {
+		t.Errorf("after the shift only %v were tried", tried)
+	}
 }
 
 func TestLearnWindowDue(t *testing.T) {
