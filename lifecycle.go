@@ -174,6 +174,9 @@ func (sl *siteLearn) publish(mode int) {
 	sl.site.setThreshold(thresholdCandidates[sl.cur])
 }
 
+// stepLearn handles a rated LEARN window m: it rates the game against the
+// previous window, retires the weaker half once all were tried, tracks the
+// improvement, freezes or chooses the next strategy.
 func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd func() float64) {
 	s := &sl.strats[sl.cur]
 	s.samples += m.samples
@@ -278,6 +281,7 @@ func (sl *siteLearn) relearn(t int64, from int) {
 	}
 }
 
+// stepFrozen handles a rated FROZEN window m: shift, degradation, canary.
 func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 	sl.strats[sl.cur].samples += m.samples
 	if tvd(&m.hist, &sl.signature)-tvdNoise(&m.hist, &sl.signature, m.samples) >= st.shift {
@@ -310,6 +314,8 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 	}
 }
 
+// stepCanary handles a rated CANARY window m: the challenger plays the last
+// frozen window; a win restarts LEARN from it, else FROZEN resumes.
 func (sl *siteLearn) stepCanary(m *windowMetrics, t int64, st *learnSettings) {
 	ch := &sl.strats[sl.cur]
 	ch.samples += m.samples
