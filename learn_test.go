@@ -587,7 +587,9 @@ func TestPolicyCorrupt(t *testing.T) {
 		{"rating", sub(`"rating": 1`, `"rating": -1`), "rating"},
 		{"no name", sub(`"name": "policy-corrupt"`, `"name": ""`), "no name"},
 		{"wrong type", sub(`"version": 1`, `"version": "1"`), "not a policy file"},
-		{"signature", sub(`"signature": [`, `"signature": [0,`), "size buckets"},
+		{"size buckets", sub(`"size_buckets": 113`, `"size_buckets": 112`), "size buckets"},
+		{"signature", sub(`"signature": {`, `"signature": {"113": 4,`), "not a size bucket"},
+		{"signature key", sub(`"signature": {`, `"signature": {"x": 4,`), "not a policy file"},
 	}
 	renamed := strings.Replace(good, `"policy-corrupt"`, `"policy-corrupt-other"`, 1)
 	dup := strings.Replace(renamed, `"sites": [`, `"sites": [`+siteJSON(t, good)+",", 1)

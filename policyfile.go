@@ -31,10 +31,13 @@ const (
 
 // policyFile is the JSON document.
 type policyFile struct {
-	Format     string       `json:"format"`     // policyFormat
-	Version    int          `json:"version"`    // policyVersion
-	Candidates []uint64     `json:"candidates"` // thresholdCandidates, bytes: must match this build
-	Sites      []policySite `json:"sites"`
+	Format     string   `json:"format"`     // policyFormat
+	Version    int      `json:"version"`    // policyVersion
+	Candidates []uint64 `json:"candidates"` // thresholdCandidates, bytes: must match this build
+	// SizeBuckets is numSizeBuckets, the size classes plus one: a
+	// signature is only meaningful with the same classes.
+	SizeBuckets int          `json:"size_buckets"`
+	Sites       []policySite `json:"sites"`
 }
 
 // policySite is one site's learned state.
@@ -43,10 +46,10 @@ type policySite struct {
 	State      string           `json:"state"`     // LEARN, FROZEN or CANARY when saved (informative)
 	Threshold  uint64           `json:"threshold"` // the strategy to run (the frozen one, or the leader), bytes
 	Strategies []policyStrategy `json:"strategies"`
-	// Signature is the size histogram learned on (sampled requests per
-	// size bucket: the classes, then above maxSmall), for the shift rule;
-	// empty when nothing was learned yet.
-	Signature []uint64 `json:"signature,omitempty"`
+	// Signature is the size histogram learned on, for the shift rule:
+	// sampled requests by size bucket (the class index, or numClasses for
+	// requests above maxSmall), empty buckets left out.
+	Signature map[int]uint64 `json:"signature,omitempty"`
 }
 
 // policyStrategy is one strategy's record.
@@ -62,7 +65,7 @@ type policyStrategy struct {
 // SavePolicy writes what the learner learned for every site that has
 // learned something, as versioned JSON.
 func SavePolicy(w io.Writer) error {
-	f := policyFile{Format: policyFormat, Version: policyVersion}
+	f := policyFile{Format: policyFormat, Version: policyVersion, SizeBuckets: numSizeBuckets}
 	for _, c := range thresholdCandidates {
 		f.Candidates = append(f.Candidates, uint64(c))
 	}
@@ -89,10 +92,12 @@ func SavePolicy(w io.Writer) error {
 		if sl.state == stateLearn {
 			sig = sl.episodeHist
 		}
-		for _, n := range sig {
+		for i, n := range sig {
 			if n != 0 {
-				ps.Signature = sig[:]
-				break
+				if ps.Signature == nil {
+					ps.Signature = map[int]uint64{}
+				}
+				ps.Signature[i] = n
 			}
 		}
 		sl.mu.Unlock()
@@ -141,7 +146,9 @@ func LoadPolicy(r io.Reader) error {
 			sl.strats[i] = strategy{threshold: uintptr(p.Threshold), rating: p.Rating,
 				wins: p.Wins, losses: p.Losses, draws: p.Draws, samples: p.Samples}
 		}
-		copy(sl.episodeHist[:], ps.Signature)
+		for i, n := range ps.Signature {
+			sl.episodeHist[i] = n
+		}
 		sl.freeze(strategyIndex(uintptr(ps.Threshold)))
 		all = append(all, loaded{s, sl})
 	}
@@ -174,6 +181,9 @@ func (f *policyFile) validate() error {
 			return fmt.Errorf("candidate %d is %d bytes, this build's is %d: learned with another build", i, c, thresholdCandidates[i])
 		}
 	}
+	if f.SizeBuckets != numSizeBuckets {
+		return fmt.Errorf("the file has %d size buckets, this build %d: learned with other size classes", f.SizeBuckets, numSizeBuckets)
+	}
 	seen := map[string]bool{}
 	for _, ps := range f.Sites {
 		if ps.Name == "" {
@@ -186,8 +196,10 @@ func (f *policyFile) validate() error {
 		if strategyIndex(uintptr(ps.Threshold)) < 0 {
 			return fmt.Errorf("site %q: threshold %d is not a candidate", ps.Name, ps.Threshold)
 		}
-		if len(ps.Signature) != 0 && len(ps.Signature) != numSizeBuckets {
-			return fmt.Errorf("site %q: the signature has %d size buckets, this build %d: learned with other size classes", ps.Name, len(ps.Signature), numSizeBuckets)
+		for i := range ps.Signature {
+			if i < 0 || i >= numSizeBuckets {
+				return fmt.Errorf("site %q: signature bucket %d is not a size bucket", ps.Name, i)
+			}
 		}
 		if len(ps.Strategies) != numStrategies {
 			return fmt.Errorf("site %q: %d strategies, want %d", ps.Name, len(ps.Strategies), numStrategies)
