@@ -81,6 +81,13 @@ func defaultLearnEnv(every uint32) *learnEnv {
 	return &learnEnv{clock: now, every: max(every, 1), rnd: r.Float64}
 }
 
+// applyLearnSettings installs st (from the option table and the mode) and
+// switches to st.mode. For config.go: call it after loading the options.
+func applyLearnSettings(st learnSettings) {
+	learner.st.Store(&st)
+	setLearnMode(st.mode)
+}
+
 // setLearnMode switches learning, for the modes wiring:
 //   - learnLive starts sampling (the goroutine starts with the first sample);
 //   - learnFrozen stops sampling and the goroutine; every site with a

@@ -686,6 +686,11 @@ func TestLearnModes(t *testing.T) {
 	if sl.site.threshold.Load() != best {
 		t.Fatalf("frozen again: threshold %d", sl.site.threshold.Load())
 	}
+	st.mode = learnLive
+	applyLearnSettings(st)
+	if !learner.on.Load() || learner.st.Load().canaryEvery != 2 {
+		t.Fatal("applyLearnSettings did not install the settings and the mode")
+	}
 }
 
 // TestLearnConcurrent runs sampled allocations on several goroutines while
