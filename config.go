@@ -76,7 +76,7 @@ type policy struct {
 	decayNs         int64 // age at which it is unmapped (and free pages purged), ns
 	memLimit        int64 // HAKMEM_MEMORY_LIMIT in bytes; applied to memLimit at first use and by Configure
 	thp             int   // thpOff, thpAuto or thpOn
-	learning        int   // learnOff, learnFrozen or learnLive: used by the learning layer (a later issue)
+	learning        int   // learnOff, learnFrozen or learnLive: the learning layer's mode (learn.go)
 	debug           int   // debugOff, debugMinimal or debugVerbose (debuglog.go)
 }
 
@@ -195,7 +195,7 @@ var options = []option{
 	{
 		name: "learning", env: "HAKMEM_LEARNING", typ: typeEnum, def: learnFrozen, min: learnOff, max: learnLive, unit: "0 off, 1 frozen, 2 live",
 		enum:  []string{"off", "frozen", "live"},
-		doc:   "Learning layer (used by the learning layer, a later issue): off uses the defaults for every site; frozen applies what was learned; live learns and applies.",
+		doc:   "Learning layer (learn.go): off uses the defaults for every site; frozen applies what was learned or loaded (LoadPolicy); live samples named sites' large requests, learns and applies.",
 		modes: map[Mode]int{Minimal: learnOff, Learning: learnLive, Research: learnLive},
 		set:   func(p *policy, v int) { p.learning = v },
 	},
@@ -326,6 +326,8 @@ func loadConfigFrom(getenv func(string) (string, bool), w io.Writer) {
 	// Not publish: first use may come from a path that holds heap.mu, and
 	// there is nothing cached yet to drop.
 	pol.Store(p)
+	// Nothing has been learned or started yet: only the learner's mode.
+	initLearnMode(p.learning)
 }
 
 // readEnv parses HAKMEM_MODE and every option from getenv; invalid values
@@ -533,6 +535,9 @@ func publish(p *policy) {
 	heap.mu.Unlock()
 	if old != nil && old.mode != p.mode {
 		p.logf(debugMinimal, "mode %s -> %s", old.mode, p.mode)
+	}
+	if old == nil || old.learning != p.learning {
+		setLearnMode(p.learning)
 	}
 }
 

@@ -31,6 +31,10 @@
 //	hakmem.Settings()              // the effective configuration, with each value's source
 //	hakmem.WriteStats(os.Stderr)   // a readable report of ReadStats()
 //
+//	hakmem.SavePolicy(f)           // what the learning layer learned, per site (JSON)
+//	hakmem.LoadPolicy(f)           // start FROZEN on it; a bad file changes nothing
+//	hakmem.StopLearner()           // stop the learner goroutine (tests checking for leaks)
+//
 // Errors are *Error values matching one of the Err* sentinels through
 // errors.Is. The Try functions return them; the plain ones panic with the
 // same value. A foreign pointer (Go heap, stack, C), an interior pointer, a
@@ -143,6 +147,23 @@
 //     declaration of every counter.
 //   - debuglog.go, writestats.go: the debug log and size histogram of
 //     Research mode, and the readable statistics report.
+//   - learn.go, profile.go, elo.go, lifecycle.go, policyfile.go,
+//     learn_settings.go: the learning layer. Each named Site keeps a
+//     profile (a size-class histogram, sampled lifetimes, live bytes, the
+//     time and mmaps its large requests cost) from one large request in 32,
+//     sampled in Site.alloc above 64 KiB, never on the small fast paths;
+//     plain Alloc is not sampled, so only named sites learn. A strategy is
+//     a routing threshold (64, 128, 256, 512 KiB or all pooled); ELO
+//     ratings (1500, K 32) compare the strategy of each window with the
+//     previous one on a composite score (CPU 40%, faults 30%, memory 30%),
+//     with 10% exploration. A site goes LEARN -> FROZEN when the gain stays
+//     under 1% for 3 windows, FROZEN -> CANARY one window in 20, and back to
+//     LEARN on a 20% degradation for 3 windows or a size-distribution shift
+//     of 0.25 (total variation distance). One background goroutine closes
+//     windows and publishes a decision by storing the site's threshold,
+//     which the large path reads with one atomic load. HAKMEM_LEARNING (set
+//     by the mode) chooses off, frozen or live; SavePolicy and LoadPolicy
+//     carry what was learned across restarts.
 //   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
 //     the only files that turn addresses into pointers or talk to the OS
 //     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The

@@ -70,6 +70,7 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 	heap.largeSize += uint64(usable)
 	heap.mu.Unlock()
 	config.logf(debugVerbose, "map large block %#x, %d bytes, site %d", base, usable, sid)
+	learnMapped(sid, usable) // learn: fresh pages per site (profile.go)
 	return base, usable, true, nil
 }
 
@@ -107,6 +108,7 @@ func freeLarge(seg *segment) bool {
 	if len(evicted) > 0 || !cached {
 		config.logf(debugVerbose, "unmap large block %#x, %d bytes (cached %v, %d evicted)", seg.base, seg.largeSize, cached, len(evicted))
 	}
+	learnFreedLarge(seg.base) // learn: lifetime of a sampled block (profile.go)
 	return true
 }
 

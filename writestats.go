@@ -107,10 +107,12 @@ func WriteStats(w io.Writer) error {
 	p("  mmap %d, munmap %d, mremap %d, madvise: free %d, dontneed %d, hugepage %d\n",
 		st.Mmaps, st.Munmaps, st.Mremaps, st.MadviseFree, st.MadviseDontneed, st.MadviseHugepage)
 
-	// The learning layer (a later issue) writes its leaderboard here:
-	// rank, site, threshold, rating, wins / losses / draws, samples.
+	// The learning layer's leaderboard: per site, rank, threshold, rating,
+	// wins / losses / draws, samples, state.
 	p("Learning leaderboard\n")
-	p("  (none yet: the learning layer is not built)\n")
+	if err := writeLeaderboard(ew); err != nil {
+		return err
+	}
 
 	if st.SlowAllocSizes != nil {
 		p("Slow-path allocations by size (debug)\n")

@@ -1,0 +1,169 @@
+package hakmem
+
+import "math"
+
+// ELO strategy selection, per site. A strategy is a routing threshold: the
+// site's requests above it take the large path (own mapping, BigCache), the
+// others the pooled classes. Each window the learner rates the strategy
+// that ran against the one that ran the window before, on a composite score
+// (CPU time, page faults, memory; learnSettings weights), with the chess
+// expected-score formula. The ratings choose the leader, which LEARN mostly
+// runs and FROZEN keeps.
+
+// thresholdCandidates are the strategies, in bytes, doubling from 64 KiB to
+// 1 MiB. Below minLargeThreshold every request is pooled whatever the
+// threshold (the slow path does not even look it up), and above maxSmall
+// every request is large, so the threshold only means something in
+// [64 KiB, 1 MiB]; 1 MiB is "all pooled" (the default). hakmem's 12
+// candidates from 512 KiB to 32 MiB are mostly outside that range here.
+// Doubling gives 5 arms: eight classes per power of two lie between two
+// neighbours, finer steps would split traffic that behaves alike, and 5
+// arms x 50 samples are learned within a few windows.
+var thresholdCandidates = [...]uintptr{64 << 10, 128 << 10, 256 << 10, 512 << 10, maxSmall}
+
+// numStrategies is the number of candidates.
+const numStrategies = len(thresholdCandidates)
+
+// strategy is one candidate's record. Guarded by its siteLearn's mu.
+type strategy struct {
+	threshold           uintptr // routing threshold, bytes
+	rating              float64 // ELO rating, starts at learnSettings.initialRating
+	wins, losses, draws uint64  // rated games
+	samples             uint64  // sampled allocations it ran, in all
+	epSamples           uint64  // of them in the current LEARN episode: "tried" means minSamples here
+	retired             bool    // dropped by retireWeakest; not chosen again until LEARN restarts
+	cost                float64 // smoothed window cost against the episode's reference (lifecycle.go); 0: none yet
+}
+
+// eloExpected is the expected score of a player rated ra against one rated
+// rb: 1/(1+10^((rb-ra)/400)). 400 is the scale of the ELO system: a 400
+// point lead expects to score 10 times what the other does.
+func eloExpected(ra, rb float64) float64 {
+	return 1 / (1 + math.Pow(10, (rb-ra)/400))
+}
+
+// eloUpdate returns both new ratings after a game in which a scored sa (1
+// win, 0.5 draw, 0 loss) against b.
+func eloUpdate(ra, rb, sa, k float64) (float64, float64) {
+	ea := eloExpected(ra, rb)
+	return ra + k*(sa-ea), rb + k*((1-sa)-(1-ea))
+}
+
+// compositeScore is a's share of the composite score against b, in [0, 1]:
+// for each measure (lower is better) a's share is b/(a+b), 0.5 when both
+// are zero, and the shares are weighted by the settings. 0.5 is a tie.
+func compositeScore(a, b *windowMetrics, st *learnSettings) float64 {
+	share := func(x, y float64) float64 {
+		if x+y <= 0 {
+			return 0.5
+		}
+		return y / (x + y)
+	}
+	w := st.wCPU + st.wFaults + st.wMem
+	if w <= 0 {
+		return 0.5
+	}
+	return (st.wCPU*share(a.cpuNsPerOp, b.cpuNsPerOp) +
+		st.wFaults*share(a.faultsPerOp, b.faultsPerOp) +
+		st.wMem*share(a.memBytes, b.memBytes)) / w
+}
+
+// gameResult turns a composite score into a game result: 1, 0.5 or 0.
+func gameResult(score, margin float64) float64 {
+	switch {
+	case score > 0.5+margin:
+		return 1
+	case score < 0.5-margin:
+		return 0
+	}
+	return 0.5
+}
+
+// play rates a game between strategies a and b where a scored sa.
+func play(a, b *strategy, sa, k float64) {
+	a.rating, b.rating = eloUpdate(a.rating, b.rating, sa, k)
+	switch sa {
+	case 1:
+		a.wins++
+		b.losses++
+	case 0:
+		a.losses++
+		b.wins++
+	default:
+		a.draws++
+		b.draws++
+	}
+}
+
+// leader is the index of the best active strategy: the highest rating; on
+// a tie the lower smoothed cost, then the larger threshold (fewer mappings).
+func leader(ss *[numStrategies]strategy) int {
+	best := -1
+	for i := range ss {
+		s := &ss[i]
+		if s.retired {
+			continue
+		}
+		if best < 0 {
+			best = i
+			continue
+		}
+		b := &ss[best]
+		switch {
+		case s.rating > b.rating,
+			s.rating == b.rating && s.cost != 0 && (b.cost == 0 || s.cost < b.cost),
+			s.rating == b.rating && s.cost == b.cost && s.threshold > b.threshold:
+			best = i
+		}
+	}
+	return best
+}
+
+// retireWeakest retires the lower-rated half of the active strategies
+// (keeping at least two, so that there is still a challenger for CANARY).
+// The current strategy cur is never retired.
+func retireWeakest(ss *[numStrategies]strategy, cur int) {
+	var act []int
+	for i := range ss {
+		if !ss[i].retired {
+			act = append(act, i)
+		}
+	}
+	drop := len(act) / 2
+	if len(act)-drop < 2 {
+		drop = len(act) - 2
+	}
+	for ; drop > 0; drop-- {
+		w := -1
+		for _, i := range act {
+			if !ss[i].retired && i != cur && (w < 0 || ss[i].rating < ss[w].rating) {
+				w = i
+			}
+		}
+		if w < 0 {
+			return
+		}
+		ss[w].retired = true
+	}
+}
+
+// challenger is the best active strategy other than cur, or -1.
+func challenger(ss *[numStrategies]strategy, cur int) int {
+	c := -1
+	for i := range ss {
+		if i != cur && !ss[i].retired && (c < 0 || ss[i].rating > ss[c].rating) {
+			c = i
+		}
+	}
+	return c
+}
+
+// strategyIndex is the index of the candidate with threshold t, or -1.
+func strategyIndex(t uintptr) int {
+	for i, c := range thresholdCandidates {
+		if c == t {
+			return i
+		}
+	}
+	return -1
+}

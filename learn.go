@@ -1,0 +1,366 @@
+package hakmem
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// The learning layer (issue 6): per site, the routing threshold is chosen
+// among thresholdCandidates by ELO ratings (elo.go) from sampled profiles
+// (profile.go), under a LEARN / FROZEN / CANARY lifecycle (lifecycle.go).
+//
+// What is learned: only traffic through a Site's methods (a nil *Site is
+// the default site). Plain Alloc is not sampled, so that its fast path
+// stays untouched; the default site learns only from (*Site)(nil).Alloc.
+//
+// Cost on the allocation paths: plain Alloc and Free pay nothing. Site.alloc
+// pays one compare for requests up to minLargeThreshold; above it, one
+// atomic load (learner.on) when learning is not live, and when it is live
+// one random draw per request (learnRand32, ~4 ns, no shared state) and,
+// for one request in sampleEvery, two clock reads (~37 ns each on this
+// project's VMs), a registry lookup and the site's lock: ~11 ns per
+// request measured with sampleEvery 32 (BenchmarkSiteAlloc128KSampling). The large path counts fresh mappings (learnMapped, beside
+// the mmap) and looks up sampled blocks on free (learnFreedLarge, one
+// atomic load when none is sampled). The decision is published by storing
+// the site's threshold (Site.setThreshold), which the slow path already
+// loads.
+//
+// One learner goroutine closes windows: started by the first sample, woken
+// every tickNs and by a sample that fills a window, stopped by stopLearner
+// or by leaving the live mode. Tests inject the clock, the sampling source
+// and the exploration draws (a learnEnv stored in learner.env) and close
+// windows by hand (learnStepAll, or siteLearn.step) with no goroutine
+// (learnEnv.manual).
+//
+// Lock order: learner.stepMu, then learner.mu, then heap.mu or a
+// siteLearn's mu (never both: step reads the BigCache before locking the
+// site). liveSamples.mu is a leaf, never held with another lock. The
+// allocation hooks run outside heap.mu.
+
+// learnEnv is what tests replace: the clock, the sampler, the random
+// source. Immutable once published in learner.env.
+type learnEnv struct {
+	clock  func() int64   // ns, monotonic
+	every  uint32         // with sample nil: sample one request in every (learnRand32)
+	sample func() bool    // nil, or reports whether to sample this request (tests)
+	rnd    func() float64 // uniform in [0, 1), for exploration; called under learner.stepMu
+	manual bool           // no goroutine: the test closes windows with learnStepAll
+}
+
+var learner struct {
+	on    atomic.Bool                         // mode is learnLive: Site.alloc samples
+	st    atomic.Pointer[learnSettings]       // the settings; replaced whole, never written in place
+	env   atomic.Pointer[learnEnv]            // clock and sources
+	sites [maxSites]atomic.Pointer[siteLearn] // by site id; set once under mu (reset by tests)
+
+	mu      sync.Mutex    // guards creating sites and starting or stopping the goroutine
+	stop    chan struct{} // closed to stop the goroutine; guarded by mu
+	done    chan struct{} // closed by the goroutine on exit; guarded by mu
+	running atomic.Bool   // a goroutine is started; written under mu
+	kick    chan struct{} // a window is full; buffered, never closed
+
+	stepMu sync.Mutex // serialises window closing (learnStepAll) and guards env.rnd's state
+}
+
+func init() {
+	st := defaultLearnSettings()
+	learner.st.Store(&st)
+	learner.kick = make(chan struct{}, 1)
+	learner.env.Store(defaultLearnEnv(st.sampleEvery))
+}
+
+// defaultLearnEnv samples one request in every with learnRand32 (no lock,
+// no shared state) and reads the hakmem clock.
+func defaultLearnEnv(every uint32) *learnEnv {
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15))
+	return &learnEnv{clock: now, every: max(every, 1), rnd: r.Float64}
+}
+
+// applyLearnSettings installs st (from the option table and the mode) and
+// switches to st.mode. For config.go: call it after loading the options.
+func applyLearnSettings(st learnSettings) {
+	learner.st.Store(&st)
+	setLearnMode(st.mode)
+}
+
+// initLearnMode sets the learning mode at first use (loadConfig), when
+// nothing has been learned or started yet. It takes no lock: first use can
+// come from under any of them (a site's first threshold read, say).
+func initLearnMode(m int) {
+	st := *learner.st.Load()
+	st.mode = m
+	learner.st.Store(&st)
+	learner.on.Store(m == learnLive)
+}
+
+// setLearnMode switches learning, for the modes wiring:
+//   - learnLive starts sampling (the goroutine starts with the first sample);
+//   - learnFrozen stops sampling and the goroutine; every site with a
+//     learned state runs its settled strategy (a CANARY goes back to the
+//     frozen one, a site still in LEARN takes its leader);
+//   - learnOff does the same but every site runs the default threshold
+//     (learned states are kept: SavePolicy still writes them, and a later
+//     switch to learnFrozen or learnLive publishes them again).
+func setLearnMode(m int) {
+	st := *learner.st.Load()
+	st.mode = m
+	learner.st.Store(&st)
+	learner.env.Store(defaultLearnEnv(st.sampleEvery))
+	learner.on.Store(m == learnLive)
+	if m != learnLive {
+		stopLearner()
+	}
+	learner.stepMu.Lock()
+	defer learner.stepMu.Unlock()
+	for i := range learner.sites {
+		if sl := learner.sites[i].Load(); sl != nil {
+			sl.settle(m)
+		}
+	}
+}
+
+// settle publishes what site sl runs in mode m (see setLearnMode). Caller
+// holds learner.stepMu.
+func (sl *siteLearn) settle(m int) {
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	if m != learnLive {
+		switch sl.state {
+		case stateCanary:
+			sl.state, sl.cur = stateFrozen, sl.best
+		case stateLearn:
+			sl.cur = leader(&sl.strats)
+		}
+	}
+	sl.publish(m)
+}
+
+// learnSample is Site.alloc's first hook, for requests above
+// minLargeThreshold while learning is live: it reports whether to sample
+// this request (one in sampleEvery) and, if so, stores the clock in t0.
+func (s *Site) learnSample(t0 *int64) bool {
+	env := learner.env.Load()
+	if env.sample != nil {
+		if !env.sample() {
+			return false
+		}
+	} else if uint64(learnRand32())*uint64(env.every)>>32 != 0 { // 0 with probability 1/every
+		return false
+	}
+	if s != nil && s.id >= maxSites {
+		return false
+	}
+	*t0 = env.clock()
+	return true
+}
+
+// learnRecord is Site.alloc's second hook, after a sampled request that
+// succeeded: it adds the request to its site's profile, remembers a large
+// block for its lifetime and kicks the learner when the window is full.
+func (s *Site) learnRecord(size int, b []byte, t0 int64) {
+	env := learner.env.Load()
+	t1 := env.clock()
+	sid := s.sid()
+	st := learner.st.Load()
+	sl := learner.sites[sid].Load()
+	if sl == nil {
+		sl = learnSite(s, sid, t0, st, env)
+	}
+	if p := addrOf(b); cap(b) > 0 {
+		if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
+			rememberLarge(p, sid, uintptr(cap(b)), t1)
+		}
+	}
+	sl.mu.Lock()
+	sl.prof.record(size, uintptr(cap(b)), t1-t0)
+	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
+	sl.mu.Unlock()
+	if full {
+		select {
+		case learner.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// learnSite returns site sid's learning state, creating it (and starting
+// the goroutine unless the environment is manual).
+func learnSite(s *Site, sid int32, t int64, st *learnSettings, env *learnEnv) *siteLearn {
+	learner.mu.Lock()
+	defer learner.mu.Unlock()
+	sl := learner.sites[sid].Load()
+	if sl == nil {
+		if s == nil {
+			sites.mu.Lock()
+			s = sites.list[0]
+			sites.mu.Unlock()
+		}
+		sl = newSiteLearn(s, sid, t, st)
+		learner.sites[sid].Store(sl)
+	}
+	if !env.manual && !learner.running.Load() && learner.on.Load() {
+		learner.stop, learner.done = make(chan struct{}), make(chan struct{})
+		learner.running.Store(true)
+		go learnerLoop(learner.stop, learner.done)
+	}
+	return sl
+}
+
+// StopLearner stops the learning layer's background goroutine, if it runs,
+// and waits until it has exited; a later sampled allocation in live
+// learning mode starts it again. Tests that check for leaked goroutines
+// call it (and StopScavenger) before the check.
+func StopLearner() { stopLearner() }
+
+// stopLearner: see StopLearner.
+func stopLearner() {
+	learner.mu.Lock()
+	if !learner.running.Load() {
+		learner.mu.Unlock()
+		return
+	}
+	close(learner.stop)
+	done := learner.done
+	learner.running.Store(false)
+	learner.mu.Unlock()
+	<-done
+}
+
+func learnerLoop(stop, done chan struct{}) {
+	defer close(done)
+	for {
+		tick := time.Duration(learner.st.Load().tickNs)
+		timer := time.NewTimer(tick)
+		select {
+		case <-stop:
+			timer.Stop()
+			return
+		case <-learner.kick:
+			timer.Stop()
+		case <-timer.C:
+		}
+		learnStepAll(false)
+	}
+}
+
+// learnStepAll closes every window that is due (all of them when force),
+// at the learner clock's now.
+func learnStepAll(force bool) {
+	learner.stepMu.Lock()
+	defer learner.stepMu.Unlock()
+	env, st := learner.env.Load(), learner.st.Load()
+	t := env.clock()
+	for i := range learner.sites {
+		sl := learner.sites[i].Load()
+		if sl == nil {
+			continue
+		}
+		sl.mu.Lock()
+		due := force || sl.prof.due(t, st)
+		sl.mu.Unlock()
+		if due {
+			sl.step(t, st, env.rnd)
+		}
+	}
+}
+
+// siteLearnStats is one site's learning state, for stats.go (the lead
+// decides the exported shape; unexported until then).
+type siteLearnStats struct {
+	Site        string
+	State       string  // LEARN, FROZEN or CANARY
+	Threshold   uint64  // routing threshold now, bytes
+	Traffic     uint64  // sampled requests
+	Windows     uint64  // windows closed
+	Unrated     uint64  // of them with fewer than minSamples samples
+	Lifetimes   uint64  // sampled large blocks freed
+	MeanLife    float64 // their mean lifetime, ns
+	LiveBytes   uint64  // estimated live bytes of the site's large blocks (sampled x sampleEvery)
+	MapCalls    uint64  // fresh large mappings of the site
+	MappedPages uint64  // OS pages they mapped (page-fault proxy)
+	CachedBytes uint64  // the site's BigCache bytes
+	Transitions map[string]uint64
+}
+
+// learnStats returns the learning state of every site that has one.
+func learnStats() []siteLearnStats {
+	var out []siteLearnStats
+	every := learner.st.Load().sampleEvery
+	for i := range learner.sites {
+		sl := learner.sites[i].Load()
+		if sl == nil {
+			continue
+		}
+		cached := siteCachedBytes(sl.sid)
+		live := sampledLiveBytes(sl.sid, every)
+		sl.mu.Lock()
+		s := siteLearnStats{
+			Site: sl.site.Name(), State: sl.state.String(),
+			Threshold: uint64(thresholdCandidates[sl.cur]),
+			Traffic:   sl.prof.traffic, Windows: sl.prof.windows, Unrated: sl.prof.unrated,
+			Lifetimes: sl.prof.lifetimes, LiveBytes: live, CachedBytes: cached,
+			MapCalls: learnMaps[sl.sid].calls.Load(), MappedPages: learnMaps[sl.sid].pages.Load(),
+			Transitions: map[string]uint64{},
+		}
+		if sl.prof.lifetimes > 0 {
+			s.MeanLife = float64(sl.prof.lifetimeNs) / float64(sl.prof.lifetimes)
+		}
+		for j, n := range sl.transitions {
+			s.Transitions[transitionNames[j]] = n
+		}
+		sl.mu.Unlock()
+		out = append(out, s)
+	}
+	return out
+}
+
+// writeLeaderboard writes every learning site's strategies, best first:
+// rank, threshold, rating, wins/losses/draws, samples, and the site's state
+// (the strategy running now is marked *, a retired one "retired").
+func writeLeaderboard(w io.Writer) error {
+	any := false
+	defer func() {
+		if !any {
+			fmt.Fprintf(w, "  (no site has learned anything: learning is live in the Learning and Research modes)\n")
+		}
+	}()
+	for i := range learner.sites {
+		sl := learner.sites[i].Load()
+		if sl == nil {
+			continue
+		}
+		sl.mu.Lock()
+		ss, cur, state, name := sl.strats, sl.cur, sl.state, sl.site.Name()
+		sl.mu.Unlock()
+		idx := make([]int, numStrategies)
+		for j := range idx {
+			idx[j] = j
+		}
+		sort.SliceStable(idx, func(a, b int) bool { return ss[idx[a]].rating > ss[idx[b]].rating })
+		any = true
+		if _, err := fmt.Fprintf(w, "  site %s: %s\n  %4s  %-9s %7s  %5s %6s %5s  %9s\n",
+			name, state, "rank", "threshold", "rating", "wins", "losses", "draws", "samples"); err != nil {
+			return err
+		}
+		for r, j := range idx {
+			s := &ss[j]
+			mark := ""
+			if j == cur {
+				mark = " *"
+			}
+			if s.retired {
+				mark += " retired"
+			}
+			if _, err := fmt.Fprintf(w, "  %4d  %-9s %7.1f  %5d %6d %5d  %9d%s\n",
+				r+1, fmt.Sprintf("%d KiB", s.threshold>>10), s.rating, s.wins, s.losses, s.draws, s.samples, mark); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,743 @@
+package hakmem
+
+import (
+	"bytes"
+	"io"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeLearn installs test settings and a manual environment: a clock the
+// test moves (clk, ns), every request sampled, no exploration unless the
+// test's rnd says so, no goroutine. It forgets every site's learning state
+// and restores everything afterwards.
+func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64, rnd func() float64) {
+	t.Helper()
+	stopLearner()
+	oldSt, oldEnv, oldOn := learner.st.Load(), learner.env.Load(), learner.on.Load()
+	if rnd == nil {
+		rnd = func() float64 { return 0.99 } // never below epsilon: no exploration
+	}
+	learner.st.Store(&st)
+	learner.env.Store(&learnEnv{clock: clk.Load, sample: func() bool { return true }, rnd: rnd, manual: true})
+	forget := func() {
+		for i := range learner.sites {
+			if sl := learner.sites[i].Load(); sl != nil {
+				sl.site.setThreshold(0)
+				learner.sites[i].Store(nil)
+			}
+		}
+	}
+	forget()
+	t.Cleanup(func() {
+		learner.on.Store(oldOn)
+		stopLearner()
+		forget()
+		learner.st.Store(oldSt)
+		learner.env.Store(oldEnv)
+	})
+}
+
+// testSettings are the defaults with sampling of every request, no minimum
+// learning time and ratings that move after 50 samples.
+func testSettings() learnSettings {
+	st := defaultLearnSettings()
+	st.mode = learnLive
+	st.sampleEvery = 1
+	st.minLearnNs = 0
+	return st
+}
+
+// feed records n synthetic samples of size bytes costing ns each in sl's
+// window, adds pages fresh pages, moves the clock by a window and closes it.
+func feed(sl *siteLearn, clk *atomic.Int64, n, size int, ns int64, pages uint64) {
+	sl.mu.Lock()
+	for range n {
+		sl.prof.record(size, uintptr(size), ns)
+	}
+	sl.mu.Unlock()
+	learnMaps[sl.sid].pages.Add(pages)
+	st := learner.st.Load()
+	clk.Add(st.windowNs)
+	sl.step(clk.Load(), st, learner.env.Load().rnd)
+}
+
+// newTestSiteLearn creates the learning state of a fresh site named name.
+func newTestSiteLearn(t *testing.T, name string, clk *atomic.Int64) *siteLearn {
+	t.Helper()
+	s := NewSite(name)
+	if s.id >= maxSites {
+		t.Skip("too many sites")
+	}
+	return learnSite(s, s.id, clk.Load(), learner.st.Load(), learner.env.Load())
+}
+
+func TestELOArithmetic(t *testing.T) {
+	near := func(got, want float64) bool { return math.Abs(got-want) < 1e-9 }
+	// Equal ratings: E = 1/(1+10^0) = 0.5; a win moves both by 32*0.5 = 16.
+	if e := eloExpected(1500, 1500); e != 0.5 {
+		t.Errorf("E(1500,1500) = %v, want 0.5", e)
+	}
+	if a, b := eloUpdate(1500, 1500, 1, 32); a != 1516 || b != 1484 {
+		t.Errorf("win at 1500/1500: %v %v, want 1516 1484", a, b)
+	}
+	// 1600 against 1400: E = 1/(1+10^(-200/400)) = 1/(1+0.316227766) =
+	// 0.759746926647958. A loss: 1600 - 32*0.759746926647958 =
+	// 1575.688098347265; 1400 + 24.311901652735 = 1424.311901652735.
+	if e := eloExpected(1600, 1400); !near(e, 0.759746926647958) {
+		t.Errorf("E(1600,1400) = %.15f", e)
+	}
+	if a, b := eloUpdate(1600, 1400, 0, 32); !near(a, 1575.688098347265) || !near(b, 1424.311901652735) {
+		t.Errorf("loss at 1600/1400: %.12f %.12f", a, b)
+	}
+	// A draw: 1600 + 32*(0.5-0.759746926647958) = 1591.688098347265.
+	if a, b := eloUpdate(1600, 1400, 0.5, 32); !near(a, 1591.688098347265) || !near(b, 1408.311901652735) {
+		t.Errorf("draw at 1600/1400: %.12f %.12f", a, b)
+	}
+	// The sum of the ratings is conserved.
+	if a, b := eloUpdate(1437, 1712, 1, 32); !near(a+b, 1437+1712) {
+		t.Errorf("ratings not conserved: %v + %v", a, b)
+	}
+	var x, y strategy
+	x.rating, y.rating = 1500, 1500
+	play(&x, &y, 1, 32)
+	play(&x, &y, 0.5, 32)
+	if x.wins != 1 || y.losses != 1 || x.draws != 1 || y.draws != 1 {
+		t.Errorf("counts: %+v %+v", x, y)
+	}
+}
+
+func TestCompositeScore(t *testing.T) {
+	st := defaultLearnSettings()
+	// CPU 100 vs 300: share 300/400 = 0.75; faults 0 vs 0: 0.5; memory 50
+	// vs 50: 0.5. 0.4*0.75 + 0.3*0.5 + 0.3*0.5 = 0.6.
+	a := windowMetrics{cpuNsPerOp: 100, memBytes: 50}
+	b := windowMetrics{cpuNsPerOp: 300, memBytes: 50}
+	if s := compositeScore(&a, &b, &st); math.Abs(s-0.6) > 1e-12 {
+		t.Errorf("score = %v, want 0.6", s)
+	}
+	// Faults 1 vs 3 (share 0.75), the rest equal: 0.4*0.5 + 0.3*0.75 + 0.3*0.5 = 0.575.
+	a, b = windowMetrics{cpuNsPerOp: 1, faultsPerOp: 1, memBytes: 1}, windowMetrics{cpuNsPerOp: 1, faultsPerOp: 3, memBytes: 1}
+	if s := compositeScore(&a, &b, &st); math.Abs(s-0.575) > 1e-12 {
+		t.Errorf("score = %v, want 0.575", s)
+	}
+	for _, c := range []struct{ score, want float64 }{{0.6, 1}, {0.4, 0}, {0.51, 0.5}, {0.49, 0.5}} {
+		if g := gameResult(c.score, 0.02); g != c.want {
+			t.Errorf("gameResult(%v) = %v, want %v", c.score, g, c.want)
+		}
+	}
+	// costOf: ref costs 1; double CPU and memory, equal faults (both under
+	// the floor): 0.4*2 + 0.3*1 + 0.3*2 = 1.7.
+	ref := windowMetrics{cpuNsPerOp: 100, memBytes: 1000}
+	m := windowMetrics{cpuNsPerOp: 200, memBytes: 2000}
+	if c := costOf(&ref, &ref, &st); c != 1 {
+		t.Errorf("costOf(ref) = %v", c)
+	}
+	if c := costOf(&m, &ref, &st); math.Abs(c-1.7) > 1e-12 {
+		t.Errorf("costOf = %v, want 1.7", c)
+	}
+}
+
+func TestTVD(t *testing.T) {
+	var a, b sizeHist
+	a[0], a[1] = 1, 1
+	b[1], b[2] = 5, 5
+	// (0.5, 0.5, 0) against (0, 0.5, 0.5): (0.5 + 0 + 0.5)/2 = 0.5.
+	if d := tvd(&a, &b); math.Abs(d-0.5) > 1e-12 {
+		t.Errorf("tvd = %v, want 0.5", d)
+	}
+	if d := tvd(&a, &a); d != 0 {
+		t.Errorf("tvd(a, a) = %v", d)
+	}
+	var c sizeHist
+	c[7] = 3
+	if d := tvd(&a, &c); d != 1 {
+		t.Errorf("disjoint tvd = %v, want 1", d)
+	}
+	if d := tvd(&a, &sizeHist{}); d != 0 {
+		t.Errorf("tvd with empty = %v, want 0", d)
+	}
+	if sizeBucket(maxSmall+1) != numClasses || sizeBucket(100<<10) != int(sizeClass(100<<10)) {
+		t.Error("sizeBucket")
+	}
+}
+
+func TestRetireWeakest(t *testing.T) {
+	var ss [numStrategies]strategy
+	for i, r := range []float64{1500, 1550, 1450, 1600, 1400} {
+		ss[i].rating = r
+	}
+	// Five active: two retire, the weakest apart from the current (4,
+	// rated 1400): 2 (1450) and 0 (1500).
+	retireWeakest(&ss, 4)
+	for i, want := range []bool{true, false, true, false, false} {
+		if ss[i].retired != want {
+			t.Errorf("strategy %d retired = %v, want %v", i, ss[i].retired, want)
+		}
+	}
+	if l := leader(&ss); l != 3 {
+		t.Errorf("leader = %d, want 3", l)
+	}
+	if c := challenger(&ss, 3); c != 1 {
+		t.Errorf("challenger = %d, want 1", c)
+	}
+	retireWeakest(&ss, 4) // three active: one more goes, two stay
+	if !ss[1].retired || ss[3].retired || ss[4].retired {
+		t.Errorf("second retirement: %+v", ss)
+	}
+}
+
+// costModel is a synthetic site: ns per request for each strategy, the
+// best being 256 KiB (index 2).
+func costModel(i int) int64 { return []int64{900, 600, 200, 500, 800}[i] }
+
+// learnToFrozen drives sl through LEARN on costModel until it freezes and
+// returns the number of windows it took.
+func learnToFrozen(t *testing.T, sl *siteLearn, clk *atomic.Int64) int {
+	t.Helper()
+	for w := 1; w <= 100; w++ {
+		feed(sl, clk, 100, 300<<10, costModel(sl.cur), 0)
+		if sl.state == stateFrozen {
+			return w
+		}
+	}
+	t.Fatalf("still %v after 100 windows: %+v", sl.state, sl.strats)
+	return 0
+}
+
+func TestLearnConverges(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk, nil)
+	sl := newTestSiteLearn(t, "learn-converges", &clk)
+	if sl.cur != numStrategies-1 || sl.state != stateLearn {
+		t.Fatalf("starts on %d in %v, want the default (1 MiB) in LEARN", sl.cur, sl.state)
+	}
+	w := learnToFrozen(t, sl, &clk)
+	if sl.cur != 2 || sl.best != 2 {
+		t.Fatalf("frozen on %d, want 2 (256 KiB): %+v", sl.cur, sl.strats)
+	}
+	if got := sl.site.threshold.Load(); got != 256<<10 {
+		t.Fatalf("published threshold %d, want 256 KiB", got)
+	}
+	if sl.transitions[trLearnFrozen] != 1 {
+		t.Errorf("LEARN->FROZEN counted %d", sl.transitions[trLearnFrozen])
+	}
+	var retired int
+	for _, s := range sl.strats {
+		if s.retired {
+			retired++
+		}
+	}
+	if retired != 2 {
+		t.Errorf("%d retired, want 2 (the weaker half of 5)", retired)
+	}
+	t.Logf("frozen after %d windows", w)
+	var b bytes.Buffer
+	if err := writeLeaderboard(&b); err != nil || !strings.Contains(b.String(), "256 KiB") || !strings.Contains(b.String(), "FROZEN") {
+		t.Errorf("leaderboard (%v):\n%s", err, b.String())
+	}
+	t.Log("\n" + b.String())
+}
+
+func TestLearnMinSamplesAndTime(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	st.minLearnNs = int64(time.Hour)
+	fakeLearn(t, st, &clk, nil)
+	sl := newTestSiteLearn(t, "learn-min", &clk)
+	// 49 samples: unrated; nothing moves, the strategy stays.
+	feed(sl, &clk, 49, 300<<10, 100, 0)
+	if sl.cur != numStrategies-1 || sl.havePrev || sl.strats[sl.cur].samples != 0 || sl.prof.unrated != 1 {
+		t.Fatalf("an unrated window changed the state: cur %d %+v", sl.cur, sl.strats[sl.cur])
+	}
+	for range 60 {
+		feed(sl, &clk, 100, 300<<10, costModel(sl.cur), 0)
+	}
+	if sl.state != stateLearn {
+		t.Fatalf("froze before minLearnNs")
+	}
+	if sl.calm < st.freezeWindows {
+		t.Fatalf("calm %d: the only obstacle should be the time", sl.calm)
+	}
+}
+
+func TestLearnExplores(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	st.freezeWindows = 1000 // keep learning
+	draws := []float64{0.05, 0.0}
+	i := 0
+	fakeLearn(t, st, &clk, func() float64 { // alternately "explore" and pick the first other
+		i++
+		return draws[i%2]
+	})
+	sl := newTestSiteLearn(t, "learn-explores", &clk)
+	seen := map[int]bool{}
+	for range 40 {
+		feed(sl, &clk, 100, 300<<10, costModel(sl.cur), 0)
+		seen[sl.cur] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("exploration never left the leader: %v", seen)
+	}
+}
+
+// frozenSite returns a site frozen on costModel's best (index 2).
+func frozenSite(t *testing.T, name string, st learnSettings) (*siteLearn, *atomic.Int64) {
+	t.Helper()
+	clk := new(atomic.Int64)
+	fakeLearn(t, st, clk, nil)
+	sl := newTestSiteLearn(t, name, clk)
+	learnToFrozen(t, sl, clk)
+	return sl, clk
+}
+
+func TestLearnCanary(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery = 4 // 3 frozen windows, then one canary
+	sl, clk := frozenSite(t, "learn-canary", st)
+	for w := range 3 {
+		if sl.state != stateFrozen {
+			t.Fatalf("window %d: %v, want FROZEN", w, sl.state)
+		}
+		feed(sl, clk, 100, 300<<10, 200, 0)
+	}
+	if sl.state != stateCanary || sl.transitions[trFrozenCanary] != 1 || sl.cur == sl.best {
+		t.Fatalf("state %v, cur %d, best %d: want CANARY on a challenger", sl.state, sl.cur, sl.best)
+	}
+	if got := sl.site.threshold.Load(); got != thresholdCandidates[sl.cur] {
+		t.Fatalf("canary threshold %d not published", got)
+	}
+	ch := sl.cur
+	before := sl.strats[ch].losses
+	feed(sl, clk, 100, 300<<10, 1000, 0) // the challenger is worse
+	if sl.state != stateFrozen || sl.cur != 2 || sl.transitions[trCanaryFrozen] != 1 || sl.strats[ch].losses != before+1 {
+		t.Fatalf("after a losing canary: %v cur %d %+v", sl.state, sl.cur, sl.strats[ch])
+	}
+	for range 3 {
+		feed(sl, clk, 100, 300<<10, 200, 0)
+	}
+	if sl.state != stateCanary {
+		t.Fatalf("no second canary: %v", sl.state)
+	}
+	ch = sl.cur
+	feed(sl, clk, 100, 300<<10, 20, 0) // the challenger is much better
+	if sl.state != stateLearn || sl.cur != ch || sl.transitions[trCanaryLearn] != 1 {
+		t.Fatalf("after a winning canary: %v cur %d (challenger %d)", sl.state, sl.cur, ch)
+	}
+}
+
+func TestLearnDegradation(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery = 0 // no canary in the way
+	sl, clk := frozenSite(t, "learn-degrade", st)
+	feed(sl, clk, 100, 300<<10, 200, 0) // the baseline
+	// Costs 1.25x on CPU: 0.4*1.25 + 0.6 = 1.1, under 1.2; then 2x (1.4)
+	// twice, a normal window (the count restarts), then 2x three times.
+	for i, ns := range []int64{250, 400, 400, 200, 400, 400} {
+		feed(sl, clk, 100, 300<<10, ns, 0)
+		if sl.state != stateFrozen {
+			t.Fatalf("window %d left FROZEN early", i)
+		}
+	}
+	feed(sl, clk, 100, 300<<10, 400, 0)
+	if sl.state != stateLearn || sl.transitions[trDegraded] != 1 {
+		t.Fatalf("after 3 degraded windows: %v", sl.state)
+	}
+}
+
+func TestLearnShift(t *testing.T) {
+	st := testSettings()
+	sl, clk := frozenSite(t, "learn-shift", st)
+	// A share of the requests moves to another class. With 1000 samples
+	// over 2 buckets the noise bound is sqrt(2/1000)/2 = 0.022: TVD 0.2
+	// stays, 0.3 leaves (0.278 >= 0.25).
+	mixed := func(moved int) {
+		sl.mu.Lock()
+		for i := range 1000 {
+			size := 300 << 10
+			if i < moved {
+				size = 900 << 10
+			}
+			sl.prof.record(size, uintptr(size), 200)
+		}
+		sl.mu.Unlock()
+		clk.Add(st.windowNs)
+		sl.step(clk.Load(), learner.st.Load(), learner.env.Load().rnd)
+	}
+	mixed(200)
+	if sl.state != stateFrozen {
+		t.Fatalf("TVD 0.2 left FROZEN")
+	}
+	// The noise bound over 2 occupied buckets and 8 samples:
+	// sqrt(2/8)/2 = 0.25.
+	if n := tvdNoise(&sizeHist{1: 1}, &sizeHist{2: 1}, 8); math.Abs(n-0.25) > 1e-12 {
+		t.Errorf("tvdNoise(2 buckets, 8 samples) = %v, want 0.25", n)
+	}
+	mixed(300)
+	if sl.state != stateLearn || sl.transitions[trShifted] != 1 {
+		t.Fatalf("TVD 0.3: %v", sl.state)
+	}
+	// The new episode tries every strategy again, none retired.
+	tried := map[int]bool{}
+	for range numStrategies {
+		tried[sl.cur] = true
+		feed(sl, clk, 100, 900<<10, 200, 0)
+	}
+	if len(tried) != numStrategies {
+		t.Errorf("after the shift only %v were tried", tried)
+	}
+}
+
+func TestLearnWindowDue(t *testing.T) {
+	st := testSettings()
+	st.windowOps = 100
+	var p profile
+	if p.due(st.windowNs-1, &st) {
+		t.Error("due before 2 s and 100 ops")
+	}
+	if p.due(st.windowNs, &st) {
+		t.Error("due at 2 s with no sample: a quiet window stretches")
+	}
+	for range 50 {
+		p.record(100<<10, 100<<10, 1)
+	}
+	if p.due(st.windowNs-1, &st) || !p.due(st.windowNs, &st) {
+		t.Error("with 50 samples: not due at 2 s exactly")
+	}
+	for range 50 {
+		p.record(100<<10, 100<<10, 1)
+	}
+	if !p.due(0, &st) {
+		t.Error("not due at 100 ops")
+	}
+}
+
+// TestLearnSiteAlloc runs real allocations through the sampling hook: they
+// are recorded, a large block's lifetime and mapping are measured, and a
+// published threshold routes the next request.
+func TestLearnSiteAlloc(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk, nil)
+	learner.on.Store(true)
+	s := NewSite("learn-site-alloc")
+	s.setThreshold(64 << 10) // 200 KiB is large
+	calls := learnMaps[s.id].calls.Load()
+	b := s.Alloc(200 << 10)
+	if learnMaps[s.id].calls.Load() != calls+1 {
+		t.Error("fresh mapping not counted")
+	}
+	clk.Add(int64(5 * time.Millisecond))
+	Free(b)
+	b = s.Alloc(100 << 10) // large too, freed at once: lifetime 0
+	Free(b)
+	sl := learner.sites[s.id].Load()
+	if sl == nil {
+		t.Fatal("no learning state")
+	}
+	ls := learnStats()
+	var me *siteLearnStats
+	for i := range ls {
+		if ls[i].Site == s.Name() {
+			me = &ls[i]
+		}
+	}
+	if me == nil || me.Traffic != 2 || me.Lifetimes != 2 || me.MeanLife != float64(5*time.Millisecond)/2 || me.MapCalls == 0 {
+		t.Fatalf("stats %+v", me)
+	}
+	if learner.running.Load() {
+		t.Fatal("manual environment started the goroutine")
+	}
+	// A threshold published by the learner routes the next request.
+	sl.mu.Lock()
+	sl.cur = numStrategies - 1
+	sl.mu.Unlock()
+	learnStepAll(true)
+	b = s.Alloc(200 << 10)
+	if seg := regLookup(addrOf(b)); seg == nil || seg.kind != kindSmall {
+		t.Errorf("200 KiB not pooled under a 1 MiB threshold")
+	}
+	Free(b)
+	// Small requests never reach the hook.
+	before := sl.prof.traffic
+	Free(s.Alloc(64 << 10))
+	if sl.prof.traffic != before {
+		t.Error("a 64 KiB request was sampled")
+	}
+}
+
+// TestLearnerGoroutine starts the goroutine by a sample, lets it close a
+// window on its own, and stops it: no goroutine is left.
+func TestLearnerGoroutine(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	st.windowOps = 10
+	st.tickNs = int64(time.Millisecond)
+	fakeLearn(t, st, &clk, nil)
+	env := *learner.env.Load()
+	env.manual = false
+	learner.env.Store(&env)
+	learner.on.Store(true)
+	s := NewSite("learn-goroutine")
+	for range 12 {
+		Free(s.Alloc(128 << 10))
+	}
+	if !learner.running.Load() {
+		t.Fatal("no goroutine")
+	}
+	sl := learner.sites[s.id].Load()
+	deadline := time.Now().Add(time.Second)
+	for {
+		sl.mu.Lock()
+		w := sl.prof.windows
+		sl.mu.Unlock()
+		if w > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the goroutine closed no window")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	learner.mu.Lock()
+	done := learner.done
+	learner.mu.Unlock()
+	setLearnMode(learnFrozen) // leaving live mode stops it
+	select {
+	case <-done:
+	default:
+		t.Fatal("goroutine still running after setLearnMode(learnFrozen)")
+	}
+	if learner.running.Load() || learner.on.Load() {
+		t.Fatal("still marked running or sampling")
+	}
+	stopLearner() // idempotent
+}
+
+func TestPolicyRoundTrip(t *testing.T) {
+	sl, clk := frozenSite(t, "policy-round-trip", testSettings())
+	_ = clk
+	var b1 bytes.Buffer
+	if err := SavePolicy(&b1); err != nil {
+		t.Fatal(err)
+	}
+	saved := sl.strats
+	// Forget, then load: the site is FROZEN on 256 KiB with its ratings.
+	learner.sites[sl.sid].Store(nil)
+	sl.site.setThreshold(0)
+	if err := LoadPolicy(bytes.NewReader(b1.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	nl := learner.sites[sl.sid].Load()
+	if nl == nil || nl.state != stateFrozen || nl.cur != 2 || sl.site.threshold.Load() != 256<<10 {
+		t.Fatalf("loaded: %+v", nl)
+	}
+	for i := range saved {
+		if nl.strats[i].rating != saved[i].rating || nl.strats[i].wins != saved[i].wins || nl.strats[i].samples != saved[i].samples {
+			t.Errorf("strategy %d: %+v, saved %+v", i, nl.strats[i], saved[i])
+		}
+	}
+	if nl.signature != sl.signature || tvd(&nl.signature, &sl.signature) != 0 || nl.signature[sizeBucket(300<<10)] == 0 {
+		t.Errorf("signature not restored")
+	}
+	var b2 bytes.Buffer
+	if err := SavePolicy(&b2); err != nil {
+		t.Fatal(err)
+	}
+	if b1.String() != b2.String() {
+		t.Errorf("second save differs:\n%s\n%s", b1.String(), b2.String())
+	}
+	// A site that does not exist yet is created by name.
+	doc := strings.Replace(b1.String(), `"policy-round-trip"`, `"policy-new-site"`, 1)
+	if err := LoadPolicy(strings.NewReader(doc)); err != nil {
+		t.Fatal(err)
+	}
+	if ns := NewSite("policy-new-site"); ns.threshold.Load() != 256<<10 {
+		t.Errorf("new site threshold %d", ns.threshold.Load())
+	}
+}
+
+func TestPolicyCorrupt(t *testing.T) {
+	sl, _ := frozenSite(t, "policy-corrupt", testSettings())
+	var b bytes.Buffer
+	if err := SavePolicy(&b); err != nil {
+		t.Fatal(err)
+	}
+	good := b.String()
+	sub := func(old, new string) string {
+		if !strings.Contains(good, old) {
+			t.Fatalf("%q not in the file", old)
+		}
+		return strings.Replace(good, old, new, 1)
+	}
+	cases := []struct{ name, doc, want string }{
+		{"empty", "", "not a policy file"},
+		{"garbage", "hello", "not a policy file"},
+		{"truncated", good[:len(good)/2], "not a policy file"},
+		{"trailing", good + "{}", "data after"},
+		{"format", sub(`"hakmem-policy"`, `"other"`), "format"},
+		{"version", sub(`"version": 1`, `"version": 2`), "version 2 is not supported"},
+		{"candidates", sub(`65536,`, `65537,`), "another build"},
+		{"unknown field", sub(`"version": 1`, `"version": 1, "extra": 3`), "unknown field"},
+		{"threshold", sub(`"threshold": 262144,`, `"threshold": 262145,`), "not a candidate"},
+		{"rating", sub(`"rating": 1`, `"rating": -1`), "rating"},
+		{"no name", sub(`"name": "policy-corrupt"`, `"name": ""`), "no name"},
+		{"wrong type", sub(`"version": 1`, `"version": "1"`), "not a policy file"},
+		{"size buckets", sub(`"size_buckets": 113`, `"size_buckets": 112`), "size buckets"},
+		{"signature", sub(`"signature": {`, `"signature": {"113": 4,`), "not a size bucket"},
+		{"signature key", sub(`"signature": {`, `"signature": {"x": 4,`), "not a policy file"},
+	}
+	renamed := strings.Replace(good, `"policy-corrupt"`, `"policy-corrupt-other"`, 1)
+	dup := strings.Replace(renamed, `"sites": [`, `"sites": [`+siteJSON(t, good)+",", 1)
+	dup = strings.Replace(dup, `"policy-corrupt-other"`, `"policy-corrupt"`, 1)
+	cases = append(cases, struct{ name, doc, want string }{"duplicate", dup, "twice"})
+	// Make the site's state differ from the file's so that a partial load would show.
+	sl.mu.Lock()
+	sl.state, sl.cur = stateLearn, 0
+	sl.mu.Unlock()
+	sl.site.setThreshold(64 << 10)
+	for _, c := range cases {
+		err := LoadPolicy(strings.NewReader(c.doc))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
+		}
+		if learner.sites[sl.sid].Load() != sl || sl.state != stateLearn || sl.site.threshold.Load() != 64<<10 {
+			t.Fatalf("%s: a refused file changed the site", c.name)
+		}
+	}
+	sites.mu.Lock()
+	_, created := sites.byName["policy-corrupt-other"]
+	sites.mu.Unlock()
+	if created {
+		t.Error("a refused file created a site")
+	}
+}
+
+// siteJSON is the first site object of a policy document.
+func siteJSON(t *testing.T, doc string) string {
+	i := strings.Index(doc, `"sites": [`) + len(`"sites": [`)
+	j := strings.LastIndex(doc, "]")
+	return strings.TrimSpace(doc[i:j])
+}
+
+// TestLearnEndToEnd runs a site through Site.Alloc and Free only, with an
+// injected clock on which a pooled 300 KiB request costs 20 us and a large
+// one 2 us: the learner must leave the default (1 MiB, all pooled) for a
+// threshold below 300 KiB and freeze there.
+func TestLearnEndToEnd(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	st.windowOps = 100
+	fakeLearn(t, st, &clk, nil)
+	s := NewSite("learn-end-to-end")
+	const size = 300 << 10
+	env := *learner.env.Load()
+	// Every read of the clock moves it by the cost of a request under the
+	// threshold in force: t1 - t0 around an allocation is that cost.
+	env.clock = func() int64 {
+		if routedLarge(size, s.sid()) {
+			return clk.Add(2000)
+		}
+		return clk.Add(20000)
+	}
+	learner.env.Store(&env)
+	learner.on.Store(true)
+	for i := 0; ; i++ {
+		if i == 20000 {
+			t.Fatalf("no freeze after %d requests", i)
+		}
+		Free(s.Alloc(size))
+		learnStepAll(false)
+		if sl := learner.sites[s.id].Load(); sl != nil && sl.state == stateFrozen {
+			if got := s.threshold.Load(); got >= size {
+				t.Fatalf("frozen on %d bytes, want below %d", got, size)
+			}
+			t.Logf("frozen on %d KiB after %d requests", s.threshold.Load()>>10, i+1)
+			break
+		}
+	}
+}
+
+// TestLearnModes: leaving live mode settles a CANARY on the frozen strategy;
+// off runs the default threshold and keeps the state; frozen publishes it
+// again.
+func TestLearnModes(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery = 2
+	sl, clk := frozenSite(t, "learn-modes", st)
+	feed(sl, clk, 100, 300<<10, 200, 0)
+	if sl.state != stateCanary {
+		t.Fatalf("%v, want CANARY", sl.state)
+	}
+	best := thresholdCandidates[sl.best]
+	setLearnMode(learnFrozen)
+	if sl.state != stateFrozen || sl.site.threshold.Load() != best || learner.on.Load() {
+		t.Fatalf("frozen mode: %v threshold %d", sl.state, sl.site.threshold.Load())
+	}
+	setLearnMode(learnOff)
+	if sl.site.threshold.Load() != 0 || learner.sites[sl.sid].Load() != sl {
+		t.Fatalf("off mode: threshold %d", sl.site.threshold.Load())
+	}
+	setLearnMode(learnFrozen)
+	if sl.site.threshold.Load() != best {
+		t.Fatalf("frozen again: threshold %d", sl.site.threshold.Load())
+	}
+	st.mode = learnLive
+	applyLearnSettings(st)
+	if !learner.on.Load() || learner.st.Load().canaryEvery != 2 {
+		t.Fatal("applyLearnSettings did not install the settings and the mode")
+	}
+}
+
+// TestLearnConcurrent runs sampled allocations on several goroutines while
+// the learner goroutine closes windows and stats, the leaderboard, saves
+// and loads run: for the race detector.
+func TestLearnConcurrent(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	st.windowOps = 64
+	st.tickNs = int64(time.Millisecond)
+	fakeLearn(t, st, &clk, nil)
+	env := *learner.env.Load()
+	env.manual = false
+	env.clock = func() int64 { return clk.Add(1000) }
+	learner.env.Store(&env)
+	learner.on.Store(true)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := NewSite("learn-concurrent-" + string(rune('a'+g%2)))
+			for i := range 3000 {
+				size := (65 + (i*37+g*11)%900) << 10
+				Free(s.Alloc(size))
+			}
+		}()
+	}
+	go func() {
+		defer close(done)
+		for range 20 {
+			_ = learnStats()
+			_ = writeLeaderboard(io.Discard)
+			var b bytes.Buffer
+			if err := SavePolicy(&b); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := LoadPolicy(&b); err != nil {
+				t.Error(err)
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	wg.Wait()
+	<-done
+	stopLearner()
+}

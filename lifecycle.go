@@ -1,0 +1,331 @@
+package hakmem
+
+import "sync"
+
+// The lifecycle of a site's learning, one state machine per site:
+//
+//   - LEARN: every window is rated against the one before (elo.go); the next
+//     window runs each untried strategy first, then the leader, or with
+//     probability epsilon a random active strategy. Once every strategy was
+//     tried, the weaker half is retired.
+//   - LEARN -> FROZEN: the best smoothed cost improved by less than
+//     freezeGain (1%) for freezeWindows (3) rated windows in a row, every
+//     active strategy was tried, and minLearnNs passed since LEARN began.
+//     The leader is frozen; the histogram learned on is kept as the
+//     signature, and the first frozen window becomes the baseline.
+//   - FROZEN: no ratings move; each window is checked against the baseline
+//     and the signature.
+//   - FROZEN -> CANARY: after canaryEvery-1 frozen windows, one window runs
+//     the best challenger (5% of the traffic, by time).
+//   - CANARY -> FROZEN: the challenger did not win its game against the last
+//     frozen window; the incumbent runs again.
+//   - CANARY -> LEARN: the challenger won; learning restarts from it.
+//   - FROZEN -> LEARN (degradation): the cost stayed above the baseline by
+//     more than degrade (20%) for degradeWindows (3) windows.
+//   - FROZEN -> LEARN (shift): a window's histogram is at TVD >= shift
+//     (0.25) from the signature, beyond the sampling noise (tvdNoise).
+//
+// A window with fewer than minSamples samples is unrated: it changes no
+// state and no strategy. Ratings survive a return to LEARN (they are what
+// was learned); the retired strategies come back, and each is tried again.
+
+// learnState is a site's lifecycle state.
+type learnState uint8
+
+const (
+	stateLearn  learnState = iota // ratings move, strategies explored
+	stateFrozen                   // the leader runs; nothing moves
+	stateCanary                   // one window of the best challenger
+)
+
+func (s learnState) String() string {
+	switch s {
+	case stateLearn:
+		return "LEARN"
+	case stateFrozen:
+		return "FROZEN"
+	}
+	return "CANARY"
+}
+
+// Counted transitions (siteLearn.transitions).
+const (
+	trLearnFrozen  = iota // improvement under freezeGain for freezeWindows
+	trFrozenCanary        // a canary window starts
+	trCanaryFrozen        // the challenger lost or drew
+	trCanaryLearn         // the challenger won
+	trDegraded            // FROZEN -> LEARN on degradation
+	trShifted             // FROZEN -> LEARN on a distribution shift
+	numTransitions
+)
+
+// transitionNames name the counted transitions for stats.
+var transitionNames = [numTransitions]string{
+	"LEARN->FROZEN", "FROZEN->CANARY", "CANARY->FROZEN", "CANARY->LEARN",
+	"FROZEN->LEARN(degradation)", "FROZEN->LEARN(shift)",
+}
+
+// Cost floors (costOf): a measure this small counts as this, so that a
+// baseline of zero faults does not make one fault an infinite degradation.
+const (
+	cpuFloorNs   = 10   // ns per request: a per-P pop is a few ns
+	faultsFloor  = 0.01 // pages per request: one 4 KiB page per 100 requests
+	memFloorByte = 64   // bytes per request: below a cache line is noise
+)
+
+// costOf is window m's composite cost against reference ref: the weighted
+// mean of the three measures' ratios, so ref itself costs 1.
+func costOf(m, ref *windowMetrics, st *learnSettings) float64 {
+	ratio := func(x, r, floor float64) float64 { return max(x, floor) / max(r, floor) }
+	w := st.wCPU + st.wFaults + st.wMem
+	if w <= 0 {
+		return 1
+	}
+	return (st.wCPU*ratio(m.cpuNsPerOp, ref.cpuNsPerOp, cpuFloorNs) +
+		st.wFaults*ratio(m.faultsPerOp, ref.faultsPerOp, faultsFloor) +
+		st.wMem*ratio(m.memBytes, ref.memBytes, memFloorByte)) / w
+}
+
+// siteLearn is the learning state of one site. Created on the site's first
+// sample (or by LoadPolicy); its mu guards everything but the immutable
+// fields. The sampling hook takes mu for one record; the learner takes it
+// to close a window.
+type siteLearn struct {
+	site *Site // immutable
+	sid  int32 // immutable; the site's id, < maxSites
+
+	mu     sync.Mutex              // guards everything below
+	prof   profile                 // the window in progress and the totals
+	strats [numStrategies]strategy // one per candidate threshold, in candidate order
+	cur    int                     // strategy running now (its threshold is published), index in thresholdCandidates
+	best   int                     // the frozen strategy (FROZEN, CANARY), index
+	state  learnState              // lifecycle state
+
+	// LEARN
+	episodeStart int64         // when LEARN began, ns on the learner clock
+	ref          windowMetrics // the episode's first rated window: costs are relative to it
+	haveRef      bool          // ref is set
+	prev         windowMetrics // the last rated window (what the next one plays against)
+	havePrev     bool          // prev is set
+	bestCost     float64       // best smoothed cost after the last rated window; 0: none
+	calm         int           // rated windows in a row with improvement under freezeGain
+	retiredDone  bool          // retireWeakest ran in this episode
+	episodeHist  sizeHist      // rated histograms of the episode: the signature when freezing
+
+	// FROZEN, CANARY
+	signature    sizeHist      // the distribution learned on
+	baseline     windowMetrics // the first rated frozen window
+	haveBaseline bool          // baseline is set
+	degraded     int           // rated windows in a row above baseline*(1+degrade)
+	frozenRated  int           // rated frozen windows since the last canary
+
+	transitions [numTransitions]uint64 // counted transitions
+}
+
+// newSiteLearn starts site s (id sid) in LEARN at time t, on the strategy
+// nearest below its current threshold.
+func newSiteLearn(s *Site, sid int32, t int64, st *learnSettings) *siteLearn {
+	sl := &siteLearn{site: s, sid: sid}
+	for i := range sl.strats {
+		sl.strats[i] = strategy{threshold: thresholdCandidates[i], rating: st.initialRating}
+	}
+	th := siteThreshold(sid)
+	sl.cur = 0
+	for i, c := range thresholdCandidates {
+		if c <= th {
+			sl.cur = i
+		}
+	}
+	sl.best = sl.cur
+	sl.episodeStart = t
+	sl.prof.start = t
+	sl.prof.pages0 = learnMaps[sid].pages.Load()
+	return sl
+}
+
+// step closes the window in progress at time t, runs the lifecycle and
+// publishes the strategy of the next window; rnd draws from [0, 1).
+func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
+	cached := siteCachedBytes(sl.sid)
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	m := sl.prof.close(t, sl.sid, cached, sl.cur, st)
+	if m.samples >= st.minSamples {
+		switch sl.state {
+		case stateLearn:
+			sl.stepLearn(&m, t, st, rnd)
+		case stateFrozen:
+			sl.stepFrozen(&m, t, st)
+		case stateCanary:
+			sl.stepCanary(&m, t, st)
+		}
+	}
+	sl.publish(st.mode)
+}
+
+// publish stores the threshold of the running strategy in the site, where
+// the allocation slow path reads it; in learnOff the site runs the default.
+// Caller holds sl.mu.
+func (sl *siteLearn) publish(mode int) {
+	if mode == learnOff {
+		sl.site.setThreshold(0)
+		return
+	}
+	sl.site.setThreshold(thresholdCandidates[sl.cur])
+}
+
+// stepLearn handles a rated LEARN window m: it rates the game against the
+// previous window, retires the weaker half once all were tried, tracks the
+// improvement, freezes or chooses the next strategy.
+func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd func() float64) {
+	s := &sl.strats[sl.cur]
+	s.samples += m.samples
+	s.epSamples += m.samples
+	for i := range m.hist {
+		sl.episodeHist[i] += m.hist[i]
+	}
+	if !sl.haveRef {
+		sl.ref, sl.haveRef = *m, true
+	}
+	if c := costOf(m, &sl.ref, st); s.cost == 0 {
+		s.cost = c
+	} else {
+		s.cost = (s.cost + c) / 2 // smoothing: half the weight on the latest window
+	}
+	if sl.havePrev && sl.prev.strategy != sl.cur {
+		play(s, &sl.strats[sl.prev.strategy], gameResult(compositeScore(m, &sl.prev, st), st.drawMargin), st.eloK)
+	}
+	sl.prev, sl.havePrev = *m, true
+	tried := sl.allTried(st)
+	if tried && !sl.retiredDone {
+		retireWeakest(&sl.strats, sl.cur)
+		sl.retiredDone = true
+	}
+	best := 0.0
+	for i := range sl.strats {
+		if c := sl.strats[i].cost; !sl.strats[i].retired && c > 0 && (best == 0 || c < best) {
+			best = c
+		}
+	}
+	if sl.bestCost > 0 {
+		if (sl.bestCost-best)/sl.bestCost < st.freezeGain {
+			sl.calm++
+		} else {
+			sl.calm = 0
+		}
+	}
+	sl.bestCost = best
+	if tried && sl.calm >= st.freezeWindows && t-sl.episodeStart >= st.minLearnNs {
+		sl.freeze(leader(&sl.strats))
+		sl.transitions[trLearnFrozen]++
+		return
+	}
+	sl.cur = sl.next(st, rnd)
+}
+
+// allTried reports whether every active strategy ran minSamples samples in
+// this episode (after a shift, what was tried before says little).
+func (sl *siteLearn) allTried(st *learnSettings) bool {
+	for i := range sl.strats {
+		if !sl.strats[i].retired && sl.strats[i].epSamples < st.minSamples {
+			return false
+		}
+	}
+	return true
+}
+
+// next chooses the strategy of the next LEARN window: the least-sampled
+// strategy not yet tried in this episode; else with probability epsilon a random active one other
+// than the leader; else the leader.
+func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
+	u := -1
+	for i := range sl.strats {
+		s := &sl.strats[i]
+		if !s.retired && s.epSamples < st.minSamples && (u < 0 || s.epSamples < sl.strats[u].epSamples) {
+			u = i
+		}
+	}
+	if u >= 0 {
+		return u
+	}
+	l := leader(&sl.strats)
+	if rnd() < st.epsilon {
+		var others []int
+		for i := range sl.strats {
+			if i != l && !sl.strats[i].retired {
+				others = append(others, i)
+			}
+		}
+		if len(others) > 0 {
+			return others[min(int(rnd()*float64(len(others))), len(others)-1)]
+		}
+	}
+	return l
+}
+
+// freeze enters FROZEN on strategy b.
+func (sl *siteLearn) freeze(b int) {
+	sl.state, sl.best, sl.cur = stateFrozen, b, b
+	sl.signature = sl.episodeHist
+	sl.haveBaseline, sl.degraded, sl.frozenRated = false, 0, 0
+}
+
+// relearn enters LEARN at time t, running strategy from.
+func (sl *siteLearn) relearn(t int64, from int) {
+	sl.state, sl.cur = stateLearn, from
+	sl.episodeStart = t
+	sl.haveRef, sl.havePrev, sl.bestCost, sl.calm, sl.retiredDone = false, false, 0, 0, false
+	sl.episodeHist = sizeHist{}
+	for i := range sl.strats {
+		sl.strats[i].retired, sl.strats[i].cost, sl.strats[i].epSamples = false, 0, 0
+	}
+}
+
+// stepFrozen handles a rated FROZEN window m: shift, degradation, canary.
+func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
+	sl.strats[sl.cur].samples += m.samples
+	if tvd(&m.hist, &sl.signature)-tvdNoise(&m.hist, &sl.signature, m.samples) >= st.shift {
+		sl.transitions[trShifted]++
+		sl.relearn(t, sl.cur)
+		return
+	}
+	sl.prev, sl.havePrev = *m, true
+	if !sl.haveBaseline {
+		sl.baseline, sl.haveBaseline = *m, true
+	} else {
+		if costOf(m, &sl.baseline, st) > 1+st.degrade {
+			sl.degraded++
+		} else {
+			sl.degraded = 0
+		}
+		if sl.degraded >= st.degradeWindows {
+			sl.transitions[trDegraded]++
+			sl.relearn(t, sl.cur)
+			return
+		}
+	}
+	sl.frozenRated++
+	if st.canaryEvery > 1 && sl.frozenRated >= st.canaryEvery-1 {
+		if c := challenger(&sl.strats, sl.best); c >= 0 {
+			sl.frozenRated = 0
+			sl.state, sl.cur = stateCanary, c
+			sl.transitions[trFrozenCanary]++
+		}
+	}
+}
+
+// stepCanary handles a rated CANARY window m: the challenger plays the last
+// frozen window; a win restarts LEARN from it, else FROZEN resumes.
+func (sl *siteLearn) stepCanary(m *windowMetrics, t int64, st *learnSettings) {
+	ch := &sl.strats[sl.cur]
+	ch.samples += m.samples
+	r := gameResult(compositeScore(m, &sl.prev, st), st.drawMargin)
+	play(ch, &sl.strats[sl.best], r, st.eloK)
+	if r == 1 {
+		sl.transitions[trCanaryLearn]++
+		sl.relearn(t, sl.cur)
+		return
+	}
+	sl.transitions[trCanaryFrozen]++
+	sl.state, sl.cur = stateFrozen, sl.best
+}

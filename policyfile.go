@@ -1,0 +1,217 @@
+package hakmem
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+)
+
+// Policy files: what the learner learned, saved as JSON and loaded into
+// another run, so that a program can learn once (Learning mode) and run
+// frozen on it (Fast, Balanced). Sites are matched by name; a loaded site
+// starts FROZEN on its saved strategy, with its ratings, and keeps learning
+// only if the mode is live (CANARY windows and the return-to-LEARN rules
+// still apply then).
+//
+// The file is validated completely before anything changes: a corrupt file,
+// another format or version, unknown fields, a candidate list that differs
+// from this build's (thresholds, or size classes for the signature), a
+// duplicate site or an impossible value give an error
+// and leave every site as it was.
+
+// policyFormat and policyVersion identify the file. Bump the version when a
+// field changes meaning; a loader refuses versions it does not know.
+const (
+	policyFormat  = "hakmem-policy"
+	policyVersion = 1
+)
+
+// policyFile is the JSON document.
+type policyFile struct {
+	Format     string   `json:"format"`     // policyFormat
+	Version    int      `json:"version"`    // policyVersion
+	Candidates []uint64 `json:"candidates"` // thresholdCandidates, bytes: must match this build
+	// SizeBuckets is numSizeBuckets, the size classes plus one: a
+	// signature is only meaningful with the same classes.
+	SizeBuckets int          `json:"size_buckets"`
+	Sites       []policySite `json:"sites"`
+}
+
+// policySite is one site's learned state.
+type policySite struct {
+	Name       string           `json:"name"`
+	State      string           `json:"state"`     // LEARN, FROZEN or CANARY when saved (informative)
+	Threshold  uint64           `json:"threshold"` // the strategy to run (the frozen one, or the leader), bytes
+	Strategies []policyStrategy `json:"strategies"`
+	// Signature is the size histogram learned on, for the shift rule:
+	// sampled requests by size bucket (the class index, or numClasses for
+	// requests above maxSmall), empty buckets left out.
+	Signature map[int]uint64 `json:"signature,omitempty"`
+}
+
+// policyStrategy is one strategy's record.
+type policyStrategy struct {
+	Threshold uint64  `json:"threshold"` // bytes, one of the candidates
+	Rating    float64 `json:"rating"`
+	Wins      uint64  `json:"wins"`
+	Losses    uint64  `json:"losses"`
+	Draws     uint64  `json:"draws"`
+	Samples   uint64  `json:"samples"`
+}
+
+// SavePolicy writes what the learner learned for every site that has
+// learned something, as versioned JSON.
+func SavePolicy(w io.Writer) error {
+	f := policyFile{Format: policyFormat, Version: policyVersion, SizeBuckets: numSizeBuckets}
+	for _, c := range thresholdCandidates {
+		f.Candidates = append(f.Candidates, uint64(c))
+	}
+	f.Sites = []policySite{}
+	for i := range learner.sites {
+		sl := learner.sites[i].Load()
+		if sl == nil {
+			continue
+		}
+		sl.mu.Lock()
+		ps := policySite{Name: sl.site.Name(), State: sl.state.String()}
+		run := sl.best
+		if sl.state == stateLearn {
+			run = leader(&sl.strats)
+		}
+		ps.Threshold = uint64(thresholdCandidates[run])
+		for _, s := range sl.strats {
+			ps.Strategies = append(ps.Strategies, policyStrategy{
+				Threshold: uint64(s.threshold), Rating: s.rating,
+				Wins: s.wins, Losses: s.losses, Draws: s.draws, Samples: s.samples,
+			})
+		}
+		sig := sl.signature
+		if sl.state == stateLearn {
+			sig = sl.episodeHist
+		}
+		for i, n := range sig {
+			if n != 0 {
+				if ps.Signature == nil {
+					ps.Signature = map[int]uint64{}
+				}
+				ps.Signature[i] = n
+			}
+		}
+		sl.mu.Unlock()
+		f.Sites = append(f.Sites, ps)
+	}
+	sort.Slice(f.Sites, func(a, b int) bool { return f.Sites[a].Name < f.Sites[b].Name })
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(&f)
+}
+
+// LoadPolicy reads a file written by SavePolicy and starts every site it
+// names FROZEN on its saved strategy, creating the sites that do not exist
+// yet (NewSite). On any error nothing changes. With learning off the
+// states are loaded but the sites keep the default threshold until a mode
+// with learning (frozen or live) is set.
+func LoadPolicy(r io.Reader) error {
+	var f policyFile
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		return fmt.Errorf("hakmem: LoadPolicy: not a policy file: %w", err)
+	}
+	if dec.More() {
+		return errors.New("hakmem: LoadPolicy: not a policy file: data after the JSON document")
+	}
+	if err := f.validate(); err != nil {
+		return fmt.Errorf("hakmem: LoadPolicy: %w", err)
+	}
+	ensureInit()
+	st := learner.st.Load()
+	env := learner.env.Load()
+	t := env.clock()
+	type loaded struct {
+		s  *Site
+		sl *siteLearn
+	}
+	var all []loaded
+	for _, ps := range f.Sites {
+		s := NewSite(ps.Name)
+		if s.id >= maxSites {
+			continue // shares the default site's threshold: nothing of its own to set
+		}
+		sl := newSiteLearn(s, s.id, t, st)
+		for i, p := range ps.Strategies {
+			sl.strats[i] = strategy{threshold: uintptr(p.Threshold), rating: p.Rating,
+				wins: p.Wins, losses: p.Losses, draws: p.Draws, samples: p.Samples}
+		}
+		for i, n := range ps.Signature {
+			sl.episodeHist[i] = n
+		}
+		sl.freeze(strategyIndex(uintptr(ps.Threshold)))
+		all = append(all, loaded{s, sl})
+	}
+	learner.stepMu.Lock() // no window closes on a replaced state meanwhile
+	defer learner.stepMu.Unlock()
+	learner.mu.Lock()
+	for _, l := range all {
+		learner.sites[l.s.id].Store(l.sl)
+		l.sl.mu.Lock()
+		l.sl.publish(st.mode)
+		l.sl.mu.Unlock()
+	}
+	learner.mu.Unlock()
+	return nil
+}
+
+// validate checks everything LoadPolicy relies on.
+func (f *policyFile) validate() error {
+	if f.Format != policyFormat {
+		return fmt.Errorf("format is %q, want %q", f.Format, policyFormat)
+	}
+	if f.Version != policyVersion {
+		return fmt.Errorf("version %d is not supported (this build reads version %d)", f.Version, policyVersion)
+	}
+	if len(f.Candidates) != numStrategies {
+		return fmt.Errorf("the file has %d candidate thresholds, this build %d: learned with another build", len(f.Candidates), numStrategies)
+	}
+	for i, c := range f.Candidates {
+		if c != uint64(thresholdCandidates[i]) {
+			return fmt.Errorf("candidate %d is %d bytes, this build's is %d: learned with another build", i, c, thresholdCandidates[i])
+		}
+	}
+	if f.SizeBuckets != numSizeBuckets {
+		return fmt.Errorf("the file has %d size buckets, this build %d: learned with other size classes", f.SizeBuckets, numSizeBuckets)
+	}
+	seen := map[string]bool{}
+	for _, ps := range f.Sites {
+		if ps.Name == "" {
+			return errors.New("a site has no name")
+		}
+		if seen[ps.Name] {
+			return fmt.Errorf("site %q appears twice", ps.Name)
+		}
+		seen[ps.Name] = true
+		if strategyIndex(uintptr(ps.Threshold)) < 0 {
+			return fmt.Errorf("site %q: threshold %d is not a candidate", ps.Name, ps.Threshold)
+		}
+		for i := range ps.Signature {
+			if i < 0 || i >= numSizeBuckets {
+				return fmt.Errorf("site %q: signature bucket %d is not a size bucket", ps.Name, i)
+			}
+		}
+		if len(ps.Strategies) != numStrategies {
+			return fmt.Errorf("site %q: %d strategies, want %d", ps.Name, len(ps.Strategies), numStrategies)
+		}
+		for i, p := range ps.Strategies {
+			if p.Threshold != uint64(thresholdCandidates[i]) {
+				return fmt.Errorf("site %q: strategy %d has threshold %d, want %d", ps.Name, i, p.Threshold, thresholdCandidates[i])
+			}
+			if math.IsNaN(p.Rating) || math.IsInf(p.Rating, 0) || p.Rating < 0 || p.Rating > 10000 {
+				return fmt.Errorf("site %q: strategy %d has rating %v, outside [0, 10000]", ps.Name, i, p.Rating)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,255 @@
+package hakmem
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+)
+
+// Site profiles: what the learner knows of a site, from sampled requests
+// above minLargeThreshold (the only ones a routing threshold can change).
+// One request in learnSettings.sampleEvery is timed and recorded by
+// Site.alloc's learning hook, on the allocating goroutine but never on the
+// small-block fast path (requests up to 64 KiB, and plain Alloc, never
+// reach it). Fresh large mappings are counted per site on the large path
+// (learnMapped), which makes a system call anyway; sampled large blocks are
+// remembered so that their free gives a lifetime (learnFreedLarge).
+//
+// The size distribution is a histogram over size classes (plus one bucket
+// for requests above maxSmall). Two distributions are compared by their
+// total variation distance, TVD(p, q) = 1/2 sum |p_i - q_i| over the
+// normalised histograms: the share of the traffic that would have to move
+// to another class to turn one into the other. It is bounded by [0, 1]
+// whatever the number of classes (a threshold of 0.25 means "a quarter of
+// the requests changed size class"), symmetric, defined when a bucket is
+// empty on one side (KL divergence is not, and is unbounded), and costs one
+// pass over the buckets.
+
+// A window holds a sample of the site's requests, so its histogram differs
+// from the distribution by chance: for n samples over k occupied buckets,
+// E|p^_i - p_i| <= sqrt(p_i/n), and by Cauchy-Schwarz the expected TVD is
+// at most 1/2 sqrt(k/n) (tvdNoise). The shift rule subtracts that bound, so
+// a thin window of a wide distribution (50 samples over 20 classes: 0.32)
+// is not taken for a shift.
+
+// numSizeBuckets: one bucket per size class and one for requests above
+// maxSmall.
+const numSizeBuckets = numClasses + 1
+
+// sizeBucket is the histogram bucket of a request of size bytes.
+func sizeBucket(size int) int {
+	if size > maxSmall {
+		return numClasses
+	}
+	return int(sizeClass(uintptr(size)))
+}
+
+// sizeHist is a size histogram, counts of sampled requests per bucket.
+type sizeHist [numSizeBuckets]uint64
+
+// tvd is the total variation distance between the normalised histograms a
+// and b, in [0, 1]; 0 when either is empty (nothing to compare).
+func tvd(a, b *sizeHist) float64 {
+	var na, nb uint64
+	for i := range a {
+		na += a[i]
+		nb += b[i]
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	d := 0.0
+	for i := range a {
+		x := float64(a[i])/float64(na) - float64(b[i])/float64(nb)
+		if x < 0 {
+			x = -x
+		}
+		d += x
+	}
+	return d / 2
+}
+
+// tvdNoise bounds the expected TVD between a histogram of n samples and
+// the distribution it samples, over the buckets occupied in a or b.
+func tvdNoise(a, b *sizeHist, n uint64) float64 {
+	if n == 0 {
+		return 1
+	}
+	k := 0
+	for i := range a {
+		if a[i] != 0 || b[i] != 0 {
+			k++
+		}
+	}
+	return math.Sqrt(float64(k)/float64(n)) / 2
+}
+
+// windowMetrics is one closed window of one site: what ran and what it
+// cost. The three outcome measures are per operation so that windows of
+// different lengths compare.
+type windowMetrics struct {
+	strategy    int     // index in thresholdCandidates of the strategy that ran
+	samples     uint64  // sampled requests
+	ops         uint64  // estimated requests above minLargeThreshold: samples x sampleEvery
+	cpuNsPerOp  float64 // mean time of a sampled request in the allocator, ns (slow paths, mmap included)
+	faultsPerOp float64 // fresh pages mapped for the site per request: each faults on first touch
+	// memBytes is memory per request beyond what was asked: the mean
+	// rounding waste (class or page rounding) plus the site's BigCache
+	// bytes at the window's close spread over the window's requests. A
+	// proxy: pooled blocks in per-P caches cannot be told apart by site.
+	memBytes float64
+	hist     sizeHist // sampled requests per size bucket
+}
+
+// profile is the window in progress and the totals of one site. Guarded by
+// its siteLearn's mu.
+type profile struct {
+	start   int64    // window start, ns on the learner clock
+	samples uint64   // sampled requests in the window
+	cpuNs   int64    // their summed time in the allocator, ns
+	waste   uint64   // their summed rounding waste, bytes
+	hist    sizeHist // their size buckets
+	pages0  uint64   // learnMaps[sid].pages at the window start
+
+	// Totals since the site was first sampled.
+	traffic     uint64 // sampled requests
+	lifetimes   uint64 // sampled large blocks freed
+	lifetimeNs  int64  // their summed lifetimes, ns
+	maxLifetime int64  // the longest, ns
+	windows     uint64 // windows closed
+	unrated     uint64 // windows closed with fewer than minSamples samples
+}
+
+// record adds one sampled request of size bytes served by a block of
+// usable bytes in ns nanoseconds.
+func (p *profile) record(size int, usable uintptr, ns int64) {
+	p.samples++
+	p.traffic++
+	p.cpuNs += max(ns, 0)
+	if usable > uintptr(size) {
+		p.waste += uint64(usable - uintptr(size))
+	}
+	p.hist[sizeBucket(size)]++
+}
+
+// close ends the window at time t and starts the next; sid is the site id,
+// cached its BigCache bytes now.
+func (p *profile) close(t int64, sid int32, cached uint64, strat int, st *learnSettings) windowMetrics {
+	pages := learnMaps[sid].pages.Load()
+	m := windowMetrics{strategy: strat, samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
+	if p.samples > 0 {
+		n := float64(p.samples)
+		m.cpuNsPerOp = float64(p.cpuNs) / n
+		m.faultsPerOp = float64(pages-p.pages0) / float64(m.ops)
+		m.memBytes = float64(p.waste)/n + float64(cached)/float64(m.ops)
+	}
+	p.windows++
+	if p.samples < st.minSamples {
+		p.unrated++
+	}
+	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0 = t, 0, 0, 0, sizeHist{}, pages
+	return m
+}
+
+// due reports whether the window in progress is over at time t: windowOps
+// requests, or windowNs with at least minSamples samples. A quiet site's
+// window stretches until it has minSamples, so that it is rated at all.
+func (p *profile) due(t int64, st *learnSettings) bool {
+	return p.samples*uint64(max(st.sampleEvery, 1)) >= st.windowOps ||
+		(t-p.start >= st.windowNs && p.samples >= st.minSamples)
+}
+
+// learnMaps counts fresh large mappings per site id (learnMapped, on the
+// large path, next to the mmap it counts). Atomic: read by the learner.
+var learnMaps [maxSites]struct {
+	calls atomic.Uint64 // mmap calls for large blocks of the site
+	pages atomic.Uint64 // OS pages they mapped
+}
+
+// learnMapped counts a fresh mapping of usable bytes for site sid. Hook in
+// allocLarge.
+func learnMapped(sid int32, usable uintptr) {
+	learnMaps[sid].calls.Add(1)
+	learnMaps[sid].pages.Add(uint64(usable / osPageSize))
+}
+
+// liveSamples are the sampled large blocks not yet freed, by address, for
+// their lifetime. Bounded by maxLiveSamples: when full, new blocks are not
+// remembered (a lifetime sample, not a census). A block moved by Realloc
+// leaves a stale entry that the next block at that address may consume;
+// the lifetimes are an estimate.
+var liveSamples struct {
+	mu sync.Mutex
+	n  atomic.Int32         // len(m), read without mu so that frees skip the lock when nothing is sampled
+	m  map[uintptr]liveSpan // guarded by mu
+}
+
+// liveSpan is a remembered large block: its site and allocation time.
+type liveSpan struct {
+	sid  int32
+	at   int64 // ns on the learner clock
+	size uintptr
+}
+
+// maxLiveSamples bounds liveSamples (about 40 KiB of map).
+const maxLiveSamples = 1024
+
+// rememberLarge remembers the sampled large block at p for its lifetime.
+func rememberLarge(p uintptr, sid int32, size uintptr, t int64) {
+	liveSamples.mu.Lock()
+	if liveSamples.m == nil {
+		liveSamples.m = make(map[uintptr]liveSpan)
+	}
+	if len(liveSamples.m) < maxLiveSamples {
+		liveSamples.m[p] = liveSpan{sid, t, size}
+		liveSamples.n.Store(int32(len(liveSamples.m)))
+	}
+	liveSamples.mu.Unlock()
+}
+
+// learnFreedLarge is the hook in freeLarge: if the block at p was sampled,
+// its lifetime goes to its site's profile. One atomic load otherwise.
+func learnFreedLarge(p uintptr) {
+	if liveSamples.n.Load() == 0 {
+		return
+	}
+	liveSamples.mu.Lock()
+	sp, ok := liveSamples.m[p]
+	if ok {
+		delete(liveSamples.m, p)
+		liveSamples.n.Store(int32(len(liveSamples.m)))
+	}
+	liveSamples.mu.Unlock()
+	if !ok {
+		return
+	}
+	if sl := learner.sites[sp.sid].Load(); sl != nil {
+		d := learner.env.Load().clock() - sp.at
+		sl.mu.Lock()
+		sl.prof.lifetimes++
+		sl.prof.lifetimeNs += d
+		sl.prof.maxLifetime = max(sl.prof.maxLifetime, d)
+		sl.mu.Unlock()
+	}
+}
+
+// sampledLiveBytes estimates the live bytes of site sid's large blocks from
+// the remembered ones: their bytes times sampleEvery.
+func sampledLiveBytes(sid int32, every uint32) uint64 {
+	liveSamples.mu.Lock()
+	defer liveSamples.mu.Unlock()
+	var b uint64
+	for _, sp := range liveSamples.m {
+		if sp.sid == sid {
+			b += uint64(sp.size)
+		}
+	}
+	return b * uint64(every)
+}
+
+// siteCachedBytes is what site sid holds in the BigCache, bytes.
+func siteCachedBytes(sid int32) uint64 {
+	heap.mu.Lock()
+	defer heap.mu.Unlock()
+	return heap.big.sites[sid].list.bytes
+}
