@@ -64,20 +64,21 @@ type policy struct {
 	vals    [maxOptions]int    // every option's value, in its own unit, by index in options
 	srcs    [maxOptions]Source // where each value came from
 
-	segmentCache    int   // empty segments kept mapped
-	pcacheScale     int   // percent applied to the per-P cache caps (read when a cache is made)
-	largeThreshold  int   // default routing threshold, bytes: larger requests go to the large path
-	bigCacheBytes   int   // BigCache limit, all sites, bytes
-	bigCacheBlocks  int   // BigCache limit, all sites, blocks
-	siteCacheBytes  int   // BigCache limit per site, bytes
-	siteCacheBlocks int   // BigCache limit per site, blocks
-	warmNs          int64 // age at which a cached block or segment gets MADV_FREE, ns
-	coldNs          int64 // age at which it gets MADV_DONTNEED, ns
-	decayNs         int64 // age at which it is unmapped (and free pages purged), ns
-	memLimit        int64 // HAKMEM_MEMORY_LIMIT in bytes; applied to memLimit at first use and by Configure
-	thp             int   // thpOff, thpAuto or thpOn
-	learning        int   // learnOff, learnFrozen or learnLive: the learning layer's mode (learn.go)
-	debug           int   // debugOff, debugMinimal or debugVerbose (debuglog.go)
+	segmentCache    int           // empty segments kept mapped
+	pcacheScale     int           // percent applied to the per-P cache caps (read when a cache is made)
+	largeThreshold  int           // default routing threshold, bytes: larger requests go to the large path
+	bigCacheBytes   int           // BigCache limit, all sites, bytes
+	bigCacheBlocks  int           // BigCache limit, all sites, blocks
+	siteCacheBytes  int           // BigCache limit per site, bytes
+	siteCacheBlocks int           // BigCache limit per site, blocks
+	warmNs          int64         // age at which a cached block or segment gets MADV_FREE, ns
+	coldNs          int64         // age at which it gets MADV_DONTNEED, ns
+	decayNs         int64         // age at which it is unmapped (and free pages purged), ns
+	memLimit        int64         // HAKMEM_MEMORY_LIMIT in bytes; applied to memLimit at first use and by Configure
+	thp             int           // thpOff, thpAuto or thpOn
+	learning        int           // learnOff, learnFrozen or learnLive: the learning layer's mode (learn.go)
+	learn           learnSettings // the learning layer's settings (learn_settings.go), mode included
+	debug           int           // debugOff, debugMinimal or debugVerbose (debuglog.go)
 }
 
 // pol is the current policy; never nil (a default snapshot until first use).
@@ -197,7 +198,72 @@ var options = []option{
 		enum:  []string{"off", "frozen", "live"},
 		doc:   "Learning layer (learn.go): off uses the defaults for every site; frozen applies what was learned or loaded (LoadPolicy); live samples named sites' large requests, learns and applies.",
 		modes: map[Mode]int{Minimal: learnOff, Learning: learnLive, Research: learnLive},
-		set:   func(p *policy, v int) { p.learning = v },
+		set:   func(p *policy, v int) { p.learning, p.learn.mode = v, v },
+	},
+	{
+		name: "learn_sample", env: "HAKMEM_LEARN_SAMPLE", typ: typeInt, def: 32, min: 1, max: 1 << 16, unit: "requests",
+		doc: "Learning: one large request in N through a named site is timed and profiled (1 in 32 keeps the cost of live learning under 1 ns a request on average).",
+		set: func(p *policy, v int) { p.learn.sampleEvery = uint32(v) },
+	},
+	{
+		name: "learn_window_ops", env: "HAKMEM_LEARN_WINDOW_OPS", typ: typeInt, def: 10000, min: 100, max: 1 << 30, unit: "requests",
+		doc: "Learning: a window (one rated round of a strategy) ends after this many requests of the site, or HAKMEM_LEARN_WINDOW_MS, whichever comes first.",
+		set: func(p *policy, v int) { p.learn.windowOps = uint64(v) },
+	},
+	{
+		name: "learn_window_ms", env: "HAKMEM_LEARN_WINDOW_MS", typ: typeInt, def: 2000, min: 10, max: 1 << 30, unit: "ms",
+		doc: "Learning: the longest a window lasts (a quiet site's window stretches until it has enough samples).",
+		set: func(p *policy, v int) { p.learn.windowNs = int64(v) * ms },
+	},
+	{
+		name: "learn_explore", env: "HAKMEM_LEARN_EXPLORE", typ: typeInt, def: 10, min: 0, max: 100, unit: "percent",
+		doc: "Learning: share of LEARN windows that try a random strategy instead of the leader (epsilon-greedy).",
+		set: func(p *policy, v int) { p.learn.epsilon = float64(v) / 100 },
+	},
+	{
+		name: "learn_weight_cpu", env: "HAKMEM_LEARN_WEIGHT_CPU", typ: typeInt, def: 40, min: 0, max: 100, unit: "percent",
+		doc: "Learning: weight of time spent in the allocator in a window's composite score (the three weights are normalised).",
+		set: func(p *policy, v int) { p.learn.wCPU = float64(v) / 100 },
+	},
+	{
+		name: "learn_weight_faults", env: "HAKMEM_LEARN_WEIGHT_FAULTS", typ: typeInt, def: 30, min: 0, max: 100, unit: "percent",
+		doc: "Learning: weight of fresh pages mapped (page faults, mmap calls) in the composite score.",
+		set: func(p *policy, v int) { p.learn.wFaults = float64(v) / 100 },
+	},
+	{
+		name: "learn_weight_memory", env: "HAKMEM_LEARN_WEIGHT_MEMORY", typ: typeInt, def: 30, min: 0, max: 100, unit: "percent",
+		doc: "Learning: weight of memory held (rounding waste and cached bytes) in the composite score.",
+		set: func(p *policy, v int) { p.learn.wMem = float64(v) / 100 },
+	},
+	{
+		name: "learn_freeze_gain", env: "HAKMEM_LEARN_FREEZE_GAIN", typ: typeInt, def: 1, min: 0, max: 100, unit: "percent",
+		doc: "Learning: LEARN -> FROZEN when the best strategy improves by less than this for HAKMEM_LEARN_CONFIRM windows in a row.",
+		set: func(p *policy, v int) { p.learn.freezeGain = float64(v) / 100 },
+	},
+	{
+		name: "learn_confirm", env: "HAKMEM_LEARN_CONFIRM", typ: typeInt, def: 3, min: 1, max: 1000, unit: "windows",
+		doc: "Learning: how many windows in a row confirm a freeze (small gain) or a return to LEARN (degradation).",
+		set: func(p *policy, v int) { p.learn.freezeWindows, p.learn.degradeWindows = v, v },
+	},
+	{
+		name: "learn_min_ms", env: "HAKMEM_LEARN_MIN_MS", typ: typeInt, def: 20000, min: 0, max: 1 << 30, unit: "ms",
+		doc: "Learning: the shortest time a site learns before it may freeze.",
+		set: func(p *policy, v int) { p.learn.minLearnNs = int64(v) * ms },
+	},
+	{
+		name: "learn_canary", env: "HAKMEM_LEARN_CANARY", typ: typeInt, def: 5, min: 1, max: 100, unit: "percent",
+		doc: "Learning: share of a FROZEN site's windows (by time) that run the best challenger as a CANARY.",
+		set: func(p *policy, v int) { p.learn.canaryEvery = max(1, 100/v) },
+	},
+	{
+		name: "learn_degrade", env: "HAKMEM_LEARN_DEGRADE", typ: typeInt, def: 20, min: 1, max: 1000, unit: "percent",
+		doc: "Learning: FROZEN -> LEARN when the cost stays this much above the frozen baseline for HAKMEM_LEARN_CONFIRM windows.",
+		set: func(p *policy, v int) { p.learn.degrade = float64(v) / 100 },
+	},
+	{
+		name: "learn_shift", env: "HAKMEM_LEARN_SHIFT", typ: typeInt, def: 25, min: 1, max: 100, unit: "percent",
+		doc: "Learning: FROZEN -> LEARN when the site's size distribution moves this far (total variation distance between size-class histograms).",
+		set: func(p *policy, v int) { p.learn.shift = float64(v) / 100 },
 	},
 	{
 		name: "debug", env: "HAKMEM_DEBUG", typ: typeEnum, def: debugOff, min: debugOff, max: debugVerbose, unit: "0 off, 1 minimal, 2 verbose",
@@ -285,7 +351,7 @@ var cfgState configState
 
 // buildPolicy makes a snapshot from st (caller holds st.mu, or owns st).
 func buildPolicy(st *configState) *policy {
-	p := &policy{mode: Balanced, modeSrc: SourceDefault}
+	p := &policy{mode: Balanced, modeSrc: SourceDefault, learn: defaultLearnSettings()}
 	if st.envMode != 0 {
 		p.mode, p.modeSrc = st.envMode, SourceEnv
 	}
@@ -326,8 +392,8 @@ func loadConfigFrom(getenv func(string) (string, bool), w io.Writer) {
 	// Not publish: first use may come from a path that holds heap.mu, and
 	// there is nothing cached yet to drop.
 	pol.Store(p)
-	// Nothing has been learned or started yet: only the learner's mode.
-	initLearnMode(p.learning)
+	// Nothing has been learned or started yet: only the learner's settings.
+	initLearnSettings(p.learn)
 }
 
 // readEnv parses HAKMEM_MODE and every option from getenv; invalid values
@@ -536,8 +602,8 @@ func publish(p *policy) {
 	if old != nil && old.mode != p.mode {
 		p.logf(debugMinimal, "mode %s -> %s", old.mode, p.mode)
 	}
-	if old == nil || old.learning != p.learning {
-		setLearnMode(p.learning)
+	if old == nil || old.learn != p.learn {
+		applyLearnSettings(p.learn)
 	}
 }
 

@@ -256,3 +256,37 @@ func checkGenerated(t *testing.T, file, begin, end, want, prefix string) {
 		t.Fatalf("%s table is stale (go test -run 'ReadmeOptionTable|ModesTable' -update-readme); want:\n%s", file, want)
 	}
 }
+
+// TestLearnOptions: the learning layer's settings come from the option
+// table, with the mode choosing whether it learns.
+func TestLearnOptions(t *testing.T) {
+	p, warn := policyFrom(t, map[string]string{
+		"HAKMEM_MODE":              "learning",
+		"HAKMEM_LEARN_WINDOW_OPS":  "5000",
+		"HAKMEM_LEARN_WINDOW_MS":   "500",
+		"HAKMEM_LEARN_EXPLORE":     "20",
+		"HAKMEM_LEARN_CANARY":      "10",
+		"HAKMEM_LEARN_SHIFT":       "40",
+		"HAKMEM_LEARN_CONFIRM":     "4",
+		"HAKMEM_LEARN_WEIGHT_CPU":  "100",
+		"HAKMEM_LEARN_FREEZE_GAIN": "2",
+	}, 0, nil)
+	if warn != "" {
+		t.Fatalf("warnings: %q", warn)
+	}
+	l := p.learn
+	if l.mode != learnLive || l.windowOps != 5000 || l.windowNs != 500*ms || l.epsilon != 0.2 ||
+		l.canaryEvery != 10 || l.shift != 0.4 || l.freezeWindows != 4 || l.degradeWindows != 4 ||
+		l.wCPU != 1 || l.wFaults != 0.3 || l.freezeGain != 0.02 {
+		t.Fatalf("learn settings = %+v", l)
+	}
+	d := defaultLearnSettings()
+	p, _ = policyFrom(t, map[string]string{}, 0, nil)
+	if p.learn != d {
+		t.Fatalf("defaults from the table %+v differ from defaultLearnSettings %+v", p.learn, d)
+	}
+	p, _ = policyFrom(t, map[string]string{"HAKMEM_MODE": "minimal"}, 0, nil)
+	if p.learn.mode != learnOff {
+		t.Fatalf("minimal mode learns: %+v", p.learn)
+	}
+}

@@ -88,14 +88,13 @@ func applyLearnSettings(st learnSettings) {
 	setLearnMode(st.mode)
 }
 
-// initLearnMode sets the learning mode at first use (loadConfig), when
-// nothing has been learned or started yet. It takes no lock: first use can
-// come from under any of them (a site's first threshold read, say).
-func initLearnMode(m int) {
-	st := *learner.st.Load()
-	st.mode = m
+// initLearnSettings installs st at first use (loadConfig), when nothing has
+// been learned or started yet. It takes no lock: first use can come from
+// under any of them (a site's first threshold read, say).
+func initLearnSettings(st learnSettings) {
 	learner.st.Store(&st)
-	learner.on.Store(m == learnLive)
+	learner.env.Store(defaultLearnEnv(st.sampleEvery))
+	learner.on.Store(st.mode == learnLive)
 }
 
 // setLearnMode switches learning, for the modes wiring:
