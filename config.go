@@ -78,6 +78,7 @@ type policy struct {
 	thp             int           // thpOff, thpAuto or thpOn
 	learning        int           // learnOff, learnFrozen or learnLive: the learning layer's mode (learn.go)
 	learn           learnSettings // the learning layer's settings (learn_settings.go), mode included
+	callsiteSample  int           // sample one plain slow-path allocation in N for its call site (callsite.go); 0: off
 	debug           int           // debugOff, debugMinimal or debugVerbose (debuglog.go)
 }
 
@@ -199,6 +200,11 @@ var options = []option{
 		doc:   "Learning layer (learn.go): off uses the defaults for every site; frozen applies what was learned or loaded (LoadPolicy); live samples named sites' large requests, learns and applies.",
 		modes: map[Mode]int{Minimal: learnOff, Learning: learnLive, Research: learnLive},
 		set:   func(p *policy, v int) { p.learning, p.learn.mode = v, v },
+	},
+	{
+		name: "callsite_sample", env: "HAKMEM_CALLSITE_SAMPLE", typ: typeInt, def: 64, min: 0, max: 1 << 20, unit: "slow paths",
+		doc: "Call-site discovery: one plain Alloc in N that takes the slow path records its caller, so WriteStats can list sites worth naming; 0: off. The fast path is never sampled.",
+		set: func(p *policy, v int) { p.callsiteSample = v },
 	},
 	{
 		name: "learn_sample", env: "HAKMEM_LEARN_SAMPLE", typ: typeInt, def: 32, min: 1, max: 1 << 16, unit: "requests",

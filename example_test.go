@@ -64,6 +64,7 @@ func ExampleWriteStats() {
 	// Memory
 	// Tiers
 	// Top sites (by allocations)
+	// Sites worth naming (plain Alloc callers, sampled on the slow path)
 	// Caches
 	// Scavenger
 	// System calls

@@ -155,6 +155,9 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 // allocSlow handles everything allocFast does not: zero, negative and
 // impossible sizes, refills and large blocks.
 func allocSlow(size int, sid int32, op string) ([]byte, error) {
+	if sid == 0 && size > 0 {
+		sampleCallsite()
+	}
 	p, usable, _, err := allocAddr(size, sid, op)
 	if err != nil {
 		return nil, err
@@ -217,6 +220,9 @@ func calloc(size int, sid int32, op string) ([]byte, error) {
 			clear(b)
 			return b, nil
 		}
+	}
+	if sid == 0 && size > 0 {
+		sampleCallsite()
 	}
 	p, usable, zeroed, err := allocAddr(size, sid, op)
 	if err != nil {

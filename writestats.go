@@ -86,6 +86,14 @@ func WriteStats(w io.Writer) error {
 			s.BigCacheHits, s.BigCacheMisses, s.BigCacheEvictions, s.BigCacheDecayed, fmtBytes(s.BigCacheBytes))
 	}
 	tw.Flush()
+	p("Sites worth naming (plain Alloc callers, sampled on the slow path)\n")
+	cs := topCallsites(topSites)
+	for _, c := range cs {
+		p("  %6d  %s:%d  %s\n", c.Samples, c.File, c.Line, c.Function)
+	}
+	if len(cs) == 0 {
+		p("  (none sampled yet)\n")
+	}
 
 	p("Caches\n")
 	p("  refills (blocks): transfer %d, slab lists %d, fresh slabs %d; refills mapping a segment %d\n",

@@ -21,3 +21,24 @@ func TestWriteStatsContent(t *testing.T) {
 	}
 	t.Log("\n" + out.String())
 }
+
+// TestCallsiteDiscovery: plain allocations from one line of code show up
+// in WriteStats as a site worth naming, with this file and line.
+func TestCallsiteDiscovery(t *testing.T) {
+	p := withConfig(t)
+	p.callsiteSample = 1
+	var bs [][]byte
+	for i := 0; i < 200; i++ {
+		bs = append(bs, Alloc(3<<20)) // large: every one takes the slow path
+	}
+	for _, b := range bs {
+		Free(b)
+	}
+	var out strings.Builder
+	if err := WriteStats(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "writestats_test.go:") || !strings.Contains(out.String(), "TestCallsiteDiscovery") {
+		t.Fatalf("the call site is not listed:\n%s", out.String())
+	}
+}
