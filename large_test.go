@@ -306,7 +306,7 @@ func TestScavengerDecaysAndStops(t *testing.T) {
 		t.Fatal("scavenger running after StopScavenger")
 	}
 	Free(Alloc(3 << 20)) // starts it
-	if !scav.running.Load() {
+	if !scav.w.running.Load() {
 		t.Fatal("a free into the BigCache did not start the scavenger")
 	}
 	deadline := time.Now().Add(2 * time.Second)

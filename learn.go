@@ -37,7 +37,7 @@ import (
 // windows by hand (learnStepAll, or siteLearn.step) with no goroutine
 // (learnEnv.manual).
 //
-// Lock order: learner.stepMu, then learner.mu, then heap.mu or a
+// Lock order: learner.stepMu, then learner.mu (then learner.bg.mu), then heap.mu or a
 // siteLearn's mu (never both: step reads the BigCache before locking the
 // site). liveSamples.mu is a leaf, never held with another lock. The
 // allocation hooks run outside heap.mu.
@@ -58,11 +58,9 @@ var learner struct {
 	env   atomic.Pointer[learnEnv]            // clock and sources
 	sites [maxSites]atomic.Pointer[siteLearn] // by site id; set once under mu (reset by tests)
 
-	mu      sync.Mutex    // guards creating sites and starting or stopping the goroutine
-	stop    chan struct{} // closed to stop the goroutine; guarded by mu
-	done    chan struct{} // closed by the goroutine on exit; guarded by mu
-	running atomic.Bool   // a goroutine is started; written under mu
-	kick    chan struct{} // a window is full; buffered, never closed
+	mu   sync.Mutex    // guards creating sites
+	bg   worker        // the learner goroutine (worker.go)
+	kick chan struct{} // a window is full; buffered, never closed
 
 	stepMu sync.Mutex // serialises window closing (learnStepAll) and guards env.rnd's state
 }
@@ -202,10 +200,8 @@ func learnSite(s *Site, sid int32, t int64, st *learnSettings, env *learnEnv) *s
 		sl = newSiteLearn(s, sid, t, st)
 		learner.sites[sid].Store(sl)
 	}
-	if !env.manual && !learner.running.Load() && learner.on.Load() {
-		learner.stop, learner.done = make(chan struct{}), make(chan struct{})
-		learner.running.Store(true)
-		go learnerLoop(learner.stop, learner.done)
+	if !env.manual && !learner.bg.running.Load() && learner.on.Load() {
+		learner.bg.start(learnerLoop)
 	}
 	return sl
 }
@@ -217,18 +213,7 @@ func learnSite(s *Site, sid int32, t int64, st *learnSettings, env *learnEnv) *s
 func StopLearner() { stopLearner() }
 
 // stopLearner: see StopLearner.
-func stopLearner() {
-	learner.mu.Lock()
-	if !learner.running.Load() {
-		learner.mu.Unlock()
-		return
-	}
-	close(learner.stop)
-	done := learner.done
-	learner.running.Store(false)
-	learner.mu.Unlock()
-	<-done
-}
+func stopLearner() { learner.bg.halt() }
 
 func learnerLoop(stop, done chan struct{}) {
 	defer close(done)

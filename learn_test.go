@@ -449,7 +449,7 @@ func TestLearnSiteAlloc(t *testing.T) {
 	if me == nil || me.Traffic != 2 || me.Lifetimes != 2 || me.MeanLife != float64(5*time.Millisecond)/2 || me.MapCalls == 0 {
 		t.Fatalf("stats %+v", me)
 	}
-	if learner.running.Load() {
+	if learner.bg.running.Load() {
 		t.Fatal("manual environment started the goroutine")
 	}
 	// A threshold published by the learner routes the next request.
@@ -486,7 +486,7 @@ func TestLearnerGoroutine(t *testing.T) {
 	for range 12 {
 		Free(s.Alloc(128 << 10))
 	}
-	if !learner.running.Load() {
+	if !learner.bg.running.Load() {
 		t.Fatal("no goroutine")
 	}
 	sl := learner.sites[s.id].Load()
@@ -503,16 +503,14 @@ func TestLearnerGoroutine(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	learner.mu.Lock()
-	done := learner.done
-	learner.mu.Unlock()
+	done := learner.bg.doneChan()
 	setLearnMode(learnFrozen) // leaving live mode stops it
 	select {
 	case <-done:
 	default:
 		t.Fatal("goroutine still running after setLearnMode(learnFrozen)")
 	}
-	if learner.running.Load() || learner.on.Load() {
+	if learner.bg.running.Load() || learner.on.Load() {
 		t.Fatal("still marked running or sampling")
 	}
 	stopLearner() // idempotent

@@ -2,7 +2,6 @@ package hakmem
 
 import (
 	"math"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -42,11 +41,8 @@ var clockBase = time.Now()
 const scavengeMinSleep = int64(time.Millisecond)
 
 var scav struct {
-	mu      sync.Mutex
-	stop    chan struct{} // closed by StopScavenger; guarded by mu
-	done    chan struct{} // closed by the goroutine on exit; guarded by mu
-	running atomic.Bool   // a goroutine is started; written under mu
-	kick    chan struct{} // something falls due before wakeAt; buffered, never closed
+	w    worker        // the goroutine (worker.go)
+	kick chan struct{} // something falls due before wakeAt; buffered, never closed
 	// wakeAt is when the sleeping goroutine will run its next pass, ns on
 	// the hakmem clock (math.MaxInt64: not before a kick). Written by the
 	// goroutine; read by scavengerKick, which wakes it only for something
@@ -64,17 +60,11 @@ func init() {
 // freed) whose first stage falls due at time due, starting the goroutine
 // if needed. It may be called under heap.mu: it never blocks.
 func scavengerKick(due int64) {
-	if due >= scav.wakeAt.Load() && scav.running.Load() {
+	if due >= scav.wakeAt.Load() && scav.w.running.Load() {
 		return // the goroutine wakes in time anyway
 	}
-	if !scav.running.Load() {
-		scav.mu.Lock()
-		if !scav.running.Load() {
-			scav.stop, scav.done = make(chan struct{}), make(chan struct{})
-			scav.running.Store(true)
-			go scavengerLoop(scav.stop, scav.done)
-		}
-		scav.mu.Unlock()
+	if !scav.w.running.Load() {
+		scav.w.start(scavengerLoop)
 	}
 	select {
 	case scav.kick <- struct{}{}:
@@ -87,18 +77,7 @@ func scavengerKick(due int64) {
 // or until a later free into a cache starts the scavenger again. Tests that
 // check for leaked goroutines (goleak and the like) call it before the
 // check, or ignore hakmem.scavengerLoop.
-func StopScavenger() {
-	scav.mu.Lock()
-	if !scav.running.Load() {
-		scav.mu.Unlock()
-		return
-	}
-	close(scav.stop)
-	done := scav.done
-	scav.running.Store(false)
-	scav.mu.Unlock()
-	<-done
-}
+func StopScavenger() { scav.w.halt() }
 
 func scavengerLoop(stop, done chan struct{}) {
 	defer close(done)
