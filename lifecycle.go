@@ -65,6 +65,13 @@ var transitionNames = [numTransitions]string{
 	"FROZEN->LEARN(degradation)", "FROZEN->LEARN(shift)",
 }
 
+// transition counts a lifecycle transition of sl and logs it in the
+// verbose debug level (Research mode). Caller holds sl.mu.
+func (sl *siteLearn) transition(tr int) {
+	sl.transitions[tr]++
+	cfg().logf(debugVerbose, "learn: site %s: %s, threshold %d KiB", sl.site.Name(), transitionNames[tr], sl.strats[sl.cur].threshold>>10)
+}
+
 // Cost floors (costOf): a measure this small counts as this, so that a
 // baseline of zero faults does not make one fault an infinite degradation.
 const (
@@ -217,7 +224,7 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	sl.bestCost = best
 	if tried && sl.calm >= st.freezeWindows && t-sl.episodeStart >= st.minLearnNs {
 		sl.freeze(leader(&sl.strats))
-		sl.transitions[trLearnFrozen]++
+		sl.transition(trLearnFrozen)
 		return
 	}
 	sl.cur = sl.next(st, rnd)
@@ -285,7 +292,7 @@ func (sl *siteLearn) relearn(t int64, from int) {
 func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 	sl.strats[sl.cur].samples += m.samples
 	if tvd(&m.hist, &sl.signature)-tvdNoise(&m.hist, &sl.signature, m.samples) >= st.shift {
-		sl.transitions[trShifted]++
+		sl.transition(trShifted)
 		sl.relearn(t, sl.cur)
 		return
 	}
@@ -299,7 +306,7 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 			sl.degraded = 0
 		}
 		if sl.degraded >= st.degradeWindows {
-			sl.transitions[trDegraded]++
+			sl.transition(trDegraded)
 			sl.relearn(t, sl.cur)
 			return
 		}
@@ -309,7 +316,7 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 		if c := challenger(&sl.strats, sl.best); c >= 0 {
 			sl.frozenRated = 0
 			sl.state, sl.cur = stateCanary, c
-			sl.transitions[trFrozenCanary]++
+			sl.transition(trFrozenCanary)
 		}
 	}
 }
@@ -322,10 +329,10 @@ func (sl *siteLearn) stepCanary(m *windowMetrics, t int64, st *learnSettings) {
 	r := gameResult(compositeScore(m, &sl.prev, st), st.drawMargin)
 	play(ch, &sl.strats[sl.best], r, st.eloK)
 	if r == 1 {
-		sl.transitions[trCanaryLearn]++
+		sl.transition(trCanaryLearn)
 		sl.relearn(t, sl.cur)
 		return
 	}
-	sl.transitions[trCanaryFrozen]++
+	sl.transition(trCanaryFrozen)
 	sl.state, sl.cur = stateFrozen, sl.best
 }
