@@ -17,6 +17,7 @@ import (
 // and restores everything afterwards.
 func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64, rnd func() float64) {
 	t.Helper()
+	ensureInit() // first use installs the configured settings: do it before ours
 	stopLearner()
 	oldSt, oldEnv, oldOn := learner.st.Load(), learner.env.Load(), learner.on.Load()
 	if rnd == nil {
