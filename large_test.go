@@ -12,12 +12,14 @@ import (
 
 // withConfig installs a private copy of the policy for a test to change
 // (through the returned pointer, before anything else runs: the scavenger
-// is stopped); the original comes back, with the caches emptied, when the
-// test ends.
+// is stopped, and the caches are emptied so that what earlier tests left
+// there cannot count against this test's limits); the original comes
+// back, with the caches emptied again, when the test ends.
 func withConfig(t *testing.T) *policy {
 	t.Helper()
 	ensureInit()
 	StopScavenger()
+	Release()
 	saved := cfg()
 	p := *saved
 	pol.Store(&p)
