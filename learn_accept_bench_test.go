@@ -104,21 +104,6 @@ func opsPerSec(windows int, d time.Duration) float64 {
 	return float64(windows*acceptWindowOps) / d.Seconds()
 }
 
-// fixedOps measures w on site s with threshold th: one warm-up window,
-// then acceptPost timed windows. Learning is not live.
-func fixedOps(w acceptLoad, s *Site, th uintptr) float64 {
-	s.setThreshold(th)
-	defer s.setThreshold(0)
-	a := newAcceptState(w)
-	defer a.drain()
-	a.timedWindow(w, s)
-	var d time.Duration
-	for range acceptPost {
-		d += a.timedWindow(w, s)
-	}
-	return opsPerSec(acceptPost, d)
-}
-
 // acceptLearnEnv installs the time-compressed live settings with a manual
 // environment and forgets every site's learning state; the returned
 // function restores everything.
@@ -169,12 +154,27 @@ type learnResult struct {
 	postTime   time.Duration // the acceptPost windows after it
 	postWins   int           // windows in postTime
 	allWindows int
+	relearns   uint64 // transitions back to LEARN during the post-freeze windows
+}
+
+// relearnCount is site s's transitions back to LEARN so far.
+func relearnCount(s *Site) uint64 {
+	sl := learner.sites[s.id].Load()
+	if sl == nil {
+		return 0
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.transitions[trDegraded] + sl.transitions[trShifted] + sl.transitions[trCanaryLearn]
 }
 
 // learnRunOn runs w on s with live learning until the site freezes (at
-// most acceptMaxLearn windows), then acceptPost more windows.
-func learnRunOn(w acceptLoad, s *Site, a *acceptState) learnResult {
+// most acceptMaxLearn windows), then acceptPost more windows; after each
+// of those, between (not during) the timed windows, it calls between (nil:
+// nothing) with learning not live, for the paired fixed measurements.
+func learnRunOn(w acceptLoad, s *Site, a *acceptState, between func()) learnResult {
 	var r learnResult
+	var rl0 uint64
 	for win := 1; win <= acceptMaxLearn+acceptPost; win++ {
 		d := a.timedWindow(w, s)
 		r.allWindows++
@@ -188,49 +188,79 @@ func learnRunOn(w acceptLoad, s *Site, a *acceptState) learnResult {
 		state, th := acceptSiteState(s)
 		if r.freezeWin == 0 && state == "FROZEN" {
 			r.freezeWin, r.frozenOn = win, th
+			rl0 = relearnCount(s)
 		}
 		if r.freezeWin == 0 && win >= acceptMaxLearn {
 			r.freezeWin = acceptMaxLearn + 1
 			r.frozenOn = th
+			rl0 = relearnCount(s)
+		}
+		if r.freezeWin != 0 && between != nil {
+			learner.on.Store(false)
+			between()
+			learner.on.Store(true)
 		}
 		if r.postWins >= acceptPost {
 			break
 		}
 	}
+	r.relearns = relearnCount(s) - rl0
 	return r
 }
 
 // BenchmarkLearnAcceptWrong: on workloads where the default is wrong, the
-// throughput of every fixed candidate threshold and of live learning.
+// throughput of every fixed candidate threshold and of live learning. The
+// fixed thresholds run on their own sites, one window each after every
+// post-freeze learning window (paired, so that drift on a shared machine
+// hits them alike), learning not live during them.
 // Metrics: fixed<K>K-ops/s per candidate, best-ops/s and best-KiB (the best
 // fixed one), default-ops/s (1 MiB), learn-ops/s (the acceptPost windows
 // after the first freeze), learn-all-ops/s (all windows, learning
-// included), learn/best and learn/default (ratios of learn-ops/s),
-// freeze-window (the window after which it first froze; target <= 10),
-// frozen-KiB, frozen-on-best (1 if it froze on the best fixed threshold),
-// frozen-fixed/best (the fixed throughput of the threshold it froze on
-// over the best's: how good the choice is, apart from the sampling cost).
+// included), learn/best and learn/default (ratios of learn-ops/s; targets
+// >= 0.95 and a clear win), freeze-window (the window after which it first
+// froze; target <= 10), frozen-KiB, frozen-on-best (1 if it froze on the
+// best fixed threshold), frozen-fixed/best (the fixed throughput of the
+// threshold it froze on over the best's: how good the choice is, apart
+// from the sampling cost), post-relearns (transitions back to LEARN during
+// the post-freeze windows: 0 on a steady workload).
 func BenchmarkLearnAcceptWrong(b *testing.B) {
 	for _, w := range acceptWrong {
 		b.Run(w.name, func(b *testing.B) {
 			sum := map[string]float64{}
 			for range b.N {
+				var fs [numStrategies]*Site
+				var fa [numStrategies]*acceptState
+				var ft [numStrategies]time.Duration
+				for i, th := range thresholdCandidates {
+					fs[i] = NewSite(fmt.Sprintf("accept-%s-fixed%dK", w.name, th>>10))
+					fa[i] = newAcceptState(w)
+					fs[i].setThreshold(th)
+					fa[i].timedWindow(w, fs[i]) // warm-up
+				}
+				s := NewSite("accept-" + w.name + "-learn")
+				restore := acceptLearnEnv()
+				for i, th := range thresholdCandidates {
+					fs[i].setThreshold(th) // acceptLearnEnv forgot learning states, not these
+				}
+				a := newAcceptState(w)
+				r := learnRunOn(w, s, a, func() {
+					for i := range fs {
+						ft[i] += fa[i].timedWindow(w, fs[i])
+					}
+				})
+				a.drain()
+				restore()
 				fixed := map[uintptr]float64{}
 				best := uintptr(0)
-				for _, th := range thresholdCandidates {
-					s := NewSite(fmt.Sprintf("accept-%s-fixed%dK", w.name, th>>10))
-					fixed[th] = fixedOps(w, s, th)
+				for i, th := range thresholdCandidates {
+					fa[i].drain()
+					fs[i].setThreshold(0)
+					fixed[th] = opsPerSec(r.postWins, ft[i])
 					sum[fmt.Sprintf("fixed%dK-ops/s", th>>10)] += fixed[th]
 					if best == 0 || fixed[th] > fixed[best] {
 						best = th
 					}
 				}
-				s := NewSite("accept-" + w.name + "-learn")
-				restore := acceptLearnEnv()
-				a := newAcceptState(w)
-				r := learnRunOn(w, s, a)
-				a.drain()
-				restore()
 				learn := opsPerSec(r.postWins, r.postTime)
 				sum["best-ops/s"] += fixed[best]
 				sum["best-KiB"] += float64(best >> 10)
@@ -241,10 +271,12 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 				sum["learn/default"] += learn / fixed[maxSmall]
 				sum["freeze-window"] += float64(r.freezeWin)
 				sum["frozen-KiB"] += float64(r.frozenOn >> 10)
+				sum["frozen-on-best"] += 0
 				if r.frozenOn == best {
 					sum["frozen-on-best"]++
 				}
 				sum["frozen-fixed/best"] += fixed[r.frozenOn] / fixed[best]
+				sum["post-relearns"] += float64(r.relearns)
 			}
 			for k, v := range sum {
 				b.ReportMetric(v/float64(b.N), k)
@@ -301,7 +333,11 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 			state, th := acceptSiteState(s)
 			b.ReportMetric(float64(th>>10), "threshold-KiB")
 			if mode == "live" {
-				b.Logf("live: %s on %d KiB", state, th>>10)
+				if sl := learner.sites[s.id].Load(); sl != nil {
+					sl.mu.Lock()
+					b.Logf("live: %s on %d KiB after %d windows, transitions %v", state, th>>10, sl.prof.windows, sl.transitions)
+					sl.mu.Unlock()
+				}
 			}
 		})
 	}
@@ -323,7 +359,7 @@ func BenchmarkLearnAcceptShift(b *testing.B) {
 		s := NewSite("accept-shift")
 		restore := acceptLearnEnv()
 		a := newAcceptState(before)
-		r := learnRunOn(before, s, a)
+		r := learnRunOn(before, s, a, nil)
 		a.drain()
 		sum["first-freeze"] += float64(r.freezeWin)
 		a = newAcceptState(after)
