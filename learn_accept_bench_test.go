@@ -108,6 +108,7 @@ func opsPerSec(windows int, d time.Duration) float64 {
 // environment and forgets every site's learning state; the returned
 // function restores everything.
 func acceptLearnEnv() (restore func()) {
+	ensureInit() // else the first allocation's loadConfig installs the configured settings over these
 	stopLearner()
 	oldSt, oldEnv, oldOn := learner.st.Load(), learner.env.Load(), learner.on.Load()
 	st := defaultLearnSettings()
@@ -396,4 +397,25 @@ func BenchmarkLearnAcceptShift(b *testing.B) {
 		b.ReportMetric(v/float64(b.N), k)
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// TestLearnAcceptHarness: the acceptance benchmarks' harness learns a
+// steady workload to FROZEN within acceptMaxLearn windows (no figure is
+// checked: timing is the benchmarks' business) and restores the settings.
+func TestLearnAcceptHarness(t *testing.T) {
+	ensureInit()
+	oldSt, oldOn := learner.st.Load(), learner.on.Load()
+	w := acceptLoad{"harness600K", 0, func(*rand.Rand) int { return 600 << 10 }}
+	s := NewSite("accept-harness")
+	restore := acceptLearnEnv()
+	a := newAcceptState(w)
+	r := learnRunOn(w, s, a, nil)
+	a.drain()
+	restore()
+	if r.freezeWin > acceptMaxLearn || r.postWins != acceptPost {
+		t.Errorf("froze after window %d, %d windows after", r.freezeWin, r.postWins)
+	}
+	if learner.st.Load() != oldSt || learner.on.Load() != oldOn || learner.sites[s.id].Load() != nil || s.threshold.Load() != 0 {
+		t.Error("settings, mode or learning state not restored")
+	}
 }
