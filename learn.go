@@ -177,6 +177,12 @@ func (s *Site) learnRecord(size int, b []byte, t0 int64) {
 	sl.prof.record(size, uintptr(cap(b)), t1-t0)
 	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
 	sl.mu.Unlock()
+	if !env.manual && !learner.bg.running.Load() && learner.on.Load() {
+		// A site that learned before (an earlier live phase, LoadPolicy)
+		// has no first sample to start the goroutine in learnSite: without
+		// this, going live again closed no window, ever.
+		learner.bg.start(learnerLoop)
+	}
 	if full {
 		select {
 		case learner.kick <- struct{}{}:

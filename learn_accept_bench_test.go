@@ -298,10 +298,12 @@ var acceptRight = acceptLoad{"short128K", 0, func(*rand.Rand) int { return 128 <
 // has the site frozen on the default (1 MiB). live learns on the real
 // goroutine with the time-compressed settings (sampleEvery 8,
 // windowOps 6,400, minLearnNs 0), from a fresh learning state, so the
-// learning windows (exploring thresholds that lose here) are included.
+// learning windows (exploring thresholds that lose here) are included;
+// live-frozen is live from a site already frozen on the default: the cost
+// of the sampling and of the canary windows alone.
 func BenchmarkLearnAcceptRight(b *testing.B) {
 	w := acceptRight
-	for _, mode := range []string{"off", "frozen", "live"} {
+	for _, mode := range []string{"off", "frozen", "live", "live-frozen"} {
 		b.Run(mode, func(b *testing.B) {
 			s := NewSite("accept-right-" + mode)
 			restore := acceptLearnEnv()
@@ -315,7 +317,15 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 				sl.freeze(numStrategies - 1)
 				sl.publish(learnFrozen)
 				sl.mu.Unlock()
-			case "live":
+			case "live", "live-frozen":
+				if mode == "live-frozen" {
+					sl := learnSite(s, s.id, now(), learner.st.Load(), learner.env.Load())
+					sl.mu.Lock()
+					sl.freeze(numStrategies - 1)
+					sl.signature[sizeBucket(128<<10)] = 1
+					sl.publish(learnLive)
+					sl.mu.Unlock()
+				}
 				st := *learner.st.Load()
 				st.windowOps = acceptWindowOps
 				learner.st.Store(&st)
@@ -333,7 +343,7 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 			a.drain()
 			state, th := acceptSiteState(s)
 			b.ReportMetric(float64(th>>10), "threshold-KiB")
-			if mode == "live" {
+			if mode != "off" && mode != "frozen" {
 				if sl := learner.sites[s.id].Load(); sl != nil {
 					sl.mu.Lock()
 					b.Logf("live: %s on %d KiB after %d windows, transitions %v", state, th>>10, sl.prof.windows, sl.transitions)

@@ -514,6 +514,18 @@ func TestLearnerGoroutine(t *testing.T) {
 		t.Fatal("still marked running or sampling")
 	}
 	stopLearner() // idempotent
+
+	// Live again: the site already has its learning state, so no first
+	// sample creates one; its samples must start the goroutine all the same.
+	learner.env.Store(&env)
+	learner.on.Store(true)
+	for range 12 {
+		Free(s.Alloc(128 << 10))
+	}
+	if !learner.bg.running.Load() {
+		t.Fatal("no goroutine after going live again")
+	}
+	stopLearner()
 }
 
 func TestPolicyRoundTrip(t *testing.T) {
