@@ -30,7 +30,7 @@ import (
 // the site's threshold (Site.setThreshold), which the slow path already
 // loads.
 //
-// One learner goroutine closes windows: started by the first sample, woken
+// One learner goroutine closes windows: started by a sample while none runs, woken
 // every tickNs and by a sample that fills a window, stopped by stopLearner
 // or by leaving the live mode. Tests inject the clock, the sampling source
 // and the exploration draws (a learnEnv stored in learner.env) and close
