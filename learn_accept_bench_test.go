@@ -155,18 +155,18 @@ type learnResult struct {
 	postTime   time.Duration // the acceptPost windows after it
 	postWins   int           // windows in postTime
 	allWindows int
-	relearns   uint64 // transitions back to LEARN during the post-freeze windows
+	relearns   [numTransitions]uint64 // transitions during the post-freeze windows
 }
 
-// relearnCount is site s's transitions back to LEARN so far.
-func relearnCount(s *Site) uint64 {
+// relearnCount is site s's counted transitions so far.
+func relearnCount(s *Site) (n [numTransitions]uint64) {
 	sl := learner.sites[s.id].Load()
 	if sl == nil {
-		return 0
+		return n
 	}
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	return sl.transitions[trDegraded] + sl.transitions[trShifted] + sl.transitions[trCanaryLearn]
+	return sl.transitions
 }
 
 // learnRunOn runs w on s with live learning until the site freezes (at
@@ -175,7 +175,7 @@ func relearnCount(s *Site) uint64 {
 // nothing) with learning not live, for the paired fixed measurements.
 func learnRunOn(w acceptLoad, s *Site, a *acceptState, between func()) learnResult {
 	var r learnResult
-	var rl0 uint64
+	var rl0 [numTransitions]uint64
 	for win := 1; win <= acceptMaxLearn+acceptPost; win++ {
 		d := a.timedWindow(w, s)
 		r.allWindows++
@@ -205,7 +205,10 @@ func learnRunOn(w acceptLoad, s *Site, a *acceptState, between func()) learnResu
 			break
 		}
 	}
-	r.relearns = relearnCount(s) - rl0
+	rl := relearnCount(s)
+	for i := range rl {
+		r.relearns[i] = rl[i] - rl0[i]
+	}
 	return r
 }
 
@@ -222,8 +225,9 @@ func learnRunOn(w acceptLoad, s *Site, a *acceptState, between func()) learnResu
 // froze; target <= 10), frozen-KiB, frozen-on-best (1 if it froze on the
 // best fixed threshold), frozen-fixed/best (the fixed throughput of the
 // threshold it froze on over the best's: how good the choice is, apart
-// from the sampling cost), post-relearns (transitions back to LEARN during
-// the post-freeze windows: 0 on a steady workload).
+// from the sampling cost), post-degraded, post-shifted, post-canary-won
+// (transitions back to LEARN during the post-freeze windows, by cause: 0 on
+// a steady workload).
 func BenchmarkLearnAcceptWrong(b *testing.B) {
 	for _, w := range acceptWrong {
 		b.Run(w.name, func(b *testing.B) {
@@ -277,7 +281,9 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 					sum["frozen-on-best"]++
 				}
 				sum["frozen-fixed/best"] += fixed[r.frozenOn] / fixed[best]
-				sum["post-relearns"] += float64(r.relearns)
+				sum["post-degraded"] += float64(r.relearns[trDegraded])
+				sum["post-shifted"] += float64(r.relearns[trShifted])
+				sum["post-canary-won"] += float64(r.relearns[trCanaryLearn])
 			}
 			for k, v := range sum {
 				b.ReportMetric(v/float64(b.N), k)
