@@ -34,6 +34,7 @@
 //	hakmem.SavePolicy(f)           // what the learning layer learned, per site (JSON)
 //	hakmem.LoadPolicy(f)           // start FROZEN on it; a bad file changes nothing
 //	hakmem.StopLearner()           // stop the learner goroutine (tests checking for leaks)
+//	hakmem.Leaderboard()           // per learning site: state, threshold, transitions, ratings
 //
 // Errors are *Error values matching one of the Err* sentinels through
 // errors.Is. The Try functions return them; the plain ones panic with the
@@ -166,7 +167,9 @@
 //     windows and publishes a decision by storing the site's threshold,
 //     which the large path reads with one atomic load. HAKMEM_LEARNING (set
 //     by the mode) chooses off, frozen or live; SavePolicy and LoadPolicy
-//     carry what was learned across restarts.
+//     carry what was learned across restarts; Leaderboard (also in
+//     WriteStats, the metrics package and its Prometheus collector) shows
+//     it.
 //   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
 //     the only files that turn addresses into pointers or talk to the OS
 //     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The

@@ -30,7 +30,7 @@ import (
 // the site's threshold (Site.setThreshold), which the slow path already
 // loads.
 //
-// One learner goroutine closes windows: started by the first sample, woken
+// One learner goroutine closes windows: started by a sample while none runs, woken
 // every tickNs and by a sample that fills a window, stopped by stopLearner
 // or by leaving the live mode. Tests inject the clock, the sampling source
 // and the exploration draws (a learnEnv stored in learner.env) and close
@@ -177,6 +177,12 @@ func (s *Site) learnRecord(size int, b []byte, t0 int64) {
 	sl.prof.record(size, uintptr(cap(b)), t1-t0)
 	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
 	sl.mu.Unlock()
+	if !env.manual && !learner.bg.running.Load() && learner.on.Load() {
+		// A site that learned before (an earlier live phase, LoadPolicy)
+		// has no first sample to start the goroutine in learnSite: without
+		// this, going live again closed no window, ever.
+		learner.bg.start(learnerLoop)
+	}
 	if full {
 		select {
 		case learner.kick <- struct{}{}:
@@ -303,45 +309,96 @@ func learnStats() []siteLearnStats {
 	return out
 }
 
-// writeLeaderboard writes every learning site's strategies, best first:
-// rank, threshold, rating, wins/losses/draws, samples, and the site's state
-// (the strategy running now is marked *, a retired one "retired").
-func writeLeaderboard(w io.Writer) error {
-	any := false
-	defer func() {
-		if !any {
-			fmt.Fprintf(w, "  (no site has learned anything: learning is live in the Learning and Research modes)\n")
-		}
-	}()
+// LeaderboardSite is one learning site's state in Leaderboard.
+type LeaderboardSite struct {
+	Site      string // the site's name ("default" for the default site)
+	State     string // lifecycle state: "LEARN", "FROZEN" or "CANARY"
+	Threshold uint64 // routing threshold in use, bytes: requests above it take the large path
+	// Transitions counts the lifecycle transitions since the site was
+	// first sampled, by name: "LEARN->FROZEN", "FROZEN->CANARY",
+	// "CANARY->FROZEN", "CANARY->LEARN", "FROZEN->LEARN(degradation)",
+	// "FROZEN->LEARN(shift)" (every name present, zeros included).
+	Transitions map[string]uint64
+	// Strategies are the candidate thresholds, best first (highest rating;
+	// equal ratings in candidate order).
+	Strategies []LeaderboardStrategy
+}
+
+// LeaderboardStrategy is one candidate threshold of a learning site.
+type LeaderboardStrategy struct {
+	Threshold uint64  // routing threshold, bytes (64 KiB to 1 MiB, doubling)
+	Rating    float64 // ELO rating; every strategy starts at 1500
+	Wins      uint64  // rated games won against another strategy's window
+	Losses    uint64  // rated games lost
+	Draws     uint64  // rated games within the draw margin
+	Samples   uint64  // sampled allocations made while it ran
+	Retired   bool    // dropped in the current learning episode (not chosen until LEARN restarts)
+	Running   bool    // the strategy in force now (its threshold is Threshold)
+}
+
+// Leaderboard returns the learning state of every site that has one, in
+// site id order: its lifecycle state, the threshold in use, the counted
+// transitions and the strategies' ratings, best first. Sites learn only
+// while learning is live (HAKMEM_LEARNING=live, the Learning and Research
+// modes) or after LoadPolicy; otherwise the result is empty. Each site is
+// read under its own lock: a consistent view per site, not across sites.
+func Leaderboard() []LeaderboardSite {
+	var out []LeaderboardSite
 	for i := range learner.sites {
 		sl := learner.sites[i].Load()
 		if sl == nil {
 			continue
 		}
 		sl.mu.Lock()
-		ss, cur, state, name := sl.strats, sl.cur, sl.state, sl.site.Name()
+		ss, cur, state, trs := sl.strats, sl.cur, sl.state, sl.transitions
 		sl.mu.Unlock()
-		idx := make([]int, numStrategies)
-		for j := range idx {
-			idx[j] = j
+		ls := LeaderboardSite{
+			Site: sl.site.Name(), State: state.String(),
+			Threshold:   uint64(thresholdCandidates[cur]),
+			Transitions: make(map[string]uint64, numTransitions),
+			Strategies:  make([]LeaderboardStrategy, 0, numStrategies),
 		}
-		sort.SliceStable(idx, func(a, b int) bool { return ss[idx[a]].rating > ss[idx[b]].rating })
-		any = true
+		for j, n := range trs {
+			ls.Transitions[transitionNames[j]] = n
+		}
+		for j := range ss {
+			s := &ss[j]
+			ls.Strategies = append(ls.Strategies, LeaderboardStrategy{
+				Threshold: uint64(s.threshold), Rating: s.rating,
+				Wins: s.wins, Losses: s.losses, Draws: s.draws, Samples: s.samples,
+				Retired: s.retired, Running: j == cur,
+			})
+		}
+		sort.SliceStable(ls.Strategies, func(a, b int) bool { return ls.Strategies[a].Rating > ls.Strategies[b].Rating })
+		out = append(out, ls)
+	}
+	return out
+}
+
+// writeLeaderboard writes Leaderboard as text: per site its state, then its
+// strategies best first: rank, threshold, rating, wins/losses/draws,
+// samples (the strategy running now is marked *, a retired one "retired").
+func writeLeaderboard(w io.Writer) error {
+	lb := Leaderboard()
+	if len(lb) == 0 {
+		_, err := fmt.Fprintf(w, "  (no site has learned anything: learning is live in the Learning and Research modes)\n")
+		return err
+	}
+	for _, ls := range lb {
 		if _, err := fmt.Fprintf(w, "  site %s: %s\n  %4s  %-9s %7s  %5s %6s %5s  %9s\n",
-			name, state, "rank", "threshold", "rating", "wins", "losses", "draws", "samples"); err != nil {
+			ls.Site, ls.State, "rank", "threshold", "rating", "wins", "losses", "draws", "samples"); err != nil {
 			return err
 		}
-		for r, j := range idx {
-			s := &ss[j]
+		for r, s := range ls.Strategies {
 			mark := ""
-			if j == cur {
+			if s.Running {
 				mark = " *"
 			}
-			if s.retired {
+			if s.Retired {
 				mark += " retired"
 			}
 			if _, err := fmt.Fprintf(w, "  %4d  %-9s %7.1f  %5d %6d %5d  %9d%s\n",
-				r+1, fmt.Sprintf("%d KiB", s.threshold>>10), s.rating, s.wins, s.losses, s.draws, s.samples, mark); err != nil {
+				r+1, fmt.Sprintf("%d KiB", s.Threshold>>10), s.Rating, s.Wins, s.Losses, s.Draws, s.Samples, mark); err != nil {
 				return err
 			}
 		}

@@ -515,6 +515,18 @@ func TestLearnerGoroutine(t *testing.T) {
 		t.Fatal("still marked running or sampling")
 	}
 	stopLearner() // idempotent
+
+	// Live again: the site already has its learning state, so no first
+	// sample creates one; its samples must start the goroutine all the same.
+	learner.env.Store(&env)
+	learner.on.Store(true)
+	for range 12 {
+		Free(s.Alloc(128 << 10))
+	}
+	if !learner.bg.running.Load() {
+		t.Fatal("no goroutine after going live again")
+	}
+	stopLearner()
 }
 
 func TestPolicyRoundTrip(t *testing.T) {
@@ -739,4 +751,47 @@ func TestLearnConcurrent(t *testing.T) {
 	wg.Wait()
 	<-done
 	stopLearner()
+}
+
+// TestLeaderboard: the exported leaderboard of a site frozen on 256 KiB.
+func TestLeaderboard(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk, nil)
+	if lb := Leaderboard(); len(lb) != 0 {
+		t.Fatalf("no learning site yet, got %+v", lb)
+	}
+	sl := newTestSiteLearn(t, "learn-leaderboard", &clk)
+	learnToFrozen(t, sl, &clk)
+	lb := Leaderboard()
+	if len(lb) != 1 {
+		t.Fatalf("%d sites, want 1: %+v", len(lb), lb)
+	}
+	ls := lb[0]
+	if ls.Site != "learn-leaderboard" || ls.State != "FROZEN" || ls.Threshold != 256<<10 {
+		t.Errorf("site %q %s on %d, want learn-leaderboard FROZEN on 256 KiB", ls.Site, ls.State, ls.Threshold)
+	}
+	if len(ls.Transitions) != numTransitions || ls.Transitions["LEARN->FROZEN"] != 1 || ls.Transitions["FROZEN->LEARN(shift)"] != 0 {
+		t.Errorf("transitions %v", ls.Transitions)
+	}
+	if len(ls.Strategies) != numStrategies {
+		t.Fatalf("%d strategies", len(ls.Strategies))
+	}
+	var running, retired int
+	for i, s := range ls.Strategies {
+		if i > 0 && s.Rating > ls.Strategies[i-1].Rating {
+			t.Errorf("not best first: %+v", ls.Strategies)
+		}
+		if s.Running {
+			running++
+			if s.Threshold != ls.Threshold {
+				t.Errorf("running %d, in use %d", s.Threshold, ls.Threshold)
+			}
+		}
+		if s.Retired {
+			retired++
+		}
+	}
+	if running != 1 || retired != 2 || ls.Strategies[0].Threshold != 256<<10 || ls.Strategies[0].Wins == 0 || ls.Strategies[0].Samples == 0 {
+		t.Errorf("strategies %+v", ls.Strategies)
+	}
 }

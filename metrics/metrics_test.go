@@ -60,3 +60,56 @@ func TestReadAndExpvar(t *testing.T) {
 		t.Errorf("expvar lacks the site: %v", m["/hakmem/site/allocs:calls"])
 	}
 }
+
+// learnSite makes site name learn (the Learning mode for a few thousand
+// 300 KiB allocations, one in 32 sampled) and restores the mode.
+func learnSite(t *testing.T, name string) {
+	t.Helper()
+	old := hakmem.CurrentMode()
+	if err := hakmem.SetMode(hakmem.Learning); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := hakmem.SetMode(old); err != nil {
+			t.Error(err)
+		}
+		hakmem.StopLearner()
+	}()
+	s := hakmem.NewSite(name)
+	for range 2000 {
+		hakmem.Free(s.Alloc(300 << 10))
+	}
+}
+
+// TestLearnMetrics: a learning site's leaderboard in Read and the expvar
+// variable, labelled with the site and the threshold or transition.
+func TestLearnMetrics(t *testing.T) {
+	learnSite(t, "metrics-learn")
+	ratings, transitions := map[string]float64{}, map[string]bool{}
+	var threshold float64
+	for _, x := range metrics.Read() {
+		if x.LabelValue != "metrics-learn" {
+			continue
+		}
+		switch x.Name {
+		case "/hakmem/learn/rating:elo":
+			ratings[x.LabelValue2] = x.Value
+		case "/hakmem/learn:transitions":
+			transitions[x.LabelValue2] = true
+		case "/hakmem/learn/threshold:bytes":
+			threshold = x.Value
+		}
+	}
+	if len(ratings) != 5 || ratings["65536"] == 0 || ratings["1048576"] == 0 || !transitions["LEARN->FROZEN"] || len(transitions) != 6 || threshold < 64<<10 {
+		t.Errorf("ratings %v, transitions %v, threshold %v", ratings, transitions, threshold)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(expvar.Get(metrics.ExpvarName).String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := m["/hakmem/learn/rating:elo"].(map[string]any)
+	site, _ := r["metrics-learn"].(map[string]any)
+	if v, _ := site["262144"].(float64); v == 0 {
+		t.Errorf("expvar ratings: %v", m["/hakmem/learn/rating:elo"])
+	}
+}

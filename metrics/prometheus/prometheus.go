@@ -2,7 +2,9 @@
 // the samples of the metrics package, named as Prometheus names them
 // ("/hakmem/memory/mapped:bytes" becomes hakmem_memory_mapped_bytes,
 // counters get _total), with the label "site" or "class" where the metric
-// has one. Register it once:
+// has one, and a second label ("threshold" or "transition") on the
+// learning metrics: hakmem_learn_rating_elo{site,threshold},
+// hakmem_learn_transitions_total{site,transition}. Register it once:
 //
 //	prometheus.MustRegister(hakmemprom.NewCollector())
 package prometheus
@@ -30,6 +32,9 @@ func NewCollector() *Collector {
 		var labels []string
 		if d.Label != "" {
 			labels = []string{d.Label}
+		}
+		if d.Label2 != "" {
+			labels = append(labels, d.Label2)
 		}
 		kind := prom.GaugeValue
 		if d.Kind == metrics.Counter {
@@ -64,6 +69,9 @@ func (c *Collector) Collect(ch chan<- prom.Metric) {
 		var labels []string
 		if s.LabelValue != "" {
 			labels = []string{s.LabelValue}
+		}
+		if s.LabelValue2 != "" {
+			labels = append(labels, s.LabelValue2)
 		}
 		ch <- prom.MustNewConstMetric(c.descs[s.Name], c.kinds[s.Name], s.Value, labels...)
 	}

@@ -1,0 +1,437 @@
+package hakmem
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+// Acceptance figures of the learning layer (issue 6), run by
+// scripts/bench-learning.sh. Every benchmark here runs one whole experiment
+// per b.N iteration (run them with -benchtime 1x) and reports its figures
+// with b.ReportMetric, averaged over the iterations.
+//
+// Time compression: the learner runs on a manual environment (no
+// goroutine): the benchmark closes a window by hand every acceptWindowOps
+// operations (learnStepAll(true), outside the timed part: in production
+// the goroutine does it off the allocating goroutine) and has no minimum
+// learning time (minLearnNs 0). Every other setting is the default
+// (sampleEvery 32, freezeWindows 3, epsilon 10%, canaryEvery 20, shift
+// 0.25, degrade 20%). A window is thus 6,400 operations (a few ms) instead
+// of 10,000 operations or 2 s, whichever comes first (2 s here).
+
+const (
+	// acceptWindowOps: operations per window; 6,400 x 1/32 sampled gives
+	// ~200 samples, four times minSamples (the default window, 10,000
+	// operations or 2 s, is 2 s on these workloads).
+	acceptWindowOps = 6400
+	// acceptSampleEvery: one request in 32 is sampled, the default.
+	acceptSampleEvery = 32
+	// acceptMaxLearn: windows allowed before the first freeze; a run that
+	// has not frozen by then reports freeze_window = acceptMaxLearn+1.
+	acceptMaxLearn = 40
+	// acceptPost: windows timed after the freeze, and per fixed threshold.
+	acceptPost = 10
+)
+
+// acceptLoad is a workload: one operation allocates a block of size() bytes
+// from the site (touching its first and last byte) and either frees it at
+// once (live 0) or stores it in a ring of live blocks, freeing the block it
+// replaces.
+type acceptLoad struct {
+	name string
+	live int
+	size func(r *rand.Rand) int
+}
+
+// acceptWrong are workloads where the default threshold (1 MiB, all
+// pooled) is expected to be wrong.
+var acceptWrong = []acceptLoad{
+	{"ring300K", 8, func(*rand.Rand) int { return 300 << 10 }},
+	{"short600K", 0, func(*rand.Rand) int { return 600 << 10 }},
+	{"mix200-900K", 4, func(r *rand.Rand) int { return 200<<10 + r.IntN(700<<10) }},
+}
+
+// acceptState is a workload's ring and random source.
+type acceptState struct {
+	ring [][]byte
+	r    *rand.Rand
+	i    int
+}
+
+func newAcceptState(w acceptLoad) *acceptState {
+	return &acceptState{ring: make([][]byte, w.live), r: rand.New(rand.NewPCG(4141, 6))}
+}
+
+// ops runs n operations of w on site s.
+func (a *acceptState) ops(w acceptLoad, s *Site, n int) {
+	for range n {
+		b := s.Alloc(w.size(a.r))
+		b[0], b[len(b)-1] = 1, 1
+		if w.live == 0 {
+			Free(b)
+			continue
+		}
+		j := a.i % w.live
+		a.i++
+		if a.ring[j] != nil {
+			Free(a.ring[j])
+		}
+		a.ring[j] = b
+	}
+}
+
+// drain frees the ring.
+func (a *acceptState) drain() {
+	for j, b := range a.ring {
+		if b != nil {
+			Free(b)
+			a.ring[j] = nil
+		}
+	}
+}
+
+// timedWindow runs one window of w and returns its duration.
+func (a *acceptState) timedWindow(w acceptLoad, s *Site) time.Duration {
+	t0 := time.Now()
+	a.ops(w, s, acceptWindowOps)
+	return time.Since(t0)
+}
+
+// opsPerSec is the throughput of windows windows that took d in all.
+func opsPerSec(windows int, d time.Duration) float64 {
+	return float64(windows*acceptWindowOps) / d.Seconds()
+}
+
+// acceptLearnEnv installs the time-compressed live settings with a manual
+// environment and forgets every site's learning state; the returned
+// function restores everything.
+func acceptLearnEnv() (restore func()) {
+	ensureInit() // else the first allocation's loadConfig installs the configured settings over these
+	stopLearner()
+	oldSt, oldEnv, oldOn := learner.st.Load(), learner.env.Load(), learner.on.Load()
+	st := defaultLearnSettings()
+	st.mode, st.sampleEvery, st.minLearnNs = learnLive, acceptSampleEvery, 0
+	env := defaultLearnEnv(st.sampleEvery)
+	env.manual = true
+	forget := func() {
+		for i := range learner.sites {
+			if sl := learner.sites[i].Load(); sl != nil {
+				sl.site.setThreshold(0)
+				learner.sites[i].Store(nil)
+			}
+		}
+	}
+	forget()
+	learner.st.Store(&st)
+	learner.env.Store(env)
+	learner.on.Store(true)
+	return func() {
+		learner.on.Store(oldOn)
+		forget()
+		learner.st.Store(oldSt)
+		learner.env.Store(oldEnv)
+	}
+}
+
+// acceptSiteState is site s's lifecycle state and threshold in force
+// ("-" before its first sample).
+func acceptSiteState(s *Site) (string, uintptr) {
+	sl := learner.sites[s.id].Load()
+	if sl == nil {
+		return "-", siteThreshold(s.id)
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.state.String(), thresholdCandidates[sl.cur]
+}
+
+// learnResult is one learning run.
+type learnResult struct {
+	freezeWin  int           // 1-based window after which the site was first FROZEN
+	frozenOn   uintptr       // threshold it froze on
+	learnTime  time.Duration // the windows up to the freeze
+	postTime   time.Duration // the acceptPost windows after it
+	postWins   int           // windows in postTime
+	allWindows int
+	relearns   [numTransitions]uint64 // transitions during the post-freeze windows
+}
+
+// relearnCount is site s's counted transitions so far.
+func relearnCount(s *Site) (n [numTransitions]uint64) {
+	sl := learner.sites[s.id].Load()
+	if sl == nil {
+		return n
+	}
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.transitions
+}
+
+// learnRunOn runs w on s with live learning until the site freezes (at
+// most acceptMaxLearn windows), then acceptPost more windows; after each
+// of those, between (not during) the timed windows, it calls between (nil:
+// nothing) with learning not live, for the paired fixed measurements.
+func learnRunOn(w acceptLoad, s *Site, a *acceptState, between func()) learnResult {
+	var r learnResult
+	var rl0 [numTransitions]uint64
+	for win := 1; win <= acceptMaxLearn+acceptPost; win++ {
+		d := a.timedWindow(w, s)
+		r.allWindows++
+		if r.freezeWin == 0 {
+			r.learnTime += d
+		} else {
+			r.postTime += d
+			r.postWins++
+		}
+		learnStepAll(true)
+		state, th := acceptSiteState(s)
+		if r.freezeWin == 0 && state == "FROZEN" {
+			r.freezeWin, r.frozenOn = win, th
+			rl0 = relearnCount(s)
+		}
+		if r.freezeWin == 0 && win >= acceptMaxLearn {
+			r.freezeWin = acceptMaxLearn + 1
+			r.frozenOn = th
+			rl0 = relearnCount(s)
+		}
+		if r.freezeWin != 0 && between != nil {
+			learner.on.Store(false)
+			between()
+			learner.on.Store(true)
+		}
+		if r.postWins >= acceptPost {
+			break
+		}
+	}
+	rl := relearnCount(s)
+	for i := range rl {
+		r.relearns[i] = rl[i] - rl0[i]
+	}
+	return r
+}
+
+// BenchmarkLearnAcceptWrong: on workloads where the default is wrong, the
+// throughput of every fixed candidate threshold and of live learning. The
+// fixed thresholds run on their own sites, one window each after every
+// post-freeze learning window (paired, so that drift on a shared machine
+// hits them alike), learning not live during them.
+// Metrics: fixed<K>K-ops/s per candidate, best-ops/s and best-KiB (the best
+// fixed one), default-ops/s (1 MiB), learn-ops/s (the acceptPost windows
+// after the first freeze), learn-all-ops/s (all windows, learning
+// included), learn/best and learn/default (ratios of learn-ops/s; targets
+// >= 0.95 and a clear win), freeze-window (the window after which it first
+// froze; target <= 10), frozen-KiB, frozen-on-best (1 if it froze on the
+// best fixed threshold), frozen-fixed/best (the fixed throughput of the
+// threshold it froze on over the best's: how good the choice is, apart
+// from the sampling cost), post-degraded, post-shifted, post-canary-won
+// (transitions back to LEARN during the post-freeze windows, by cause: 0 on
+// a steady workload).
+func BenchmarkLearnAcceptWrong(b *testing.B) {
+	for _, w := range acceptWrong {
+		b.Run(w.name, func(b *testing.B) {
+			sum := map[string]float64{}
+			for range b.N {
+				var fs [numStrategies]*Site
+				var fa [numStrategies]*acceptState
+				var ft [numStrategies]time.Duration
+				for i, th := range thresholdCandidates {
+					fs[i] = NewSite(fmt.Sprintf("accept-%s-fixed%dK", w.name, th>>10))
+					fa[i] = newAcceptState(w)
+					fs[i].setThreshold(th)
+					fa[i].timedWindow(w, fs[i]) // warm-up
+				}
+				s := NewSite("accept-" + w.name + "-learn")
+				restore := acceptLearnEnv()
+				for i, th := range thresholdCandidates {
+					fs[i].setThreshold(th) // acceptLearnEnv forgot learning states, not these
+				}
+				a := newAcceptState(w)
+				r := learnRunOn(w, s, a, func() {
+					for i := range fs {
+						ft[i] += fa[i].timedWindow(w, fs[i])
+					}
+				})
+				a.drain()
+				restore()
+				fixed := map[uintptr]float64{}
+				best := uintptr(0)
+				for i, th := range thresholdCandidates {
+					fa[i].drain()
+					fs[i].setThreshold(0)
+					fixed[th] = opsPerSec(r.postWins, ft[i])
+					sum[fmt.Sprintf("fixed%dK-ops/s", th>>10)] += fixed[th]
+					if best == 0 || fixed[th] > fixed[best] {
+						best = th
+					}
+				}
+				learn := opsPerSec(r.postWins, r.postTime)
+				sum["best-ops/s"] += fixed[best]
+				sum["best-KiB"] += float64(best >> 10)
+				sum["default-ops/s"] += fixed[maxSmall]
+				sum["learn-ops/s"] += learn
+				sum["learn-all-ops/s"] += opsPerSec(r.allWindows, r.learnTime+r.postTime)
+				sum["learn/best"] += learn / fixed[best]
+				sum["learn/default"] += learn / fixed[maxSmall]
+				sum["freeze-window"] += float64(r.freezeWin)
+				sum["frozen-KiB"] += float64(r.frozenOn >> 10)
+				sum["frozen-on-best"] += 0
+				if r.frozenOn == best {
+					sum["frozen-on-best"]++
+				}
+				sum["frozen-fixed/best"] += fixed[r.frozenOn] / fixed[best]
+				sum["post-degraded"] += float64(r.relearns[trDegraded])
+				sum["post-shifted"] += float64(r.relearns[trShifted])
+				sum["post-canary-won"] += float64(r.relearns[trCanaryLearn])
+			}
+			for k, v := range sum {
+				b.ReportMetric(v/float64(b.N), k)
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// acceptRight is the workload where the default (all pooled) is right:
+// 128 KiB blocks freed at once, served by the per-P caches when pooled.
+var acceptRight = acceptLoad{"short128K", 0, func(*rand.Rand) int { return 128 << 10 }}
+
+// BenchmarkLearnAcceptRight: the cost of the learning modes where the
+// default is right, per operation of acceptRight (sub-benchmarks off,
+// frozen, live; run with -count and a time benchtime to interleave). off
+// and frozen run the same hot path (one atomic load of learner.on); frozen
+// has the site frozen on the default (1 MiB). live learns on the real
+// goroutine with the time-compressed settings (sampleEvery 8,
+// windowOps 6,400, minLearnNs 0), from a fresh learning state, so the
+// learning windows (exploring thresholds that lose here) are included;
+// live-frozen is live from a site already frozen on the default: the cost
+// of the sampling and of the canary windows alone.
+func BenchmarkLearnAcceptRight(b *testing.B) {
+	w := acceptRight
+	for _, mode := range []string{"off", "frozen", "live", "live-frozen"} {
+		b.Run(mode, func(b *testing.B) {
+			s := NewSite("accept-right-" + mode)
+			restore := acceptLearnEnv()
+			defer restore()
+			learner.on.Store(false)
+			switch mode {
+			case "frozen":
+				st := learner.st.Load()
+				sl := learnSite(s, s.id, now(), st, learner.env.Load())
+				sl.mu.Lock()
+				sl.freeze(numStrategies - 1)
+				sl.publish(learnFrozen)
+				sl.mu.Unlock()
+			case "live", "live-frozen":
+				if mode == "live-frozen" {
+					sl := learnSite(s, s.id, now(), learner.st.Load(), learner.env.Load())
+					sl.mu.Lock()
+					sl.freeze(numStrategies - 1)
+					sl.signature[sizeBucket(128<<10)] = 1
+					sl.publish(learnLive)
+					sl.mu.Unlock()
+				}
+				st := *learner.st.Load()
+				st.windowOps = acceptWindowOps
+				learner.st.Store(&st)
+				learner.env.Store(defaultLearnEnv(st.sampleEvery))
+				learner.on.Store(true)
+				defer stopLearner()
+			}
+			a := newAcceptState(w)
+			a.ops(w, s, 1)
+			b.ResetTimer()
+			a.ops(w, s, b.N)
+			b.StopTimer()
+			learner.on.Store(false)
+			stopLearner()
+			a.drain()
+			state, th := acceptSiteState(s)
+			b.ReportMetric(float64(th>>10), "threshold-KiB")
+			if mode != "off" && mode != "frozen" {
+				if sl := learner.sites[s.id].Load(); sl != nil {
+					sl.mu.Lock()
+					b.Logf("live: %s on %d KiB after %d windows, transitions %v", state, th>>10, sl.prof.windows, sl.transitions)
+					sl.mu.Unlock()
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkLearnAcceptShift: a site learns ring300K until it freezes, runs
+// acceptPost frozen windows, then the sizes jump (ring of 8 blocks of
+// 900 KiB). Metrics: shift-to-learn (windows from the shift to the first
+// window after which the site is in LEARN again; target: small),
+// shift-to-refreeze (to the first window after which it is FROZEN again;
+// target <= 5), relearn-KiB (the threshold it re-froze on), first-freeze
+// (the window of the first freeze), refrozen (1 if it re-froze within
+// acceptMaxLearn windows).
+func BenchmarkLearnAcceptShift(b *testing.B) {
+	before := acceptWrong[0]
+	after := acceptLoad{"ring900K", 8, func(*rand.Rand) int { return 900 << 10 }}
+	sum := map[string]float64{}
+	for range b.N {
+		s := NewSite("accept-shift")
+		restore := acceptLearnEnv()
+		a := newAcceptState(before)
+		r := learnRunOn(before, s, a, nil)
+		a.drain()
+		sum["first-freeze"] += float64(r.freezeWin)
+		a = newAcceptState(after)
+		toLearn, toFreeze := 0, 0
+		var th uintptr
+		for win := 1; win <= acceptMaxLearn; win++ {
+			a.timedWindow(after, s)
+			learnStepAll(true)
+			var state string
+			state, th = acceptSiteState(s)
+			if toLearn == 0 && state == "LEARN" {
+				toLearn = win
+			}
+			if toLearn > 0 && state == "FROZEN" {
+				toFreeze = win
+				break
+			}
+		}
+		a.drain()
+		restore()
+		if toFreeze > 0 {
+			sum["refrozen"]++
+		} else {
+			toFreeze = acceptMaxLearn + 1
+		}
+		if toLearn == 0 {
+			toLearn = acceptMaxLearn + 1
+		}
+		sum["shift-to-learn"] += float64(toLearn)
+		sum["shift-to-refreeze"] += float64(toFreeze)
+		sum["relearn-KiB"] += float64(th >> 10)
+	}
+	for k, v := range sum {
+		b.ReportMetric(v/float64(b.N), k)
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// TestLearnAcceptHarness: the acceptance benchmarks' harness learns a
+// steady workload to FROZEN within acceptMaxLearn windows (no figure is
+// checked: timing is the benchmarks' business) and restores the settings.
+func TestLearnAcceptHarness(t *testing.T) {
+	ensureInit()
+	oldSt, oldOn := learner.st.Load(), learner.on.Load()
+	w := acceptLoad{"harness600K", 0, func(*rand.Rand) int { return 600 << 10 }}
+	s := NewSite("accept-harness")
+	restore := acceptLearnEnv()
+	a := newAcceptState(w)
+	r := learnRunOn(w, s, a, nil)
+	a.drain()
+	restore()
+	if r.freezeWin > acceptMaxLearn || r.postWins != acceptPost {
+		t.Errorf("froze after window %d, %d windows after", r.freezeWin, r.postWins)
+	}
+	if learner.st.Load() != oldSt || learner.on.Load() != oldOn || learner.sites[s.id].Load() != nil || s.threshold.Load() != 0 {
+		t.Error("settings, mode or learning state not restored")
+	}
+}
