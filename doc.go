@@ -233,10 +233,10 @@
 //
 // Minimal caches nothing beyond the free lists: a freed large block or
 // empty segment is unmapped at once, so the temperature stages have
-// nothing to do. The learning setting is read by the learning layer (a
-// later issue). The debug log (debuglog.go) writes one line per slow-path
-// event: segment and large-block maps and unmaps, scavenger passes, memory
-// limit hits, mode changes.
+// nothing to do. The learning setting switches the learning layer off,
+// frozen or live (learn.go). The debug log (debuglog.go) writes one line
+// per slow-path event: segment and large-block maps and unmaps, scavenger
+// passes, memory limit hits, mode changes, learning transitions.
 //
 // # Statistics
 //
