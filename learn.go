@@ -316,7 +316,7 @@ type LeaderboardSite struct {
 	Threshold uint64 // routing threshold in use, bytes: requests above it take the large path
 	// Transitions counts the lifecycle transitions since the site was
 	// first sampled, by name: "LEARN->FROZEN", "FROZEN->CANARY",
-	// "CANARY->FROZEN", "CANARY->LEARN", "FROZEN->LEARN(degradation)",
+	// "CANARY->FROZEN", "CANARY->FROZEN(adopted)", "FROZEN->LEARN(degradation)",
 	// "FROZEN->LEARN(shift)" (every name present, zeros included).
 	Transitions map[string]uint64
 	// Strategies are the candidate thresholds, best first (highest rating;

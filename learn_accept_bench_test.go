@@ -225,9 +225,9 @@ func learnRunOn(w acceptLoad, s *Site, a *acceptState, between func()) learnResu
 // froze; target <= 10), frozen-KiB, frozen-on-best (1 if it froze on the
 // best fixed threshold), frozen-fixed/best (the fixed throughput of the
 // threshold it froze on over the best's: how good the choice is, apart
-// from the sampling cost), post-degraded, post-shifted, post-canary-won
-// (transitions back to LEARN during the post-freeze windows, by cause: 0 on
-// a steady workload).
+// from the sampling cost), post-degraded, post-shifted (transitions back
+// to LEARN during the post-freeze windows, by cause: 0 on a steady
+// workload) and post-canary-adopted (challengers adopted by a canary).
 func BenchmarkLearnAcceptWrong(b *testing.B) {
 	for _, w := range acceptWrong {
 		b.Run(w.name, func(b *testing.B) {
@@ -283,7 +283,7 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 				sum["frozen-fixed/best"] += fixed[r.frozenOn] / fixed[best]
 				sum["post-degraded"] += float64(r.relearns[trDegraded])
 				sum["post-shifted"] += float64(r.relearns[trShifted])
-				sum["post-canary-won"] += float64(r.relearns[trCanaryLearn])
+				sum["post-canary-adopted"] += float64(r.relearns[trCanaryAdopt])
 			}
 			for k, v := range sum {
 				b.ReportMetric(v/float64(b.N), k)

@@ -327,8 +327,11 @@ func TestLearnCanary(t *testing.T) {
 	}
 	ch = sl.cur
 	feed(sl, clk, 100, 300<<10, 20, 0) // the challenger is much better
-	if sl.state != stateLearn || sl.cur != ch || sl.transitions[trCanaryLearn] != 1 {
-		t.Fatalf("after a winning canary: %v cur %d (challenger %d)", sl.state, sl.cur, ch)
+	if sl.state != stateFrozen || sl.cur != ch || sl.best != ch || sl.transitions[trCanaryAdopt] != 1 {
+		t.Fatalf("after a winning canary: %v cur %d best %d (challenger %d)", sl.state, sl.cur, sl.best, ch)
+	}
+	if got := sl.site.threshold.Load(); got != thresholdCandidates[ch] {
+		t.Fatalf("adopted threshold %d not published", got)
 	}
 }
 

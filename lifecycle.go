@@ -19,7 +19,11 @@ import "sync"
 //     the best challenger (5% of the traffic, by time).
 //   - CANARY -> FROZEN: the challenger did not win its game against the last
 //     frozen window; the incumbent runs again.
-//   - CANARY -> LEARN: the challenger won; learning restarts from it.
+//   - CANARY -> FROZEN (adopted): the challenger won; it becomes the frozen
+//     strategy, with a new baseline. Learning does not restart: a winning
+//     challenger is a better known strategy, not a sign that the workload
+//     changed (a shift or a degradation is), and restarting would explore
+//     every strategy again, the worst ones included, for nothing.
 //   - FROZEN -> LEARN (degradation): the cost stayed above the baseline by
 //     more than degrade (20%) for degradeWindows (3) windows.
 //   - FROZEN -> LEARN (shift): a window's histogram is at TVD >= shift
@@ -53,7 +57,7 @@ const (
 	trLearnFrozen  = iota // improvement under freezeGain for freezeWindows
 	trFrozenCanary        // a canary window starts
 	trCanaryFrozen        // the challenger lost or drew
-	trCanaryLearn         // the challenger won
+	trCanaryAdopt         // the challenger won and is frozen instead
 	trDegraded            // FROZEN -> LEARN on degradation
 	trShifted             // FROZEN -> LEARN on a distribution shift
 	numTransitions
@@ -61,7 +65,7 @@ const (
 
 // transitionNames name the counted transitions for stats.
 var transitionNames = [numTransitions]string{
-	"LEARN->FROZEN", "FROZEN->CANARY", "CANARY->FROZEN", "CANARY->LEARN",
+	"LEARN->FROZEN", "FROZEN->CANARY", "CANARY->FROZEN", "CANARY->FROZEN(adopted)",
 	"FROZEN->LEARN(degradation)", "FROZEN->LEARN(shift)",
 }
 
@@ -322,15 +326,17 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 }
 
 // stepCanary handles a rated CANARY window m: the challenger plays the last
-// frozen window; a win restarts LEARN from it, else FROZEN resumes.
+// frozen window; a win makes it the frozen strategy, else the incumbent
+// resumes.
 func (sl *siteLearn) stepCanary(m *windowMetrics, t int64, st *learnSettings) {
 	ch := &sl.strats[sl.cur]
 	ch.samples += m.samples
 	r := gameResult(compositeScore(m, &sl.prev, st), st.drawMargin)
 	play(ch, &sl.strats[sl.best], r, st.eloK)
 	if r == 1 {
-		sl.transition(trCanaryLearn)
-		sl.relearn(t, sl.cur)
+		sl.transition(trCanaryAdopt)
+		sl.state, sl.best = stateFrozen, sl.cur
+		sl.haveBaseline, sl.degraded, sl.frozenRated = false, 0, 0
 		return
 	}
 	sl.transition(trCanaryFrozen)
