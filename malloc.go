@@ -155,17 +155,25 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 // allocSlow handles everything allocFast does not: zero, negative and
 // impossible sizes, refills and large blocks.
 func allocSlow(size int, sid int32, op string) ([]byte, error) {
+	b, _, err := allocSlowBlock(size, sid, op)
+	return b, err
+}
+
+// allocSlowBlock is allocSlow reporting whether the block is known to hold
+// only zeros (calloc skips clearing it). Plain allocations are sampled here
+// for call-site discovery.
+func allocSlowBlock(size int, sid int32, op string) (b []byte, zeroed bool, err error) {
 	if sid == 0 && size > 0 {
 		sampleCallsite()
 	}
-	p, usable, _, err := allocAddr(size, sid, op)
+	p, usable, zeroed, err := allocAddr(size, sid, op)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if p == 0 {
-		return zeroSlice(), nil
+		return zeroSlice(), true, nil
 	}
-	return bytesAt(p, uintptr(size), usable), nil
+	return bytesAt(p, uintptr(size), usable), zeroed, nil
 }
 
 // allocAddr is the slow allocation; p == 0 with no error means size 0.
@@ -221,17 +229,10 @@ func calloc(size int, sid int32, op string) ([]byte, error) {
 			return b, nil
 		}
 	}
-	if sid == 0 && size > 0 {
-		sampleCallsite()
-	}
-	p, usable, zeroed, err := allocAddr(size, sid, op)
+	b, zeroed, err := allocSlowBlock(size, sid, op)
 	if err != nil {
 		return nil, err
 	}
-	if p == 0 {
-		return zeroSlice(), nil
-	}
-	b := bytesAt(p, uintptr(size), usable)
 	if !zeroed || osMapsGoHeap {
 		clear(b) // fresh large mappings arrive zeroed from the OS
 	}
