@@ -127,6 +127,8 @@
 //     started by the first free into a cache, asleep until the next stage is
 //     due (or, with nothing cached, until something is), and stopped by
 //     StopScavenger; Release runs a pass that treats everything as expired.
+//     The scavenger and the learner share worker.go: a background goroutine
+//     started lazily and stopped (and waited for) on demand.
 //   - limit.go: the memory limit (SetMemoryLimit, HAKMEM_MEMORY_LIMIT) on
 //     all that hakmem maps, cached memory and mappings in progress included.
 //     An allocation that would cross it empties the caches first, then

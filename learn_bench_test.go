@@ -35,18 +35,7 @@ func BenchmarkSiteAlloc128KLearning(b *testing.B) { benchSiteAlloc(b, 128<<10, t
 func BenchmarkLearnLive300K(b *testing.B) {
 	st := defaultLearnSettings()
 	st.mode, st.minLearnNs = learnLive, 0
-	old := learner.st.Load()
-	learner.st.Store(&st)
-	setLearnMode(learnLive)
-	s := NewSite("bench-learn-live")
-	defer func() {
-		setLearnMode(learnFrozen)
-		learner.st.Store(old)
-		if sl := learner.sites[s.id].Load(); sl != nil {
-			learner.sites[s.id].Store(nil)
-		}
-		s.setThreshold(0)
-	}()
+	s := liveLearningSite(b, st, "bench-learn-live")
 	var ring [8][]byte
 	b.ResetTimer()
 	for i := range b.N {
@@ -101,21 +90,12 @@ func BenchmarkRing300K(b *testing.B) {
 func BenchmarkSiteAlloc128KSampling(b *testing.B) {
 	st := defaultLearnSettings()
 	st.mode, st.canaryEvery = learnLive, 0
-	old := learner.st.Load()
-	learner.st.Store(&st)
-	setLearnMode(learnLive)
-	s := NewSite("bench-learn-sampling")
+	s := liveLearningSite(b, st, "bench-learn-sampling")
 	sl := learnSite(s, s.id, now(), &st, learner.env.Load())
 	sl.mu.Lock()
 	sl.freeze(numStrategies - 1)
 	sl.publish(learnLive)
 	sl.mu.Unlock()
-	defer func() {
-		setLearnMode(learnFrozen)
-		learner.st.Store(old)
-		learner.sites[s.id].Store(nil)
-		s.setThreshold(0)
-	}()
 	Free(s.Alloc(128 << 10))
 	b.ResetTimer()
 	for range b.N {
@@ -135,16 +115,7 @@ func BenchmarkSiteAlloc128KSampling(b *testing.B) {
 func BenchmarkLearnPhases(b *testing.B) {
 	st := defaultLearnSettings()
 	st.mode, st.minLearnNs = learnLive, 0
-	old := learner.st.Load()
-	learner.st.Store(&st)
-	setLearnMode(learnLive)
-	s := NewSite("bench-learn-phases")
-	defer func() {
-		setLearnMode(learnFrozen)
-		learner.st.Store(old)
-		learner.sites[s.id].Store(nil)
-		s.setThreshold(0)
-	}()
+	s := liveLearningSite(b, st, "bench-learn-phases")
 	var live [64][]byte
 	x := uint64(4141)
 	rnd := func(n int) int { // splitmix64, as internal/bench
@@ -191,4 +162,20 @@ func BenchmarkLearnPhases(b *testing.B) {
 	}
 	_ = writeLeaderboard(&log)
 	b.Log("\n" + log.String())
+}
+
+// liveLearningSite turns learning live with st and returns a new site
+// named name; everything is put back when the benchmark ends.
+func liveLearningSite(b *testing.B, st learnSettings, name string) *Site {
+	old := learner.st.Load()
+	learner.st.Store(&st)
+	setLearnMode(learnLive)
+	s := NewSite(name)
+	b.Cleanup(func() {
+		setLearnMode(learnFrozen)
+		learner.st.Store(old)
+		learner.sites[s.id].Store(nil)
+		s.setThreshold(0)
+	})
+	return s
 }
