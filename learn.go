@@ -149,8 +149,8 @@ func (s *Site) learnSample(t0 *int64) bool {
 	} else if uint64(learnRand32())*uint64(env.every)>>32 != 0 { // 0 with probability 1/every
 		return false
 	}
-	if s != nil && s.id >= maxSites {
-		return false
+	if t := s.orDefault(); t.id >= maxSites || t.fixed.Load() {
+		return false // shares the default site's counters, or SetThreshold fixed its policy
 	}
 	*t0 = env.clock()
 	return true
@@ -210,6 +210,16 @@ func learnSite(s *Site, sid int32, t int64, st *learnSettings, env *learnEnv) *s
 		learner.bg.start(learnerLoop)
 	}
 	return sl
+}
+
+// learnRepublish publishes what site s learned, if anything, after
+// SetThreshold(0) gave the choice back.
+func learnRepublish(s *Site) {
+	if sl := learner.sites[s.id].Load(); sl != nil {
+		sl.mu.Lock()
+		sl.publish(learner.st.Load().mode)
+		sl.mu.Unlock()
+	}
 }
 
 // StopLearner stops the learning layer's background goroutine, if it runs,

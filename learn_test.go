@@ -798,3 +798,60 @@ func TestLeaderboard(t *testing.T) {
 		t.Errorf("strategies %+v", ls.Strategies)
 	}
 }
+
+// TestSiteSetThreshold: SetThreshold validates, routes, keeps the learner
+// away from the site, and SetThreshold(0) gives the learned choice back.
+func TestSiteSetThreshold(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk, nil)
+	learner.on.Store(true)
+	s := NewSite("site-set-threshold")
+	t.Cleanup(func() { _ = s.SetThreshold(0) })
+	for _, n := range []int{-1, 1, minLargeThreshold - 1, maxSmall + 1, 1 << 30} {
+		if err := s.SetThreshold(n); err == nil || !strings.Contains(err.Error(), "site-set-threshold") {
+			t.Errorf("SetThreshold(%d) = %v, want an error naming the site", n, err)
+		}
+	}
+	if got := s.Threshold(); got != int(cfg().largeThreshold) {
+		t.Fatalf("default threshold %d, want %d", got, cfg().largeThreshold)
+	}
+	// Learned: the site runs 128 KiB.
+	sl := learnSite(s, s.id, clk.Load(), learner.st.Load(), learner.env.Load())
+	sl.mu.Lock()
+	sl.cur = 1
+	sl.publish(learnLive)
+	sl.mu.Unlock()
+	if s.Threshold() != 128<<10 {
+		t.Fatalf("learned threshold %d, want 128 KiB", s.Threshold())
+	}
+	// Fixed at 64 KiB: 100 KiB is large, not sampled, and a window the
+	// learner closes does not move it.
+	if err := s.SetThreshold(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	traffic := sl.prof.traffic
+	b := s.Alloc(100 << 10)
+	if seg := regLookup(addrOf(b)); seg == nil || seg.kind != kindLarge {
+		t.Error("100 KiB pooled under a fixed 64 KiB threshold")
+	}
+	Free(b)
+	learnStepAll(true)
+	if s.Threshold() != 64<<10 || sl.prof.traffic != traffic {
+		t.Errorf("fixed site: threshold %d, traffic %d -> %d", s.Threshold(), traffic, sl.prof.traffic)
+	}
+	// Given back: the learned 128 KiB applies again.
+	if err := s.SetThreshold(0); err != nil {
+		t.Fatal(err)
+	}
+	if s.Threshold() != 128<<10 {
+		t.Errorf("after SetThreshold(0): %d, want the learned 128 KiB", s.Threshold())
+	}
+	// The default site (nil *Site) has one too.
+	var d *Site
+	if err := d.SetThreshold(256 << 10); err != nil || d.Threshold() != 256<<10 {
+		t.Errorf("default site: %v, %d", err, d.Threshold())
+	}
+	if err := d.SetThreshold(0); err != nil || d.Threshold() != int(cfg().largeThreshold) {
+		t.Errorf("default site back: %v, %d", err, d.Threshold())
+	}
+}

@@ -175,9 +175,13 @@ func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
 }
 
 // publish stores the threshold of the running strategy in the site, where
-// the allocation slow path reads it; in learnOff the site runs the default.
+// the allocation slow path reads it; in learnOff the site runs the default;
+// a site fixed by SetThreshold keeps its threshold.
 // Caller holds sl.mu.
 func (sl *siteLearn) publish(mode int) {
+	if sl.site.fixed.Load() {
+		return // SetThreshold chose for the site
+	}
 	if mode == learnOff {
 		sl.site.setThreshold(0)
 		return

@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -27,6 +28,9 @@ type Site struct {
 	// HAKMEM_LARGE_THRESHOLD. Atomic, so that a policy (the learning layer)
 	// may move it while the site allocates; see setThreshold.
 	threshold atomic.Uintptr
+	// fixed is set by SetThreshold: the program chose the threshold, so
+	// the learning layer neither samples the site nor publishes over it.
+	fixed atomic.Bool
 }
 
 // minLargeThreshold is the lowest routing threshold: the first L2.5 class
@@ -65,6 +69,44 @@ func (s *Site) setThreshold(n uintptr) {
 		n = min(max(n, minLargeThreshold), maxSmall)
 	}
 	s.threshold.Store(n)
+}
+
+// SetThreshold fixes the site's routing threshold to n bytes: requests
+// above n (and every request above 1 MiB) get their own mapping and the
+// site's BigCache; requests up to n use the pooled size classes. n must lie
+// in [64 KiB, 1 MiB]; 0 gives the choice back (the HAKMEM_LARGE_THRESHOLD
+// default, or what the learning layer learns for the site). A site with a
+// fixed threshold is not learned: its learning state, if any, is kept but
+// not applied until SetThreshold(0). Blocks already cached per P in the
+// classes above n are still used. A nil *Site is the default site.
+func (s *Site) SetThreshold(n int) error {
+	if n != 0 && (n < minLargeThreshold || n > maxSmall) {
+		return fmt.Errorf("hakmem: Site(%q).SetThreshold(%d): want 0 or a threshold in [%d, %d] bytes", s.Name(), n, minLargeThreshold, maxSmall)
+	}
+	s = s.orDefault()
+	if s.id >= maxSites {
+		return fmt.Errorf("hakmem: Site(%q).SetThreshold: only the first %d sites have a threshold of their own; this one shares the default site's", s.Name(), maxSites)
+	}
+	s.fixed.Store(n != 0)
+	s.setThreshold(uintptr(n))
+	if n == 0 {
+		learnRepublish(s) // learn.go: what was learned applies again
+	}
+	return nil
+}
+
+// Threshold is the routing threshold in force at the site, in bytes:
+// fixed by SetThreshold, learned, or the default.
+func (s *Site) Threshold() int {
+	return int(siteThreshold(s.orDefault().sid()))
+}
+
+// orDefault is s, or the default site for a nil *Site.
+func (s *Site) orDefault() *Site {
+	if s != nil {
+		return s
+	}
+	return siteByID[0].Load()
 }
 
 var sites struct {
