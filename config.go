@@ -262,6 +262,11 @@ var options = []option{
 		set: func(p *policy, v int) { p.learn.canaryEvery = max(1, 100/v) },
 	},
 	{
+		name: "learn_canary_budget", env: "HAKMEM_LEARN_CANARY_BUDGET", typ: typeInt, def: 10, min: 0, max: 1000, unit: "permille",
+		doc: "Learning: canaries of a challenger that lost are spaced so that they cost at most this share of the site's allocator time (0: every HAKMEM_LEARN_CANARY windows).",
+		set: func(p *policy, v int) { p.learn.canaryBudget = float64(v) / 1000 },
+	},
+	{
 		name: "learn_degrade", env: "HAKMEM_LEARN_DEGRADE", typ: typeInt, def: 20, min: 1, max: 1000, unit: "percent",
 		doc: "Learning: FROZEN -> LEARN when the cost stays this much above the frozen baseline for HAKMEM_LEARN_CONFIRM windows.",
 		set: func(p *policy, v int) { p.learn.degrade = float64(v) / 100 },

@@ -30,7 +30,8 @@ type strategy struct {
 	rating              float64 // ELO rating, starts at learnSettings.initialRating
 	wins, losses, draws uint64  // rated games
 	samples             uint64  // sampled allocations it ran, in all
-	epSamples           uint64  // of them in the current LEARN episode: "tried" means minSamples here
+	epSamples           uint64  // of them in the current LEARN episode
+	epWindows           int     // rated windows it ran in the current LEARN episode: 1 is "tried", 2 "confirmed"
 	retired             bool    // dropped by retireWeakest; not chosen again until LEARN restarts
 	cost                float64 // smoothed window cost against the episode's reference (lifecycle.go); 0: none yet
 }
@@ -50,22 +51,22 @@ func eloUpdate(ra, rb, sa, k float64) (float64, float64) {
 }
 
 // compositeScore is a's share of the composite score against b, in [0, 1]:
-// for each measure (lower is better) a's share is b/(a+b), 0.5 when both
-// are zero, and the shares are weighted by the settings. 0.5 is a tie.
+// for each measure (lower is better, floored as in costOf) a's share is
+// b/(a+b), and the shares are weighted by the settings. 0.5 is a tie.
 func compositeScore(a, b *windowMetrics, st *learnSettings) float64 {
-	share := func(x, y float64) float64 {
-		if x+y <= 0 {
-			return 0.5
-		}
+	// Each measure is floored as in costOf: without the floor, 0.001
+	// faults per request against none would lose the whole faults weight.
+	share := func(x, y, floor float64) float64 {
+		x, y = max(x, floor), max(y, floor)
 		return y / (x + y)
 	}
 	w := st.wCPU + st.wFaults + st.wMem
 	if w <= 0 {
 		return 0.5
 	}
-	return (st.wCPU*share(a.cpuNsPerOp, b.cpuNsPerOp) +
-		st.wFaults*share(a.faultsPerOp, b.faultsPerOp) +
-		st.wMem*share(a.memBytes, b.memBytes)) / w
+	return (st.wCPU*share(a.cpuNsPerOp, b.cpuNsPerOp, cpuFloorNs) +
+		st.wFaults*share(a.faultsPerOp, b.faultsPerOp, faultsFloor) +
+		st.wMem*share(a.memBytes, b.memBytes, memFloorByte)) / w
 }
 
 // gameResult turns a composite score into a game result: 1, 0.5 or 0.
@@ -145,17 +146,6 @@ func retireWeakest(ss *[numStrategies]strategy, cur int) {
 		}
 		ss[w].retired = true
 	}
-}
-
-// challenger is the best active strategy other than cur, or -1.
-func challenger(ss *[numStrategies]strategy, cur int) int {
-	c := -1
-	for i := range ss {
-		if i != cur && !ss[i].retired && (c < 0 || ss[i].rating > ss[c].rating) {
-			c = i
-		}
-	}
-	return c
 }
 
 // strategyIndex is the index of the candidate with threshold t, or -1.

@@ -49,6 +49,7 @@ type learnEnv struct {
 	every  uint32         // with sample nil: sample one request in every (learnRand32)
 	sample func() bool    // nil, or reports whether to sample this request (tests)
 	rnd    func() float64 // uniform in [0, 1), for exploration; called under learner.stepMu
+	faults func() (uint64, bool) // the process's minor page faults, and whether they can be counted
 	manual bool           // no goroutine: the test closes windows with learnStepAll
 }
 
@@ -76,7 +77,7 @@ func init() {
 // no shared state) and reads the hakmem clock.
 func defaultLearnEnv(every uint32) *learnEnv {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15))
-	return &learnEnv{clock: now, every: max(every, 1), rnd: r.Float64}
+	return &learnEnv{clock: now, every: max(every, 1), rnd: r.Float64, faults: osMinorFaults}
 }
 
 // applyLearnSettings installs st (from the option table and the mode) and
@@ -137,44 +138,88 @@ func (sl *siteLearn) settle(m int) {
 	sl.publish(m)
 }
 
-// learnSample is Site.alloc's first hook, for requests above
-// minLargeThreshold while learning is live: it reports whether to sample
-// this request (one in sampleEvery) and, if so, stores the clock in t0.
-func (s *Site) learnSample(t0 *int64) bool {
+// fastHitNs is the cost the profile books for a sampled request served
+// by the P's own list (allocFastTick): a per-P pop, about half of
+// BenchmarkPair/hakmem's 25-30 ns alloc+free pair on this project's
+// machines. Hits are not timed: two clock reads (about 25 ns each on a VM)
+// would cost more than the hit and measure mostly themselves. Every other
+// sampled request (a refill, the page heap, the BigCache, a mapping) is
+// timed with the clock.
+const fastHitNs = 15
+
+// allocSampled is Site.alloc while learning is live, for requests above
+// minLargeThreshold: the same allocation, with one request in env.every
+// recorded in the site's profile. A pooled hit is sampled by the P's tick
+// (allocFastTick: no draw, no clock); a slow-path request by a random draw
+// (learnRand32, a few ns beside a slow path) and timed.
+func (s *Site) allocSampled(size int, zero bool, op string) ([]byte, error) {
 	env := learner.env.Load()
-	if env.sample != nil {
-		if !env.sample() {
-			return false
+	sid := s.sid()
+	if !zero && !routedLarge(size, sid) {
+		if p, usable, tick := allocFastTick(size, sid, env.every); p != 0 {
+			b := bytesAt(p, uintptr(size), usable)
+			s.countShared(size)
+			if env.sample != nil {
+				tick = env.sample()
+			}
+			if tick {
+				s.learnRecord(size, b, fastHitNs, env, false)
+			}
+			return b, nil
 		}
-	} else if uint64(learnRand32())*uint64(env.every)>>32 != 0 { // 0 with probability 1/every
-		return false
 	}
-	if t := s.orDefault(); t.id >= maxSites || t.fixed.Load() {
-		return false // shares the default site's counters, or SetThreshold fixed its policy
+	var t0 int64
+	sampled := env.draw()
+	if sampled {
+		t0 = env.clock()
 	}
-	*t0 = env.clock()
-	return true
+	var b []byte
+	var err error
+	if zero {
+		b, err = calloc(size, sid, op)
+	} else {
+		b, err = allocSlow(size, sid, op)
+	}
+	if err == nil {
+		s.countShared(size)
+		if sampled {
+			s.learnRecord(size, b, env.clock()-t0, env, true)
+		}
+	}
+	return b, err
 }
 
-// learnRecord is Site.alloc's second hook, after a sampled request that
-// succeeded: it adds the request to its site's profile, remembers a large
-// block for its lifetime and kicks the learner when the window is full.
-func (s *Site) learnRecord(size int, b []byte, t0 int64) {
-	env := learner.env.Load()
-	t1 := env.clock()
+// draw reports whether to sample a slow-path request: env.sample when a
+// test injected one, else one in env.every at random.
+func (env *learnEnv) draw() bool {
+	if env.sample != nil {
+		return env.sample()
+	}
+	return uint64(learnRand32())*uint64(env.every)>>32 == 0 // 0 with probability 1/every
+}
+
+// learnRecord adds a sampled request of size bytes, served by b in ns
+// nanoseconds, to its site's profile; for a slow-path request (slow) it
+// also remembers a large block for its lifetime. It kicks the learner when
+// the window is full. A site fixed by SetThreshold, or beyond maxSites, is
+// not learned.
+func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv, slow bool) {
+	if t := s.orDefault(); t.id >= maxSites || t.fixed.Load() {
+		return
+	}
 	sid := s.sid()
 	st := learner.st.Load()
 	sl := learner.sites[sid].Load()
 	if sl == nil {
-		sl = learnSite(s, sid, t0, st, env)
+		sl = learnSite(s, sid, env.clock(), st, env)
 	}
-	if p := addrOf(b); cap(b) > 0 {
+	if p := addrOf(b); slow && cap(b) > 0 {
 		if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
-			rememberLarge(p, sid, uintptr(cap(b)), t1)
+			rememberLarge(p, sid, uintptr(cap(b)), env.clock())
 		}
 	}
 	sl.mu.Lock()
-	sl.prof.record(size, uintptr(cap(b)), t1-t0)
+	sl.prof.record(size, uintptr(cap(b)), ns)
 	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
 	sl.mu.Unlock()
 	if !env.manual && !learner.bg.running.Load() && learner.on.Load() {

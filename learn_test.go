@@ -53,12 +53,25 @@ func testSettings() learnSettings {
 	return st
 }
 
-// feed records n synthetic samples of size bytes costing ns each in sl's
-// window, adds pages fresh pages, moves the clock by a window and closes it.
+// spread, as feed's size, cycles through one size between every two
+// neighbouring candidate thresholds (and one above the last but pooled), so
+// that no two strategies are equivalent.
+const spread = -1
+
+// spreadSizes are spread's sizes: 100, 200, 400 and 800 KiB.
+var spreadSizes = [...]int{100 << 10, 200 << 10, 400 << 10, 800 << 10}
+
+// feed records n synthetic samples of size bytes (spread: spreadSizes in
+// turn) costing ns each in sl's window, adds pages fresh pages, moves the
+// clock by a window and closes it.
 func feed(sl *siteLearn, clk *atomic.Int64, n, size int, ns int64, pages uint64) {
 	sl.mu.Lock()
-	for range n {
-		sl.prof.record(size, uintptr(size), ns)
+	for i := range n {
+		sz := size
+		if size == spread {
+			sz = spreadSizes[i%len(spreadSizes)]
+		}
+		sl.prof.record(sz, uintptr(sz), ns)
 	}
 	sl.mu.Unlock()
 	learnMaps[sl.sid].pages.Add(pages)
@@ -183,9 +196,6 @@ func TestRetireWeakest(t *testing.T) {
 	if l := leader(&ss); l != 3 {
 		t.Errorf("leader = %d, want 3", l)
 	}
-	if c := challenger(&ss, 3); c != 1 {
-		t.Errorf("challenger = %d, want 1", c)
-	}
 	retireWeakest(&ss, 4) // three active: one more goes, two stay
 	if !ss[1].retired || ss[3].retired || ss[4].retired {
 		t.Errorf("second retirement: %+v", ss)
@@ -200,8 +210,14 @@ func costModel(i int) int64 { return []int64{900, 600, 200, 500, 800}[i] }
 // returns the number of windows it took.
 func learnToFrozen(t *testing.T, sl *siteLearn, clk *atomic.Int64) int {
 	t.Helper()
+	return learnToFrozenOn(t, sl, clk, spread)
+}
+
+// learnToFrozenOn is learnToFrozen with requests of size bytes (or spread).
+func learnToFrozenOn(t *testing.T, sl *siteLearn, clk *atomic.Int64, size int) int {
+	t.Helper()
 	for w := 1; w <= 100; w++ {
-		feed(sl, clk, 100, 300<<10, costModel(sl.cur), 0)
+		feed(sl, clk, 100, size, costModel(sl.cur), 0)
 		if sl.state == stateFrozen {
 			return w
 		}
@@ -251,12 +267,12 @@ func TestLearnMinSamplesAndTime(t *testing.T) {
 	fakeLearn(t, st, &clk, nil)
 	sl := newTestSiteLearn(t, "learn-min", &clk)
 	// 49 samples: unrated; nothing moves, the strategy stays.
-	feed(sl, &clk, 49, 300<<10, 100, 0)
+	feed(sl, &clk, 49, spread, 100, 0)
 	if sl.cur != numStrategies-1 || sl.havePrev || sl.strats[sl.cur].samples != 0 || sl.prof.unrated != 1 {
 		t.Fatalf("an unrated window changed the state: cur %d %+v", sl.cur, sl.strats[sl.cur])
 	}
 	for range 60 {
-		feed(sl, &clk, 100, 300<<10, costModel(sl.cur), 0)
+		feed(sl, &clk, 100, spread, costModel(sl.cur), 0)
 	}
 	if sl.state != stateLearn {
 		t.Fatalf("froze before minLearnNs")
@@ -279,7 +295,7 @@ func TestLearnExplores(t *testing.T) {
 	sl := newTestSiteLearn(t, "learn-explores", &clk)
 	seen := map[int]bool{}
 	for range 40 {
-		feed(sl, &clk, 100, 300<<10, costModel(sl.cur), 0)
+		feed(sl, &clk, 100, spread, costModel(sl.cur), 0)
 		seen[sl.cur] = true
 	}
 	if len(seen) < 2 {
@@ -290,22 +306,29 @@ func TestLearnExplores(t *testing.T) {
 // frozenSite returns a site frozen on costModel's best (index 2).
 func frozenSite(t *testing.T, name string, st learnSettings) (*siteLearn, *atomic.Int64) {
 	t.Helper()
+	return frozenSiteOn(t, name, st, spread)
+}
+
+// frozenSiteOn is frozenSite learned on requests of size bytes (or spread).
+func frozenSiteOn(t *testing.T, name string, st learnSettings, size int) (*siteLearn, *atomic.Int64) {
+	t.Helper()
 	clk := new(atomic.Int64)
 	fakeLearn(t, st, clk, nil)
 	sl := newTestSiteLearn(t, name, clk)
-	learnToFrozen(t, sl, clk)
+	learnToFrozenOn(t, sl, clk, size)
 	return sl, clk
 }
 
 func TestLearnCanary(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery = 4 // 3 frozen windows, then one canary
+	st.canaryEvery = 4  // 3 frozen windows, then one canary
+	st.canaryBudget = 0 // and after a lost one, 3 again (TestLearnCanaryBudget)
 	sl, clk := frozenSite(t, "learn-canary", st)
 	for w := range 3 {
 		if sl.state != stateFrozen {
 			t.Fatalf("window %d: %v, want FROZEN", w, sl.state)
 		}
-		feed(sl, clk, 100, 300<<10, 200, 0)
+		feed(sl, clk, 100, spread, 200, 0)
 	}
 	if sl.state != stateCanary || sl.transitions[trFrozenCanary] != 1 || sl.cur == sl.best {
 		t.Fatalf("state %v, cur %d, best %d: want CANARY on a challenger", sl.state, sl.cur, sl.best)
@@ -315,18 +338,18 @@ func TestLearnCanary(t *testing.T) {
 	}
 	ch := sl.cur
 	before := sl.strats[ch].losses
-	feed(sl, clk, 100, 300<<10, 1000, 0) // the challenger is worse
+	feed(sl, clk, 100, spread, 1000, 0) // the challenger is worse
 	if sl.state != stateFrozen || sl.cur != 2 || sl.transitions[trCanaryFrozen] != 1 || sl.strats[ch].losses != before+1 {
 		t.Fatalf("after a losing canary: %v cur %d %+v", sl.state, sl.cur, sl.strats[ch])
 	}
 	for range 3 {
-		feed(sl, clk, 100, 300<<10, 200, 0)
+		feed(sl, clk, 100, spread, 200, 0)
 	}
 	if sl.state != stateCanary {
 		t.Fatalf("no second canary: %v", sl.state)
 	}
 	ch = sl.cur
-	feed(sl, clk, 100, 300<<10, 20, 0) // the challenger is much better
+	feed(sl, clk, 100, spread, 20, 0) // the challenger is much better
 	if sl.state != stateFrozen || sl.cur != ch || sl.best != ch || sl.transitions[trCanaryAdopt] != 1 {
 		t.Fatalf("after a winning canary: %v cur %d best %d (challenger %d)", sl.state, sl.cur, sl.best, ch)
 	}
@@ -339,16 +362,21 @@ func TestLearnDegradation(t *testing.T) {
 	st := testSettings()
 	st.canaryEvery = 0 // no canary in the way
 	sl, clk := frozenSite(t, "learn-degrade", st)
-	feed(sl, clk, 100, 300<<10, 200, 0) // the baseline
+	for range st.degradeWindows {
+		feed(sl, clk, 100, spread, 200, 0) // the baseline: their mean
+	}
+	if !sl.haveBaseline || sl.baseline.cpuNsPerOp != 200 {
+		t.Fatalf("baseline %+v after %d windows", sl.baseline, st.degradeWindows)
+	}
 	// Costs 1.25x on CPU: 0.4*1.25 + 0.6 = 1.1, under 1.2; then 2x (1.4)
 	// twice, a normal window (the count restarts), then 2x three times.
 	for i, ns := range []int64{250, 400, 400, 200, 400, 400} {
-		feed(sl, clk, 100, 300<<10, ns, 0)
+		feed(sl, clk, 100, spread, ns, 0)
 		if sl.state != stateFrozen {
 			t.Fatalf("window %d left FROZEN early", i)
 		}
 	}
-	feed(sl, clk, 100, 300<<10, 400, 0)
+	feed(sl, clk, 100, spread, 400, 0)
 	if sl.state != stateLearn || sl.transitions[trDegraded] != 1 {
 		t.Fatalf("after 3 degraded windows: %v", sl.state)
 	}
@@ -356,7 +384,7 @@ func TestLearnDegradation(t *testing.T) {
 
 func TestLearnShift(t *testing.T) {
 	st := testSettings()
-	sl, clk := frozenSite(t, "learn-shift", st)
+	sl, clk := frozenSiteOn(t, "learn-shift", st, 300<<10)
 	// A share of the requests moves to another class. With 1000 samples
 	// over 2 buckets the noise bound is sqrt(2/1000)/2 = 0.022: TVD 0.2
 	// stays, 0.3 leaves (0.278 >= 0.25).
@@ -386,14 +414,16 @@ func TestLearnShift(t *testing.T) {
 	if sl.state != stateLearn || sl.transitions[trShifted] != 1 {
 		t.Fatalf("TVD 0.3: %v", sl.state)
 	}
-	// The new episode tries every strategy again, none retired.
-	tried := map[int]bool{}
-	for range numStrategies {
-		tried[sl.cur] = true
+	// The new episode tries both ways of routing 900 KiB (64 to 512 KiB
+	// send it to the large path alike; 1 MiB pools it), none retired, and
+	// nothing else: two windows cover every strategy.
+	tried := map[bool]bool{}
+	for range 2 {
+		tried[thresholdCandidates[sl.cur] < 900<<10] = true
 		feed(sl, clk, 100, 900<<10, 200, 0)
 	}
-	if len(tried) != numStrategies {
-		t.Errorf("after the shift only %v were tried", tried)
+	if len(tried) != 2 || !sl.allTried(1) {
+		t.Errorf("after the shift: tried large %v, pooled %v; all tried %v", tried[true], tried[false], sl.allTried(1))
 	}
 }
 
@@ -555,7 +585,7 @@ func TestPolicyRoundTrip(t *testing.T) {
 			t.Errorf("strategy %d: %+v, saved %+v", i, nl.strats[i], saved[i])
 		}
 	}
-	if nl.signature != sl.signature || tvd(&nl.signature, &sl.signature) != 0 || nl.signature[sizeBucket(300<<10)] == 0 {
+	if nl.signature != sl.signature || tvd(&nl.signature, &sl.signature) != 0 || nl.signature[sizeBucket(spreadSizes[0])] == 0 {
 		t.Errorf("signature not restored")
 	}
 	var b2 bytes.Buffer
@@ -683,7 +713,7 @@ func TestLearnModes(t *testing.T) {
 	st := testSettings()
 	st.canaryEvery = 2
 	sl, clk := frozenSite(t, "learn-modes", st)
-	feed(sl, clk, 100, 300<<10, 200, 0)
+	feed(sl, clk, 100, spread, 200, 0)
 	if sl.state != stateCanary {
 		t.Fatalf("%v, want CANARY", sl.state)
 	}
@@ -853,5 +883,122 @@ func TestSiteSetThreshold(t *testing.T) {
 	}
 	if err := d.SetThreshold(0); err != nil || d.Threshold() != int(cfg().largeThreshold) {
 		t.Errorf("default site back: %v, %d", err, d.Threshold())
+	}
+}
+
+// TestCandidatesAreClassSizes: equivalent relies on every candidate
+// threshold being a class size.
+func TestCandidatesAreClassSizes(t *testing.T) {
+	for _, c := range thresholdCandidates {
+		if uintptr(classes[sizeClass(c)].size) != c {
+			t.Errorf("candidate %d is not a class size", c)
+		}
+	}
+}
+
+func TestEquivalent(t *testing.T) {
+	var h sizeHist
+	h[sizeBucket(300<<10)] = 5
+	h[sizeBucket(2<<20)] = 7 // above maxSmall: large whatever the threshold
+	// 300 KiB lies between 256 KiB (index 2) and 512 KiB (index 3).
+	for _, c := range []struct {
+		i, j int
+		want bool
+	}{{0, 1, true}, {0, 2, true}, {2, 3, false}, {1, 4, false}, {3, 4, true}, {2, 2, true}} {
+		if got := equivalent(c.i, c.j, &h); got != c.want || equivalent(c.j, c.i, &h) != c.want {
+			t.Errorf("equivalent(%d, %d) = %v, want %v (symmetric)", c.i, c.j, got, c.want)
+		}
+	}
+	// A request of exactly a threshold is pooled under it.
+	var e sizeHist
+	e[sizeBucket(256<<10)] = 1
+	if !equivalent(2, 4, &e) || equivalent(1, 2, &e) {
+		t.Error("256 KiB: want 256 KiB ~ 1 MiB and 128 KiB !~ 256 KiB")
+	}
+}
+
+// TestLearnEquivalentShare: on one request size only two routings exist;
+// LEARN covers both in two windows, the losing routing's untried
+// equivalents share its rating (none of them leads), and the site freezes
+// on the winning routing within 2 + freezeWindows windows.
+func TestLearnEquivalentShare(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk, nil)
+	sl := newTestSiteLearn(t, "learn-equivalent", &clk)
+	// 300 KiB: large (indexes 0-2) costs 2,000 ns, pooled (3, 4) 200 ns.
+	cost := func(i int) int64 {
+		if i <= 2 {
+			return 2000
+		}
+		return 200
+	}
+	w := 0
+	for sl.state != stateFrozen {
+		if w++; w > 2+learner.st.Load().freezeWindows {
+			t.Fatalf("not frozen after %d windows: %+v", w-1, sl.strats)
+		}
+		feed(sl, &clk, 100, 300<<10, cost(sl.cur), 0)
+	}
+	if sl.best < 3 {
+		t.Errorf("froze on %d KiB, a large routing", thresholdCandidates[sl.best]>>10)
+	}
+	for i := range 3 {
+		if sl.strats[i].rating >= sl.strats[sl.best].rating {
+			t.Errorf("large strategy %d rated %.1f, frozen %.1f", i, sl.strats[i].rating, sl.strats[sl.best].rating)
+		}
+	}
+	if sl.strats[0].rating != sl.strats[1].rating || sl.strats[1].rating != sl.strats[2].rating {
+		t.Errorf("equivalents rated apart: %.1f %.1f %.1f", sl.strats[0].rating, sl.strats[1].rating, sl.strats[2].rating)
+	}
+}
+
+// TestLearnCanaryBudget: after a lost canary the next waits (r-1)/budget
+// frozen windows; with every active strategy equivalent to the frozen one
+// there is no canary at all.
+func TestLearnCanaryBudget(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery, st.canaryBudget = 4, 0.1
+	if w := canaryWait(1.05, &st); w != 3 {
+		t.Errorf("canaryWait(1.05) = %d, want canaryEvery-1 = 3", w)
+	}
+	if w := canaryWait(2.6, &st); w != 16 {
+		t.Errorf("canaryWait(2.6) = %d, want ceil(1.6/0.1) = 16", w)
+	}
+	if w := canaryWait(1e9, &st); w != maxCanaryWait {
+		t.Errorf("canaryWait(1e9) = %d, want %d", w, maxCanaryWait)
+	}
+	sl, clk := frozenSite(t, "learn-canary-budget", st)
+	for range 3 {
+		feed(sl, clk, 100, spread, 200, 0)
+	}
+	if sl.state != stateCanary {
+		t.Fatalf("%v, want CANARY", sl.state)
+	}
+	// The challenger costs 5x on CPU: r = 0.4*5 + 0.6 = 2.6, wait 16.
+	feed(sl, clk, 100, spread, 1000, 0)
+	for w := 1; w <= 16; w++ {
+		if sl.state != stateFrozen {
+			t.Fatalf("frozen window %d: %v, want FROZEN until 16", w, sl.state)
+		}
+		feed(sl, clk, 100, spread, 200, 0)
+	}
+	if sl.state != stateCanary {
+		t.Fatalf("after 16 frozen windows: %v, want CANARY", sl.state)
+	}
+
+	// One size, and the only strategy routing it differently is retired:
+	// every active strategy is equivalent to the frozen one.
+	sl2 := newTestSiteLearn(t, "learn-canary-none", clk)
+	sl2.mu.Lock()
+	sl2.strats[0].retired = true
+	sl2.freeze(4)
+	sl2.signature = sizeHist{}
+	sl2.signature[sizeBucket(100<<10)] = 1
+	sl2.mu.Unlock()
+	for w := range 10 {
+		feed(sl2, clk, 100, 100<<10, 200, 0)
+		if sl2.state != stateFrozen {
+			t.Fatalf("window %d: %v, want FROZEN (no challenger that routes differently)", w, sl2.state)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package hakmem
 
-import "sync"
+import (
+	"math"
+	"sync"
+)
 
 // The lifecycle of a site's learning, one state machine per site:
 //
@@ -118,17 +121,19 @@ type siteLearn struct {
 	haveRef      bool          // ref is set
 	prev         windowMetrics // the last rated window (what the next one plays against)
 	havePrev     bool          // prev is set
-	bestCost     float64       // best smoothed cost after the last rated window; 0: none
+	bestCost     float64       // lowest best smoothed cost seen in the episode; 0: none
 	calm         int           // rated windows in a row with improvement under freezeGain
 	retiredDone  bool          // retireWeakest ran in this episode
 	episodeHist  sizeHist      // rated histograms of the episode: the signature when freezing
 
 	// FROZEN, CANARY
 	signature    sizeHist      // the distribution learned on
-	baseline     windowMetrics // the first rated frozen window
-	haveBaseline bool          // baseline is set
+	baseline     windowMetrics // the mean of the first degradeWindows rated frozen windows
+	baseN        int           // windows summed into baseline so far
+	haveBaseline bool          // baseline is complete (baseN == degradeWindows): degradation is checked
 	degraded     int           // rated windows in a row above baseline*(1+degrade)
 	frozenRated  int           // rated frozen windows since the last canary
+	canaryWait   int           // rated frozen windows before the next canary (canaryBudget); 0: canaryEvery-1
 
 	transitions [numTransitions]uint64 // counted transitions
 }
@@ -150,7 +155,10 @@ func newSiteLearn(s *Site, sid int32, t int64, st *learnSettings) *siteLearn {
 	sl.best = sl.cur
 	sl.episodeStart = t
 	sl.prof.start = t
-	sl.prof.pages0 = learnMaps[sid].pages.Load()
+	sl.prof.pages0, sl.prof.fresh0 = learnMaps[sid].pages.Load(), learnFresh.Load()
+	if f := learner.env.Load().faults; f != nil {
+		sl.prof.flt0, _ = f()
+	}
 	return sl
 }
 
@@ -158,9 +166,13 @@ func newSiteLearn(s *Site, sid int32, t int64, st *learnSettings) *siteLearn {
 // publishes the strategy of the next window; rnd draws from [0, 1).
 func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
 	cached := siteCachedBytes(sl.sid)
+	faults := learner.env.Load().faults
+	if faults == nil {
+		faults = noFaultCounter
+	}
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	m := sl.prof.close(t, sl.sid, cached, sl.cur, st)
+	m := sl.prof.close(t, sl.sid, cached, sl.cur, st, faults)
 	if m.samples >= st.minSamples {
 		switch sl.state {
 		case stateLearn:
@@ -173,6 +185,10 @@ func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
 	}
 	sl.publish(st.mode)
 }
+
+// noFaultCounter is learnEnv.faults when none is set (tests): every fresh
+// page counts as a fault.
+func noFaultCounter() (uint64, bool) { return 0, false }
 
 // publish stores the threshold of the running strategy in the site, where
 // the allocation slow path reads it; in learnOff the site runs the default;
@@ -196,22 +212,28 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	s := &sl.strats[sl.cur]
 	s.samples += m.samples
 	s.epSamples += m.samples
+	s.epWindows++
 	for i := range m.hist {
 		sl.episodeHist[i] += m.hist[i]
 	}
 	if !sl.haveRef {
 		sl.ref, sl.haveRef = *m, true
 	}
-	if c := costOf(m, &sl.ref, st); s.cost == 0 {
+	if c := costOf(m, &sl.ref, st); s.cost == 0 || s.epWindows == 2 {
+		// The first window of a strategy in an episode pays its warm-up
+		// (fresh mappings, empty caches): the second replaces it.
 		s.cost = c
 	} else {
 		s.cost = (s.cost + c) / 2 // smoothing: half the weight on the latest window
 	}
-	if sl.havePrev && sl.prev.strategy != sl.cur {
+	h := &sl.episodeHist
+	if sl.havePrev && !equivalent(sl.prev.strategy, sl.cur, h) {
 		play(s, &sl.strats[sl.prev.strategy], gameResult(compositeScore(m, &sl.prev, st), st.drawMargin), st.eloK)
+		sl.shareRating(sl.prev.strategy, h)
 	}
+	sl.shareRating(sl.cur, h)
 	sl.prev, sl.havePrev = *m, true
-	tried := sl.allTried(st)
+	tried := sl.allTried(1)
 	if tried && !sl.retiredDone {
 		retireWeakest(&sl.strats, sl.cur)
 		sl.retiredDone = true
@@ -222,6 +244,9 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 			best = c
 		}
 	}
+	// Improvement is measured against the lowest best cost of the
+	// episode, not the last window's: a noisy window that is worse and the
+	// next that is merely back are no improvement.
 	if sl.bestCost > 0 {
 		if (sl.bestCost-best)/sl.bestCost < st.freezeGain {
 			sl.calm++
@@ -229,8 +254,10 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 			sl.calm = 0
 		}
 	}
-	sl.bestCost = best
-	if tried && sl.calm >= st.freezeWindows && t-sl.episodeStart >= st.minLearnNs {
+	if sl.bestCost == 0 || best < sl.bestCost {
+		sl.bestCost = best
+	}
+	if sl.allTried(2) && sl.calm >= st.freezeWindows && t-sl.episodeStart >= st.minLearnNs {
 		sl.freeze(leader(&sl.strats))
 		sl.transition(trLearnFrozen)
 		return
@@ -238,36 +265,70 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	sl.cur = sl.next(st, rnd)
 }
 
-// allTried reports whether every active strategy ran minSamples samples in
-// this episode (after a shift, what was tried before says little).
-func (sl *siteLearn) allTried(st *learnSettings) bool {
+// allTried reports whether every active strategy ran n rated windows in
+// this episode, itself or an equivalent one (after a shift, what was tried
+// before says little). One window tries a strategy (then the weaker half
+// retires); a freeze needs two for every survivor: a strategy's first
+// window after a switch pays its warm-up (fresh mappings, empty caches),
+// and one cold window must not decide against it.
+func (sl *siteLearn) allTried(n int) bool {
 	for i := range sl.strats {
-		if !sl.strats[i].retired && sl.strats[i].epSamples < st.minSamples {
+		if !sl.strats[i].retired && !sl.covered(i, n) {
 			return false
 		}
 	}
 	return true
 }
 
-// next chooses the strategy of the next LEARN window: the least-sampled
-// strategy not yet tried in this episode; else with probability epsilon a random active one other
-// than the leader; else the leader.
-func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
-	u := -1
-	for i := range sl.strats {
-		s := &sl.strats[i]
-		if !s.retired && s.epSamples < st.minSamples && (u < 0 || s.epSamples < sl.strats[u].epSamples) {
-			u = i
+// covered reports whether strategy i, or an active strategy equivalent to
+// it on the episode's histogram, ran n rated windows in this episode.
+func (sl *siteLearn) covered(i, n int) bool {
+	for j := range sl.strats {
+		if sl.strats[j].epWindows >= n && !sl.strats[j].retired && equivalent(i, j, &sl.episodeHist) {
+			return true
 		}
 	}
-	if u >= 0 {
-		return u
+	return false
+}
+
+// shareRating gives strategy i's rating and smoothed cost to every
+// strategy equivalent to it on h: they route every sampled request alike,
+// so i's windows are theirs, and an untried equivalent of a loser must not
+// keep the initial rating and lead.
+func (sl *siteLearn) shareRating(i int, h *sizeHist) {
+	for j := range sl.strats {
+		if j != i && equivalent(i, j, h) {
+			sl.strats[j].rating, sl.strats[j].cost = sl.strats[i].rating, sl.strats[i].cost
+		}
+	}
+}
+
+// next chooses the strategy of the next LEARN window: an active strategy
+// not yet tried in this episode (itself or an equivalent); else, once the
+// weaker half retired, a survivor not yet confirmed by a second window;
+// else with probability epsilon a random active one that routes
+// differently from the leader; else the leader.
+func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
+	for _, n := range []int{1, 2} {
+		if n == 2 && !sl.retiredDone {
+			break
+		}
+		u := -1
+		for i := range sl.strats {
+			s := &sl.strats[i]
+			if !s.retired && !sl.covered(i, n) && (u < 0 || s.epSamples < sl.strats[u].epSamples) {
+				u = i
+			}
+		}
+		if u >= 0 {
+			return u
+		}
 	}
 	l := leader(&sl.strats)
 	if rnd() < st.epsilon {
-		var others []int
+		var others []int // exploring an equivalent of the leader would learn nothing
 		for i := range sl.strats {
-			if i != l && !sl.strats[i].retired {
+			if i != l && !sl.strats[i].retired && !equivalent(i, l, &sl.episodeHist) {
 				others = append(others, i)
 			}
 		}
@@ -282,7 +343,15 @@ func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
 func (sl *siteLearn) freeze(b int) {
 	sl.state, sl.best, sl.cur = stateFrozen, b, b
 	sl.signature = sl.episodeHist
-	sl.haveBaseline, sl.degraded, sl.frozenRated = false, 0, 0
+	sl.newBaseline()
+	sl.canaryWait = 0
+}
+
+// newBaseline forgets the frozen baseline: the next degradeWindows rated
+// frozen windows make the new one.
+func (sl *siteLearn) newBaseline() {
+	sl.baseline, sl.baseN, sl.haveBaseline = windowMetrics{}, 0, false
+	sl.degraded, sl.frozenRated = 0, 0
 }
 
 // relearn enters LEARN at time t, running strategy from.
@@ -292,7 +361,7 @@ func (sl *siteLearn) relearn(t int64, from int) {
 	sl.haveRef, sl.havePrev, sl.bestCost, sl.calm, sl.retiredDone = false, false, 0, 0, false
 	sl.episodeHist = sizeHist{}
 	for i := range sl.strats {
-		sl.strats[i].retired, sl.strats[i].cost, sl.strats[i].epSamples = false, 0, 0
+		sl.strats[i].retired, sl.strats[i].cost, sl.strats[i].epSamples, sl.strats[i].epWindows = false, 0, 0, 0
 	}
 }
 
@@ -306,7 +375,15 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 	}
 	sl.prev, sl.havePrev = *m, true
 	if !sl.haveBaseline {
-		sl.baseline, sl.haveBaseline = *m, true
+		// The baseline is the mean of several windows: one window's
+		// noise (a GC, a burst) would make every later window look
+		// degraded or healthy by chance.
+		sl.baseline.add(m)
+		sl.baseN++
+		if sl.baseN >= max(st.degradeWindows, 1) {
+			sl.baseline.scale(1 / float64(sl.baseN))
+			sl.haveBaseline = true
+		}
 	} else {
 		if costOf(m, &sl.baseline, st) > 1+st.degrade {
 			sl.degraded++
@@ -320,13 +397,31 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 		}
 	}
 	sl.frozenRated++
-	if st.canaryEvery > 1 && sl.frozenRated >= st.canaryEvery-1 {
-		if c := challenger(&sl.strats, sl.best); c >= 0 {
-			sl.frozenRated = 0
+	wait := sl.canaryWait
+	if wait == 0 {
+		wait = st.canaryEvery - 1
+	}
+	if st.canaryEvery > 1 && sl.frozenRated >= wait {
+		sl.frozenRated = 0
+		if c := sl.challenger(); c >= 0 {
 			sl.state, sl.cur = stateCanary, c
 			sl.transition(trFrozenCanary)
 		}
 	}
+}
+
+// challenger is the best active strategy that routes the signature's
+// requests differently from the frozen one, or -1 when every active
+// strategy is equivalent to it (a canary would measure the same policy).
+func (sl *siteLearn) challenger() int {
+	c := -1
+	for i := range sl.strats {
+		if i != sl.best && !sl.strats[i].retired && !equivalent(i, sl.best, &sl.signature) &&
+			(c < 0 || sl.strats[i].rating > sl.strats[c].rating) {
+			c = i
+		}
+	}
+	return c
 }
 
 // stepCanary handles a rated CANARY window m: the challenger plays the last
@@ -340,9 +435,23 @@ func (sl *siteLearn) stepCanary(m *windowMetrics, t int64, st *learnSettings) {
 	if r == 1 {
 		sl.transition(trCanaryAdopt)
 		sl.state, sl.best = stateFrozen, sl.cur
-		sl.haveBaseline, sl.degraded, sl.frozenRated = false, 0, 0
+		sl.newBaseline()
+		sl.canaryWait = 0
 		return
 	}
 	sl.transition(trCanaryFrozen)
 	sl.state, sl.cur = stateFrozen, sl.best
+	sl.canaryWait = canaryWait(costOf(m, &sl.prev, st), st)
+}
+
+// canaryWait is how many frozen windows to wait after a canary that lost
+// at cost ratio r to the frozen strategy: (r-1)/canaryBudget, so that the
+// canaries' extra cost stays within the budget, at least canaryEvery-1
+// and at most maxCanaryWait.
+func canaryWait(r float64, st *learnSettings) int {
+	w := float64(st.canaryEvery - 1)
+	if st.canaryBudget > 0 && r > 1 {
+		w = max(w, math.Ceil((r-1)/st.canaryBudget))
+	}
+	return int(min(w, maxCanaryWait))
 }

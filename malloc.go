@@ -152,6 +152,29 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 	return p, uintptr(classes[c].size)
 }
 
+// allocFastTick is allocFast for the learning layer's sampled path
+// (Site.allocSampled): on a hit it also counts the request on the P's
+// learning tick and reports whether it is the one in every to sample. The
+// count is the P's own (a plain field under pin), so sampling a hit costs
+// no random draw, no atomic and no clock read.
+func allocFastTick(size int, sid int32, every uint32) (p, usable uintptr, tick bool) {
+	if uint(size-1) >= maxSmall {
+		return 0, 0, false
+	}
+	c := sizeClass(uintptr(size))
+	pc := pin()
+	p = pc.lists[c].pop()
+	if p != 0 {
+		pc.countSite(sid, uintptr(size))
+		pc.learnTick++
+		if pc.learnTick >= every {
+			pc.learnTick, tick = 0, true
+		}
+	}
+	unpin(pc)
+	return p, uintptr(classes[c].size), tick
+}
+
 // allocSlow handles everything allocFast does not: zero, negative and
 // impossible sizes, refills and large blocks.
 func allocSlow(size int, sid int32, op string) ([]byte, error) {

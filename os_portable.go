@@ -102,3 +102,7 @@ func osHugepage(base, size uintptr) {}
 const osRemapSupported = false
 
 func osRemap(old, oldSize, newSize, to uintptr) error { return errors.New("remap: not supported") }
+
+// osMinorFaults: the portable build cannot count page faults; the learning
+// layer then counts every fresh page as a fault.
+func osMinorFaults() (uint64, bool) { return 0, false }

@@ -44,6 +44,10 @@ type pcache struct {
 	crossP counter           // frees of blocks whose slab was last refilled by another P
 	sites  [maxSites]siteCtr // traffic of named sites
 	id     int32             // index in caches; immutable
+	// learnTick counts the P's pooled hits of Site requests above
+	// minLargeThreshold while learning is live; the learning layer samples
+	// one in learnEnv.every (allocFastTick). Owner only, under pin.
+	learnTick uint32
 	epoch  atomic.Uint64     // Release epoch this cache has honoured; written by its owner, read by Release
 	pinState
 }

@@ -101,6 +101,36 @@ type windowMetrics struct {
 	hist     sizeHist // sampled requests per size bucket
 }
 
+// add sums m's per-operation measures into w (for a mean of windows).
+func (w *windowMetrics) add(m *windowMetrics) {
+	w.strategy, w.samples, w.ops = m.strategy, w.samples+m.samples, w.ops+m.ops
+	w.cpuNsPerOp += m.cpuNsPerOp
+	w.faultsPerOp += m.faultsPerOp
+	w.memBytes += m.memBytes
+}
+
+// scale multiplies w's per-operation measures by f.
+func (w *windowMetrics) scale(f float64) {
+	w.cpuNsPerOp *= f
+	w.faultsPerOp *= f
+	w.memBytes *= f
+}
+
+// equivalent reports whether strategies i and j route every request of h
+// alike: no occupied bucket of h lies between their thresholds. A request
+// goes large when its size is above the threshold; every candidate is a
+// class size, so that holds exactly when its class's size is above it
+// (TestCandidatesAreClassSizes), and a bucket's requests all go the same way.
+func equivalent(i, j int, h *sizeHist) bool {
+	lo, hi := min(thresholdCandidates[i], thresholdCandidates[j]), max(thresholdCandidates[i], thresholdCandidates[j])
+	for c := range numClasses {
+		if h[c] != 0 && uintptr(classes[c].size) > lo && uintptr(classes[c].size) <= hi {
+			return false
+		}
+	}
+	return true
+}
+
 // profile is the window in progress and the totals of one site. Guarded by
 // its siteLearn's mu.
 type profile struct {
@@ -110,6 +140,8 @@ type profile struct {
 	waste   uint64   // their summed rounding waste, bytes
 	hist    sizeHist // their size buckets
 	pages0  uint64   // learnMaps[sid].pages at the window start
+	fresh0  uint64   // learnFresh at the window start
+	flt0    uint64   // the process's minor faults at the window start (learnEnv.faults)
 
 	// Totals since the site was first sampled.
 	traffic     uint64 // sampled requests
@@ -133,21 +165,33 @@ func (p *profile) record(size int, usable uintptr, ns int64) {
 }
 
 // close ends the window at time t and starts the next; sid is the site id,
-// cached its BigCache bytes now.
-func (p *profile) close(t int64, sid int32, cached uint64, strat int, st *learnSettings) windowMetrics {
-	pages := learnMaps[sid].pages.Load()
+// cached its BigCache bytes now, faults the learner's fault counter.
+//
+// Faults: a fresh large mapping faults only where the program touches it,
+// so the site's fresh pages are scaled by the share of all sites' fresh
+// pages in the window that the process actually faulted in (its minor
+// faults over the window, at most 1): a site that maps 225 pages per block
+// and touches two is not charged 225 faults. Without a fault counter (the
+// portable build), every fresh page counts.
+func (p *profile) close(t int64, sid int32, cached uint64, strat int, st *learnSettings, faults func() (uint64, bool)) windowMetrics {
+	pages, fresh := learnMaps[sid].pages.Load(), learnFresh.Load()
+	flt, fok := faults()
 	m := windowMetrics{strategy: strat, samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
 	if p.samples > 0 {
 		n := float64(p.samples)
 		m.cpuNsPerOp = float64(p.cpuNs) / n
-		m.faultsPerOp = float64(pages-p.pages0) / float64(m.ops)
+		f := float64(pages - p.pages0)
+		if all := fresh - p.fresh0; fok && all > 0 && flt >= p.flt0 {
+			f *= min(1, float64(flt-p.flt0)/float64(all))
+		}
+		m.faultsPerOp = f / float64(m.ops)
 		m.memBytes = float64(p.waste)/n + float64(cached)/float64(m.ops)
 	}
 	p.windows++
 	if p.samples < st.minSamples {
 		p.unrated++
 	}
-	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0 = t, 0, 0, 0, sizeHist{}, pages
+	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0, p.fresh0, p.flt0 = t, 0, 0, 0, sizeHist{}, pages, fresh, flt
 	return m
 }
 
@@ -166,11 +210,16 @@ var learnMaps [maxSites]struct {
 	pages atomic.Uint64 // OS pages they mapped
 }
 
+// learnFresh is the OS pages of every fresh large mapping, all sites.
+var learnFresh atomic.Uint64
+
 // learnMapped counts a fresh mapping of usable bytes for site sid. Hook in
 // allocLarge.
 func learnMapped(sid int32, usable uintptr) {
+	n := uint64(usable / osPageSize)
 	learnMaps[sid].calls.Add(1)
-	learnMaps[sid].pages.Add(uint64(usable / osPageSize))
+	learnMaps[sid].pages.Add(n)
+	learnFresh.Add(n)
 }
 
 // liveSamples are the sampled large blocks not yet freed, by address, for

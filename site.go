@@ -185,8 +185,9 @@ func (s *Site) Calloc(size int) []byte {
 func (s *Site) TryAlloc(size int) ([]byte, error) { return s.alloc(size, false, "Site.TryAlloc") }
 
 func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
-	var t0 int64
-	sampled := size > minLargeThreshold && learner.on.Load() && s.learnSample(&t0) // learn.go
+	if size > minLargeThreshold && learner.on.Load() {
+		return s.allocSampled(size, zero, op) // learn.go: the same, sampled for the learner
+	}
 	sid := s.sid()
 	var b []byte
 	var err error
@@ -204,9 +205,6 @@ func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 	}
 	if err == nil {
 		s.countShared(size)
-		if sampled {
-			s.learnRecord(size, b, t0) // learn.go
-		}
 	}
 	return b, err
 }
