@@ -45,12 +45,12 @@ import (
 // learnEnv is what tests replace: the clock, the sampler, the random
 // source. Immutable once published in learner.env.
 type learnEnv struct {
-	clock  func() int64   // ns, monotonic
-	every  uint32         // with sample nil: sample one request in every (learnRand32)
-	sample func() bool    // nil, or reports whether to sample this request (tests)
-	rnd    func() float64 // uniform in [0, 1), for exploration; called under learner.stepMu
+	clock  func() int64          // ns, monotonic
+	every  uint32                // with sample nil: sample one request in every (learnRand32)
+	sample func() bool           // nil, or reports whether to sample this request (tests)
+	rnd    func() float64        // uniform in [0, 1), for exploration; called under learner.stepMu
 	faults func() (uint64, bool) // the process's minor page faults, and whether they can be counted
-	manual bool           // no goroutine: the test closes windows with learnStepAll
+	manual bool                  // no goroutine: the test closes windows with learnStepAll
 }
 
 var learner struct {

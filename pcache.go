@@ -48,7 +48,7 @@ type pcache struct {
 	// minLargeThreshold while learning is live; the learning layer samples
 	// one in learnEnv.every (allocFastTick). Owner only, under pin.
 	learnTick uint32
-	epoch  atomic.Uint64     // Release epoch this cache has honoured; written by its owner, read by Release
+	epoch     atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
 	pinState
 }
 
