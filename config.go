@@ -88,6 +88,19 @@ var pol atomic.Pointer[policy]
 // cfg returns the current policy snapshot. Slow paths only.
 func cfg() *policy { return pol.Load() }
 
+// configuredThreshold is the policy's largeThreshold in bytes once the
+// configuration was read (0 before): siteThreshold's answer for a site
+// without a threshold of its own, one load instead of ensureInit and cfg.
+var configuredThreshold atomic.Uintptr
+
+// storePolicy installs p after the configuration was read (not the
+// package's defaults at init) and returns the policy it replaces.
+func storePolicy(p *policy) *policy {
+	old := pol.Swap(p)
+	configuredThreshold.Store(uintptr(p.largeThreshold))
+	return old
+}
+
 // Source says where an effective value came from.
 type Source string
 
@@ -207,8 +220,8 @@ var options = []option{
 		set: func(p *policy, v int) { p.callsiteSample = v },
 	},
 	{
-		name: "learn_sample", env: "HAKMEM_LEARN_SAMPLE", typ: typeInt, def: 32, min: 1, max: 1 << 16, unit: "requests",
-		doc: "Learning: one large request in N through a named site is timed and profiled (1 in 32 keeps the cost of live learning under 1 ns a request on average).",
+		name: "learn_sample", env: "HAKMEM_LEARN_SAMPLE", typ: typeInt, def: 64, min: 1, max: 1 << 16, unit: "requests",
+		doc: "Learning: one request above 64 KiB in N through a named site is profiled (pooled hits picked by a per-P tick, slow paths drawn and timed; 1 in 64 keeps the record under 1 ns a request on average).",
 		set: func(p *policy, v int) { p.learn.sampleEvery = uint32(v) },
 	},
 	{
@@ -402,7 +415,7 @@ func loadConfigFrom(getenv func(string) (string, bool), w io.Writer) {
 	memLimit.Store(p.memLimit)
 	// Not publish: first use may come from a path that holds heap.mu, and
 	// there is nothing cached yet to drop.
-	pol.Store(p)
+	storePolicy(p)
 	// Nothing has been learned or started yet: only the learner's settings.
 	initLearnSettings(p.learn)
 }
@@ -591,7 +604,7 @@ func CurrentMode() Mode {
 // slow path: an emptied BigCache, a trimmed segment cache.
 func publish(p *policy) {
 	heap.mu.Lock()
-	old := pol.Swap(p)
+	old := storePolicy(p)
 	var unmap []*segment
 	if !p.bigCacheOn() {
 		for s := heap.big.lru.tail; s != nil; s = heap.big.lru.tail {

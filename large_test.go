@@ -22,11 +22,11 @@ func withConfig(t *testing.T) *policy {
 	Release()
 	saved := cfg()
 	p := *saved
-	pol.Store(&p)
+	storePolicy(&p)
 	t.Cleanup(func() {
 		StopScavenger()
 		Release()
-		pol.Store(saved)
+		storePolicy(saved)
 	})
 	return &p
 }
@@ -187,6 +187,7 @@ func TestRoutingThreshold(t *testing.T) {
 	// The option moves every site's default, plain Alloc included.
 	site.setThreshold(0)
 	config.largeThreshold = 128 << 10
+	configuredThreshold.Store(128 << 10) // what storePolicy caches
 	if !isLarge(keep(t, Alloc(512<<10))) || !isLarge(keep(t, site.Alloc(200<<10))) || isLarge(keep(t, Alloc(100<<10))) ||
 		!isLarge(keep(t, Calloc(200<<10))) {
 		t.Fatal("HAKMEM_LARGE_THRESHOLD not honoured")

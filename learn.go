@@ -54,7 +54,7 @@ type learnEnv struct {
 }
 
 var learner struct {
-	on    atomic.Bool                         // mode is learnLive: Site.alloc samples
+	on    liveFlag                            // mode is learnLive: Site.alloc samples
 	st    atomic.Pointer[learnSettings]       // the settings; replaced whole, never written in place
 	env   atomic.Pointer[learnEnv]            // clock and sources
 	sites [maxSites]atomic.Pointer[siteLearn] // by site id; set once under mu (reset by tests)
@@ -64,6 +64,24 @@ var learner struct {
 	kick chan struct{} // a window is full; buffered, never closed
 
 	stepMu sync.Mutex // serialises window closing (learnStepAll) and guards env.rnd's state
+}
+
+// liveFlag is learner.on: whether learning is live, held as the sampling
+// period of pooled hits (learnEnv.every when live, 0 when not), so that
+// the allocation fast path reads one word for both (allocFastTick).
+type liveFlag struct{ every atomic.Uint32 }
+
+// Load reports whether learning is live.
+func (f *liveFlag) Load() bool { return f.every.Load() != 0 }
+
+// Store switches live learning, with the period of the environment in
+// force (store the environment first).
+func (f *liveFlag) Store(on bool) {
+	if !on {
+		f.every.Store(0)
+		return
+	}
+	f.every.Store(max(learner.env.Load().every, 1))
 }
 
 func init() {
@@ -147,27 +165,23 @@ func (sl *siteLearn) settle(m int) {
 // timed with the clock.
 const fastHitNs = 15
 
-// allocSampled is Site.alloc while learning is live, for requests above
-// minLargeThreshold: the same allocation, with one request in env.every
-// recorded in the site's profile. A pooled hit is sampled by the P's tick
-// (allocFastTick: no draw, no clock); a slow-path request by a random draw
-// (learnRand32, a few ns beside a slow path) and timed.
-func (s *Site) allocSampled(size int, zero bool, op string) ([]byte, error) {
+// learnHit is Site.alloc's hook for a pooled hit that allocFastTick
+// picked (one in learner.on's period): it records the request at
+// fastHitNs, unless a test's sampler says no.
+func (s *Site) learnHit(size int, b []byte) {
+	env := learner.env.Load()
+	if env.sample != nil && !env.sample() {
+		return
+	}
+	s.learnRecord(size, b, fastHitNs, env, false)
+}
+
+// allocMissSampled is Site.alloc's slow path while learning is live, for
+// requests above minLargeThreshold: one in env.every is drawn at random
+// (learnRand32, a few ns beside a slow path), timed and recorded.
+func (s *Site) allocMissSampled(size int, zero bool, op string) ([]byte, error) {
 	env := learner.env.Load()
 	sid := s.sid()
-	if !zero && !routedLarge(size, sid) {
-		if p, usable, tick := allocFastTick(size, sid, env.every); p != 0 {
-			b := bytesAt(p, uintptr(size), usable)
-			s.countShared(size)
-			if env.sample != nil {
-				tick = env.sample()
-			}
-			if tick {
-				s.learnRecord(size, b, fastHitNs, env, false)
-			}
-			return b, nil
-		}
-	}
 	var t0 int64
 	sampled := env.draw()
 	if sampled {

@@ -79,11 +79,16 @@ func (sl *siteLearn) transition(tr int) {
 	cfg().logf(debugVerbose, "learn: site %s: %s, threshold %d KiB", sl.site.Name(), transitionNames[tr], sl.strats[sl.cur].threshold>>10)
 }
 
-// Cost floors (costOf): a measure this small counts as this, so that a
-// baseline of zero faults does not make one fault an infinite degradation.
+// Cost floors (costOf, compositeScore): a measure this small counts as
+// this, so that a baseline of zero faults does not make one fault an
+// infinite degradation, and a difference below what the cheapest operation
+// costs is not a difference. The floors are one price in three units: a
+// per-P pop (cpuFloorNs), the faults that cost as much (a minor fault with
+// its page zeroing is about 0.5 us on this project's VMs, 50 pops: 0.02
+// per request), and a cache line of memory per request.
 const (
 	cpuFloorNs   = 10   // ns per request: a per-P pop is a few ns
-	faultsFloor  = 0.01 // pages per request: one 4 KiB page per 100 requests
+	faultsFloor  = 0.02 // faults per request: cpuFloorNs / 500 ns per fault
 	memFloorByte = 64   // bytes per request: below a cache line is noise
 )
 

@@ -152,12 +152,13 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 	return p, uintptr(classes[c].size)
 }
 
-// allocFastTick is allocFast for the learning layer's sampled path
-// (Site.allocSampled): on a hit it also counts the request on the P's
-// learning tick and reports whether it is the one in every to sample. The
-// count is the P's own (a plain field under pin), so sampling a hit costs
-// no random draw, no atomic and no clock read.
-func allocFastTick(size int, sid int32, every uint32) (p, usable uintptr, tick bool) {
+// allocFastTick is allocFast for Site.alloc: on a hit of a request above
+// minLargeThreshold while learning is live it also counts the request on
+// the P's learning tick and reports whether it is the one in the period
+// to sample. The count is the P's own (a plain field under pin), so
+// sampling a hit costs no random draw, no atomic write and no clock read;
+// with learning not live it costs one load and a compare.
+func allocFastTick(size int, sid int32) (p, usable uintptr, tick bool) {
 	if uint(size-1) >= maxSmall {
 		return 0, 0, false
 	}
@@ -166,9 +167,10 @@ func allocFastTick(size int, sid int32, every uint32) (p, usable uintptr, tick b
 	p = pc.lists[c].pop()
 	if p != 0 {
 		pc.countSite(sid, uintptr(size))
-		pc.learnTick++
-		if pc.learnTick >= every {
-			pc.learnTick, tick = 0, true
+		if every := learner.on.every.Load(); every != 0 && size > minLargeThreshold {
+			if pc.learnTick++; pc.learnTick >= every {
+				pc.learnTick, tick = 0, true
+			}
 		}
 	}
 	unpin(pc)

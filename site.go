@@ -49,6 +49,9 @@ func siteThreshold(sid int32) uintptr {
 			return t
 		}
 	}
+	if t := configuredThreshold.Load(); t != 0 {
+		return t
+	}
 	ensureInit()
 	return uintptr(cfg().largeThreshold)
 }
@@ -185,23 +188,26 @@ func (s *Site) Calloc(size int) []byte {
 func (s *Site) TryAlloc(size int) ([]byte, error) { return s.alloc(size, false, "Site.TryAlloc") }
 
 func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
-	if size > minLargeThreshold && learner.on.Load() {
-		return s.allocSampled(size, zero, op) // learn.go: the same, sampled for the learner
-	}
 	sid := s.sid()
+	if !zero && !routedLarge(size, sid) {
+		if p, usable, tick := allocFastTick(size, sid); p != 0 {
+			b := bytesAt(p, uintptr(size), usable)
+			s.countShared(size)
+			if tick {
+				s.learnHit(size, b) // learn.go: one pooled hit in the period, while learning is live
+			}
+			return b, nil
+		}
+	}
+	if size > minLargeThreshold && learner.on.Load() {
+		return s.allocMissSampled(size, zero, op) // learn.go: the same, drawn and timed for the learner
+	}
 	var b []byte
 	var err error
-	switch {
-	case zero:
+	if zero {
 		b, err = calloc(size, sid, op)
-	case routedLarge(size, sid):
-		b, err = allocSlow(size, sid, op) // skip the per-P cache of the pooled class
-	default:
-		if p, usable := allocFast(size, sid); p != 0 {
-			b = bytesAt(p, uintptr(size), usable)
-		} else {
-			b, err = allocSlow(size, sid, op)
-		}
+	} else {
+		b, err = allocSlow(size, sid, op)
 	}
 	if err == nil {
 		s.countShared(size)
