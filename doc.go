@@ -156,16 +156,20 @@
 //   - learn.go, profile.go, elo.go, lifecycle.go, policyfile.go,
 //     learn_settings.go: the learning layer. Each named Site keeps a
 //     profile (a size-class histogram, sampled lifetimes, live bytes, the
-//     time and mmaps its large requests cost) from one large request in 32,
-//     sampled in Site.alloc above 64 KiB, never on the small fast paths;
-//     plain Alloc is not sampled, so only named sites learn. A strategy is
-//     a routing threshold (64, 128, 256, 512 KiB or all pooled); ELO
-//     ratings (1500, K 32) compare the strategy of each window with the
-//     previous one on a composite score (CPU 40%, faults 30%, memory 30%),
-//     with 10% exploration. A site goes LEARN -> FROZEN when the gain stays
-//     under 1% for 3 windows, FROZEN -> CANARY one window in 20, and back to
-//     LEARN on a 20% degradation for 3 windows or a size-distribution shift
-//     of 0.25 (total variation distance). One background goroutine closes
+//     time and faults its requests cost) from one request above 64 KiB in
+//     64: a pooled hit is picked by its P's tick and booked at a fixed
+//     cost, a slow path is drawn and timed; plain Alloc is not sampled, so
+//     only named sites learn. A strategy is a routing threshold (64, 128,
+//     256, 512 KiB or all pooled); thresholds with no sampled size between
+//     them are one strategy. ELO ratings (1500, K 32) compare the strategy
+//     of each window with the previous one on a composite score (CPU 40%,
+//     faults 30%, memory 30%; fresh pages count as far as the process
+//     actually faulted), with 10% exploration. A site goes LEARN -> FROZEN
+//     when the gain stays under 1% for 3 windows, FROZEN -> CANARY one
+//     window in 20 (spaced out after a costly loss: canaries cost at most
+//     1%), and back to LEARN on a 20% degradation for 3 windows or a
+//     size-distribution shift of 0.25 (total variation distance).
+//     Site.SetThreshold fixes a site's threshold by hand instead. One background goroutine closes
 //     windows and publishes a decision by storing the site's threshold,
 //     which the large path reads with one atomic load. HAKMEM_LEARNING (set
 //     by the mode) chooses off, frozen or live; SavePolicy and LoadPolicy

@@ -18,17 +18,21 @@ import (
 // the default site). Plain Alloc is not sampled, so that its fast path
 // stays untouched; the default site learns only from (*Site)(nil).Alloc.
 //
-// Cost on the allocation paths: plain Alloc and Free pay nothing. Site.alloc
-// pays one compare for requests up to minLargeThreshold; above it, one
-// atomic load (learner.on) when learning is not live, and when it is live
-// one random draw per request (learnRand32, ~4 ns, no shared state) and,
-// for one request in sampleEvery, two clock reads (~37 ns each on this
-// project's VMs), a registry lookup and the site's lock: ~11 ns per
-// request measured with sampleEvery 32 (BenchmarkSiteAlloc128KSampling). The large path counts fresh mappings (learnMapped, beside
-// the mmap) and looks up sampled blocks on free (learnFreedLarge, one
-// atomic load when none is sampled). The decision is published by storing
-// the site's threshold (Site.setThreshold), which the slow path already
-// loads.
+// Cost on the allocation paths: plain Alloc and Free pay nothing. On a
+// pooled hit Site.alloc's allocFastTick loads learner.on's period (0 when
+// learning is not live) and, when live, counts requests above
+// minLargeThreshold on its P's tick: one in sampleEvery is recorded
+// (learnHit) at fastHitNs, with no clock read and no draw. A request that
+// misses the per-P cache or takes the large path is drawn at random
+// (learnRand32) and, if drawn, timed with two clock reads
+// (allocMissSampled): a few ns beside a slow path. A record takes the
+// site's lock. Measured where the default is right (BenchmarkLearnAccept
+// Right, 128 KiB pairs of ~45 ns): live learning costs ~7% over frozen,
+// learning windows and canaries included. The large path counts fresh
+// mappings (learnMapped, beside the mmap) and looks up sampled blocks on
+// free (learnFreedLarge, one atomic load when none is sampled). The
+// decision is published by storing the site's threshold (Site.setThreshold),
+// which the slow path already loads.
 //
 // One learner goroutine closes windows: started by a sample while none runs, woken
 // every tickNs and by a sample that fills a window, stopped by stopLearner

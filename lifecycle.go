@@ -8,18 +8,28 @@ import (
 // The lifecycle of a site's learning, one state machine per site:
 //
 //   - LEARN: every window is rated against the one before (elo.go); the next
-//     window runs each untried strategy first, then the leader, or with
-//     probability epsilon a random active strategy. Once every strategy was
-//     tried, the weaker half is retired.
-//   - LEARN -> FROZEN: the best smoothed cost improved by less than
-//     freezeGain (1%) for freezeWindows (3) rated windows in a row, every
-//     active strategy was tried, and minLearnNs passed since LEARN began.
-//     The leader is frozen; the histogram learned on is kept as the
-//     signature, and the first frozen window becomes the baseline.
+//     window runs each untried strategy first, then (once the weaker half
+//     is retired, after every strategy was tried) each survivor a second
+//     time, then the leader, or with probability epsilon a random active
+//     strategy that routes differently from it. Strategies are equivalent
+//     when no sampled size lies between their thresholds (equivalent,
+//     profile.go): they route every request alike, so one window tries
+//     them all, they share ratings, and they never play each other.
+//   - LEARN -> FROZEN: the best smoothed cost improved on the episode's
+//     lowest by less than freezeGain (1%) for freezeWindows (3) rated
+//     windows in a row, every active strategy ran twice (the first window
+//     of a strategy pays its warm-up; the second replaces its cost), and
+//     minLearnNs passed since LEARN began. The leader is frozen; the
+//     histogram learned on is kept as the signature, and the mean of the
+//     first degradeWindows frozen windows becomes the baseline.
 //   - FROZEN: no ratings move; each window is checked against the baseline
 //     and the signature.
 //   - FROZEN -> CANARY: after canaryEvery-1 frozen windows, one window runs
-//     the best challenger (5% of the traffic, by time).
+//     the best challenger that routes the signature differently (5% of the
+//     traffic, by time). After a lost canary at cost ratio r the next
+//     waits (r-1)/canaryBudget windows (canaryWait), so that losing
+//     canaries cost at most canaryBudget (1%) of the site's allocator
+//     time. No challenger routes differently: no canary.
 //   - CANARY -> FROZEN: the challenger did not win its game against the last
 //     frozen window; the incumbent runs again.
 //   - CANARY -> FROZEN (adopted): the challenger won; it becomes the frozen
