@@ -24,7 +24,7 @@ import (
 const (
 	seriesHeight   = 12 * vg.Centimeter // taller than the bar charts: room for the transition labels
 	seriesHeadroom = 6.0                // y axis ends 6x above the fastest window (log axis): the labels sit there
-	seriesFloor    = 0.5                // y axis starts at half the slowest window
+	seriesFloor    = 0.3                // y axis starts at 0.3x the slowest window: room for the legend
 	seriesLearnW   = 2.5                // points: the learning allocator's line, drawn over the others
 	seriesLineW    = 1.2                // points: the other lines
 )
