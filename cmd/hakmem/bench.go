@@ -195,7 +195,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 // (and its own allocators, when it has a list of its own).
 func printPlan(w io.Writer, cfg *bench.Config) {
 	fmt.Fprintf(w, "battle: %d scenario(s) x %s, %d measured run(s) + %d warm-up, interleaved; about %.0f s\n",
-		len(cfg.Scenarios), strings.Join(cfg.Allocators, ","), cfg.Runs, cfg.Warmups, estimate(cfg))
+		len(cfg.Scenarios), strings.Join(cfg.AllAllocators(), ","), cfg.Runs, cfg.Warmups, estimate(cfg))
 	for _, sc := range cfg.Scenarios {
 		fmt.Fprintf(w, "  %-18s %s\n", sc.Name, bench.ParamsString(sc))
 		if len(sc.Allocators) > 0 {

@@ -193,7 +193,7 @@ func TestBenchLearning(t *testing.T) {
 		t.Fatalf("%d entries, want the scenario's %d", len(res.Entries), len(sc.Allocators))
 	}
 	for _, e := range res.Entries {
-		if e.Status != "ok" || len(e.Runs) != 1 || e.Runs[0].Series == nil || len(e.Runs[0].Series.OpsPerSec) != 20 {
+		if e.Status != "ok" || len(e.Runs) != 1 || e.Runs[0].Series == nil || len(e.Runs[0].Series.OpsPerSec) != sc.Params.Steps/sc.Params.Window {
 			t.Errorf("%s: %s, runs %+v", e.Allocator, e.Status, e.Runs)
 		}
 	}

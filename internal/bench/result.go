@@ -29,9 +29,9 @@ type Result struct {
 type Settings struct {
 	Runs    int `json:"runs"`    // measured runs per (scenario, allocator)
 	Warmups int `json:"warmups"` // discarded warm-up runs before them
-	// Allocators are every adapter that ran, in interleaving order: the
-	// battle's list, then those only a scenario's own list names
-	// (Scenario.Allocators).
+	// Allocators are every adapter that ran, in interleaving order
+	// (Config.AllAllocators: the battle's list, or a scenario's own,
+	// Scenario.Allocators).
 	Allocators []string `json:"allocators"`
 	Native     bool     `json:"native"` // native C peers were asked for
 }

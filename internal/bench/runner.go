@@ -44,6 +44,22 @@ func (c *Config) TotalRuns() int {
 	return n
 }
 
+// AllAllocators are every adapter the battle runs, each once, in the
+// order they first appear in the scenarios' lists (ScenarioAllocators).
+func (c *Config) AllAllocators() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, sc := range c.Scenarios {
+		for _, name := range c.ScenarioAllocators(sc) {
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
 // ScenarioAllocators are the Go adapters that run scenario sc: its own
 // list when it has one, else the battle's.
 func (c *Config) ScenarioAllocators(sc Scenario) []string {
@@ -80,10 +96,6 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 	byName := map[string]*contender{}
 	var cs []*contender
 	missing := map[string]string{} // adapters whose allocator is not installed -> why
-	names := append([]string(nil), cfg.Allocators...)
-	for _, sc := range cfg.Scenarios {
-		names = append(names, sc.Allocators...)
-	}
 	defer func() {
 		for _, c := range cs {
 			if cl, ok := c.alloc.(Closer); ok {
@@ -91,10 +103,7 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}()
-	for _, name := range names {
-		if byName[name] != nil {
-			continue
-		}
+	for _, name := range cfg.AllAllocators() {
 		c := &contender{name: name}
 		a, err := NewAllocator(name)
 		switch {

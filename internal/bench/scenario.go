@@ -188,12 +188,15 @@ const (
 	gcChurnX     = 2     // churn allocates gcChurnX x LiveBytes in all: with GOGC=100 the Go heap must collect about twice
 	gcSlots      = 400   // churn working set per worker
 
-	// learnSteps: 20 windows of learnWindowOps, 10 per half. Enough for
-	// hakmem's learner, with the minimum learning time compressed (cmd/hakmem),
-	// to try its five strategies, freeze, see the shift and freeze again
-	// (about 8 windows each); the second half (large blocks, ~3-4 µs a
-	// step) makes a run about 0.4 s.
-	learnSteps = 200000
+	// learnSteps: 40 windows of learnWindowOps, 20 per half. hakmem's
+	// learner, with the minimum learning time compressed (cmd/hakmem),
+	// needs 8 to 13 windows on this project's 2-core VM to try its five
+	// strategies, retire the weaker half and see three calm windows
+	// (measured: 10 windows per half showed no re-freeze in 5 runs), so a
+	// half must be longer than that for a freeze and a re-freeze to be
+	// seen. The second half (large blocks, ~3-4 µs a step) makes a run
+	// about 0.8 s.
+	learnSteps = 400000
 	learnSlots = 64 // second-half working set: 64 live blocks of up to 1.5 MiB (~72 MiB)
 )
 
