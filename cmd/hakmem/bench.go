@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	hakmem "github.com/hakmem-go/hakmem"
 	"github.com/hakmem-go/hakmem/internal/bench"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
@@ -88,6 +90,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		}
 		scenarios = append(scenarios, sc)
 	}
+	if flagSet(fs, "allocators") {
+		// The allocators given run every scenario, also those with a
+		// list of their own (learning).
+		for i := range scenarios {
+			scenarios[i].Allocators = nil
+		}
+	}
 	if *live != "" {
 		n, err := parseSize(*live)
 		if err != nil || n < 4096 {
@@ -107,6 +116,18 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		Runs:       *runs,
 		Warmups:    *warmups,
 		Args:       append([]string{"hakmem", "bench"}, args...),
+	}
+	for _, sc := range scenarios {
+		if sc.Kind == bench.KindLearning {
+			note, warn := compressLearning()
+			if warn != "" {
+				fmt.Fprintf(stderr, "hakmem bench: %s\n", warn)
+			}
+			if note != "" {
+				cfg.Notes = append(cfg.Notes, note)
+			}
+			break
+		}
 	}
 	if *native {
 		h, note := nativeHarness()
@@ -170,27 +191,41 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-// printPlan tells what the battle will run, with each scenario's settings.
+// printPlan tells what the battle will run, with each scenario's settings
+// (and its own allocators, when it has a list of its own).
 func printPlan(w io.Writer, cfg *bench.Config) {
 	fmt.Fprintf(w, "battle: %d scenario(s) x %s, %d measured run(s) + %d warm-up, interleaved; about %.0f s\n",
-		len(cfg.Scenarios), strings.Join(cfg.Allocators, ","), cfg.Runs, cfg.Warmups, estimate(cfg))
+		len(cfg.Scenarios), strings.Join(cfg.AllAllocators(), ","), cfg.Runs, cfg.Warmups, estimate(cfg))
 	for _, sc := range cfg.Scenarios {
 		fmt.Fprintf(w, "  %-18s %s\n", sc.Name, bench.ParamsString(sc))
+		if len(sc.Allocators) > 0 {
+			fmt.Fprintf(w, "  %-18s allocators: %s\n", "", strings.Join(sc.Allocators, ","))
+		}
+	}
+	for _, n := range cfg.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
 	}
 }
 
 // estimate guesses the battle's duration in seconds from the scenarios'
 // estimates (pure-Go peers on a 2-core machine).
 func estimate(cfg *bench.Config) float64 {
-	per := 0.0
+	total := 0.0
 	for _, sc := range cfg.Scenarios {
-		per += sc.EstimateSeconds()
+		n := float64(len(cfg.ScenarioAllocators(sc)))
+		if cfg.Native != nil && sc.Native != "" {
+			n += float64(len(cfg.Native.Peers()))
+		}
+		total += sc.EstimateSeconds() * n
 	}
-	n := float64(len(cfg.Allocators))
-	if cfg.Native != nil {
-		n += float64(len(cfg.Native.Peers()))
-	}
-	return per * n * float64(cfg.Runs+cfg.Warmups)
+	return total * float64(cfg.Runs+cfg.Warmups)
+}
+
+// flagSet reports whether the named flag was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // newProgress returns a progress bar on stderr when it is a terminal and
@@ -262,4 +297,38 @@ func writeFile(path string, fn func(io.Writer) error) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// learnMinMs is the minimum learning time, ms, that `hakmem bench` gives
+// hakmem's learner for the learning scenario when HAKMEM_LEARN_MIN_MS is
+// not set: none. Each half of the scenario lasts well under a second, so
+// the default (20,000 ms, meant for long-running programs) would forbid
+// every freeze; the learner's other freeze rules (every strategy tried,
+// three calm windows) still decide. docs/SCENARIOS.md explains the choice.
+const learnMinMs = 0
+
+// compressLearning sets HAKMEM_LEARN_MIN_MS to learnMinMs through
+// hakmem.Configure (so the provenance records it with source "api", not as
+// if the user had set it), unless the environment sets it. It returns the
+// note for the provenance, or a warning when hakmem was configured already
+// (an earlier battle in the same process) with another value.
+func compressLearning() (note, warn string) {
+	const env = "HAKMEM_LEARN_MIN_MS"
+	if _, ok := os.LookupEnv(env); ok {
+		return "", ""
+	}
+	err := hakmem.Configure(hakmem.Config{Options: map[string]int{env: learnMinMs}})
+	for _, s := range hakmem.Settings() {
+		if s.Env != env {
+			continue
+		}
+		if s.Value == learnMinMs && (err == nil || s.Source == hakmem.SourceAPI) {
+			return fmt.Sprintf("%s=%d set by hakmem bench (hakmem.Configure) for the learning scenario: "+
+				"its halves last well under a second, and the default minimum learning time (20000 ms) "+
+				"would forbid every freeze; set %s to choose another value", env, learnMinMs, env), ""
+		}
+		return "", fmt.Sprintf("hakmem was configured before the learning scenario could shorten its minimum learning time (%v): "+
+			"%s stays %d ms, so no site can freeze in a run shorter than that", err, env, s.Value)
+	}
+	return "", ""
 }

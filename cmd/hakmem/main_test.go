@@ -88,7 +88,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"bench", "nosuch"}, "random-mixed-8192"},
-		{[]string{"bench", "--allocators", "go,nosuch"}, "hakmem, hakmem-minimal, hakmem-fast, hakmem-balanced, hakmem-learning, hakmem-research, go, syncpool, modernc"},
+		{[]string{"bench", "--allocators", "go,nosuch"}, "hakmem, hakmem-minimal, hakmem-fast, hakmem-balanced, hakmem-learning, hakmem-research, hakmem-fixed-64K, hakmem-fixed-128K, hakmem-fixed-256K, hakmem-fixed-512K, hakmem-fixed-1M, go, syncpool, modernc"},
 		{[]string{"bench", "--format", "xml"}, "table, json, gobench"},
 		{[]string{"bench", "--bogus"}, "flag provided but not defined"},
 		{[]string{"bench", "--live", "lots"}, "1GiB"},
@@ -168,5 +168,44 @@ func TestParseSize(t *testing.T) {
 	}
 	if _, err := parseSize("-1G"); err == nil {
 		t.Error("negative size accepted")
+	}
+}
+
+// TestBenchLearning runs the learning scenario once, named: its own
+// allocators run (not the default battle's), the series are in the result,
+// and the shorter minimum learning time is either set and noted, or, when
+// an earlier test of this process already configured hakmem, warned
+// about. --allocators replaces the scenario's own list.
+func TestBenchLearning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the learning scenario on seven allocators")
+	}
+	code, out, errs := runCmd(t, "bench", "learning", "--quick", "--warmups", "0", "--format", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	var res bench.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := bench.LookupScenario("learning")
+	if len(res.Entries) != len(sc.Allocators) {
+		t.Fatalf("%d entries, want the scenario's %d", len(res.Entries), len(sc.Allocators))
+	}
+	for _, e := range res.Entries {
+		if e.Status != "ok" || len(e.Runs) != 1 || e.Runs[0].Series == nil || len(e.Runs[0].Series.OpsPerSec) != sc.Params.Steps/sc.Params.Window {
+			t.Errorf("%s: %s, runs %+v", e.Allocator, e.Status, e.Runs)
+		}
+	}
+	noted := len(res.Provenance.Notes) == 1 && strings.Contains(res.Provenance.Notes[0], "HAKMEM_LEARN_MIN_MS=0") &&
+		res.Provenance.HakmemConfig["HAKMEM_LEARN_MIN_MS"] == bench.ConfigValue{Value: "0", Source: "api"}
+	warned := strings.Contains(errs, "HAKMEM_LEARN_MIN_MS stays")
+	if noted == warned {
+		t.Errorf("noted %v, warned %v: want exactly one\n%v\n%s", noted, warned, res.Provenance.Notes, errs)
+	}
+
+	code, out, errs = runCmd(t, "bench", "learning", "--quick", "--warmups", "0", "--allocators", "syncpool")
+	if code != 0 || !regexp.MustCompile(`(?m)^  +syncpool .*\n  throughput over time`).MatchString(out) || strings.Contains(out, "hakmem-fixed") {
+		t.Errorf("--allocators syncpool: exit %d\n%s%s", code, out, errs)
 	}
 }

@@ -36,6 +36,26 @@ type (
 	// Closer releases everything the allocator holds; called once when the
 	// battle is over.
 	Closer interface{ Close() error }
+	// AfterRunner is called after each run (warm-ups included, failed
+	// runs too), once the run is measured: it undoes what Settle changed
+	// for that run only (hakmem's mode entries switch the mode back).
+	AfterRunner interface{ AfterRun() }
+	// Siter allocates through a named allocation site (hakmem's Site).
+	// A scenario whose kind wants sites (Kind.wantsSite: learning, since
+	// hakmem learns only from a Site's traffic) makes each run on
+	// WithSite(name), a fresh site per run; the other scenarios use the
+	// adapter itself, so its plain path is not slowed by a site. The
+	// hooks above stay with the adapter.
+	Siter interface {
+		WithSite(name string) (Allocator, error)
+	}
+	// Learner is a per-run allocator (from WithSite) whose routing is
+	// learned while it runs: the learning scenario reads its state
+	// between windows, outside the timed part. ok is false while the
+	// site has learned nothing.
+	Learner interface {
+		LearnState() (st LearnState, ok bool)
+	}
 )
 
 // AllocatorStats is the part of an allocator's own statistics a result file
@@ -92,7 +112,9 @@ func register(name, doc string, dflt bool, newFn func() (Allocator, error)) {
 // adapterOrder fixes the listing order of the well-known adapters (hakmem
 // first, then the Go peers, then the cgo peers); others sort after them.
 func adapterOrder(name string) int {
-	known := []string{"hakmem", "hakmem-minimal", "hakmem-fast", "hakmem-balanced", "hakmem-learning", "hakmem-research", "go", "syncpool", "modernc", "cgo-glibc", "cgo-mimalloc", "cgo-jemalloc"}
+	known := []string{"hakmem", "hakmem-minimal", "hakmem-fast", "hakmem-balanced", "hakmem-learning", "hakmem-research",
+		"hakmem-fixed-64K", "hakmem-fixed-128K", "hakmem-fixed-256K", "hakmem-fixed-512K", "hakmem-fixed-1M",
+		"go", "syncpool", "modernc", "cgo-glibc", "cgo-mimalloc", "cgo-jemalloc"}
 	for i, k := range known {
 		if k == name {
 			return i

@@ -145,7 +145,7 @@ func TestPoolClass(t *testing.T) {
 
 func TestUnknownAllocator(t *testing.T) {
 	_, err := NewAllocator("nope")
-	if err == nil || !contains(err.Error(), "hakmem, hakmem-minimal, hakmem-fast, hakmem-balanced, hakmem-learning, hakmem-research, go, syncpool, modernc") {
+	if err == nil || !contains(err.Error(), "hakmem, hakmem-minimal, hakmem-fast, hakmem-balanced, hakmem-learning, hakmem-research, hakmem-fixed-64K, hakmem-fixed-128K, hakmem-fixed-256K, hakmem-fixed-512K, hakmem-fixed-1M, go, syncpool, modernc") {
 		t.Fatalf("error %v does not list the valid allocators", err)
 	}
 	if _, err := LookupScenario("nope"); err == nil || !contains(err.Error(), "random-mixed-8192") {

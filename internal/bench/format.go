@@ -123,6 +123,10 @@ func ParamsString(s Scenario) string {
 		return fmt.Sprintf("live %s in %s blocks, churn %s of %d..%d B in %d slots, %s worker(s), seed %d",
 			fmtBytes(float64(p.LiveBytes)), fmtBytes(float64(p.LiveBlock)), fmtBytes(float64(p.ChurnBytes)),
 			p.MinSize, p.MaxSize, p.Slots, threadsString(p.Threads, "1"), p.Seed)
+	case KindLearning:
+		return fmt.Sprintf("%s steps in windows of %s: half %d..%d KiB freed at once, half %d..%d KiB in %d slots, seed %d",
+			group(int64(p.Steps)), group(int64(p.Window)), learnSmallMin>>10, learnSmallMax>>10,
+			learnBigMin>>10, learnBigMax>>10, p.Slots, p.Seed)
 	}
 	return ""
 }

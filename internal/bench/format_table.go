@@ -24,7 +24,11 @@ func WriteTable(w io.Writer, r *Result) error {
 	if kv := p.changedConfig(); len(kv) > 0 {
 		fmt.Fprintf(bw, ", %s", strings.Join(kv, " "))
 	}
-	fmt.Fprintf(bw, "\n%d measured run(s) + %d warm-up per allocator, interleaved; ns/op: lower is better\n",
+	fmt.Fprintln(bw)
+	for _, n := range p.Notes {
+		fmt.Fprintf(bw, "note: %s\n", wrap(n, 100, "      "))
+	}
+	fmt.Fprintf(bw, "%d measured run(s) + %d warm-up per allocator, interleaved; ns/op: lower is better\n",
 		r.Settings.Runs, r.Settings.Warmups)
 
 	for _, sc := range r.Scenarios {
@@ -84,6 +88,9 @@ func WriteTable(w io.Writer, r *Result) error {
 			fmt.Fprintln(tw, row)
 		}
 		tw.Flush()
+		if r.hasSeries(sc.Name) {
+			writeHalves(bw, r, sc.Name, width)
+		}
 	}
 	writeRanking(bw, r.Ranking)
 	fmt.Fprintln(bw)
@@ -92,6 +99,35 @@ func WriteTable(w io.Writer, r *Result) error {
 	fmt.Fprintln(bw, "other columns are medians over runs: peak RSS of the whole process, minor page faults, GC cycles,")
 	fmt.Fprintln(bw, "GC CPU time and p99 GC pause during the measured phase.")
 	return bw.err
+}
+
+// writeHalves prints the summary of a scenario's throughput series: per
+// entry the median over runs of each half's throughput, and for an
+// allocator that learns the windows at which each run froze a strategy.
+func writeHalves(w io.Writer, r *Result, scenario string, width int) {
+	fmt.Fprintf(w, "  throughput over time (medians over runs; freezes: window:threshold, runs separated by |)\n")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  %-*s\t1st half ops/s\t2nd half ops/s\tfreezes\n", width, "allocator")
+	for i := range r.Entries {
+		e := &r.Entries[i]
+		if e.Scenario != scenario || e.Status != "ok" || len(e.Runs) == 0 {
+			continue
+		}
+		var fr []string
+		for _, run := range e.Runs {
+			if run.Series != nil && run.Series.Threshold != nil {
+				fr = append(fr, run.Series.freezeString())
+			}
+		}
+		frs := "-"
+		if len(fr) > 0 {
+			frs = strings.Join(fr, " | ")
+		}
+		fmt.Fprintf(tw, "  %-*s\t%s\t%s\t%s\n", width, e.Allocator,
+			fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["first_half_ops_per_sec"] })),
+			fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["second_half_ops_per_sec"] })), frs)
+	}
+	tw.Flush()
 }
 
 // checksumMark flags an entry whose op-sequence checksum is wrong.

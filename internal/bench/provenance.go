@@ -42,6 +42,10 @@ type Provenance struct {
 	HakmemConfig map[string]ConfigValue `json:"hakmem_config"`
 	GOGC         string                 `json:"gogc"`    // GOGC as set in the environment, "" if unset
 	Command      []string               `json:"command"` // the exact command line (os.Args)
+	// Notes say what the tool itself changed for this battle and why
+	// (the learning scenario's shorter minimum learning time); the
+	// setting shows in HakmemConfig with source "api".
+	Notes []string `json:"notes,omitempty"`
 }
 
 // CollectProvenance gathers the provenance of a battle run now with the

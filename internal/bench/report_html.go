@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"fmt"
 	"html/template"
 	"image/color"
@@ -35,10 +34,15 @@ func WriteHTML(w io.Writer, r *Result) error {
 	type row struct {
 		Allocator, Status, Median, Range, Spread, Ops, RSS, Faults, GCs, GCCPU string
 	}
+	type half struct {
+		Allocator, First, Second, Freezes string
+	}
 	type section struct {
 		Name, Doc, Params string
 		SVG               template.HTML
 		Rows              []row
+		SeriesSVG         template.HTML // throughput over time, "" when the scenario records none
+		Halves            []half        // its summary by halves
 	}
 	var sections []section
 	for _, sc := range r.Scenarios {
@@ -46,7 +50,11 @@ func WriteHTML(w io.Writer, r *Result) error {
 		if err != nil {
 			return fmt.Errorf("chart of %s: %w", sc.Name, err)
 		}
-		s := section{Name: sc.Name, Doc: sc.Doc, Params: ParamsString(sc), SVG: template.HTML(svg)}
+		ssvg, err := seriesChart(r, sc)
+		if err != nil {
+			return fmt.Errorf("series chart of %s: %w", sc.Name, err)
+		}
+		s := section{Name: sc.Name, Doc: sc.Doc, Params: ParamsString(sc), SVG: template.HTML(svg), SeriesSVG: template.HTML(ssvg)}
 		for i := range r.Entries {
 			e := &r.Entries[i]
 			if e.Scenario != sc.Name {
@@ -67,6 +75,19 @@ func WriteHTML(w io.Writer, r *Result) error {
 				rw.GCCPU = fmtSeconds(runMedian(e, func(r Run) float64 { return r.GCCPUSeconds }))
 			}
 			s.Rows = append(s.Rows, rw)
+			if ssvg != "" && e.Status == "ok" && len(e.Runs) > 0 {
+				h := half{Allocator: e.Allocator,
+					First:  fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["first_half_ops_per_sec"] })),
+					Second: fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["second_half_ops_per_sec"] }))}
+				var fr []string
+				for _, run := range e.Runs {
+					if run.Series != nil && run.Series.Threshold != nil {
+						fr = append(fr, run.Series.freezeString())
+					}
+				}
+				h.Freezes = strings.Join(fr, " | ")
+				s.Halves = append(s.Halves, h)
+			}
 		}
 		sections = append(sections, s)
 	}
@@ -146,19 +167,7 @@ func scenarioChart(r *Result, sc Scenario) (string, error) {
 	}
 	p.NominalX(names...)
 	p.Add(plotter.NewGrid())
-	wt, err := p.WriterTo(chartWidth, chartHeight, "svg")
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return "", err
-	}
-	svg := buf.String()
-	if k := strings.Index(svg, "<svg"); k > 0 {
-		svg = svg[k:]
-	}
-	return svg, nil
+	return svgOf(p, chartHeight)
 }
 
 func allocatorColor(e *Entry) color.Color {
@@ -232,6 +241,8 @@ svg { display: block; max-width: 100%; height: auto; }
 <tr><td>CPU</td><td>{{.P.CPUModel}}, {{.P.Cores}} cores</td></tr>
 <tr><td>hakmem configuration</td><td><code>{{.Env}}</code></td></tr>
 <tr><td>command</td><td><code>{{.Command}}</code></td></tr>
+{{range .P.Notes}}<tr><td>note</td><td>{{.}}</td></tr>
+{{end}}
 <tr><td>runs</td><td>{{.Settings.Runs}} measured + {{.Settings.Warmups}} warm-up per allocator, interleaved</td></tr>
 </table>
 
@@ -258,6 +269,14 @@ svg { display: block; max-width: 100%; height: auto; }
 <tr><th>allocator</th><th>median ns/op</th><th>fastest .. slowest</th><th>spread</th><th>ops/s</th><th>peak RSS</th><th>minor faults</th><th>GC cycles</th><th>GC CPU</th><th>status</th></tr>
 {{range .Rows}}<tr><td>{{.Allocator}}</td><td>{{.Median}}</td><td>{{.Range}}</td><td>{{.Spread}}</td><td>{{.Ops}}</td><td>{{.RSS}}</td><td>{{.Faults}}</td><td>{{.GCs}}</td><td>{{.GCCPU}}</td><td>{{.Status}}</td></tr>
 {{end}}</table>
+{{if .SeriesSVG}}<h3>{{.Name}}: throughput over time</h3>
+<p>One line per allocator: its throughput in each window (median over the runs; the learner's state is read between windows, outside the timed part). Solid vertical line: the switch to the second half. Dashed: the lifecycle transitions of the learning allocator's median run (by ops/s), drawn at the end of the window in which they were seen.</p>
+{{.SeriesSVG}}
+<table>
+<tr><th>allocator</th><th>1st half ops/s</th><th>2nd half ops/s</th><th>freezes per run (window:threshold)</th></tr>
+{{range .Halves}}<tr><td>{{.Allocator}}</td><td>{{.First}}</td><td>{{.Second}}</td><td style="text-align:left">{{.Freezes}}</td></tr>
+{{end}}</table>
+{{end}}
 {{end}}
 <p class="params">Medians over runs. ns/op: for json, mir, vm and mixed each run's median op latency; otherwise the run's time over its operations. Peak RSS is the whole process's high-water mark during the run.</p>
 </body>

@@ -27,10 +27,13 @@ type Result struct {
 
 // Settings are the runner's settings of a battle.
 type Settings struct {
-	Runs       int      `json:"runs"`       // measured runs per (scenario, allocator)
-	Warmups    int      `json:"warmups"`    // discarded warm-up runs before them
-	Allocators []string `json:"allocators"` // in interleaving order
-	Native     bool     `json:"native"`     // native C peers were asked for
+	Runs    int `json:"runs"`    // measured runs per (scenario, allocator)
+	Warmups int `json:"warmups"` // discarded warm-up runs before them
+	// Allocators are every adapter that ran, in interleaving order
+	// (Config.AllAllocators: the battle's list, or a scenario's own,
+	// Scenario.Allocators).
+	Allocators []string `json:"allocators"`
+	Native     bool     `json:"native"` // native C peers were asked for
 }
 
 // Entry is the result of one allocator on one scenario.
@@ -96,6 +99,9 @@ type Run struct {
 	// Allocator holds the allocator's own counters (hakmem only), the
 	// cumulative ones as deltas over the run.
 	Allocator *AllocatorStats `json:"allocator,omitempty"`
+	// Series is the run's throughput window by window, and a learning
+	// allocator's lifecycle transitions (the learning scenario only).
+	Series *Series `json:"series,omitempty"`
 }
 
 // Hex64 is a uint64 written in JSON as a "0x..." hex string.

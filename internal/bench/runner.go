@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"sync/atomic"
 )
 
 // Config says what a battle runs.
@@ -16,6 +17,7 @@ type Config struct {
 	Runs       int           // measured runs per (scenario, allocator), >= 1
 	Warmups    int           // discarded runs before them, >= 0
 	Args       []string      // the command line, for the provenance
+	Notes      []string      // what the caller changed in hakmem's configuration, and why (Provenance.Notes)
 	// Progress, if set, is called after every run (warm-ups included)
 	// with the number done, the total and a label.
 	Progress func(done, total int, label string)
@@ -33,13 +35,38 @@ func (c *Config) TotalRuns() int {
 		}
 	}
 	for _, sc := range c.Scenarios {
-		k := len(c.Allocators)
+		k := len(c.ScenarioAllocators(sc))
 		if sc.Native != "" {
 			k += peers
 		}
 		n += k * (c.Runs + c.Warmups)
 	}
 	return n
+}
+
+// AllAllocators are every adapter the battle runs, each once, in the
+// order they first appear in the scenarios' lists (ScenarioAllocators).
+func (c *Config) AllAllocators() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, sc := range c.Scenarios {
+		for _, name := range c.ScenarioAllocators(sc) {
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	return out
+}
+
+// ScenarioAllocators are the Go adapters that run scenario sc: its own
+// list when it has one, else the battle's.
+func (c *Config) ScenarioAllocators(sc Scenario) []string {
+	if len(sc.Allocators) > 0 {
+		return sc.Allocators
+	}
+	return c.Allocators
 }
 
 // contender is one column of the interleaving: a Go adapter or a native peer.
@@ -61,22 +88,14 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 	res := &Result{
 		Schema:     SchemaVersion,
 		Provenance: CollectProvenance(cfg.Args),
-		Settings:   Settings{Runs: cfg.Runs, Warmups: cfg.Warmups, Allocators: cfg.Allocators, Native: cfg.Native != nil},
+		Settings:   Settings{Runs: cfg.Runs, Warmups: cfg.Warmups, Native: cfg.Native != nil},
 	}
+	res.Provenance.Notes = append([]string(nil), cfg.Notes...)
+	// One contender per adapter name, shared by the scenarios that run it:
+	// the battle's list first, then the names only a scenario lists.
+	byName := map[string]*contender{}
 	var cs []*contender
 	missing := map[string]string{} // adapters whose allocator is not installed -> why
-	for _, name := range cfg.Allocators {
-		a, err := NewAllocator(name)
-		if errors.Is(err, ErrNotInstalled) {
-			missing[name] = err.Error()
-			cs = append(cs, &contender{name: name})
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		cs = append(cs, &contender{name: name, alloc: a})
-	}
 	defer func() {
 		for _, c := range cs {
 			if cl, ok := c.alloc.(Closer); ok {
@@ -84,6 +103,21 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 			}
 		}
 	}()
+	for _, name := range cfg.AllAllocators() {
+		c := &contender{name: name}
+		a, err := NewAllocator(name)
+		switch {
+		case errors.Is(err, ErrNotInstalled):
+			missing[name] = err.Error()
+		case err != nil:
+			return nil, err
+		default:
+			c.alloc = a
+		}
+		byName[name] = c
+		cs = append(cs, c)
+		res.Settings.Allocators = append(res.Settings.Allocators, name)
+	}
 	var natives []NativePeer
 	if cfg.Native != nil {
 		natives = cfg.Native.Peers()
@@ -102,9 +136,13 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 		res.Scenarios = append(res.Scenarios, sc)
 		want, hasWant := ExpectedChecksum(sc.Kind, sc.Params)
 
-		round := make([]*contender, 0, len(cs)+len(natives))
+		var scs []*contender
+		for _, name := range cfg.ScenarioAllocators(sc) {
+			scs = append(scs, byName[name])
+		}
+		round := make([]*contender, 0, len(scs)+len(natives))
 		var entries []*Entry
-		for _, c := range cs {
+		for _, c := range scs {
 			c.entry = &Entry{Scenario: sc.Name, Allocator: c.name, Status: "ok", ChecksumOK: true}
 			entries = append(entries, c.entry)
 			if why, ok := missing[c.name]; ok {
@@ -182,8 +220,14 @@ func settle(a Allocator) {
 	}
 }
 
+// siteSeq numbers the sites of sited runs (Kind.wantsSite), so that every
+// run, in every battle of the process, learns on a fresh site.
+var siteSeq atomic.Uint64
+
 // runGo makes one run of a scenario with a Go adapter and measures it. A
-// panic in the allocator (on the calling goroutine) becomes an error.
+// panic in the allocator (on the calling goroutine) becomes an error. For a
+// kind that wants sites, an adapter that can (Siter) runs on a fresh site;
+// its hooks (Settle, ReadStats, AfterRun) stay with the adapter.
 func runGo(ctx context.Context, sc Scenario, a Allocator) (r Run, err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -191,6 +235,16 @@ func runGo(ctx context.Context, sc Scenario, a Allocator) (r Run, err error) {
 		}
 	}()
 	settle(a)
+	if ar, ok := a.(AfterRunner); ok {
+		defer ar.AfterRun()
+	}
+	use := a
+	if s, ok := a.(Siter); ok && sc.Kind.wantsSite() {
+		name := fmt.Sprintf("hakmem-bench/%s/%s/%d", sc.Name, a.Name(), siteSeq.Add(1))
+		if use, err = s.WithSite(name); err != nil {
+			return Run{}, err
+		}
+	}
 	method := resetPeakRSS()
 	r.BaseRSS = readRSS()
 	sr, hasStats := a.(StatsReader)
@@ -199,7 +253,7 @@ func runGo(ctx context.Context, sc Scenario, a Allocator) (r Run, err error) {
 		st0 = sr.ReadStats()
 	}
 	var m meter
-	raw, err := sc.Kind.run()(ctx, a, sc.Params, &m)
+	raw, err := sc.Kind.run()(ctx, use, sc.Params, &m)
 	if err != nil {
 		return Run{}, err
 	}
@@ -239,5 +293,6 @@ func runGo(ctx context.Context, sc Scenario, a Allocator) (r Run, err error) {
 		r.Checksum = Hex64(raw.checksum)
 	}
 	r.Extra = raw.extra
+	r.Series = raw.series
 	return r, nil
 }

@@ -18,7 +18,12 @@ const (
 	KindRandomMixed Kind = "random-mixed" // one worker replacing random slots of a fixed working set
 	KindXmalloc     Kind = "xmalloc"      // producers only allocate, consumers only free
 	KindGCPressure  Kind = "gc-pressure"  // a large live set held in the allocator while a worker churns
+	KindLearning    Kind = "learning"     // a site whose best routing changes halfway; throughput per window
 )
+
+// wantsSite reports whether the kind runs sited adapters through a fresh
+// site per run (Siter): hakmem learns only from a Site's traffic.
+func (k Kind) wantsSite() bool { return k == KindLearning }
 
 // Params holds every parameter a scenario may use; each kind reads only its
 // own fields (listed per kind in docs/SCENARIOS.md). Zero means "not used".
@@ -59,6 +64,8 @@ type Params struct {
 	// the measured phase (a fixed amount of work, so that ns/op and GC
 	// cycles compare across allocators).
 	ChurnBytes int64 `json:"churn_bytes,omitempty"`
+	// Window: the learning scenario's reporting window, in steps.
+	Window int `json:"window,omitempty"`
 }
 
 // WithLive returns p with gc-pressure's live set set to n bytes and the
@@ -70,15 +77,20 @@ func (p Params) WithLive(n int64) Params {
 }
 
 // DefaultBattleScenarios returns the scenarios of the default battle (every
-// scenario, gc-pressure with the smaller battle live set).
+// scenario but those marked NamedOnly, gc-pressure with the smaller battle
+// live set).
 func DefaultBattleScenarios() []Scenario {
-	sc := Scenarios()
-	for i := range sc {
-		if sc[i].Kind == KindGCPressure {
-			sc[i].Params = sc[i].Params.WithLive(gcBattleLive)
+	var out []Scenario
+	for _, sc := range Scenarios() {
+		if sc.NamedOnly {
+			continue
 		}
+		if sc.Kind == KindGCPressure {
+			sc.Params = sc.Params.WithLive(gcBattleLive)
+		}
+		out = append(out, sc)
 	}
-	return sc
+	return out
 }
 
 // Resolved fills the run-time defaults (Threads from GOMAXPROCS).
@@ -131,6 +143,14 @@ type Scenario struct {
 	Params Params `json:"params"`
 	// Native is the scenario name the C harness knows, "" if it has none.
 	Native string `json:"native,omitempty"`
+	// Allocators, when set, are the adapters this scenario compares
+	// instead of the battle's list (Config.Allocators): its own entries
+	// (learning: hakmem-learning against each fixed threshold). The
+	// command line clears it when --allocators is given.
+	Allocators []string `json:"allocators,omitempty"`
+	// NamedOnly keeps the scenario out of the default battle: it runs
+	// when named (its cost would break the battle's one-minute budget).
+	NamedOnly bool `json:"-"`
 }
 
 // The scenario defaults. The block scenarios follow the spec exactly; the
@@ -167,7 +187,26 @@ const (
 	gcChurnMax   = 16384 // real garbage for the go adapter quickly
 	gcChurnX     = 2     // churn allocates gcChurnX x LiveBytes in all: with GOGC=100 the Go heap must collect about twice
 	gcSlots      = 400   // churn working set per worker
+
+	// learnSteps: 40 windows of learnWindowOps, 20 per half. hakmem's
+	// learner, with the minimum learning time compressed (cmd/hakmem),
+	// needs 8 to 13 windows on this project's 2-core VM to try its five
+	// strategies, retire the weaker half and see three calm windows
+	// (measured: 10 windows per half showed no re-freeze in 5 runs), so a
+	// half must be longer than that for a freeze and a re-freeze to be
+	// seen. The second half (large blocks, ~3-4 µs a step) makes a run
+	// about 0.8 s.
+	learnSteps = 400000
+	learnSlots = 64 // second-half working set: 64 live blocks of up to 1.5 MiB (~72 MiB)
 )
+
+// learningAllocators are the learning scenario's own entries: hakmem
+// learning live against hakmem with each fixed candidate threshold, and
+// syncpool as an outside reference (cheap: its power-of-two pools reuse
+// the big blocks). The go adapter is left out: zeroing and collecting a
+// fresh 1 MiB block per step would make it the whole scenario's cost.
+var learningAllocators = []string{"hakmem-learning", "hakmem-fixed-64K", "hakmem-fixed-128K",
+	"hakmem-fixed-256K", "hakmem-fixed-512K", "hakmem-fixed-1M", "syncpool"}
 
 var scenarios = []Scenario{
 	{Name: "json", Kind: KindBlocks, Native: "json",
@@ -200,6 +239,10 @@ var scenarios = []Scenario{
 		Doc: "a live set (1 GiB of 4 KiB blocks; 256 MiB in the default battle) held in the allocator while a worker churns 400 slots of 1..16 KiB until it has allocated twice the live set",
 		Params: Params{LiveBytes: gcLiveBytes, LiveBlock: gcLiveBlock, ChurnBytes: gcChurnX * gcLiveBytes,
 			MinSize: gcChurnMin, MaxSize: gcChurnMax, Slots: gcSlots, Seed: defaultSeed}},
+	{Name: "learning", Kind: KindLearning, NamedOnly: true,
+		Doc:        "one site: first half 96..256 KiB blocks freed at once, second half 768 KiB..1.5 MiB blocks kept in 64 slots; throughput per window, hakmem learning live vs each fixed threshold",
+		Params:     Params{Slots: learnSlots, Steps: learnSteps, Window: learnWindowOps, Seed: defaultSeed},
+		Allocators: learningAllocators},
 }
 
 // Scenarios returns the scenario table (a copy: callers may change Params).
@@ -209,6 +252,7 @@ func Scenarios() []Scenario {
 	for i := range out {
 		out[i].Params.Sizes = append([]int(nil), out[i].Params.Sizes...)
 		out[i].Params.Every = append([]int(nil), out[i].Params.Every...)
+		out[i].Allocators = append([]string(nil), out[i].Allocators...)
 	}
 	return out
 }
@@ -242,6 +286,7 @@ type rawRun struct {
 	checksum uint64             // op-sequence checksum of worker 0
 	hasSum   bool               // checksum is meaningful
 	extra    map[string]float64 // scenario-specific figures (documented per kind)
+	series   *Series            // throughput per window (learning), nil for the other kinds
 }
 
 // runFunc runs one scenario once. It calls m.start right before its measured
@@ -260,6 +305,8 @@ func (k Kind) run() runFunc {
 		return runXmalloc
 	case KindGCPressure:
 		return runGCPressure
+	case KindLearning:
+		return runLearning
 	}
 	panic("bench: unknown scenario kind " + string(k))
 }
@@ -300,6 +347,10 @@ func (s Scenario) EstimateSeconds() float64 {
 		return settle + float64(p.Steps)*300e-9 // 300 ns a step for the slowest peers
 	case KindGCPressure:
 		return settle + float64(p.LiveBytes)*1.5/(1<<30) // filling and marking ~1.5 s per GiB
+	case KindLearning:
+		// first half ~100 ns a step (pooled or cached), second half ~4 µs
+		// (a large block per step, its ends faulted in)
+		return settle + float64(p.Steps/2)*100e-9 + float64(p.Steps-p.Steps/2)*4e-6
 	}
 	return settle + p.Seconds
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"time"
 )
 
@@ -17,31 +16,51 @@ import (
 //     the default threshold (1 MiB), each replacing a random one of Slots
 //     live blocks (long-lived: a large block held for many steps).
 //
-// One op per step. Extra reports the throughput of every window of Rounds
-// steps (learnWindowOps when Rounds is 0) ("window_00_ops_per_sec", ...) so that a learner's
-// adaptation after the switch shows as a dip and a recovery, and
-// "switch_window", the first window of the second half.
+// One op per step. Every Window steps (learnWindowOps when 0) it records
+// the window's throughput (Series.OpsPerSec); if the allocator learns
+// (Learner: hakmem-learning through its site) it then reads the learner's
+// state and records the lifecycle transitions since the last window and
+// the threshold in force. That read is not timed: the windows' times, the
+// halves' times and the run's time (rawRun.seconds) are the sum of the
+// steps' time only. Extra reports "first_half_ops_per_sec",
+// "second_half_ops_per_sec" and "switch_window" (the first window of the
+// second half).
 //
-// Not registered yet: the lead adds KindLearning to the Kind constants,
-// a {Name: "learning", Kind: KindLearning, Params: Params{Slots: 64,
-// Steps: 200000, Seed: defaultSeed}} entry to the scenario table, a case in
-// Kind.run and EstimateSeconds, and the spec to docs/SCENARIOS.md. Learning
-// only sees the traffic if the hakmem adapter allocates through a Site.
+// hakmem learns only from a Site's traffic: the runner gives sited
+// adapters a fresh site per run (Kind.wantsSite), so every run learns from
+// scratch.
 func runLearning(ctx context.Context, a Allocator, p Params, m *meter) (rawRun, error) {
 	rng := newRNG(p.Seed, 0)
 	half := p.Steps / 2
-	win := p.Rounds
+	win := p.Window
 	if win <= 0 {
 		win = learnWindowOps
 	}
 	slots := make([][]byte, max(p.Slots, 1))
-	var winRates []float64
+	ser := &Series{WindowOps: win, SwitchWindow: half / win}
+	learner, learns := a.(Learner)
+	var seen LearnState // the learner's state at the last poll
+	learned := false    // a poll found the site learning
+	var halves [2]time.Duration
+	var winDur time.Duration
 	m.start()
 	t0 := time.Now()
+	// lap adds the time since t0 to the window and to the half h, and
+	// restarts t0.
+	lap := func(h int) {
+		t1 := time.Now()
+		d := t1.Sub(t0)
+		halves[h] += d
+		winDur += d
+		t0 = t1
+	}
 	steps := 0
 	for ; steps < p.Steps; steps++ {
 		if steps&1023 == 0 && ctx.Err() != nil {
 			break
+		}
+		if steps == half {
+			lap(0)
 		}
 		if steps < half {
 			b := a.Alloc(learnSmallMin + rng.intn(learnSmallMax-learnSmallMin+1))
@@ -56,12 +75,26 @@ func runLearning(ctx context.Context, a Allocator, p Params, m *meter) (rawRun, 
 			touchEnds(slots[v])
 		}
 		if (steps+1)%win == 0 {
-			t1 := time.Now()
-			winRates = append(winRates, float64(win)/t1.Sub(t0).Seconds())
-			t0 = t1
+			lap(halfOf(steps, half))
+			ser.OpsPerSec = append(ser.OpsPerSec, float64(win)/winDur.Seconds())
+			winDur = 0
+			if learns {
+				w := len(ser.OpsPerSec) - 1
+				st, ok := learner.LearnState()
+				if ok {
+					ser.Transitions = append(ser.Transitions, transitionsSince(seen, st, w)...)
+					seen, learned = st, true
+				}
+				ser.Threshold = append(ser.Threshold, st.Threshold)
+				t0 = time.Now() // the poll is not timed
+			}
 		}
 	}
+	lap(halfOf(steps-1, half))
 	m.stop()
+	if !learned {
+		ser.Threshold = nil // the allocator could learn but did not (a fixed site, learning not live)
+	}
 	for i, b := range slots {
 		if b != nil {
 			a.Free(b)
@@ -71,18 +104,29 @@ func runLearning(ctx context.Context, a Allocator, p Params, m *meter) (rawRun, 
 	if err := ctx.Err(); err != nil {
 		return rawRun{}, err
 	}
-	extra := map[string]float64{"switch_window": float64(half / win)}
-	for i, r := range winRates {
-		extra[fmt.Sprintf("window_%02d_ops_per_sec", i)] = r
+	extra := map[string]float64{"switch_window": float64(ser.SwitchWindow)}
+	if halves[0] > 0 {
+		extra["first_half_ops_per_sec"] = float64(min(steps, half)) / halves[0].Seconds()
 	}
-	return rawRun{ops: uint64(steps), extra: extra}, nil
+	if halves[1] > 0 && steps > half {
+		extra["second_half_ops_per_sec"] = float64(steps-half) / halves[1].Seconds()
+	}
+	return rawRun{ops: uint64(steps), seconds: (halves[0] + halves[1]).Seconds(), extra: extra, series: ser}, nil
+}
+
+// halfOf is the half (0 or 1) that step i belongs to.
+func halfOf(i, half int) int {
+	if i >= half {
+		return 1
+	}
+	return 0
 }
 
 // The learning scenario's constants.
 const (
 	// learnWindowOps is the reporting window, in steps: hakmem's learner
-	// window (10,000 operations), so each reported figure is one of its
-	// decisions.
+	// window (HAKMEM_LEARN_WINDOW_OPS, 10,000 requests), so each reported
+	// figure is about one of its decisions.
 	learnWindowOps = 10000
 	// First half: 96 .. 256 KiB, above minLargeThreshold (64 KiB, where
 	// routing starts to matter) and well under the default threshold.

@@ -58,6 +58,8 @@ func tiny(sc Scenario) Scenario {
 		p.Seconds = 0.02
 	case KindGCPressure:
 		*p = p.WithLive(1 << 20)
+	case KindLearning:
+		p.Steps, p.Window = 2000, 500
 	}
 	sc.Params = p.Resolved(sc.Kind)
 	return sc
