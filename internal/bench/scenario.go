@@ -197,7 +197,7 @@ const (
 	// seen. The second half (large blocks, ~3-4 µs a step) makes a run
 	// about 0.8 s.
 	learnSteps = 400000
-	learnSlots = 64 // second-half working set: 64 live blocks of up to 1.5 MiB (~72 MiB)
+	learnSlots = 64 // second-half working set: 64 live blocks of 448..544 KiB (~31 MiB)
 )
 
 // learningAllocators are the learning scenario's own entries: hakmem
@@ -240,7 +240,7 @@ var scenarios = []Scenario{
 		Params: Params{LiveBytes: gcLiveBytes, LiveBlock: gcLiveBlock, ChurnBytes: gcChurnX * gcLiveBytes,
 			MinSize: gcChurnMin, MaxSize: gcChurnMax, Slots: gcSlots, Seed: defaultSeed}},
 	{Name: "learning", Kind: KindLearning, NamedOnly: true,
-		Doc:        "one site: first half 96..256 KiB blocks freed at once, second half 768 KiB..1.5 MiB blocks kept in 64 slots; throughput per window, hakmem learning live vs each fixed threshold",
+		Doc:        "one site: first half 96..400 KiB blocks freed at once, second half 448..544 KiB blocks kept in 64 slots; throughput per window, hakmem learning live vs each fixed threshold",
 		Params:     Params{Slots: learnSlots, Steps: learnSteps, Window: learnWindowOps, Seed: defaultSeed},
 		Allocators: learningAllocators},
 }

@@ -128,12 +128,17 @@ const (
 	// window (HAKMEM_LEARN_WINDOW_OPS, 10,000 requests), so each reported
 	// figure is about one of its decisions.
 	learnWindowOps = 10000
-	// First half: 96 .. 256 KiB, above minLargeThreshold (64 KiB, where
-	// routing starts to matter) and well under the default threshold.
+	// First half: 96 .. 400 KiB freed at once, above minLargeThreshold (64
+	// KiB, where routing starts to matter): the per-P caches of the pooled
+	// classes serve them best, so thresholds of 512 KiB and 1 MiB (the
+	// default) win and 64 to 256 KiB send some of them to the large path.
 	learnSmallMin = 96 << 10
-	learnSmallMax = 256 << 10
-	// Second half: 768 KiB .. 1.5 MiB, straddling the default threshold
-	// (1 MiB), so a learned threshold decides where most of them go.
-	learnBigMin = 768 << 10
-	learnBigMax = 1536 << 10
+	learnSmallMax = 400 << 10
+	// Second half: 448 .. 544 KiB, long-lived in a ring of Slots blocks:
+	// each goes through the page heap when pooled, while on the large path
+	// the BigCache hands the block just freed back (sizes within its 25%
+	// reuse margin), so thresholds of 64 to 256 KiB win and the default
+	// loses: the best strategy changes halfway.
+	learnBigMin = 448 << 10
+	learnBigMax = 544 << 10
 )
