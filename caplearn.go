@@ -20,7 +20,7 @@ import (
 // Measurement, on the slow paths only. A P counts, per class, its refills
 // (an allocation found its list empty and went to the central list) and
 // its flushes (a free found the list over its cap and sent a batch back);
-// allocsSmallSlow and freeSmallSlow do the adds, the fast paths in
+// allocSmallSlow and freeSmallSlow do the adds, the fast paths in
 // malloc.go do nothing new. Hits are derived: the per-P allocs and frees
 // counters minus the misses.
 //
@@ -226,7 +226,8 @@ func capTick() {
 }
 
 // capStep closes a window now: it reads every P's counters, decides, and
-// publishes the caps that changed.
+// publishes the caps that changed. The first call only takes the counters'
+// snapshot that starts the first window.
 func capStep() {
 	ensureInit()
 	p := cfg()
@@ -235,8 +236,12 @@ func capStep() {
 	capLearn.mu.Lock()
 	defer capLearn.mu.Unlock()
 	s := &capLearn.st
+	first := s.last == 0
 	s.last = now()
 	in := s.collect()
+	if first {
+		return // the counters since the start are no window: this one starts now
+	}
 	if s.decide(&in, p.pcacheScale, p.capTarget, nP, budget) {
 		s.publish(p.pcacheScale)
 	}
