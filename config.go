@@ -33,7 +33,7 @@ import (
 // maxOptions bounds the option table: hakmem's configuration grew to 282
 // variables and was called a crisis; this one stays small. Also the length
 // of the per-policy value arrays (a policy is copied by value).
-const maxOptions = 30
+const maxOptions = 32
 
 // Option types.
 const (
@@ -79,6 +79,8 @@ type policy struct {
 	learning        int           // learnOff, learnFrozen or learnLive: the learning layer's mode (learn.go)
 	learn           learnSettings // the learning layer's settings (learn_settings.go), mode included
 	callsiteSample  int           // sample one plain slow-path allocation in N for its call site (callsite.go); 0: off
+	capTarget       float64       // capacity learner: per-class capacity hit rate to reach, 0 .. 1 (caplearn.go)
+	capBudget       int64         // capacity learner: the least budget for learned per-P caps, bytes
 	debug           int           // debugOff, debugMinimal or debugVerbose (debuglog.go)
 }
 
@@ -288,6 +290,16 @@ var options = []option{
 		name: "learn_shift", env: "HAKMEM_LEARN_SHIFT", typ: typeInt, def: 25, min: 1, max: 100, unit: "percent",
 		doc: "Learning: FROZEN -> LEARN when the site's size distribution moves this far (total variation distance between size-class histograms).",
 		set: func(p *policy, v int) { p.learn.shift = float64(v) / 100 },
+	},
+	{
+		name: "cap_target", env: "HAKMEM_CAP_TARGET", typ: typeInt, def: 98, min: 50, max: 100, unit: "percent",
+		doc: "Capacity learner (caplearn.go; adjusts only while HAKMEM_LEARNING is live, frozen keeps its caps, off restores the generated ones): a size class whose per-P hit rate, counting only misses a bigger cap would save (a P refilling and flushing the class in one window), stays under this gets its per-P cap doubled. A miss costs a trip to the central list (a lock and a batch: ~90-350 ns measured by BenchmarkCapThrash, against ~12 ns for a hit on the same VM): at 98% the trips cost 2-7 ns per operation, under a hit's time, and a tiny class thrashing with the generated caps (one trip per 32 blocks) is just under it.",
+		set: func(p *policy, v int) { p.capTarget = float64(v) / 100 },
+	},
+	{
+		name: "cap_budget_mb", env: "HAKMEM_CAP_BUDGET_MB", typ: typeInt, def: 16, min: 0, max: 1 << 20, unit: "MiB",
+		doc: "Capacity learner: what raised per-P caps may hold beyond the generated ones, every P's list full, is at most this or 1/8 of mapped memory, whichever is larger (over it, the classes reserving most are halved first). 16 MiB is about two Ps' worth of the generated caps (7.8 MiB each at worst); 1/8 is the worst size-class rounding waste.",
+		set: func(p *policy, v int) { p.capBudget = int64(v) * mib },
 	},
 	{
 		name: "debug", env: "HAKMEM_DEBUG", typ: typeEnum, def: debugOff, min: debugOff, max: debugVerbose, unit: "0 off, 1 minimal, 2 verbose",
@@ -628,6 +640,9 @@ func publish(p *policy) {
 	}
 	if old == nil || old.learn != p.learn {
 		applyLearnSettings(p.learn)
+	}
+	if old == nil || old.learning != p.learning {
+		capSetMode(p.learning) // off restores the generated per-P caps (caplearn.go)
 	}
 }
 

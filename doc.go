@@ -176,6 +176,28 @@
 //     carry what was learned across restarts; Leaderboard (also in
 //     WriteStats, the metrics package and its Prometheus collector) shows
 //     it.
+//   - caplearn.go: the capacity learner (hakmem's, global rather than per
+//     site). The generated per-P caps thrash when a program's bursts of
+//     one class outgrow them: the P refills a batch on allocation and
+//     flushes one on free, a lock and a batch each time. The slow paths
+//     count each P's refills and flushes per class (the fast paths count
+//     nothing new; hits are allocs and frees minus those). The learner
+//     goroutine closes a window every tick in live mode and, per class,
+//     counts as capacity misses only a P's refills matched by its own
+//     flushes (a producer P that only refills, or a consumer P that only
+//     flushes, cannot be helped by any cap). A class whose hit rate on
+//     that count stays under HAKMEM_CAP_TARGET (98%) gets its cap doubled,
+//     up to 16 times the generated cap or 1 MiB per P, while the worst-case
+//     bytes the raised caps may hold on all Ps stay within a budget
+//     (HAKMEM_CAP_BUDGET_MB, 16 MiB, or 1/8 of mapped memory if larger);
+//     a calm class is halved back toward the generated cap, probing with
+//     a backoff, and an exceeded budget halves the largest first. The
+//     decision is published as one atomic target per class and a
+//     generation number; each P copies the targets into its own lists'
+//     caps on its next slow path and flushes what a lowered cap leaves
+//     over, so a list's cap is still written only by its owner. Live
+//     learning adjusts; frozen keeps the caps; off restores the generated
+//     ones.
 //   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
 //     the only files that turn addresses into pointers or talk to the OS
 //     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The
@@ -260,12 +282,14 @@
 // use, cached and free; a resident estimate (CommittedBytes: mapped minus
 // what was dropped with MADV_DONTNEED and not handed out since; WARM
 // memory, which the kernel takes only under pressure, counts as resident);
-// per-class counts; refill stages; the free pipeline; the BigCache in
-// total and per site; the scavenger's work; every system call. WriteStats
-// formats it for people. The subpackage metrics gives every value a
-// runtime/metrics-style name (/hakmem/memory/mapped:bytes) and publishes
-// them with expvar; metrics/prometheus is a Prometheus collector of the
-// same samples. The core package imports neither expvar nor net/http
+// per-class counts, per-P caps, refills, flushes and hit rates; refill
+// stages; the free pipeline; the per-P cached bytes and the capacity
+// learner's budget; the BigCache in total and per site; the scavenger's
+// work; every system call. WriteStats formats it for people (listing the
+// classes whose cap the capacity learner changed). The subpackage metrics
+// gives the values runtime/metrics-style names
+// (/hakmem/memory/mapped:bytes) and publishes them with expvar;
+// metrics/prometheus is a Prometheus collector of the same samples. The core package imports neither expvar nor net/http
 // (TestCoreImports). Counters that cost something on every slow path,
 // the slow-path size histogram, run only with HAKMEM_DEBUG=verbose
 // (Research mode), behind one load of the policy; the owner's fast path
@@ -276,7 +300,8 @@
 // segments. A P's cache can only be touched from that P, so Release sends a
 // visitor goroutine to every P (pin_linkname.go); a P the program keeps busy
 // may miss the visit and flushes itself at its next slow path. Per-P caps
-// keep what a cache can hold small (a few MiB per P at worst; after a 1 GiB
+// keep what a cache can hold small (a few MiB per P at worst, plus what the
+// capacity learner's budget allows all Ps together; after a 1 GiB
 // working set is freed, a test measures RSS back within 16 MiB of where it
 // started).
 package hakmem

@@ -31,7 +31,7 @@ const maxSites = 256
 type freeList struct {
 	head   uintptr // first free block, 0 when empty
 	n      uint32  // blocks on the list
-	cap    uint32  // flush when a free finds n == cap; fixed at creation
+	cap    uint32  // flush when a free finds n == cap; set by the owner from the capacity learner's targets (caplearn.go)
 	allocs counter // blocks popped for the program
 	frees  counter // blocks pushed by the program's frees
 }
@@ -49,6 +49,10 @@ type pcache struct {
 	// one in learnEnv.every (allocFastTick). Owner only, under pin.
 	learnTick uint32
 	epoch     atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
+	// misses counts each list's refills and flushes (slow paths only), for
+	// the capacity learner (caplearn.go) and ReadStats.
+	misses [numClasses]capMissCtr
+	capGen uint64 // capLearn.gen whose caps the lists have; owner only, under pin
 	pinState
 }
 
@@ -97,8 +101,9 @@ func growCaches(n int) {
 	for i := len(old); i < n; i++ {
 		pc := &pcache{id: int32(i)}
 		pc.epoch.Store(releaseEpoch.Load())
+		pc.capGen = capLearn.gen.Load() // before the targets: a change meanwhile is applied at the first slow path
 		for c := range pc.lists {
-			pc.lists[c].cap = uint32(int(classes[c].cap) * scale / 100)
+			pc.lists[c].cap = capOf(c, scale)
 		}
 		cs[i] = pc
 	}
@@ -153,6 +158,9 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 		flushOwn()
 		pc = pinSlow()
 	}
+	if pc.capGen != capLearn.gen.Load() {
+		pc = syncCaps(pc)
+	}
 	l := &pc.lists[c]
 	if p := l.pop(); p != 0 { // another goroutine refilled this P meanwhile
 		pc.countSite(sid, size)
@@ -161,6 +169,7 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 	}
 	id := pc.id
 	unpin(pc)
+	capWake()
 	b, err := centrals[c].take(uint32(classes[c].batch), id)
 	if err != nil {
 		return 0, err
@@ -171,6 +180,7 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 	l.head = b.head
 	l.n += b.n
 	pc.moved[c].in.add(uint64(b.n))
+	pc.misses[c].refills.inc()
 	p := l.pop()
 	pc.countSite(sid, size)
 	unpin(pc)
@@ -181,6 +191,9 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 func freeSmallSlow(p uintptr, s *slab) {
 	c := s.class
 	pc := pinSlow()
+	if pc.capGen != capLearn.gen.Load() {
+		pc = syncCaps(pc)
+	}
 	l := &pc.lists[c]
 	l.push(p)
 	if s.owner.Load() != pc.id {
@@ -191,6 +204,7 @@ func freeSmallSlow(p uintptr, s *slab) {
 	if l.n > l.cap {
 		b = l.cut(k)
 		pc.moved[c].out.add(uint64(b.n))
+		pc.misses[c].flushes.inc()
 	}
 	stale := pc.epoch.Load() != releaseEpoch.Load()
 	unpin(pc)

@@ -126,6 +126,17 @@ type Stats struct {
 	// PinVariant says how goroutines own a per-P cache: "procpin" (the
 	// runtime's procPin) or "mutex" (the portable build, and -race builds).
 	PinVariant string
+
+	// The per-P cache capacity learner (caplearn.go). PerPCachedBytes: free
+	// blocks in the per-P lists now (part of CachedBytes). CapExtraBytes:
+	// what the learned caps may hold beyond the generated ones, every P's
+	// list full; CapBudgetBytes: its bound (HAKMEM_CAP_BUDGET_MB or 1/8 of
+	// MappedBytes). CapRaises, CapLowers: caps doubled and halved.
+	PerPCachedBytes uint64
+	CapExtraBytes   uint64
+	CapBudgetBytes  uint64
+	CapRaises       uint64
+	CapLowers       uint64
 }
 
 // ClassStats describes one size class.
@@ -137,6 +148,17 @@ type ClassStats struct {
 	InUse  uint64 // blocks held by the program
 	Cached uint64 // free blocks in caches and slab free lists
 	Slabs  int    // slabs of this class
+
+	// The per-P cache (caplearn.go): Cap is the per-P cap in blocks now (a
+	// P applies it at its next slow path), DefaultCap the generated one
+	// (scaled by HAKMEM_PCACHE_SCALE). Refills: allocations that found
+	// their P's list empty; Flushes: frees that found it full. HitRate:
+	// the share of Allocs+Frees that did neither (0 without traffic).
+	Cap        int
+	DefaultCap int
+	Refills    uint64
+	Flushes    uint64
+	HitRate    float64
 }
 
 // SiteStats is the traffic of one allocation site. The large-path fields
@@ -259,6 +281,7 @@ func ReadStats() Stats {
 	st.Errors = errorCount.Load()
 	st.Mmaps = sysMmaps.Load()
 	st.Munmaps = sysMunmaps.Load()
+	readCapStats(&st, &pcached)
 
 	sites.mu.Lock()
 	list := sites.list

@@ -10,7 +10,8 @@ import (
 
 // WriteStats: the readable report of ReadStats, for people (a debug
 // endpoint, a log at exit). Sections, each a header line at the left
-// margin and indented lines: memory, tiers, top sites, caches, scavenger,
+// margin and indented lines: memory, tiers, top sites, caches, per-P cache
+// caps (the classes the capacity learner changed), scavenger,
 // system calls, the learning leaderboard (kept for the learning layer)
 // and, in Research mode, the slow-path size histogram.
 
@@ -106,6 +107,24 @@ func WriteStats(w io.Writer) error {
 	}
 	p("  BigCache: %d blocks (%s); hits %d, misses %d (hit rate %s), evictions %d, decayed %d\n",
 		st.BigCacheBlocks, fmtBytes(st.BigCacheBytes), st.BigCacheHits, st.BigCacheMisses, hitRate, st.BigCacheEvictions, st.BigCacheDecayed)
+
+	// The capacity learner (caplearn.go): the classes whose per-P cap is
+	// not the generated one.
+	p("Per-P cache caps (capacity learner)\n")
+	p("  per-P cached %s; learned caps may hold %s more (budget %s); raises %d, lowers %d\n",
+		fmtBytes(st.PerPCachedBytes), fmtBytes(st.CapExtraBytes), fmtBytes(st.CapBudgetBytes), st.CapRaises, st.CapLowers)
+	changed := 0
+	for _, c := range st.Classes {
+		if c.Cap != c.DefaultCap {
+			t("  %s\tcap %d\t(generated %d)\thit rate %.1f%%\trefills %d\tflushes %d\t\n",
+				fmtBytes(uint64(c.Size)), c.Cap, c.DefaultCap, 100*c.HitRate, c.Refills, c.Flushes)
+			changed++
+		}
+	}
+	tw.Flush()
+	if changed == 0 {
+		p("  (every class at its generated cap)\n")
+	}
 
 	p("Scavenger\n")
 	p("  passes %d; segments decayed %d, large blocks decayed %d, free pages purged %d (%s)\n",

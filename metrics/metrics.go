@@ -168,6 +168,25 @@ var table = []metric{
 			emit(strconv.Itoa(c.Size), c.InUse)
 		}
 	}, nil},
+	// The per-P cache capacity learner (caplearn.go).
+	{Description{"/hakmem/class/cap:blocks", Gauge, "class", "Per-P cache cap of the size class now (the capacity learner may raise it above the generated one).", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
+		for _, c := range s.Classes {
+			emit(strconv.Itoa(c.Size), u(c.Cap))
+		}
+	}, nil},
+	{Description{"/hakmem/class/refills:calls", Counter, "class", "Allocations of the size class that found their P's list empty and refilled it from the central list.", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
+		for _, c := range s.Classes {
+			emit(strconv.Itoa(c.Size), c.Refills)
+		}
+	}, nil},
+	{Description{"/hakmem/class/flushes:calls", Counter, "class", "Frees of the size class that found their P's list full and flushed a batch to the central list.", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
+		for _, c := range s.Classes {
+			emit(strconv.Itoa(c.Size), c.Flushes)
+		}
+	}, nil},
+	{Description{"/hakmem/cache/per-p-cached:bytes", Gauge, "", "Bytes in free blocks on the per-P lists.", ""}, func(s *hakmem.Stats) uint64 { return s.PerPCachedBytes }, nil, nil},
+	{Description{"/hakmem/cache/learned-extra:bytes", Gauge, "", "Bytes the learned per-P caps may hold beyond the generated ones, every P's list full.", ""}, func(s *hakmem.Stats) uint64 { return s.CapExtraBytes }, nil, nil},
+	{Description{"/hakmem/cache/learned-budget:bytes", Gauge, "", "The capacity learner's budget for that (HAKMEM_CAP_BUDGET_MB or 1/8 of mapped bytes).", ""}, func(s *hakmem.Stats) uint64 { return s.CapBudgetBytes }, nil, nil},
 
 	learnMetric("/hakmem/learn/threshold:bytes", Gauge, "", "Routing threshold the learning site uses now: requests above it take the large path.", func(lb []hakmem.LeaderboardSite, emit func(string, string, float64)) {
 		for _, ls := range lb {
