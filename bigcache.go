@@ -1,5 +1,7 @@
 package hakmem
 
+import "sync/atomic"
+
 // The BigCache: freed large blocks kept mapped for reuse, one list per
 // site. A large allocation first looks in its site's list for a block of at
 // least the requested (page-rounded) size and at most a quarter more, the
@@ -43,6 +45,69 @@ type siteCache struct {
 
 func init() { heap.big.lru.link = qLRU }
 
+// cachePolicy is a site's BigCache policy: how many of its freed large
+// blocks the site keeps, and how long before they cool. It is the learning
+// layer's second dimension per site (lifecycle.go); a site no one chose
+// for runs cacheDefault.
+type cachePolicy uint8
+
+const (
+	// cacheDefault: the configured per-site limits (HAKMEM_BIGCACHE_SITE_*)
+	// and free-policy times (HAKMEM_WARM_MS, _COLD_MS, _DECAY_MS).
+	cacheDefault cachePolicy = iota
+	// cacheLean: a quarter of the per-site limits (at least one block) and
+	// every stage four times sooner: blocks rarely reused give their memory
+	// back early.
+	cacheLean
+	// cacheHold: four times the per-site limits (the global limits still
+	// apply) and every stage four times later: blocks reused in bursts
+	// wider than the default limit, or after pauses longer than its warm
+	// stage, are still there, pages included.
+	cacheHold
+	numCachePolicies
+)
+
+// cachePolicyNames name the policies for stats and policy files.
+var cachePolicyNames = [numCachePolicies]string{"default", "lean", "hold"}
+
+// cachePolicyFactor is each policy's factor on the limits and the stage
+// times: a quarter, one, four. Four is one step of the same size as the
+// threshold candidates' two doublings: coarse enough that a window tells
+// the policies apart, and a second step (16x) would hold more than most
+// sites' working sets.
+var cachePolicyFactor = [numCachePolicies]float64{1, 0.25, 4}
+
+// siteCachePol is each site's cachePolicy, by site id. Atomic: the learner
+// stores it under the site's lock, never with heap.mu (lock order,
+// learn.go); the large path and the scavenger read it under heap.mu. A
+// policy takes effect at the site's next free (limits) and the
+// scavenger's next pass (times).
+var siteCachePol [maxSites]atomic.Uint32
+
+// setSiteCachePolicy makes site sid run policy p.
+func setSiteCachePolicy(sid int32, p cachePolicy) { siteCachePol[sid].Store(uint32(p)) }
+
+// siteLimits are site sid's BigCache limits under its policy: blocks and
+// bytes.
+func siteLimits(config *policy, sid int32) (blocks int, bytes uint64) {
+	f := cachePolicyFactor[siteCachePol[sid].Load()]
+	blocks, bytes = config.siteCacheBlocks, uint64(config.siteCacheBytes)
+	if f != 1 && blocks > 0 && bytes > 0 {
+		blocks, bytes = max(int(float64(blocks)*f), 1), max(uint64(float64(bytes)*f), uint64(segmentSize))
+	}
+	return blocks, bytes
+}
+
+// stageTimes are the free-policy times of a cached large block of site
+// sid under its policy: WARM, COLD and unmapped, ns after the free.
+func stageTimes(config *policy, sid int32) (warm, cold, decay int64) {
+	f := cachePolicyFactor[siteCachePol[sid].Load()]
+	if f == 1 {
+		return config.warmNs, config.coldNs, config.decayNs
+	}
+	return int64(float64(config.warmNs) * f), int64(float64(config.coldNs) * f), int64(float64(config.decayNs) * f)
+}
+
 // bigCacheOn reports whether the BigCache may hold anything.
 func (p *policy) bigCacheOn() bool { return p.bigCacheBytes > 0 && p.bigCacheBlocks > 0 }
 
@@ -81,14 +146,15 @@ func (b *bigCache) take(sid int32, usable uintptr) *segment {
 func (b *bigCache) put(seg *segment, t int64, evicted []*segment) ([]*segment, bool) {
 	size := uint64(seg.largeSize)
 	config := cfg()
-	if !config.bigCacheOn() || size > uint64(config.siteCacheBytes) || size > uint64(config.bigCacheBytes) || config.siteCacheBlocks == 0 {
+	blocks, bytes := siteLimits(config, seg.site)
+	if !config.bigCacheOn() || size > bytes || size > uint64(config.bigCacheBytes) || blocks == 0 {
 		return evicted, false
 	}
 	seg.cached, seg.temp, seg.freedAt = true, tempHot, t
 	sc := &b.sites[seg.site]
 	sc.list.pushFront(seg)
 	b.lru.pushFront(seg)
-	for sc.list.n > config.siteCacheBlocks || sc.list.bytes > uint64(config.siteCacheBytes) {
+	for sc.list.n > blocks || sc.list.bytes > bytes {
 		evicted = append(evicted, b.evict(sc.list.tail))
 	}
 	for b.lru.n > config.bigCacheBlocks || b.lru.bytes > uint64(config.bigCacheBytes) {

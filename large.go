@@ -93,7 +93,8 @@ func freeLarge(seg *segment) bool {
 	if !cached {
 		heap.dropLarge(seg)
 	} else {
-		scavengerKick(seg.freedAt + min(config.warmNs, config.coldNs, config.decayNs))
+		warm, cold, decay := stageTimes(config, seg.site)
+		scavengerKick(seg.freedAt + min(warm, cold, decay))
 	}
 	// Unmap under the lock: a racing Free that finds the tombstone asks the
 	// OS whether the range is mapped (tombstoneError), and must not see it

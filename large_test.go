@@ -717,3 +717,78 @@ func TestScavengerWokenEarly(t *testing.T) {
 	}
 	Free(b)
 }
+
+// TestSiteCachePolicy: a site's cache policy scales its BigCache limits
+// (lean a quarter, hold four times, within the global limits) and its
+// free-policy times, for its own blocks only.
+func TestSiteCachePolicy(t *testing.T) {
+	config := withConfig(t)
+	hour := time.Hour.Nanoseconds()
+	config.warmNs, config.coldNs, config.decayNs = hour, 2*hour, 3*hour
+	config.siteCacheBlocks, config.siteCacheBytes = 8, 64<<20
+	config.bigCacheBlocks, config.bigCacheBytes = 64, 1<<30
+	lean, hold := NewSite("test-cachepol-lean"), NewSite("test-cachepol-hold")
+	if lean.id >= maxSites || hold.id >= maxSites {
+		t.Skip("too many sites")
+	}
+	setSiteCachePolicy(lean.id, cacheLean)
+	setSiteCachePolicy(hold.id, cacheHold)
+	t.Cleanup(func() {
+		setSiteCachePolicy(lean.id, cacheDefault)
+		setSiteCachePolicy(hold.id, cacheDefault)
+	})
+	if b, _ := siteLimits(config, lean.id); b != 2 {
+		t.Errorf("lean: %d blocks, want 8/4 = 2", b)
+	}
+	if b, by := siteLimits(config, hold.id); b != 32 || by != 256<<20 {
+		t.Errorf("hold: %d blocks %d bytes, want 32 and 256 MiB", b, by)
+	}
+	if w, c, d := stageTimes(config, hold.id); w != 4*hour || c != 8*hour || d != 12*hour {
+		t.Errorf("hold times %d %d %d", w, c, d)
+	}
+	cached := func(s *Site, n int) int {
+		var bs [][]byte
+		for range n {
+			bs = append(bs, s.Alloc(2<<20))
+		}
+		for _, b := range bs {
+			Free(b)
+		}
+		heap.mu.Lock()
+		defer heap.mu.Unlock()
+		return heap.big.sites[s.id].list.n
+	}
+	if n := cached(lean, 6); n != 2 {
+		t.Errorf("lean site keeps %d blocks, want 2", n)
+	}
+	if n := cached(hold, 20); n != 20 {
+		t.Errorf("hold site keeps %d blocks, want all 20 (limit 32)", n)
+	}
+	checkStats(t, "cache policies")
+	// Times: an hour and a half after the frees a default block is WARM,
+	// a lean one (stages at 15, 30, 45 minutes) unmapped, a hold one HOT.
+	d := NewSite("test-cachepol-default")
+	Free(d.Alloc(2 << 20))
+	heap.mu.Lock()
+	var t0 int64
+	for s := heap.big.lru.head; s != nil; s = s.q[qLRU].next {
+		t0 = max(t0, s.freedAt)
+	}
+	heap.mu.Unlock()
+	StopScavenger()
+	heap.scavenge(t0+hour+hour/2, false)
+	heap.mu.Lock()
+	nl, nh, nd := heap.big.sites[lean.id].list.n, heap.big.sites[hold.id].list.n, heap.big.sites[d.id].list.n
+	var hotHold, warmDefault = true, true
+	for s := heap.big.sites[hold.id].list.head; s != nil; s = s.q[qPrimary].next {
+		hotHold = hotHold && s.temp == tempHot
+	}
+	for s := heap.big.sites[d.id].list.head; s != nil; s = s.q[qPrimary].next {
+		warmDefault = warmDefault && s.temp == tempWarm
+	}
+	heap.mu.Unlock()
+	if nl != 0 || nh != 20 || nd != 1 || !hotHold || !warmDefault {
+		t.Errorf("after 1.5 h: lean %d blocks (want 0), hold %d (20) hot %v, default %d (1) warm %v", nl, nh, hotHold, nd, warmDefault)
+	}
+	checkStats(t, "cache policy times")
+}

@@ -130,7 +130,8 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	h.mu.Lock()
 	for s := h.big.lru.tail; s != nil; {
 		prev := s.q[qLRU].prev
-		if all || t-s.freedAt >= config.decayNs {
+		warm, cold, decay := stageTimes(config, s.site) // the site's cache policy (bigcache.go)
+		if all || t-s.freedAt >= decay {
 			h.big.unlink(s)
 			h.big.decayed++
 			h.big.sites[s.site].decayed++
@@ -138,7 +139,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 			unmap = append(unmap, s)
 		} else {
 			before := s.temp
-			due(cool(config, s, t))
+			due(cool(s, t, warm, cold, decay))
 			cooled += int(s.temp - before)
 		}
 		s = prev
@@ -154,7 +155,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 			unmap = append(unmap, s)
 		} else {
 			before := s.temp
-			due(cool(config, s, t))
+			due(cool(s, t, config.warmNs, config.coldNs, config.decayNs))
 			cooled += int(s.temp - before)
 		}
 		s = prev
@@ -190,26 +191,27 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 }
 
 // cool moves a cached segment or block to the temperature its age calls
-// for, and returns when its next stage falls due (its decay at the
-// latest). Caller holds heap.mu.
-func cool(config *policy, s *segment, t int64) (nextAt int64) {
+// for under the stage times warm, cold and decay (ns after the free), and
+// returns when its next stage falls due (its decay at the latest). Caller
+// holds heap.mu.
+func cool(s *segment, t, warm, cold, decay int64) (nextAt int64) {
 	age := t - s.freedAt
-	if age >= config.coldNs && s.temp < tempCold {
+	if age >= cold && s.temp < tempCold {
 		osFree(s.base, s.span(), true)
 		s.temp = tempCold
 		if s.kind == kindSmall {
 			s.purged.set(0, pagesPerSegment, true) // all dropped, whoever takes it
 		}
-	} else if age >= config.warmNs && s.temp < tempWarm {
+	} else if age >= warm && s.temp < tempWarm {
 		osFree(s.base, s.span(), false)
 		s.temp = tempWarm
 	}
-	nextAt = s.freedAt + config.decayNs
-	if s.temp < tempCold && config.coldNs < config.decayNs {
-		nextAt = min(nextAt, s.freedAt+config.coldNs)
+	nextAt = s.freedAt + decay
+	if s.temp < tempCold && cold < decay {
+		nextAt = min(nextAt, s.freedAt+cold)
 	}
-	if s.temp < tempWarm && config.warmNs < config.decayNs {
-		nextAt = min(nextAt, s.freedAt+config.warmNs)
+	if s.temp < tempWarm && warm < decay {
+		nextAt = min(nextAt, s.freedAt+warm)
 	}
 	return nextAt
 }
