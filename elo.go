@@ -98,7 +98,7 @@ func play(a, b *strategy, sa, k float64) {
 
 // leader is the index of the best active strategy: the highest rating; on
 // a tie the lower smoothed cost, then the larger threshold (fewer mappings).
-func leader(ss *[numStrategies]strategy) int {
+func leader(ss []strategy) int {
 	best := -1
 	for i := range ss {
 		s := &ss[i]
@@ -123,7 +123,7 @@ func leader(ss *[numStrategies]strategy) int {
 // retireWeakest retires the lower-rated half of the active strategies
 // (keeping at least two, so that there is still a challenger for CANARY).
 // The current strategy cur is never retired.
-func retireWeakest(ss *[numStrategies]strategy, cur int) {
+func retireWeakest(ss []strategy, cur int) {
 	var act []int
 	for i := range ss {
 		if !ss[i].retired {

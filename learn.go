@@ -152,9 +152,10 @@ func (sl *siteLearn) settle(m int) {
 	if m != learnLive {
 		switch sl.state {
 		case stateCanary:
-			sl.state, sl.cur = stateFrozen, sl.best
+			sl.state, sl.cur, sl.ccur = stateFrozen, sl.best, sl.cbest
 		case stateLearn:
-			sl.cur = leader(&sl.strats)
+			arms, cur := sl.arms(sl.phase)
+			*cur = leader(arms)
 		}
 	}
 	sl.publish(m)
@@ -388,26 +389,39 @@ type LeaderboardSite struct {
 	Site      string // the site's name ("default" for the default site)
 	State     string // lifecycle state: "LEARN", "FROZEN" or "CANARY"
 	Threshold uint64 // routing threshold in use, bytes: requests above it take the large path
+	// BigCache is the BigCache policy in use for the site's large blocks:
+	// "default" (the configured limits and times), "lean" (a quarter of the
+	// limits, stages four times sooner) or "hold" (four times the limits,
+	// stages four times later).
+	BigCache string
+	// Learning is the dimension a site in LEARN is learning: "threshold",
+	// then "bigcache" when some of its requests take the large path.
+	Learning string
 	// Transitions counts the lifecycle transitions since the site was
 	// first sampled, by name: "LEARN->FROZEN", "FROZEN->CANARY",
 	// "CANARY->FROZEN", "CANARY->FROZEN(adopted)", "FROZEN->LEARN(degradation)",
-	// "FROZEN->LEARN(shift)" (every name present, zeros included).
+	// "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)" (every
+	// name present, zeros included).
 	Transitions map[string]uint64
 	// Strategies are the candidate thresholds, best first (highest rating;
-	// equal ratings in candidate order).
+	// equal ratings in candidate order), then the BigCache policies, best
+	// first.
 	Strategies []LeaderboardStrategy
 }
 
-// LeaderboardStrategy is one candidate threshold of a learning site.
+// LeaderboardStrategy is one arm of a learning site: a candidate threshold
+// or a BigCache policy (Kind).
 type LeaderboardStrategy struct {
-	Threshold uint64  // routing threshold, bytes (64 KiB to 1 MiB, doubling)
+	Kind      string  // "threshold" or "bigcache"
+	Policy    string  // bigcache arms: "default", "lean" or "hold"; "" for thresholds
+	Threshold uint64  // threshold arms: routing threshold, bytes (64 KiB to 1 MiB, doubling); 0 for bigcache arms
 	Rating    float64 // ELO rating; every strategy starts at 1500
 	Wins      uint64  // rated games won against another strategy's window
 	Losses    uint64  // rated games lost
 	Draws     uint64  // rated games within the draw margin
 	Samples   uint64  // sampled allocations made while it ran
 	Retired   bool    // dropped in the current learning episode (not chosen until LEARN restarts)
-	Running   bool    // the strategy in force now (its threshold is Threshold)
+	Running   bool    // the arm in force now (its threshold is Threshold, its policy BigCache)
 }
 
 // Leaderboard returns the learning state of every site that has one, in
@@ -424,26 +438,40 @@ func Leaderboard() []LeaderboardSite {
 			continue
 		}
 		sl.mu.Lock()
-		ss, cur, state, trs := sl.strats, sl.cur, sl.state, sl.transitions
+		ss, cs, cur, ccur, state, trs, phase := sl.strats, sl.carms, sl.cur, sl.ccur, sl.state, sl.transitions, sl.phase
 		sl.mu.Unlock()
 		ls := LeaderboardSite{
 			Site: sl.site.Name(), State: state.String(),
 			Threshold:   uint64(thresholdCandidates[cur]),
+			BigCache:    cachePolicyNames[ccur],
 			Transitions: make(map[string]uint64, numTransitions),
-			Strategies:  make([]LeaderboardStrategy, 0, numStrategies),
+			Strategies:  make([]LeaderboardStrategy, 0, numStrategies+int(numCachePolicies)),
+		}
+		if state == stateLearn {
+			ls.Learning = dimNames[phase]
 		}
 		for j, n := range trs {
 			ls.Transitions[transitionNames[j]] = n
 		}
-		for j := range ss {
-			s := &ss[j]
-			ls.Strategies = append(ls.Strategies, LeaderboardStrategy{
-				Threshold: uint64(s.threshold), Rating: s.rating,
-				Wins: s.wins, Losses: s.losses, Draws: s.draws, Samples: s.samples,
-				Retired: s.retired, Running: j == cur,
-			})
+		arm := func(s *strategy, running bool) LeaderboardStrategy {
+			return LeaderboardStrategy{Rating: s.rating, Wins: s.wins, Losses: s.losses, Draws: s.draws,
+				Samples: s.samples, Retired: s.retired, Running: running}
 		}
-		sort.SliceStable(ls.Strategies, func(a, b int) bool { return ls.Strategies[a].Rating > ls.Strategies[b].Rating })
+		for j := range ss {
+			a := arm(&ss[j], j == cur)
+			a.Kind, a.Threshold = dimNames[dimThreshold], uint64(ss[j].threshold)
+			ls.Strategies = append(ls.Strategies, a)
+		}
+		byRating := func(x []LeaderboardStrategy) {
+			sort.SliceStable(x, func(a, b int) bool { return x[a].Rating > x[b].Rating })
+		}
+		byRating(ls.Strategies)
+		for j := range cs {
+			a := arm(&cs[j], j == ccur)
+			a.Kind, a.Policy = dimNames[dimCache], cachePolicyNames[j]
+			ls.Strategies = append(ls.Strategies, a)
+		}
+		byRating(ls.Strategies[numStrategies:])
 		out = append(out, ls)
 	}
 	return out
@@ -459,8 +487,12 @@ func writeLeaderboard(w io.Writer) error {
 		return err
 	}
 	for _, ls := range lb {
-		if _, err := fmt.Fprintf(w, "  site %s: %s\n  %4s  %-9s %7s  %5s %6s %5s  %9s\n",
-			ls.Site, ls.State, "rank", "threshold", "rating", "wins", "losses", "draws", "samples"); err != nil {
+		state := ls.State
+		if ls.Learning != "" {
+			state += " (" + ls.Learning + ")"
+		}
+		if _, err := fmt.Fprintf(w, "  site %s: %s, threshold %d KiB, bigcache %s\n  %4s  %-13s %7s  %5s %6s %5s  %9s\n",
+			ls.Site, state, ls.Threshold>>10, ls.BigCache, "rank", "arm", "rating", "wins", "losses", "draws", "samples"); err != nil {
 			return err
 		}
 		for r, s := range ls.Strategies {
@@ -471,8 +503,12 @@ func writeLeaderboard(w io.Writer) error {
 			if s.Retired {
 				mark += " retired"
 			}
-			if _, err := fmt.Fprintf(w, "  %4d  %-9s %7.1f  %5d %6d %5d  %9d%s\n",
-				r+1, fmt.Sprintf("%d KiB", s.Threshold>>10), s.Rating, s.Wins, s.Losses, s.Draws, s.Samples, mark); err != nil {
+			name := fmt.Sprintf("%d KiB", s.Threshold>>10)
+			if s.Kind == dimNames[dimCache] {
+				name = "cache:" + s.Policy
+			}
+			if _, err := fmt.Fprintf(w, "  %4d  %-13s %7.1f  %5d %6d %5d  %9d%s\n",
+				r+1, name, s.Rating, s.Wins, s.Losses, s.Draws, s.Samples, mark); err != nil {
 				return err
 			}
 		}

@@ -330,7 +330,7 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 		learner.env.Store(env)
 		sl := learnSite(frozen, frozen.id, now(), &st, env)
 		sl.mu.Lock()
-		sl.freeze(numStrategies - 1)
+		sl.freeze(numStrategies-1, int(cacheDefault))
 		sl.publish(learnFrozen)
 		sl.mu.Unlock()
 		arms := []*Site{off, frozen, live}

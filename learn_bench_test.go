@@ -93,7 +93,7 @@ func BenchmarkSiteAlloc128KSampling(b *testing.B) {
 	s := liveLearningSite(b, st, "bench-learn-sampling")
 	sl := learnSite(s, s.id, now(), &st, learner.env.Load())
 	sl.mu.Lock()
-	sl.freeze(numStrategies - 1)
+	sl.freeze(numStrategies-1, int(cacheDefault))
 	sl.publish(learnLive)
 	sl.mu.Unlock()
 	Free(s.Alloc(128 << 10))

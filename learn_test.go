@@ -187,16 +187,16 @@ func TestRetireWeakest(t *testing.T) {
 	}
 	// Five active: two retire, the weakest apart from the current (4,
 	// rated 1400): 2 (1450) and 0 (1500).
-	retireWeakest(&ss, 4)
+	retireWeakest(ss[:], 4)
 	for i, want := range []bool{true, false, true, false, false} {
 		if ss[i].retired != want {
 			t.Errorf("strategy %d retired = %v, want %v", i, ss[i].retired, want)
 		}
 	}
-	if l := leader(&ss); l != 3 {
+	if l := leader(ss[:]); l != 3 {
 		t.Errorf("leader = %d, want 3", l)
 	}
-	retireWeakest(&ss, 4) // three active: one more goes, two stay
+	retireWeakest(ss[:], 4) // three active: one more goes, two stay
 	if !ss[1].retired || ss[3].retired || ss[4].retired {
 		t.Errorf("second retirement: %+v", ss)
 	}
@@ -324,6 +324,9 @@ func TestLearnCanary(t *testing.T) {
 	st.canaryEvery = 4  // 3 frozen windows, then one canary
 	st.canaryBudget = 0 // and after a lost one, 3 again (TestLearnCanaryBudget)
 	sl, clk := frozenSite(t, "learn-canary", st)
+	sl.mu.Lock()
+	sl.cacheLearned = false // thresholds only here (TestLearnCachePhase for the cache)
+	sl.mu.Unlock()
 	for w := range 3 {
 		if sl.state != stateFrozen {
 			t.Fatalf("window %d: %v, want FROZEN", w, sl.state)
@@ -624,13 +627,16 @@ func TestPolicyCorrupt(t *testing.T) {
 		{"truncated", good[:len(good)/2], "not a policy file"},
 		{"trailing", good + "{}", "data after"},
 		{"format", sub(`"hakmem-policy"`, `"other"`), "format"},
-		{"version", sub(`"version": 1`, `"version": 2`), "version 2 is not supported"},
+		{"version", sub(`"version": 2`, `"version": 3`), "version 3 is not supported"},
+		{"version 1 with cache fields", sub(`"version": 2`, `"version": 1`), "version 1 file"},
+		{"cache policy", sub(`"bigcache": "`, `"bigcache": "x`), "is not one of"},
+		{"cache arm", sub(`"policy": "lean"`, `"policy": "hold"`), "want \"lean\""},
 		{"candidates", sub(`65536,`, `65537,`), "another build"},
-		{"unknown field", sub(`"version": 1`, `"version": 1, "extra": 3`), "unknown field"},
+		{"unknown field", sub(`"version": 2`, `"version": 2, "extra": 3`), "unknown field"},
 		{"threshold", sub(`"threshold": 262144,`, `"threshold": 262145,`), "not a candidate"},
 		{"rating", sub(`"rating": 1`, `"rating": -1`), "rating"},
 		{"no name", sub(`"name": "policy-corrupt"`, `"name": ""`), "no name"},
-		{"wrong type", sub(`"version": 1`, `"version": "1"`), "not a policy file"},
+		{"wrong type", sub(`"version": 2`, `"version": "2"`), "not a policy file"},
 		{"size buckets", sub(`"size_buckets": 113`, `"size_buckets": 112`), "size buckets"},
 		{"signature", sub(`"signature": {`, `"signature": {"113": 4,`), "not a size bucket"},
 		{"signature key", sub(`"signature": {`, `"signature": {"x": 4,`), "not a policy file"},
@@ -806,13 +812,21 @@ func TestLeaderboard(t *testing.T) {
 	if len(ls.Transitions) != numTransitions || ls.Transitions["LEARN->FROZEN"] != 1 || ls.Transitions["FROZEN->LEARN(shift)"] != 0 {
 		t.Errorf("transitions %v", ls.Transitions)
 	}
-	if len(ls.Strategies) != numStrategies {
+	if len(ls.Strategies) != numStrategies+int(numCachePolicies) {
 		t.Fatalf("%d strategies", len(ls.Strategies))
 	}
+	for i, s := range ls.Strategies[numStrategies:] {
+		if s.Kind != "bigcache" || s.Threshold != 0 || (s.Running != (s.Policy == ls.BigCache)) {
+			t.Errorf("bigcache arm %d: %+v (in use %q)", i, s, ls.BigCache)
+		}
+	}
 	var running, retired int
-	for i, s := range ls.Strategies {
+	for i, s := range ls.Strategies[:numStrategies] {
 		if i > 0 && s.Rating > ls.Strategies[i-1].Rating {
 			t.Errorf("not best first: %+v", ls.Strategies)
+		}
+		if s.Kind != "threshold" {
+			t.Errorf("threshold arm %d: kind %q", i, s.Kind)
 		}
 		if s.Running {
 			running++
@@ -991,7 +1005,7 @@ func TestLearnCanaryBudget(t *testing.T) {
 	sl2 := newTestSiteLearn(t, "learn-canary-none", clk)
 	sl2.mu.Lock()
 	sl2.strats[0].retired = true
-	sl2.freeze(4)
+	sl2.freeze(4, int(cacheDefault))
 	sl2.signature = sizeHist{}
 	sl2.signature[sizeBucket(100<<10)] = 1
 	sl2.mu.Unlock()
@@ -1000,5 +1014,61 @@ func TestLearnCanaryBudget(t *testing.T) {
 		if sl2.state != stateFrozen {
 			t.Fatalf("window %d: %v, want FROZEN (no challenger that routes differently)", w, sl2.state)
 		}
+	}
+}
+
+// TestLearnCachePhase: a site whose requests all take the large path learns
+// its threshold (one routing: every candidate is equivalent), then its
+// BigCache policy, and freezes on the cheapest policy, published to the
+// BigCache; a site whose leader pools everything skips the cache phase;
+// a frozen site's canaries may then try a cache policy.
+func TestLearnCachePhase(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	fakeLearn(t, st, &clk, nil)
+	sl := newTestSiteLearn(t, "learn-cache-phase", &clk)
+	t.Cleanup(func() { setSiteCachePolicy(sl.sid, cacheDefault) })
+	cost := func() int64 { return []int64{500, 900, 100}[sl.ccur] } // hold is cheapest
+	for w := 1; sl.state != stateFrozen; w++ {
+		if w > 20 {
+			t.Fatalf("not frozen after 20 windows: phase %d, %+v", sl.phase, sl.carms)
+		}
+		feed(sl, &clk, 100, 2<<20, cost(), 0)
+	}
+	if sl.transitions[trLearnCache] != 1 || sl.cbest != int(cacheHold) || !sl.cacheLearned {
+		t.Fatalf("cache phase: transitions %v, frozen on %s, learned %v", sl.transitions, cachePolicyNames[sl.cbest], sl.cacheLearned)
+	}
+	if p := cachePolicy(siteCachePol[sl.sid].Load()); p != cacheHold {
+		t.Errorf("published policy %s, want hold", cachePolicyNames[p])
+	}
+	// A canary may run a cache policy now (it is the only dimension with
+	// a challenger: every threshold routes 2 MiB alike).
+	st2 := *learner.st.Load()
+	st2.canaryEvery = 2
+	learner.st.Store(&st2)
+	feed(sl, &clk, 100, 2<<20, cost(), 0)
+	if sl.state != stateCanary || sl.canaryDim != dimCache || sl.ccur == sl.cbest || sl.cur != sl.best {
+		t.Fatalf("canary: %v dim %d, cache %d (frozen %d)", sl.state, sl.canaryDim, sl.ccur, sl.cbest)
+	}
+	feed(sl, &clk, 100, 2<<20, cost(), 0) // the challenger costs more: back to hold
+	if sl.state != stateFrozen || sl.ccur != int(cacheHold) {
+		t.Fatalf("after the canary: %v on %s", sl.state, cachePolicyNames[sl.ccur])
+	}
+
+	// 100 KiB, pooled cheaper: the leader pools everything, no cache phase.
+	learner.st.Store(&st)
+	sl2 := newTestSiteLearn(t, "learn-cache-phase-pooled", &clk)
+	for w := 1; sl2.state != stateFrozen; w++ {
+		if w > 20 {
+			t.Fatal("pooled site not frozen after 20 windows")
+		}
+		ns := int64(100)
+		if sl2.cur == 0 { // 64 KiB: 100 KiB goes large
+			ns = 1000
+		}
+		feed(sl2, &clk, 100, 100<<10, ns, 0)
+	}
+	if sl2.transitions[trLearnCache] != 0 || sl2.cacheLearned || sl2.cur == 0 {
+		t.Errorf("pooled site: transitions %v, threshold %d KiB", sl2.transitions, thresholdCandidates[sl2.cur]>>10)
 	}
 }

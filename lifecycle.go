@@ -73,20 +73,21 @@ const (
 	trCanaryAdopt         // the challenger won and is frozen instead
 	trDegraded            // FROZEN -> LEARN on degradation
 	trShifted             // FROZEN -> LEARN on a distribution shift
+	trLearnCache          // LEARN moves from the threshold to the BigCache policy
 	numTransitions
 )
 
 // transitionNames name the counted transitions for stats.
 var transitionNames = [numTransitions]string{
 	"LEARN->FROZEN", "FROZEN->CANARY", "CANARY->FROZEN", "CANARY->FROZEN(adopted)",
-	"FROZEN->LEARN(degradation)", "FROZEN->LEARN(shift)",
+	"FROZEN->LEARN(degradation)", "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)",
 }
 
 // transition counts a lifecycle transition of sl and logs it in the
 // verbose debug level (Research mode). Caller holds sl.mu.
 func (sl *siteLearn) transition(tr int) {
 	sl.transitions[tr]++
-	cfg().logf(debugVerbose, "learn: site %s: %s, threshold %d KiB", sl.site.Name(), transitionNames[tr], sl.strats[sl.cur].threshold>>10)
+	cfg().logf(debugVerbose, "learn: site %s: %s, threshold %d KiB, bigcache %s", sl.site.Name(), transitionNames[tr], sl.strats[sl.cur].threshold>>10, cachePolicyNames[sl.ccur])
 }
 
 // Cost floors (costOf, compositeScore): a measure this small counts as
@@ -115,6 +116,25 @@ func costOf(m, ref *windowMetrics, st *learnSettings) float64 {
 		st.wMem*ratio(m.memBytes, ref.memBytes, memFloorByte)) / w
 }
 
+// The two dimensions a site learns, one after the other in a LEARN
+// episode: the routing threshold (elo.go), then, when the threshold sends
+// some of the site's requests to the large path, the BigCache policy of its
+// blocks (cachePolicy, bigcache.go). Each has its own arms and ratings.
+const (
+	dimThreshold = iota // thresholdCandidates
+	dimCache            // cachePolicy values
+	numDims
+)
+
+// dimNames name the dimensions for stats.
+var dimNames = [numDims]string{"threshold", "bigcache"}
+
+// minLargeShare is the share of a site's sampled requests that must take
+// the large path under its threshold for the BigCache policy to be
+// learned: below 5%, the cache policy decides little of the site's cost,
+// and windows spent on it would be exploration for nothing.
+const minLargeShare = 0.05
+
 // siteLearn is the learning state of one site. Created on the site's first
 // sample (or by LoadPolicy); its mu guards everything but the immutable
 // fields. The sampling hook takes mu for one record; the learner takes it
@@ -123,22 +143,27 @@ type siteLearn struct {
 	site *Site // immutable
 	sid  int32 // immutable; the site's id, < maxSites
 
-	mu     sync.Mutex              // guards everything below
-	prof   profile                 // the window in progress and the totals
-	strats [numStrategies]strategy // one per candidate threshold, in candidate order
-	cur    int                     // strategy running now (its threshold is published), index in thresholdCandidates
-	best   int                     // the frozen strategy (FROZEN, CANARY), index
-	state  learnState              // lifecycle state
+	mu     sync.Mutex                 // guards everything below
+	prof   profile                    // the window in progress and the totals
+	strats [numStrategies]strategy    // one per candidate threshold, in candidate order
+	carms  [numCachePolicies]strategy // one per cachePolicy, in cachePolicy order (threshold 0)
+	cur    int                        // threshold arm running now (its threshold is published)
+	ccur   int                        // cache arm running now (its policy is published)
+	best   int                        // the frozen threshold arm (FROZEN, CANARY)
+	cbest  int                        // the frozen cache arm (FROZEN, CANARY)
+	state  learnState                 // lifecycle state
 
 	// LEARN
+	phase        int           // the dimension being learned: dimThreshold, then dimCache
+	cacheLearned bool          // the cache dimension was learned in some episode: canaries may try it
 	episodeStart int64         // when LEARN began, ns on the learner clock
-	ref          windowMetrics // the episode's first rated window: costs are relative to it
+	ref          windowMetrics // the phase's first rated window: costs are relative to it
 	haveRef      bool          // ref is set
 	prev         windowMetrics // the last rated window (what the next one plays against)
 	havePrev     bool          // prev is set
-	bestCost     float64       // lowest best smoothed cost seen in the episode; 0: none
+	bestCost     float64       // lowest best smoothed cost seen in the phase; 0: none
 	calm         int           // rated windows in a row with improvement under freezeGain
-	retiredDone  bool          // retireWeakest ran in this episode
+	retiredDone  bool          // retireWeakest ran in this phase
 	episodeHist  sizeHist      // rated histograms of the episode: the signature when freezing
 
 	// FROZEN, CANARY
@@ -149,16 +174,20 @@ type siteLearn struct {
 	degraded     int           // rated windows in a row above baseline*(1+degrade)
 	frozenRated  int           // rated frozen windows since the last canary
 	canaryWait   int           // rated frozen windows before the next canary (canaryBudget); 0: canaryEvery-1
+	canaryDim    int           // the dimension of the challenger a CANARY runs
 
 	transitions [numTransitions]uint64 // counted transitions
 }
 
 // newSiteLearn starts site s (id sid) in LEARN at time t, on the strategy
-// nearest below its current threshold.
+// nearest below its current threshold and the default cache policy.
 func newSiteLearn(s *Site, sid int32, t int64, st *learnSettings) *siteLearn {
 	sl := &siteLearn{site: s, sid: sid}
 	for i := range sl.strats {
 		sl.strats[i] = strategy{threshold: thresholdCandidates[i], rating: st.initialRating}
+	}
+	for i := range sl.carms {
+		sl.carms[i] = strategy{rating: st.initialRating}
 	}
 	th := siteThreshold(sid)
 	sl.cur = 0
@@ -168,6 +197,7 @@ func newSiteLearn(s *Site, sid int32, t int64, st *learnSettings) *siteLearn {
 		}
 	}
 	sl.best = sl.cur
+	sl.ccur, sl.cbest = int(cacheDefault), int(cacheDefault)
 	sl.episodeStart = t
 	sl.prof.start = t
 	sl.prof.pages0, sl.prof.fresh0 = learnMaps[sid].pages.Load(), learnFresh.Load()
@@ -187,7 +217,7 @@ func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
 	}
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	m := sl.prof.close(t, sl.sid, cached, sl.cur, st, faults)
+	m := sl.prof.close(t, sl.sid, cached, sl.cur, sl.ccur, st, faults)
 	if m.samples >= st.minSamples {
 		switch sl.state {
 		case stateLearn:
@@ -205,26 +235,57 @@ func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
 // page counts as a fault.
 func noFaultCounter() (uint64, bool) { return 0, false }
 
-// publish stores the threshold of the running strategy in the site, where
-// the allocation slow path reads it; in learnOff the site runs the default;
-// a site fixed by SetThreshold keeps its threshold.
-// Caller holds sl.mu.
+// publish stores the threshold and the cache policy of the running arms
+// where the allocation slow path and the BigCache read them; in learnOff
+// the site runs the defaults; a site fixed by SetThreshold keeps its
+// threshold and policy. Caller holds sl.mu.
 func (sl *siteLearn) publish(mode int) {
 	if sl.site.fixed.Load() {
 		return // SetThreshold chose for the site
 	}
 	if mode == learnOff {
 		sl.site.setThreshold(0)
+		setSiteCachePolicy(sl.sid, cacheDefault)
 		return
 	}
 	sl.site.setThreshold(thresholdCandidates[sl.cur])
+	setSiteCachePolicy(sl.sid, cachePolicy(sl.ccur))
 }
 
-// stepLearn handles a rated LEARN window m: it rates the game against the
-// previous window, retires the weaker half once all were tried, tracks the
-// improvement, freezes or chooses the next strategy.
+// arms returns dimension d's arms and a pointer to its arm running now.
+func (sl *siteLearn) arms(d int) ([]strategy, *int) {
+	if d == dimCache {
+		return sl.carms[:], &sl.ccur
+	}
+	return sl.strats[:], &sl.cur
+}
+
+// armOf is the arm of dimension d that ran window m.
+func armOf(m *windowMetrics, d int) int {
+	if d == dimCache {
+		return m.cache
+	}
+	return m.strategy
+}
+
+// equiv reports whether arms i and j of dimension d act alike on the
+// requests of h: thresholds with no sampled size between them (equivalent,
+// profile.go); cache policies only when they are the same.
+func equiv(d, i, j int, h *sizeHist) bool {
+	if d == dimCache {
+		return i == j
+	}
+	return equivalent(i, j, h)
+}
+
+// stepLearn handles a rated LEARN window m of the phase's dimension: it
+// rates the game against the previous window, retires the weaker half once
+// all were tried, tracks the improvement, and moves on: the next arm, the
+// cache phase, or FROZEN.
 func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd func() float64) {
-	s := &sl.strats[sl.cur]
+	d := sl.phase
+	arms, cur := sl.arms(d)
+	s := &arms[*cur]
 	s.samples += m.samples
 	s.epSamples += m.samples
 	s.epWindows++
@@ -235,33 +296,33 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 		sl.ref, sl.haveRef = *m, true
 	}
 	if c := costOf(m, &sl.ref, st); s.cost == 0 || s.epWindows == 2 {
-		// The first window of a strategy in an episode pays its warm-up
-		// (fresh mappings, empty caches): the second replaces it.
+		// The first window of an arm in a phase pays its warm-up (fresh
+		// mappings, empty caches): the second replaces it.
 		s.cost = c
 	} else {
 		s.cost = (s.cost + c) / 2 // smoothing: half the weight on the latest window
 	}
 	h := &sl.episodeHist
-	if sl.havePrev && !equivalent(sl.prev.strategy, sl.cur, h) {
-		play(s, &sl.strats[sl.prev.strategy], gameResult(compositeScore(m, &sl.prev, st), st.drawMargin), st.eloK)
-		sl.shareRating(sl.prev.strategy, h)
+	if p := armOf(&sl.prev, d); sl.havePrev && !equiv(d, p, *cur, h) {
+		play(s, &arms[p], gameResult(compositeScore(m, &sl.prev, st), st.drawMargin), st.eloK)
+		sl.shareRating(p, h)
 	}
-	sl.shareRating(sl.cur, h)
+	sl.shareRating(*cur, h)
 	sl.prev, sl.havePrev = *m, true
 	tried := sl.allTried(1)
 	if tried && !sl.retiredDone {
-		retireWeakest(&sl.strats, sl.cur)
+		retireWeakest(arms, *cur)
 		sl.retiredDone = true
 	}
 	best := 0.0
-	for i := range sl.strats {
-		if c := sl.strats[i].cost; !sl.strats[i].retired && c > 0 && (best == 0 || c < best) {
+	for i := range arms {
+		if c := arms[i].cost; !arms[i].retired && c > 0 && (best == 0 || c < best) {
 			best = c
 		}
 	}
-	// Improvement is measured against the lowest best cost of the
-	// episode, not the last window's: a noisy window that is worse and the
-	// next that is merely back are no improvement.
+	// Improvement is measured against the lowest best cost of the phase,
+	// not the last window's: a noisy window that is worse and the next
+	// that is merely back are no improvement.
 	if sl.bestCost > 0 {
 		if (sl.bestCost-best)/sl.bestCost < st.freezeGain {
 			sl.calm++
@@ -273,65 +334,109 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 		sl.bestCost = best
 	}
 	if sl.allTried(2) && sl.calm >= st.freezeWindows && t-sl.episodeStart >= st.minLearnNs {
-		sl.freeze(leader(&sl.strats))
+		l := leader(arms)
+		if d == dimThreshold && sl.largeShare(l) >= minLargeShare {
+			sl.cur = l
+			sl.enterPhase(dimCache)
+			sl.ccur = sl.next(st, rnd)
+			sl.transition(trLearnCache)
+			return
+		}
+		if d == dimCache {
+			sl.cacheLearned = true
+			sl.freeze(sl.cur, l)
+		} else {
+			sl.freeze(l, sl.ccur)
+		}
 		sl.transition(trLearnFrozen)
 		return
 	}
-	sl.cur = sl.next(st, rnd)
+	*cur = sl.next(st, rnd)
 }
 
-// allTried reports whether every active strategy ran n rated windows in
-// this episode, itself or an equivalent one (after a shift, what was tried
-// before says little). One window tries a strategy (then the weaker half
-// retires); a freeze needs two for every survivor: a strategy's first
-// window after a switch pays its warm-up (fresh mappings, empty caches),
-// and one cold window must not decide against it.
+// largeShare is the share of the episode's sampled requests that take the
+// large path under threshold arm i: above the threshold, or above maxSmall.
+func (sl *siteLearn) largeShare(i int) float64 {
+	var all, large uint64
+	for b, n := range sl.episodeHist {
+		all += n
+		if b == numClasses || uintptr(classes[b].size) > thresholdCandidates[i] {
+			large += n
+		}
+	}
+	if all == 0 {
+		return 0
+	}
+	return float64(large) / float64(all)
+}
+
+// enterPhase starts learning dimension d: a new reference, no previous
+// window to play, every arm of d active and untried.
+func (sl *siteLearn) enterPhase(d int) {
+	sl.phase = d
+	sl.haveRef, sl.havePrev, sl.bestCost, sl.calm, sl.retiredDone = false, false, 0, 0, false
+	arms, _ := sl.arms(d)
+	for i := range arms {
+		arms[i].retired, arms[i].cost, arms[i].epSamples, arms[i].epWindows = false, 0, 0, 0
+	}
+}
+
+// allTried reports whether every active arm of the phase ran n rated
+// windows in it, itself or an equivalent one (after a shift, what was
+// tried before says little). One window tries an arm (then the weaker half
+// retires); a freeze needs two for every survivor: an arm's first window
+// after a switch pays its warm-up (fresh mappings, empty caches), and one
+// cold window must not decide against it.
 func (sl *siteLearn) allTried(n int) bool {
-	for i := range sl.strats {
-		if !sl.strats[i].retired && !sl.covered(i, n) {
+	arms, _ := sl.arms(sl.phase)
+	for i := range arms {
+		if !arms[i].retired && !sl.covered(i, n) {
 			return false
 		}
 	}
 	return true
 }
 
-// covered reports whether strategy i, or an active strategy equivalent to
-// it on the episode's histogram, ran n rated windows in this episode.
+// covered reports whether arm i of the phase, or an active arm equivalent
+// to it on the episode's histogram, ran n rated windows in the phase.
 func (sl *siteLearn) covered(i, n int) bool {
-	for j := range sl.strats {
-		if sl.strats[j].epWindows >= n && !sl.strats[j].retired && equivalent(i, j, &sl.episodeHist) {
+	arms, _ := sl.arms(sl.phase)
+	for j := range arms {
+		if arms[j].epWindows >= n && !arms[j].retired && equiv(sl.phase, i, j, &sl.episodeHist) {
 			return true
 		}
 	}
 	return false
 }
 
-// shareRating gives strategy i's rating and smoothed cost to every
-// strategy equivalent to it on h: they route every sampled request alike,
-// so i's windows are theirs, and an untried equivalent of a loser must not
+// shareRating gives arm i's rating and smoothed cost to every arm of the
+// phase equivalent to it on h: they route every sampled request alike, so
+// i's windows are theirs, and an untried equivalent of a loser must not
 // keep the initial rating and lead.
 func (sl *siteLearn) shareRating(i int, h *sizeHist) {
-	for j := range sl.strats {
-		if j != i && equivalent(i, j, h) {
-			sl.strats[j].rating, sl.strats[j].cost = sl.strats[i].rating, sl.strats[i].cost
+	arms, _ := sl.arms(sl.phase)
+	for j := range arms {
+		if j != i && equiv(sl.phase, i, j, h) {
+			arms[j].rating, arms[j].cost = arms[i].rating, arms[i].cost
 		}
 	}
 }
 
-// next chooses the strategy of the next LEARN window: an active strategy
-// not yet tried in this episode (itself or an equivalent); else, once the
+// next chooses the phase's arm for the next LEARN window: an active arm
+// not yet tried in the phase (itself or an equivalent); else, once the
 // weaker half retired, a survivor not yet confirmed by a second window;
-// else with probability epsilon a random active one that routes
-// differently from the leader; else the leader.
+// else with probability epsilon a random active one that acts differently
+// from the leader; else the leader.
 func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
+	arms, _ := sl.arms(sl.phase)
 	for _, n := range []int{1, 2} {
 		if n == 2 && !sl.retiredDone {
 			break
 		}
 		u := -1
-		for i := range sl.strats {
-			s := &sl.strats[i]
-			if !s.retired && !sl.covered(i, n) && (u < 0 || s.epSamples < sl.strats[u].epSamples) {
+		for i := range arms {
+			s := &arms[i]
+			if !s.retired && !sl.covered(i, n) && (u < 0 || s.epSamples < arms[u].epSamples) {
 				u = i
 			}
 		}
@@ -339,11 +444,11 @@ func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
 			return u
 		}
 	}
-	l := leader(&sl.strats)
+	l := leader(arms)
 	if rnd() < st.epsilon {
 		var others []int // exploring an equivalent of the leader would learn nothing
-		for i := range sl.strats {
-			if i != l && !sl.strats[i].retired && !equivalent(i, l, &sl.episodeHist) {
+		for i := range arms {
+			if i != l && !arms[i].retired && !equiv(sl.phase, i, l, &sl.episodeHist) {
 				others = append(others, i)
 			}
 		}
@@ -354,9 +459,9 @@ func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
 	return l
 }
 
-// freeze enters FROZEN on strategy b.
-func (sl *siteLearn) freeze(b int) {
-	sl.state, sl.best, sl.cur = stateFrozen, b, b
+// freeze enters FROZEN on threshold arm b and cache arm c.
+func (sl *siteLearn) freeze(b, c int) {
+	sl.state, sl.best, sl.cur, sl.cbest, sl.ccur = stateFrozen, b, b, c, c
 	sl.signature = sl.episodeHist
 	sl.newBaseline()
 	sl.canaryWait = 0
@@ -369,15 +474,14 @@ func (sl *siteLearn) newBaseline() {
 	sl.degraded, sl.frozenRated = 0, 0
 }
 
-// relearn enters LEARN at time t, running strategy from.
+// relearn enters LEARN at time t on the threshold dimension, running
+// threshold arm from and the frozen cache policy.
 func (sl *siteLearn) relearn(t int64, from int) {
-	sl.state, sl.cur = stateLearn, from
+	sl.state, sl.cur, sl.ccur = stateLearn, from, sl.cbest
 	sl.episodeStart = t
-	sl.haveRef, sl.havePrev, sl.bestCost, sl.calm, sl.retiredDone = false, false, 0, 0, false
 	sl.episodeHist = sizeHist{}
-	for i := range sl.strats {
-		sl.strats[i].retired, sl.strats[i].cost, sl.strats[i].epSamples, sl.strats[i].epWindows = false, 0, 0, 0
-	}
+	sl.enterPhase(dimCache) // forget the cache arms' episode too
+	sl.enterPhase(dimThreshold)
 }
 
 // stepFrozen handles a rated FROZEN window m: shift, degradation, canary.
@@ -418,44 +522,69 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 	}
 	if st.canaryEvery > 1 && sl.frozenRated >= wait {
 		sl.frozenRated = 0
-		if c := sl.challenger(); c >= 0 {
-			sl.state, sl.cur = stateCanary, c
+		if d, c := sl.challenger(); c >= 0 {
+			sl.state, sl.canaryDim = stateCanary, d
+			if d == dimCache {
+				sl.ccur = c
+			} else {
+				sl.cur = c
+			}
 			sl.transition(trFrozenCanary)
 		}
 	}
 }
 
-// challenger is the best active strategy that routes the signature's
-// requests differently from the frozen one, or -1 when every active
-// strategy is equivalent to it (a canary would measure the same policy).
-func (sl *siteLearn) challenger() int {
-	c := -1
+// challenger is the best active arm that acts differently from the frozen
+// one of its dimension: a threshold routing the signature's requests
+// otherwise, or (once the cache dimension was learned) another cache
+// policy; with its dimension. (dimThreshold, -1) when there is none (a
+// canary would measure the same policy). Ratings of both dimensions share
+// one scale (every arm starts at initialRating); a tie goes to the
+// threshold.
+func (sl *siteLearn) challenger() (d, c int) {
+	d, c = dimThreshold, -1
+	rating := func(d, i int) float64 {
+		arms, _ := sl.arms(d)
+		return arms[i].rating
+	}
 	for i := range sl.strats {
 		if i != sl.best && !sl.strats[i].retired && !equivalent(i, sl.best, &sl.signature) &&
-			(c < 0 || sl.strats[i].rating > sl.strats[c].rating) {
-			c = i
+			(c < 0 || sl.strats[i].rating > rating(d, c)) {
+			d, c = dimThreshold, i
 		}
 	}
-	return c
+	if sl.cacheLearned && sl.largeShare(sl.best) >= minLargeShare {
+		for i := range sl.carms {
+			if i != sl.cbest && !sl.carms[i].retired && (c < 0 || sl.carms[i].rating > rating(d, c)) {
+				d, c = dimCache, i
+			}
+		}
+	}
+	return d, c
 }
 
 // stepCanary handles a rated CANARY window m: the challenger plays the last
-// frozen window; a win makes it the frozen strategy, else the incumbent
-// resumes.
+// frozen window; a win makes it the frozen arm of its dimension, else the
+// incumbent resumes.
 func (sl *siteLearn) stepCanary(m *windowMetrics, t int64, st *learnSettings) {
-	ch := &sl.strats[sl.cur]
+	arms, cur := sl.arms(sl.canaryDim)
+	bestp := &sl.best
+	if sl.canaryDim == dimCache {
+		bestp = &sl.cbest
+	}
+	ch := &arms[*cur]
 	ch.samples += m.samples
 	r := gameResult(compositeScore(m, &sl.prev, st), st.drawMargin)
-	play(ch, &sl.strats[sl.best], r, st.eloK)
+	play(ch, &arms[*bestp], r, st.eloK)
 	if r == 1 {
 		sl.transition(trCanaryAdopt)
-		sl.state, sl.best = stateFrozen, sl.cur
+		sl.state, *bestp = stateFrozen, *cur
 		sl.newBaseline()
 		sl.canaryWait = 0
 		return
 	}
 	sl.transition(trCanaryFrozen)
-	sl.state, sl.cur = stateFrozen, sl.best
+	sl.state, *cur = stateFrozen, *bestp
 	sl.canaryWait = canaryWait(costOf(m, &sl.prev, st), st)
 }
 

@@ -24,9 +24,11 @@ import (
 
 // policyFormat and policyVersion identify the file. Bump the version when a
 // field changes meaning; a loader refuses versions it does not know.
+// Version 2 added the BigCache policy (bigcache, bigcache_strategies,
+// bigcache_learned); version 1 files still load, on the default policy.
 const (
 	policyFormat  = "hakmem-policy"
-	policyVersion = 1
+	policyVersion = 2
 )
 
 // policyFile is the JSON document.
@@ -46,6 +48,12 @@ type policySite struct {
 	State      string           `json:"state"`     // LEARN, FROZEN or CANARY when saved (informative)
 	Threshold  uint64           `json:"threshold"` // the strategy to run (the frozen one, or the leader), bytes
 	Strategies []policyStrategy `json:"strategies"`
+	// BigCache is the cache policy to run ("default", "lean", "hold"; empty
+	// in version 1: "default"), CacheStrategies its arms' records in
+	// cachePolicy order, CacheLearned whether the site learned it.
+	BigCache        string           `json:"bigcache,omitempty"`
+	CacheStrategies []policyStrategy `json:"bigcache_strategies,omitempty"`
+	CacheLearned    bool             `json:"bigcache_learned,omitempty"`
 	// Signature is the size histogram learned on, for the shift rule:
 	// sampled requests by size bucket (the class index, or numClasses for
 	// requests above maxSmall), empty buckets left out.
@@ -54,7 +62,8 @@ type policySite struct {
 
 // policyStrategy is one strategy's record.
 type policyStrategy struct {
-	Threshold uint64  `json:"threshold"` // bytes, one of the candidates
+	Threshold uint64  `json:"threshold"`        // bytes, one of the candidates (0 for a cache policy)
+	Policy    string  `json:"policy,omitempty"` // the cache policy's name (cache arms only)
 	Rating    float64 `json:"rating"`
 	Wins      uint64  `json:"wins"`
 	Losses    uint64  `json:"losses"`
@@ -77,16 +86,28 @@ func SavePolicy(w io.Writer) error {
 		}
 		sl.mu.Lock()
 		ps := policySite{Name: sl.site.Name(), State: sl.state.String()}
-		run := sl.best
+		run, crun := sl.best, sl.cbest
 		if sl.state == stateLearn {
-			run = leader(&sl.strats)
+			run, crun = sl.cur, sl.ccur
+			if sl.phase == dimThreshold {
+				run = leader(sl.strats[:])
+			} else {
+				crun = leader(sl.carms[:])
+			}
 		}
 		ps.Threshold = uint64(thresholdCandidates[run])
-		for _, s := range sl.strats {
-			ps.Strategies = append(ps.Strategies, policyStrategy{
-				Threshold: uint64(s.threshold), Rating: s.rating,
-				Wins: s.wins, Losses: s.losses, Draws: s.draws, Samples: s.samples,
-			})
+		ps.BigCache, ps.CacheLearned = cachePolicyNames[crun], sl.cacheLearned
+		rec := func(s *strategy) policyStrategy {
+			return policyStrategy{Threshold: uint64(s.threshold), Rating: s.rating,
+				Wins: s.wins, Losses: s.losses, Draws: s.draws, Samples: s.samples}
+		}
+		for i := range sl.strats {
+			ps.Strategies = append(ps.Strategies, rec(&sl.strats[i]))
+		}
+		for i := range sl.carms {
+			r := rec(&sl.carms[i])
+			r.Policy = cachePolicyNames[i]
+			ps.CacheStrategies = append(ps.CacheStrategies, r)
 		}
 		sig := sl.signature
 		if sl.state == stateLearn {
@@ -146,10 +167,14 @@ func LoadPolicy(r io.Reader) error {
 			sl.strats[i] = strategy{threshold: uintptr(p.Threshold), rating: p.Rating,
 				wins: p.Wins, losses: p.Losses, draws: p.Draws, samples: p.Samples}
 		}
+		for i, p := range ps.CacheStrategies {
+			sl.carms[i] = strategy{rating: p.Rating, wins: p.Wins, losses: p.Losses, draws: p.Draws, samples: p.Samples}
+		}
 		for i, n := range ps.Signature {
 			sl.episodeHist[i] = n
 		}
-		sl.freeze(strategyIndex(uintptr(ps.Threshold)))
+		sl.cacheLearned = ps.CacheLearned
+		sl.freeze(strategyIndex(uintptr(ps.Threshold)), cachePolicyIndex(ps.BigCache))
 		all = append(all, loaded{s, sl})
 	}
 	learner.stepMu.Lock() // no window closes on a replaced state meanwhile
@@ -165,13 +190,27 @@ func LoadPolicy(r io.Reader) error {
 	return nil
 }
 
+// cachePolicyIndex is the cachePolicy named name ("" is the default), or
+// -1.
+func cachePolicyIndex(name string) int {
+	if name == "" {
+		return int(cacheDefault)
+	}
+	for i, n := range cachePolicyNames {
+		if n == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // validate checks everything LoadPolicy relies on.
 func (f *policyFile) validate() error {
 	if f.Format != policyFormat {
 		return fmt.Errorf("format is %q, want %q", f.Format, policyFormat)
 	}
-	if f.Version != policyVersion {
-		return fmt.Errorf("version %d is not supported (this build reads version %d)", f.Version, policyVersion)
+	if f.Version != policyVersion && f.Version != 1 {
+		return fmt.Errorf("version %d is not supported (this build reads versions 1 and %d)", f.Version, policyVersion)
 	}
 	if len(f.Candidates) != numStrategies {
 		return fmt.Errorf("the file has %d candidate thresholds, this build %d: learned with another build", len(f.Candidates), numStrategies)
@@ -205,11 +244,28 @@ func (f *policyFile) validate() error {
 			return fmt.Errorf("site %q: %d strategies, want %d", ps.Name, len(ps.Strategies), numStrategies)
 		}
 		for i, p := range ps.Strategies {
-			if p.Threshold != uint64(thresholdCandidates[i]) {
-				return fmt.Errorf("site %q: strategy %d has threshold %d, want %d", ps.Name, i, p.Threshold, thresholdCandidates[i])
+			if p.Threshold != uint64(thresholdCandidates[i]) || p.Policy != "" {
+				return fmt.Errorf("site %q: strategy %d has threshold %d (policy %q), want %d", ps.Name, i, p.Threshold, p.Policy, thresholdCandidates[i])
 			}
 			if math.IsNaN(p.Rating) || math.IsInf(p.Rating, 0) || p.Rating < 0 || p.Rating > 10000 {
 				return fmt.Errorf("site %q: strategy %d has rating %v, outside [0, 10000]", ps.Name, i, p.Rating)
+			}
+		}
+		if f.Version == 1 && (ps.BigCache != "" || ps.CacheStrategies != nil || ps.CacheLearned) {
+			return fmt.Errorf("site %q: BigCache policy fields in a version 1 file", ps.Name)
+		}
+		if ps.BigCache != "" && cachePolicyIndex(ps.BigCache) < 0 {
+			return fmt.Errorf("site %q: bigcache policy %q is not one of %v", ps.Name, ps.BigCache, cachePolicyNames)
+		}
+		if ps.CacheStrategies != nil && len(ps.CacheStrategies) != int(numCachePolicies) {
+			return fmt.Errorf("site %q: %d bigcache strategies, want %d", ps.Name, len(ps.CacheStrategies), numCachePolicies)
+		}
+		for i, p := range ps.CacheStrategies {
+			if p.Policy != cachePolicyNames[i] || p.Threshold != 0 {
+				return fmt.Errorf("site %q: bigcache strategy %d is %q (threshold %d), want %q", ps.Name, i, p.Policy, p.Threshold, cachePolicyNames[i])
+			}
+			if math.IsNaN(p.Rating) || math.IsInf(p.Rating, 0) || p.Rating < 0 || p.Rating > 10000 {
+				return fmt.Errorf("site %q: bigcache strategy %d has rating %v, outside [0, 10000]", ps.Name, i, p.Rating)
 			}
 		}
 	}

@@ -89,6 +89,7 @@ func tvdNoise(a, b *sizeHist, n uint64) float64 {
 // different lengths compare.
 type windowMetrics struct {
 	strategy    int     // index in thresholdCandidates of the strategy that ran
+	cache       int     // the cachePolicy that ran (bigcache.go)
 	samples     uint64  // sampled requests
 	ops         uint64  // estimated requests above minLargeThreshold: samples x sampleEvery
 	cpuNsPerOp  float64 // mean time of a sampled request in the allocator, ns (slow paths, mmap included)
@@ -173,10 +174,10 @@ func (p *profile) record(size int, usable uintptr, ns int64) {
 // faults over the window, at most 1): a site that maps 225 pages per block
 // and touches two is not charged 225 faults. Without a fault counter (the
 // portable build), every fresh page counts.
-func (p *profile) close(t int64, sid int32, cached uint64, strat int, st *learnSettings, faults func() (uint64, bool)) windowMetrics {
+func (p *profile) close(t int64, sid int32, cached uint64, strat, cache int, st *learnSettings, faults func() (uint64, bool)) windowMetrics {
 	pages, fresh := learnMaps[sid].pages.Load(), learnFresh.Load()
 	flt, fok := faults()
-	m := windowMetrics{strategy: strat, samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
+	m := windowMetrics{strategy: strat, cache: cache, samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
 	if p.samples > 0 {
 		n := float64(p.samples)
 		m.cpuNsPerOp = float64(p.cpuNs) / n

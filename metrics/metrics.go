@@ -59,18 +59,27 @@ func learnMetric(name, kind, label2, help string, f func(lb []hakmem.Leaderboard
 	return metric{Description: Description{Name: name, Kind: kind, Label: "site", Help: help, Label2: label2}, learn: f}
 }
 
-// eachStrategy emits f(strategy) for every strategy of every learning
-// site, labelled with the site and the threshold in bytes.
+// eachStrategy emits f(strategy) for every arm of every learning site,
+// labelled with the site and the arm: a threshold arm by its threshold in
+// bytes, a BigCache policy arm as "bigcache:<policy>".
 func eachStrategy(f func(s *hakmem.LeaderboardStrategy) float64) func([]hakmem.LeaderboardSite, func(string, string, float64)) {
 	return func(lb []hakmem.LeaderboardSite, emit func(string, string, float64)) {
 		for _, ls := range lb {
 			for i := range ls.Strategies {
 				s := &ls.Strategies[i]
-				emit(ls.Site, strconv.FormatUint(s.Threshold, 10), f(s))
+				arm := strconv.FormatUint(s.Threshold, 10)
+				if s.Kind == "bigcache" {
+					arm = "bigcache:" + s.Policy
+				}
+				emit(ls.Site, arm, f(s))
 			}
 		}
 	}
 }
+
+// cachePolicies numbers the BigCache policies for
+// /hakmem/learn/bigcache:policy.
+var cachePolicies = map[string]float64{"default": 0, "lean": 1, "hold": 2}
 
 // learnStates numbers the lifecycle states for /hakmem/learn/state:state.
 var learnStates = map[string]float64{"LEARN": 0, "FROZEN": 1, "CANARY": 2}
@@ -193,6 +202,11 @@ var table = []metric{
 			emit(ls.Site, "", float64(ls.Threshold))
 		}
 	}),
+	learnMetric("/hakmem/learn/bigcache:policy", Gauge, "", "BigCache policy the learning site uses now for its large blocks: 0 default, 1 lean, 2 hold.", func(lb []hakmem.LeaderboardSite, emit func(string, string, float64)) {
+		for _, ls := range lb {
+			emit(ls.Site, "", cachePolicies[ls.BigCache])
+		}
+	}),
 	learnMetric("/hakmem/learn/state:state", Gauge, "", "Lifecycle state of the learning site: 0 LEARN, 1 FROZEN, 2 CANARY.", func(lb []hakmem.LeaderboardSite, emit func(string, string, float64)) {
 		for _, ls := range lb {
 			emit(ls.Site, "", learnStates[ls.State])
@@ -205,13 +219,13 @@ var table = []metric{
 			}
 		}
 	}),
-	learnMetric("/hakmem/learn/rating:elo", Gauge, "threshold", "ELO rating of the candidate threshold (label: bytes) at the learning site; all start at 1500.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return s.Rating })),
-	learnMetric("/hakmem/learn/wins:games", Counter, "threshold", "Rated games the candidate threshold won at the learning site.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return float64(s.Wins) })),
-	learnMetric("/hakmem/learn/losses:games", Counter, "threshold", "Rated games the candidate threshold lost at the learning site.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return float64(s.Losses) })),
-	learnMetric("/hakmem/learn/draws:games", Counter, "threshold", "Rated games the candidate threshold drew at the learning site.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return float64(s.Draws) })),
-	learnMetric("/hakmem/learn/samples:allocs", Counter, "threshold", "Sampled allocations made while the candidate threshold ran at the learning site.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return float64(s.Samples) })),
-	learnMetric("/hakmem/learn/retired:bool", Gauge, "threshold", "1 if the candidate threshold is retired in the learning site's current episode.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return b2f(s.Retired) })),
-	learnMetric("/hakmem/learn/running:bool", Gauge, "threshold", "1 for the candidate threshold the learning site runs now.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return b2f(s.Running) })),
+	learnMetric("/hakmem/learn/rating:elo", Gauge, "threshold", "ELO rating of the arm at the learning site (label: a threshold in bytes, or bigcache:<policy>); all start at 1500.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return s.Rating })),
+	learnMetric("/hakmem/learn/wins:games", Counter, "threshold", "Rated games the arm (threshold or bigcache:<policy>) won at the learning site.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return float64(s.Wins) })),
+	learnMetric("/hakmem/learn/losses:games", Counter, "threshold", "Rated games the arm (threshold or bigcache:<policy>) lost at the learning site.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return float64(s.Losses) })),
+	learnMetric("/hakmem/learn/draws:games", Counter, "threshold", "Rated games the arm (threshold or bigcache:<policy>) drew at the learning site.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return float64(s.Draws) })),
+	learnMetric("/hakmem/learn/samples:allocs", Counter, "threshold", "Sampled allocations made while the arm (threshold or bigcache:<policy>) ran at the learning site.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return float64(s.Samples) })),
+	learnMetric("/hakmem/learn/retired:bool", Gauge, "threshold", "1 if the arm (threshold or bigcache:<policy>) is retired in the learning site's current episode.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return b2f(s.Retired) })),
+	learnMetric("/hakmem/learn/running:bool", Gauge, "threshold", "1 for the arms (a threshold and a bigcache:<policy>) the learning site runs now.", eachStrategy(func(s *hakmem.LeaderboardStrategy) float64 { return b2f(s.Running) })),
 }
 
 // All describes every metric, in a fixed order.

@@ -100,7 +100,7 @@ func TestLearnMetrics(t *testing.T) {
 			threshold = x.Value
 		}
 	}
-	if len(ratings) != 5 || ratings["65536"] == 0 || ratings["1048576"] == 0 || !transitions["LEARN->FROZEN"] || len(transitions) != 6 || threshold < 64<<10 {
+	if len(ratings) != 8 || ratings["65536"] == 0 || ratings["1048576"] == 0 || ratings["bigcache:hold"] == 0 || !transitions["LEARN->FROZEN"] || len(transitions) != 7 || threshold < 64<<10 {
 		t.Errorf("ratings %v, transitions %v, threshold %v", ratings, transitions, threshold)
 	}
 	var m map[string]any
