@@ -161,7 +161,10 @@
 //     cost, a slow path is drawn and timed; plain Alloc is not sampled, so
 //     only named sites learn. A strategy is a routing threshold (64, 128,
 //     256, 512 KiB or all pooled); thresholds with no sampled size between
-//     them are one strategy. ELO ratings (1500, K 32) compare the strategy
+//     them are one strategy. A site whose threshold sends requests to the
+//     large path then learns its BigCache policy the same way: default,
+//     lean (a quarter of the per-site limits, cooling four times sooner)
+//     or hold (four times the limits, cooling four times later). ELO ratings (1500, K 32) compare the strategy
 //     of each window with the previous one on a composite score (CPU 40%,
 //     faults 30%, memory 30%; fresh pages count as far as the process
 //     actually faulted), with 10% exploration. A site goes LEARN -> FROZEN

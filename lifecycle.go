@@ -5,7 +5,17 @@ import (
 	"sync"
 )
 
-// The lifecycle of a site's learning, one state machine per site:
+// The lifecycle of a site's learning, one state machine per site. A site
+// learns two dimensions, one after the other: its routing threshold (the
+// threshold arms, strats), then, if the chosen threshold sends at least
+// minLargeShare of its sampled requests to the large path, the BigCache
+// policy of its large blocks (the cache arms, carms: default, lean, hold;
+// bigcache.go). Each dimension is a phase of LEARN with its own arms,
+// ratings and freeze rule; the arm of the other dimension stays fixed
+// meanwhile. Learning one dimension at a time keeps the arms few (5 and 3,
+// not 15 pairs) and the threshold phase as short as before; the two
+// interact little (the cache policy only matters for what the threshold
+// sends to the large path).
 //
 //   - LEARN: every window is rated against the one before (elo.go); the next
 //     window runs each untried strategy first, then (once the weaker half
@@ -15,18 +25,23 @@ import (
 //     when no sampled size lies between their thresholds (equivalent,
 //     profile.go): they route every request alike, so one window tries
 //     them all, they share ratings, and they never play each other.
-//   - LEARN -> FROZEN: the best smoothed cost improved on the episode's
+//   - LEARN -> FROZEN: the best smoothed cost improved on the phase's
 //     lowest by less than freezeGain (1%) for freezeWindows (3) rated
-//     windows in a row, every active strategy ran twice (the first window
-//     of a strategy pays its warm-up; the second replaces its cost), and
-//     minLearnNs passed since LEARN began. The leader is frozen; the
-//     histogram learned on is kept as the signature, and the mean of the
-//     first degradeWindows frozen windows becomes the baseline.
+//     windows in a row, every active arm ran twice (the first window of an
+//     arm pays its warm-up; the second replaces its cost), and minLearnNs
+//     passed since LEARN began. The leader is frozen; the histogram learned
+//     on is kept as the signature, and the mean of the first
+//     degradeWindows frozen windows becomes the baseline.
+//   - LEARN(threshold) -> LEARN(bigcache): the same condition in the
+//     threshold phase, when the leader sends minLargeShare or more of the
+//     sampled requests to the large path: the leader's threshold stays,
+//     and the cache arms are learned the same way before FROZEN.
 //   - FROZEN: no ratings move; each window is checked against the baseline
 //     and the signature.
 //   - FROZEN -> CANARY: after canaryEvery-1 frozen windows, one window runs
-//     the best challenger that routes the signature differently (5% of the
-//     traffic, by time). After a lost canary at cost ratio r the next
+//     the best challenger (5% of the traffic, by time): a threshold that
+//     routes the signature differently, or, once the cache dimension was
+//     learned, another cache policy. After a lost canary at cost ratio r the next
 //     waits (r-1)/canaryBudget windows (canaryWait), so that losing
 //     canaries cost at most canaryBudget (1%) of the site's allocator
 //     time. No challenger routes differently: no canary.
@@ -44,7 +59,8 @@ import (
 //
 // A window with fewer than minSamples samples is unrated: it changes no
 // state and no strategy. Ratings survive a return to LEARN (they are what
-// was learned); the retired strategies come back, and each is tried again.
+// was learned); the retired arms come back, and each is tried again, the
+// threshold first.
 
 // learnState is a site's lifecycle state.
 type learnState uint8
