@@ -39,19 +39,21 @@ const (
 // acceptLoad is a workload: one operation allocates a block of size() bytes
 // from the site (touching its first and last byte) and either frees it at
 // once (live 0) or stores it in a ring of live blocks, freeing the block it
-// replaces.
+// replaces; with burst set, the ring fills up and then every block in it is
+// freed at once.
 type acceptLoad struct {
-	name string
-	live int
-	size func(r *rand.Rand) int
+	name  string
+	live  int
+	size  func(r *rand.Rand) int
+	burst bool
 }
 
 // acceptWrong are workloads where the default threshold (1 MiB, all
 // pooled) is expected to be wrong.
 var acceptWrong = []acceptLoad{
-	{"ring300K", 8, func(*rand.Rand) int { return 300 << 10 }},
-	{"short600K", 0, func(*rand.Rand) int { return 600 << 10 }},
-	{"mix200-900K", 4, func(r *rand.Rand) int { return 200<<10 + r.IntN(700<<10) }},
+	{"ring300K", 8, func(*rand.Rand) int { return 300 << 10 }, false},
+	{"short600K", 0, func(*rand.Rand) int { return 600 << 10 }, false},
+	{"mix200-900K", 4, func(r *rand.Rand) int { return 200<<10 + r.IntN(700<<10) }, false},
 }
 
 // acceptState is a workload's ring and random source.
@@ -73,6 +75,9 @@ func (a *acceptState) ops(w acceptLoad, s *Site, n int) {
 		if w.live == 0 {
 			Free(b)
 			continue
+		}
+		if w.burst && a.i%w.live == 0 {
+			a.drain()
 		}
 		j := a.i % w.live
 		a.i++
@@ -296,7 +301,7 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 
 // acceptRight is the workload where the default (all pooled) is right:
 // 128 KiB blocks freed at once, served by the per-P caches when pooled.
-var acceptRight = acceptLoad{"short128K", 0, func(*rand.Rand) int { return 128 << 10 }}
+var acceptRight = acceptLoad{"short128K", 0, func(*rand.Rand) int { return 128 << 10 }, false}
 
 // acceptRightRounds is the number of interleaved rounds of
 // BenchmarkLearnAcceptRight: each runs one window per arm.
@@ -399,7 +404,7 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 // acceptMaxLearn windows).
 func BenchmarkLearnAcceptShift(b *testing.B) {
 	before := acceptWrong[0]
-	after := acceptLoad{"ring900K", 8, func(*rand.Rand) int { return 900 << 10 }}
+	after := acceptLoad{"ring900K", 8, func(*rand.Rand) int { return 900 << 10 }, false}
 	sum := map[string]float64{}
 	for range b.N {
 		s := NewSite("accept-shift")
@@ -450,7 +455,7 @@ func BenchmarkLearnAcceptShift(b *testing.B) {
 func TestLearnAcceptHarness(t *testing.T) {
 	ensureInit()
 	oldSt, oldOn := learner.st.Load(), learner.on.Load()
-	w := acceptLoad{"harness600K", 0, func(*rand.Rand) int { return 600 << 10 }}
+	w := acceptLoad{"harness600K", 0, func(*rand.Rand) int { return 600 << 10 }, false}
 	s := NewSite("accept-harness")
 	restore := acceptLearnEnv()
 	a := newAcceptState(w)
@@ -462,5 +467,94 @@ func TestLearnAcceptHarness(t *testing.T) {
 	}
 	if learner.st.Load() != oldSt || learner.on.Load() != oldOn || learner.sites[s.id].Load() != nil || s.threshold.Load() != 0 {
 		t.Error("settings, mode or learning state not restored")
+	}
+}
+
+// acceptCache are workloads where the default BigCache policy is expected
+// to be wrong: every request takes the large path (above maxSmall), so the
+// threshold does not matter and the cache policy decides.
+//   - burst32x2M: 32 blocks of 2 MiB allocated, then all freed, again and
+//     again: the default keeps 16 blocks per site, so every burst maps 16
+//     blocks afresh; hold keeps all 32.
+var acceptCache = []acceptLoad{
+	{"burst32x2M", 32, func(*rand.Rand) int { return 2 << 20 }, true},
+}
+
+// BenchmarkLearnAcceptCache: on workloads where the default BigCache
+// policy is wrong, the throughput of every fixed cache policy and of live
+// learning (both dimensions: the threshold, which cannot matter here, then
+// the cache policy). As BenchmarkLearnAcceptWrong: fixed policies run one
+// window each on their own sites after every post-freeze learning window.
+// Metrics: fixed-<policy>-ops/s, best-ops/s, default-ops/s, learn-ops/s,
+// learn/best, learn/default, freeze-window, frozen-policy (0 default, 1
+// lean, 2 hold), frozen-on-best, cache-phase (1 if the site learned the
+// cache dimension), fixed-<policy>-cachedMiB (the site's BigCache bytes
+// after a burst is freed: the memory each policy holds).
+func BenchmarkLearnAcceptCache(b *testing.B) {
+	for _, w := range acceptCache {
+		b.Run(w.name, func(b *testing.B) {
+			sum := map[string]float64{}
+			for range b.N {
+				var fs [numCachePolicies]*Site
+				var fa [numCachePolicies]*acceptState
+				var ft [numCachePolicies]time.Duration
+				for i := range fs {
+					fs[i] = NewSite(fmt.Sprintf("accept-%s-fixed-%s", w.name, cachePolicyNames[i]))
+					fa[i] = newAcceptState(w)
+					setSiteCachePolicy(fs[i].id, cachePolicy(i))
+					fa[i].timedWindow(w, fs[i]) // warm-up
+				}
+				s := NewSite("accept-" + w.name + "-learn")
+				restore := acceptLearnEnv()
+				a := newAcceptState(w)
+				r := learnRunOn(w, s, a, func() {
+					for i := range fs {
+						ft[i] += fa[i].timedWindow(w, fs[i])
+					}
+				})
+				a.drain()
+				var frozen int
+				if sl := learner.sites[s.id].Load(); sl != nil {
+					sl.mu.Lock()
+					frozen = sl.cbest
+					if sl.transitions[trLearnCache] > 0 {
+						sum["cache-phase"]++
+					}
+					sl.mu.Unlock()
+				}
+				restore()
+				setSiteCachePolicy(s.id, cacheDefault)
+				best := -1
+				var fixed [numCachePolicies]float64
+				for i := range fs {
+					fa[i].drain() // a burst's end: what the policy keeps
+					heap.mu.Lock()
+					cached := heap.big.sites[fs[i].id].list.bytes
+					heap.mu.Unlock()
+					setSiteCachePolicy(fs[i].id, cacheDefault)
+					fixed[i] = opsPerSec(r.postWins, ft[i])
+					sum[fmt.Sprintf("fixed-%s-ops/s", cachePolicyNames[i])] += fixed[i]
+					sum[fmt.Sprintf("fixed-%s-cachedMiB", cachePolicyNames[i])] += float64(cached) / (1 << 20)
+					if best < 0 || fixed[i] > fixed[best] {
+						best = i
+					}
+				}
+				learn := opsPerSec(r.postWins, r.postTime)
+				sum["best-ops/s"] += fixed[best]
+				sum["default-ops/s"] += fixed[cacheDefault]
+				sum["learn-ops/s"] += learn
+				sum["learn/best"] += learn / fixed[best]
+				sum["learn/default"] += learn / fixed[cacheDefault]
+				sum["freeze-window"] += float64(r.freezeWin)
+				sum["frozen-policy"] += float64(frozen)
+				if frozen == best {
+					sum["frozen-on-best"]++
+				}
+			}
+			for k, v := range sum {
+				b.ReportMetric(v/float64(b.N), k)
+			}
+			b.ReportMetric(0, "ns/op")
+		})
 	}
 }

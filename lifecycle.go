@@ -349,8 +349,16 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	if sl.bestCost == 0 || best < sl.bestCost {
 		sl.bestCost = best
 	}
-	if sl.allTried(2) && sl.calm >= st.freezeWindows && t-sl.episodeStart >= st.minLearnNs {
+	// One routing: when every threshold routes the sampled sizes alike
+	// (all of them above maxSmall, say), there is nothing to compare and
+	// the threshold is decided by its first window.
+	single := d == dimThreshold && sl.oneRouting()
+	if single || sl.allTried(2) && sl.calm >= st.freezeWindows && t-sl.episodeStart >= st.minLearnNs {
 		l := leader(arms)
+		if single && (sl.largeShare(l) < minLargeShare || t-sl.episodeStart < st.minLearnNs) {
+			*cur = l // nothing to learn yet (or at all): keep sampling
+			return
+		}
 		if d == dimThreshold && sl.largeShare(l) >= minLargeShare {
 			sl.cur = l
 			sl.enterPhase(dimCache)
@@ -368,6 +376,17 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 		return
 	}
 	*cur = sl.next(st, rnd)
+}
+
+// oneRouting reports whether every threshold arm routes the episode's
+// sampled requests like every other.
+func (sl *siteLearn) oneRouting() bool {
+	for i := 1; i < numStrategies; i++ {
+		if !equivalent(0, i, &sl.episodeHist) {
+			return false
+		}
+	}
+	return true
 }
 
 // largeShare is the share of the episode's sampled requests that take the
