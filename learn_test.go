@@ -417,16 +417,21 @@ func TestLearnShift(t *testing.T) {
 	if sl.state != stateLearn || sl.transitions[trShifted] != 1 {
 		t.Fatalf("TVD 0.3: %v", sl.state)
 	}
-	// The new episode tries both ways of routing 900 KiB (64 to 512 KiB
-	// send it to the large path alike; 1 MiB pools it), none retired, and
-	// nothing else: two windows cover every strategy.
-	tried := map[bool]bool{}
+	// The window that showed the shift is the new episode's first: it ran
+	// the frozen arm on the new sizes (300 and 900 KiB). Three routings of
+	// those exist (64 to 256 KiB: both large; 512 KiB: 300 KiB pooled;
+	// 1 MiB: both pooled): two more windows try the other two, and nothing
+	// else is tried.
+	if sl.strats[sl.best].epWindows != 1 {
+		t.Fatalf("the frozen arm has %d windows in the new episode, want 1 (the shift window)", sl.strats[sl.best].epWindows)
+	}
+	var tried []int
 	for range 2 {
-		tried[thresholdCandidates[sl.cur] < 900<<10] = true
+		tried = append(tried, sl.cur)
 		feed(sl, clk, 100, 900<<10, 200, 0)
 	}
-	if len(tried) != 2 || !sl.allTried(1) {
-		t.Errorf("after the shift: tried large %v, pooled %v; all tried %v", tried[true], tried[false], sl.allTried(1))
+	if !sl.allTried(1) || equivalent(tried[0], tried[1], &sl.episodeHist) {
+		t.Errorf("after the shift: tried %v; all tried %v", tried, sl.allTried(1))
 	}
 }
 
@@ -1029,6 +1034,12 @@ func TestLearnCachePhase(t *testing.T) {
 	sl := newTestSiteLearn(t, "learn-cache-phase", &clk)
 	t.Cleanup(func() { setSiteCachePolicy(sl.sid, cacheDefault) })
 	cost := func() int64 { return []int64{500, 900, 100}[sl.ccur] } // hold is cheapest
+	churn := func(sid int32) { // blocks evicted by the site's limit: the cache policy matters
+		heap.mu.Lock()
+		heap.big.sites[sid].evictions += 50
+		heap.mu.Unlock()
+	}
+	churn(sl.sid)
 	for w := 1; sl.state != stateFrozen; w++ {
 		if w > 20 {
 			t.Fatalf("not frozen after 20 windows: phase %d, %+v", sl.phase, sl.carms)
@@ -1055,9 +1066,22 @@ func TestLearnCachePhase(t *testing.T) {
 		t.Fatalf("after the canary: %v on %s", sl.state, cachePolicyNames[sl.ccur])
 	}
 
-	// 100 KiB, pooled cheaper: the leader pools everything, no cache phase.
+	// All large, but the cache never churns: no cache phase either.
 	learner.st.Store(&st)
+	sl3 := newTestSiteLearn(t, "learn-cache-phase-calm", &clk)
+	for w := 1; sl3.state != stateFrozen; w++ {
+		if w > 20 {
+			t.Fatal("calm site not frozen after 20 windows")
+		}
+		feed(sl3, &clk, 100, 2<<20, 300, 0)
+	}
+	if sl3.transitions[trLearnCache] != 0 || sl3.cacheLearned {
+		t.Errorf("calm site learned its cache: transitions %v", sl3.transitions)
+	}
+
+	// 100 KiB, pooled cheaper: the leader pools everything, no cache phase.
 	sl2 := newTestSiteLearn(t, "learn-cache-phase-pooled", &clk)
+	churn(sl2.sid)
 	for w := 1; sl2.state != stateFrozen; w++ {
 		if w > 20 {
 			t.Fatal("pooled site not frozen after 20 windows")

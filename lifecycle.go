@@ -148,8 +148,16 @@ var dimNames = [numDims]string{"threshold", "bigcache"}
 // minLargeShare is the share of a site's sampled requests that must take
 // the large path under its threshold for the BigCache policy to be
 // learned: below 5%, the cache policy decides little of the site's cost,
-// and windows spent on it would be exploration for nothing.
+// and windows spent on it would be exploration for nothing. The site's
+// BigCache must also have churned in the episode: at least minChurnShare
+// of its large requests saw a block evicted by a limit or unmapped by
+// decay. A cache that rarely does keeps and hands back the same blocks
+// under every policy.
 const minLargeShare = 0.05
+
+// minChurnShare: see minLargeShare. 5%: one large request in 20 that the
+// cache policy could have served differently.
+const minChurnShare = 0.05
 
 // siteLearn is the learning state of one site. Created on the site's first
 // sample (or by LoadPolicy); its mu guards everything but the immutable
@@ -181,6 +189,7 @@ type siteLearn struct {
 	calm         int           // rated windows in a row with improvement under freezeGain
 	retiredDone  bool          // retireWeakest ran in this phase
 	episodeHist  sizeHist      // rated histograms of the episode: the signature when freezing
+	episodeChurn uint64        // the site's BigCache evictions and decays in the episode's rated windows
 
 	// FROZEN, CANARY
 	signature    sizeHist      // the distribution learned on
@@ -217,6 +226,7 @@ func newSiteLearn(s *Site, sid int32, t int64, st *learnSettings) *siteLearn {
 	sl.episodeStart = t
 	sl.prof.start = t
 	sl.prof.pages0, sl.prof.fresh0 = learnMaps[sid].pages.Load(), learnFresh.Load()
+	_, sl.prof.churn0 = siteCacheState(sid)
 	if f := learner.env.Load().faults; f != nil {
 		sl.prof.flt0, _ = f()
 	}
@@ -226,20 +236,20 @@ func newSiteLearn(s *Site, sid int32, t int64, st *learnSettings) *siteLearn {
 // step closes the window in progress at time t, runs the lifecycle and
 // publishes the strategy of the next window; rnd draws from [0, 1).
 func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
-	cached := siteCachedBytes(sl.sid)
+	cached, churn := siteCacheState(sl.sid)
 	faults := learner.env.Load().faults
 	if faults == nil {
 		faults = noFaultCounter
 	}
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	m := sl.prof.close(t, sl.sid, cached, sl.cur, sl.ccur, st, faults)
+	m := sl.prof.close(t, sl.sid, cached, churn, sl.cur, sl.ccur, st, faults)
 	if m.samples >= st.minSamples {
 		switch sl.state {
 		case stateLearn:
 			sl.stepLearn(&m, t, st, rnd)
 		case stateFrozen:
-			sl.stepFrozen(&m, t, st)
+			sl.stepFrozen(&m, t, st, rnd)
 		case stateCanary:
 			sl.stepCanary(&m, t, st)
 		}
@@ -308,6 +318,7 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	for i := range m.hist {
 		sl.episodeHist[i] += m.hist[i]
 	}
+	sl.episodeChurn += m.churn
 	if !sl.haveRef {
 		sl.ref, sl.haveRef = *m, true
 	}
@@ -327,7 +338,7 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	sl.prev, sl.havePrev = *m, true
 	tried := sl.allTried(1)
 	if tried && !sl.retiredDone {
-		retireWeakest(arms, *cur)
+		sl.retireWeaker(*cur)
 		sl.retiredDone = true
 	}
 	best := 0.0
@@ -338,9 +349,10 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	}
 	// Improvement is measured against the lowest best cost of the phase,
 	// not the last window's: a noisy window that is worse and the next
-	// that is merely back are no improvement.
+	// that is merely back are no improvement. An arm's second window,
+	// which replaces its warm-up cost, is calibration, not improvement.
 	if sl.bestCost > 0 {
-		if (sl.bestCost-best)/sl.bestCost < st.freezeGain {
+		if (sl.bestCost-best)/sl.bestCost < st.freezeGain || s.epWindows == 2 {
 			sl.calm++
 		} else {
 			sl.calm = 0
@@ -355,11 +367,17 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings, rnd
 	single := d == dimThreshold && sl.oneRouting()
 	if single || sl.allTried(2) && sl.calm >= st.freezeWindows && t-sl.episodeStart >= st.minLearnNs {
 		l := leader(arms)
-		if single && (sl.largeShare(l) < minLargeShare || t-sl.episodeStart < st.minLearnNs) {
-			*cur = l // nothing to learn yet (or at all): keep sampling
+		cacheWorth := sl.largeShare(l) >= minLargeShare && sl.churnShare(l, st) >= minChurnShare
+		if single && (!cacheWorth || t-sl.episodeStart < st.minLearnNs) {
+			if t-sl.episodeStart >= st.minLearnNs && sl.calm >= st.freezeWindows {
+				sl.freeze(l, sl.ccur) // one routing, a cache that never churned: nothing to learn
+				sl.transition(trLearnFrozen)
+				return
+			}
+			*cur = l // keep sampling: the cache may churn yet
 			return
 		}
-		if d == dimThreshold && sl.largeShare(l) >= minLargeShare {
+		if d == dimThreshold && cacheWorth {
 			sl.cur = l
 			sl.enterPhase(dimCache)
 			sl.ccur = sl.next(st, rnd)
@@ -387,6 +405,21 @@ func (sl *siteLearn) oneRouting() bool {
 		}
 	}
 	return true
+}
+
+// churnShare is the site's BigCache churn in the episode over its large
+// requests (estimated: the episode's sampled requests that threshold arm
+// i sends to the large path, times sampleEvery).
+func (sl *siteLearn) churnShare(i int, st *learnSettings) float64 {
+	var n uint64
+	for _, c := range sl.episodeHist {
+		n += c
+	}
+	large := sl.largeShare(i) * float64(n) * float64(max(st.sampleEvery, 1))
+	if large <= 0 {
+		return 0
+	}
+	return float64(sl.episodeChurn) / large
 }
 
 // largeShare is the share of the episode's sampled requests that take the
@@ -432,16 +465,61 @@ func (sl *siteLearn) allTried(n int) bool {
 	return true
 }
 
-// covered reports whether arm i of the phase, or an active arm equivalent
-// to it on the episode's histogram, ran n rated windows in the phase.
+// covered reports whether arm i of the phase and the arms equivalent to it
+// on the episode's histogram (retired or not: their windows are evidence
+// still) ran n rated windows in the phase between them.
 func (sl *siteLearn) covered(i, n int) bool {
 	arms, _ := sl.arms(sl.phase)
+	w := 0
 	for j := range arms {
-		if arms[j].epWindows >= n && !arms[j].retired && equiv(sl.phase, i, j, &sl.episodeHist) {
-			return true
+		if equiv(sl.phase, i, j, &sl.episodeHist) {
+			w += arms[j].epWindows
 		}
 	}
-	return false
+	return w >= n
+}
+
+// retireWeaker retires the weaker half of the phase's routing classes (arms
+// equivalent on the episode's histogram form one class, retired together),
+// never the class of arm cur: retireWeakest over one representative per
+// class.
+func (sl *siteLearn) retireWeaker(cur int) {
+	d, h := sl.phase, &sl.episodeHist
+	arms, _ := sl.arms(d)
+	var reps []int
+	rc := -1 // cur's class in reps
+	for i := range arms {
+		if arms[i].retired {
+			continue
+		}
+		k := -1
+		for r, j := range reps {
+			if equiv(d, i, j, h) {
+				k = r
+			}
+		}
+		if k < 0 {
+			k = len(reps)
+			reps = append(reps, i)
+		}
+		if i == cur {
+			rc = k
+		}
+	}
+	rs := make([]strategy, len(reps))
+	for r, i := range reps {
+		rs[r] = arms[i]
+	}
+	retireWeakest(rs, max(rc, 0))
+	for r, i := range reps {
+		if rs[r].retired {
+			for j := range arms {
+				if equiv(d, i, j, h) {
+					arms[j].retired = true
+				}
+			}
+		}
+	}
 }
 
 // shareRating gives arm i's rating and smoothed cost to every arm of the
@@ -468,10 +546,14 @@ func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
 		if n == 2 && !sl.retiredDone {
 			break
 		}
+		// An untried class: its least sampled arm. A class to confirm: the
+		// arm that ran its first window, so that its second window
+		// replaces that arm's warm-up cost.
 		u := -1
 		for i := range arms {
 			s := &arms[i]
-			if !s.retired && !sl.covered(i, n) && (u < 0 || s.epSamples < arms[u].epSamples) {
+			if !s.retired && !sl.covered(i, n) && (u < 0 ||
+				n == 1 && s.epSamples < arms[u].epSamples || n == 2 && s.epWindows > arms[u].epWindows) {
 				u = i
 			}
 		}
@@ -514,17 +596,20 @@ func (sl *siteLearn) newBaseline() {
 func (sl *siteLearn) relearn(t int64, from int) {
 	sl.state, sl.cur, sl.ccur = stateLearn, from, sl.cbest
 	sl.episodeStart = t
-	sl.episodeHist = sizeHist{}
+	sl.episodeHist, sl.episodeChurn = sizeHist{}, 0
 	sl.enterPhase(dimCache) // forget the cache arms' episode too
 	sl.enterPhase(dimThreshold)
 }
 
 // stepFrozen handles a rated FROZEN window m: shift, degradation, canary.
-func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
+func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings, rnd func() float64) {
 	sl.strats[sl.cur].samples += m.samples
 	if tvd(&m.hist, &sl.signature)-tvdNoise(&m.hist, &sl.signature, m.samples) >= st.shift {
 		sl.transition(trShifted)
 		sl.relearn(t, sl.cur)
+		// The window that showed the shift ran the frozen arms on the new
+		// sizes: it is the new episode's first window, not a lost one.
+		sl.stepLearn(m, t, st, rnd)
 		return
 	}
 	sl.prev, sl.havePrev = *m, true

@@ -90,6 +90,7 @@ func tvdNoise(a, b *sizeHist, n uint64) float64 {
 type windowMetrics struct {
 	strategy    int     // index in thresholdCandidates of the strategy that ran
 	cache       int     // the cachePolicy that ran (bigcache.go)
+	churn       uint64  // the site's BigCache evictions and decays in the window
 	samples     uint64  // sampled requests
 	ops         uint64  // estimated requests above minLargeThreshold: samples x sampleEvery
 	cpuNsPerOp  float64 // mean time of a sampled request in the allocator, ns (slow paths, mmap included)
@@ -142,6 +143,7 @@ type profile struct {
 	hist    sizeHist // their size buckets
 	pages0  uint64   // learnMaps[sid].pages at the window start
 	fresh0  uint64   // learnFresh at the window start
+	churn0  uint64   // the site's BigCache churn (siteCacheState) at the window start
 	flt0    uint64   // the process's minor faults at the window start (learnEnv.faults)
 
 	// Totals since the site was first sampled.
@@ -174,10 +176,10 @@ func (p *profile) record(size int, usable uintptr, ns int64) {
 // faults over the window, at most 1): a site that maps 225 pages per block
 // and touches two is not charged 225 faults. Without a fault counter (the
 // portable build), every fresh page counts.
-func (p *profile) close(t int64, sid int32, cached uint64, strat, cache int, st *learnSettings, faults func() (uint64, bool)) windowMetrics {
+func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache int, st *learnSettings, faults func() (uint64, bool)) windowMetrics {
 	pages, fresh := learnMaps[sid].pages.Load(), learnFresh.Load()
 	flt, fok := faults()
-	m := windowMetrics{strategy: strat, cache: cache, samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
+	m := windowMetrics{strategy: strat, cache: cache, churn: churn - min(p.churn0, churn), samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
 	if p.samples > 0 {
 		n := float64(p.samples)
 		m.cpuNsPerOp = float64(p.cpuNs) / n
@@ -192,7 +194,7 @@ func (p *profile) close(t int64, sid int32, cached uint64, strat, cache int, st 
 	if p.samples < st.minSamples {
 		p.unrated++
 	}
-	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0, p.fresh0, p.flt0 = t, 0, 0, 0, sizeHist{}, pages, fresh, flt
+	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0, p.fresh0, p.flt0, p.churn0 = t, 0, 0, 0, sizeHist{}, pages, fresh, flt, churn
 	return m
 }
 
@@ -299,7 +301,16 @@ func sampledLiveBytes(sid int32, every uint32) uint64 {
 
 // siteCachedBytes is what site sid holds in the BigCache, bytes.
 func siteCachedBytes(sid int32) uint64 {
+	b, _ := siteCacheState(sid)
+	return b
+}
+
+// siteCacheState is what site sid holds in the BigCache, bytes, and its
+// BigCache churn so far: blocks evicted by a limit or unmapped by decay,
+// each a block the cache policy could have kept or need not have held.
+func siteCacheState(sid int32) (bytes, churn uint64) {
 	heap.mu.Lock()
 	defer heap.mu.Unlock()
-	return heap.big.sites[sid].list.bytes
+	sc := &heap.big.sites[sid]
+	return sc.list.bytes, sc.evictions + sc.decayed
 }
