@@ -1034,7 +1034,8 @@ func TestLearnCachePhase(t *testing.T) {
 	sl := newTestSiteLearn(t, "learn-cache-phase", &clk)
 	t.Cleanup(func() { setSiteCachePolicy(sl.sid, cacheDefault) })
 	cost := func() int64 { return []int64{500, 900, 100}[sl.ccur] } // hold is cheapest
-	churn := func(sid int32) {                                      // blocks evicted by the site's limit: the cache policy matters
+	// churn: blocks evicted by the site's limit, so the cache policy matters.
+	churn := func(sid int32) {
 		heap.mu.Lock()
 		heap.big.sites[sid].evictions += 50
 		heap.mu.Unlock()
