@@ -88,8 +88,9 @@ type policyStrategy struct {
 	Samples   uint64  `json:"samples"`
 }
 
-// SavePolicy writes what the learner learned for every site that has
-// learned something, as versioned JSON.
+// SavePolicy writes what the learners learned, as versioned JSON: every
+// site that has learned something, and the per-class per-P cache caps
+// above the generated ones (those recorded while learning is off too).
 func SavePolicy(w io.Writer) error {
 	ensureInit()
 	f := policyFile{Format: policyFormat, Version: policyVersion, SizeBuckets: numSizeBuckets}
