@@ -64,7 +64,14 @@ import (
 //
 // Modes: live learns and applies; frozen keeps the caps learned so far;
 // off puts every class back to the generated cap (capSetMode, from
-// config.go's publish). Learned caps are not saved by SavePolicy.
+// config.go's publish).
+//
+// Policy files (policyfile.go): SavePolicy writes the decided caps that
+// are above the generated ones (capSaved), keyed by block size; LoadPolicy
+// installs a file's caps as the decided ones and publishes them like a
+// window's decision (capLoad). In off mode they are only recorded: the
+// generated caps stay in force until a mode with learning is set, and
+// capSetMode then publishes them.
 //
 // Lock order: capLearn.mu is taken alone (capStep reads the mapped bytes
 // under heap.mu before taking it); it guards capLearn.st. The targets and
@@ -408,19 +415,68 @@ func (s *capState) publish(scale int) {
 
 // capSetMode applies a learning mode to the caps: off puts every class
 // back to its generated cap (what was learned is forgotten); frozen and
-// live keep them. Called by publish (config.go) when the mode changes.
+// live keep them, and publish the caps recorded while off (LoadPolicy;
+// otherwise the targets are already the decided caps and only gen moves).
+// Called by publish (config.go) when the mode changes.
 func capSetMode(m int) {
-	if m != learnOff {
-		return
-	}
 	capLearn.mu.Lock()
 	defer capLearn.mu.Unlock()
 	s := &capLearn.st
+	if m != learnOff {
+		if s.init {
+			s.publish(cfg().pcacheScale)
+		}
+		return
+	}
 	s.init = false
 	s.setup(cfg().pcacheScale)
 	clear(s.calm[:])
 	clear(s.probed[:])
 	s.publish(cfg().pcacheScale)
+}
+
+// capSaved returns, by class, the decided caps above the generated ones
+// (0 for the others), for SavePolicy. A cap is written at most at its
+// ceiling, so that this run's LoadPolicy accepts what it saved even after
+// pcache_scale changed.
+func capSaved(scale int) [numClasses]uint32 {
+	var out [numClasses]uint32
+	capLearn.mu.Lock()
+	defer capLearn.mu.Unlock()
+	s := &capLearn.st
+	if !s.init {
+		return out // nothing decided: every class has its generated cap
+	}
+	for c, v := range s.caps {
+		if def := defaultCap(c, scale); v > def {
+			out[c] = min(v, capCeiling(c, def))
+		}
+	}
+	return out
+}
+
+// capLoad installs caps (by class, blocks; 0 for the generated cap, each
+// checked by LoadPolicy to lie from the generated cap to capCeiling) as
+// the decided caps, with the calm runs started afresh, and publishes them
+// unless learning is off (capSetMode publishes them when it is switched
+// on). The mode is read under capLearn.mu: a concurrent switch's
+// capSetMode runs after this and sees the new caps.
+func capLoad(caps *[numClasses]uint32, scale int) {
+	capLearn.mu.Lock()
+	defer capLearn.mu.Unlock()
+	s := &capLearn.st
+	s.init = false
+	s.setup(scale)
+	for c, v := range caps {
+		if v != 0 {
+			s.caps[c] = v
+		}
+	}
+	clear(s.calm[:])
+	clear(s.probed[:])
+	if cfg().learning != learnOff {
+		s.publish(scale)
+	}
 }
 
 // readCapStats fills the learner's part of st: per class the cap, the

@@ -308,8 +308,16 @@ func TestCapLearnerThrash(t *testing.T) {
 		capStep()
 	}
 	got := capLearn.target[c].Load()
-	if got < 4*def {
-		t.Fatalf("cap of class %d B: %d after 7 thrashing windows, want at least %d", size, got, 4*def)
+	// With the portable pin (-race, hakmem_nolinkname) each operation takes
+	// a random slot, so a burst spreads over several caches and, once one
+	// doubling has cut the matched misses under 2%, the learner rightly
+	// stops there (about a third of runs): want one doubling there.
+	want := 4 * def
+	if pinVariant == "mutex" {
+		want = 2 * def
+	}
+	if got < want {
+		t.Fatalf("cap of class %d B: %d after 7 thrashing windows, want at least %d", size, got, want)
 	}
 	thrash(5) // every P the goroutine ran on applies the new cap
 	s2 := ReadStats()

@@ -212,7 +212,7 @@ var options = []option{
 	{
 		name: "learning", env: "HAKMEM_LEARNING", typ: typeEnum, def: learnFrozen, min: learnOff, max: learnLive, unit: "0 off, 1 frozen, 2 live",
 		enum:  []string{"off", "frozen", "live"},
-		doc:   "Learning layer (learn.go): off uses the defaults for every site; frozen applies what was learned or loaded (LoadPolicy); live samples named sites' large requests, learns and applies.",
+		doc:   "Learning layer (learn.go) and per-class per-P cache capacity learner (caplearn.go): off uses the defaults for every site and the generated per-P caps; frozen applies what was learned or loaded (LoadPolicy: thresholds, BigCache policies, caps); live samples named sites' large requests, learns and applies, and adjusts the per-P caps from the refills and flushes the slow paths count.",
 		modes: map[Mode]int{Minimal: learnOff, Learning: learnLive, Research: learnLive},
 		set:   func(p *policy, v int) { p.learning, p.learn.mode = v, v },
 	},

@@ -31,7 +31,7 @@
 //	hakmem.Settings()              // the effective configuration, with each value's source
 //	hakmem.WriteStats(os.Stderr)   // a readable report of ReadStats()
 //
-//	hakmem.SavePolicy(f)           // what the learning layer learned, per site (JSON)
+//	hakmem.SavePolicy(f)           // what the learners learned: per site, and per-P caps (JSON)
 //	hakmem.LoadPolicy(f)           // start FROZEN on it; a bad file changes nothing
 //	hakmem.StopLearner()           // stop the learner goroutine (tests checking for leaks)
 //	hakmem.Leaderboard()           // per learning site: state, threshold, transitions, ratings
@@ -200,7 +200,9 @@
 //     caps on its next slow path and flushes what a lowered cap leaves
 //     over, so a list's cap is still written only by its owner. Live
 //     learning adjusts; frozen keeps the caps; off restores the generated
-//     ones.
+//     ones. SavePolicy writes the caps above the generated ones by block
+//     size; LoadPolicy checks them against this build's classes and the
+//     learner's range and publishes them the same way.
 //   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
 //     the only files that turn addresses into pointers or talk to the OS
 //     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The

@@ -34,7 +34,8 @@ import (
 // decision is published by storing the site's threshold (Site.setThreshold),
 // which the slow path already loads.
 //
-// One learner goroutine closes windows: started by a sample while none runs, woken
+// One learner goroutine closes windows: started by a sample (or a per-P
+// cache refill, for the capacity learner) while none runs, woken
 // every tickNs and by a sample that fills a window, stopped by stopLearner
 // or by leaving the live mode. Tests inject the clock, the sampling source
 // and the exploration draws (a learnEnv stored in learner.env) and close
@@ -287,9 +288,10 @@ func learnRepublish(s *Site) {
 }
 
 // StopLearner stops the learning layer's background goroutine, if it runs,
-// and waits until it has exited; a later sampled allocation in live
-// learning mode starts it again. Tests that check for leaked goroutines
-// call it (and StopScavenger) before the check.
+// and waits until it has exited; in live learning mode a later sampled
+// site allocation, or a refill of a per-P cache from the central lists
+// (the capacity learner, caplearn.go), starts it again. Tests that check
+// for leaked goroutines call it (and StopScavenger) before the check.
 func StopLearner() { stopLearner() }
 
 // stopLearner: see StopLearner.
