@@ -722,7 +722,7 @@ func TestLearnEndToEnd(t *testing.T) {
 // again.
 func TestLearnModes(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery = 2
+	st.canaryEvery, st.canaryBudget = 2, 0
 	sl, clk := frozenSite(t, "learn-modes", st)
 	feed(sl, clk, 100, spread, 200, 0)
 	if sl.state != stateCanary {
@@ -986,23 +986,37 @@ func TestLearnCanaryBudget(t *testing.T) {
 	if w := canaryWait(1e9, &st); w != maxCanaryWait {
 		t.Errorf("canaryWait(1e9) = %d, want %d", w, maxCanaryWait)
 	}
+	// The first canary waits by the cost ratio LEARN measured: the
+	// challenger's smoothed cost over the frozen arm's.
 	sl, clk := frozenSite(t, "learn-canary-budget", st)
+	sl.mu.Lock()
+	d, ch := sl.challenger()
+	r := sl.strats[ch].cost / sl.strats[sl.best].cost
+	wait := sl.canaryWait
+	sl.mu.Unlock()
+	if d != dimThreshold || r <= 1 || wait != canaryWait(r, &st) {
+		t.Fatalf("first canary: challenger %d (dim %d) at ratio %.2f, wait %d, want %d", ch, d, r, wait, canaryWait(r, &st))
+	}
+	sl.mu.Lock()
+	sl.canaryWait = 0 // from here on: canaryEvery, then the budget after a loss
+	sl.mu.Unlock()
 	for range 3 {
 		feed(sl, clk, 100, spread, 200, 0)
 	}
 	if sl.state != stateCanary {
 		t.Fatalf("%v, want CANARY", sl.state)
 	}
-	// The challenger costs 5x on CPU: r = 0.4*5 + 0.6 = 2.6, wait 16.
+	// The challenger costs 5x on CPU: the composite r = 0.4*5 + 0.6 = 2.6,
+	// the CPU ratio 5: the wait counts the worse, ceil(4/0.1) = 40.
 	feed(sl, clk, 100, spread, 1000, 0)
-	for w := 1; w <= 16; w++ {
+	for w := 1; w <= 40; w++ {
 		if sl.state != stateFrozen {
-			t.Fatalf("frozen window %d: %v, want FROZEN until 16", w, sl.state)
+			t.Fatalf("frozen window %d: %v, want FROZEN until 40", w, sl.state)
 		}
 		feed(sl, clk, 100, spread, 200, 0)
 	}
 	if sl.state != stateCanary {
-		t.Fatalf("after 16 frozen windows: %v, want CANARY", sl.state)
+		t.Fatalf("after 40 frozen windows: %v, want CANARY", sl.state)
 	}
 
 	// One size, and the only strategy routing it differently is retired:
@@ -1030,6 +1044,7 @@ func TestLearnCanaryBudget(t *testing.T) {
 func TestLearnCachePhase(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
+	st.canaryBudget = 0 // canaries every canaryEvery windows
 	fakeLearn(t, st, &clk, nil)
 	sl := newTestSiteLearn(t, "learn-cache-phase", &clk)
 	t.Cleanup(func() { setSiteCachePolicy(sl.sid, cacheDefault) })
@@ -1038,6 +1053,7 @@ func TestLearnCachePhase(t *testing.T) {
 	churn := func(sid int32) {
 		heap.mu.Lock()
 		heap.big.sites[sid].evictions += 50
+		heap.big.evictions += 50 // the totals match the sites' sums (checkStats)
 		heap.mu.Unlock()
 	}
 	churn(sl.sid)

@@ -576,12 +576,26 @@ func (sl *siteLearn) next(st *learnSettings, rnd func() float64) int {
 	return l
 }
 
-// freeze enters FROZEN on threshold arm b and cache arm c.
+// freeze enters FROZEN on threshold arm b and cache arm c. The first
+// canary waits as if the challenger it will run had lost a canary at the
+// cost ratio its LEARN windows showed (canaryWait): an arm that cost five
+// times the leader there is not worth a window in twenty.
 func (sl *siteLearn) freeze(b, c int) {
 	sl.state, sl.best, sl.cur, sl.cbest, sl.ccur = stateFrozen, b, b, c, c
 	sl.signature = sl.episodeHist
 	sl.newBaseline()
 	sl.canaryWait = 0
+	st := learner.st.Load()
+	if d, ch := sl.challenger(); ch >= 0 && st.canaryBudget > 0 {
+		arms, _ := sl.arms(d)
+		best := b
+		if d == dimCache {
+			best = c
+		}
+		if x, y := arms[ch].cost, arms[best].cost; x > 0 && y > 0 {
+			sl.canaryWait = canaryWait(x/y, st)
+		}
+	}
 }
 
 // newBaseline forgets the frozen baseline: the next degradeWindows rated
@@ -705,7 +719,11 @@ func (sl *siteLearn) stepCanary(m *windowMetrics, t int64, st *learnSettings) {
 	}
 	sl.transition(trCanaryFrozen)
 	sl.state, *cur = stateFrozen, *bestp
-	sl.canaryWait = canaryWait(costOf(m, &sl.prev, st), st)
+	// The budget is the program's time, so the CPU ratio counts when it is
+	// worse than the composite one (a challenger ten times slower that
+	// holds less memory is still ten times slower for its window).
+	cpu := max(m.cpuNsPerOp, cpuFloorNs) / max(sl.prev.cpuNsPerOp, cpuFloorNs)
+	sl.canaryWait = canaryWait(max(costOf(m, &sl.prev, st), cpu), st)
 }
 
 // canaryWait is how many frozen windows to wait after a canary that lost
