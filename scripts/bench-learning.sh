@@ -23,7 +23,7 @@ go test -c -o "$bin" .
 	echo "# $(date -u +%FT%TZ) $(go version) $(git rev-parse --short HEAD 2>/dev/null || echo nogit)"
 	echo "# $(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2-) nproc=$(nproc)"
 	for i in $(seq "$runs"); do
-		"$bin" -test.run '^$' -test.bench '^BenchmarkLearnAccept(Wrong|Shift|Right)$' -test.benchtime 1x -test.count 1
+		"$bin" -test.run '^$' -test.bench '^BenchmarkLearnAccept(Wrong|Shift|Right|Cache)$' -test.benchtime 1x -test.count 1
 	done
 } | tee "$out" >&2
 rm -f "$bin"
