@@ -21,14 +21,15 @@ import (
 // Cost on the allocation paths: plain Alloc and Free pay nothing. On a
 // pooled hit Site.alloc's allocFastTick loads learner.on's period (0 when
 // learning is not live) and, when live, counts requests above
-// minLargeThreshold on its P's tick: one in sampleEvery is recorded
-// (learnHit) at fastHitNs, with no clock read and no draw. A request that
-// misses the per-P cache or takes the large path is drawn at random
-// (learnRand32) and, if drawn, timed with two clock reads
-// (allocMissSampled): a few ns beside a slow path. A record takes the
-// site's lock. Measured where the default is right (BenchmarkLearnAccept
-// Right, 128 KiB pairs of ~45 ns): live learning costs ~7% over frozen,
-// learning windows and canaries included. The large path counts fresh
+// minLargeThreshold on its P's tick: one in sampleEvery goes into the
+// P's hit buffer (two stores), and a full buffer (16) is recorded at
+// fastHitNs under one lock of the site (learnFlushHits), with no clock read
+// and no draw. A request that misses the per-P cache or takes the large
+// path is drawn at random (learnRand32) and, if drawn, timed with two
+// clock reads and recorded under the site's lock (allocMissSampled): a
+// few ns beside a slow path. Measured where the default is right
+// (BenchmarkLearnAcceptRight, 128 KiB pairs of ~45 ns): live learning
+// costs ~5% over frozen, learning windows and canaries included. The large path counts fresh
 // mappings (learnMapped, beside the mmap) and looks up sampled blocks on
 // free (learnFreedLarge, one atomic load when none is sampled). The
 // decision is published by storing the site's threshold (Site.setThreshold),
@@ -171,15 +172,66 @@ func (sl *siteLearn) settle(m int) {
 // timed with the clock.
 const fastHitNs = 15
 
-// learnHit is Site.alloc's hook for a pooled hit that allocFastTick
-// picked (one in learner.on's period): it records the request at
-// fastHitNs, unless a test's sampler says no.
-func (s *Site) learnHit(size int, b []byte) {
-	env := learner.env.Load()
-	if env.sample != nil && !env.sample() {
+// learnHitRec is a sampled pooled hit in a P's buffer (pcache.lbuf): the
+// site id and the request size (at most maxSmall).
+type learnHitRec struct {
+	sid  int32
+	size int32
+}
+
+// learnBufLen is the size of a P's hit buffer: 16 records, one site lock
+// per site per 16 sampled hits (with sampleEvery 64, one flush per 1,024
+// pooled hits of a P). Records wait at most that long for their window.
+const learnBufLen = 16
+
+// learnFlushHits empties the current P's hit buffer into the sites'
+// profiles, each record at fastHitNs, a run of records of one site under
+// one lock. Records flushed while learning is not live are dropped (they
+// belong to a phase that ended), and a test's sampler still decides per
+// record.
+func learnFlushHits() {
+	var recs [learnBufLen]learnHitRec
+	pc := pinSlow()
+	n := copy(recs[:], pc.lbuf[:pc.lbufN])
+	pc.lbufN = 0
+	unpin(pc)
+	if !learner.on.Load() {
 		return
 	}
-	s.learnRecord(size, b, fastHitNs, env, false)
+	env := learner.env.Load()
+	for i := 0; i < n; {
+		j := i + 1
+		for j < n && recs[j].sid == recs[i].sid {
+			j++
+		}
+		if s := siteByID[recs[i].sid].Load(); s != nil {
+			s.learnRecordHits(recs[i:j], env)
+		}
+		i = j
+	}
+}
+
+// learnRecordHits records pooled hits of site s (a run of its buffered
+// records) under one lock of its learning state.
+func (s *Site) learnRecordHits(recs []learnHitRec, env *learnEnv) {
+	if s.fixed.Load() {
+		return
+	}
+	st := learner.st.Load()
+	sl := learner.sites[s.id].Load()
+	if sl == nil {
+		sl = learnSite(s, s.id, env.clock(), st, env)
+	}
+	sl.mu.Lock()
+	for _, r := range recs {
+		if env.sample != nil && !env.sample() {
+			continue
+		}
+		sl.prof.record(int(r.size), uintptr(classes[sizeClass(uintptr(r.size))].size), fastHitNs)
+	}
+	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
+	sl.mu.Unlock()
+	learnWake(env, full)
 }
 
 // allocMissSampled is Site.alloc's slow path while learning is live, for
@@ -203,7 +255,7 @@ func (s *Site) allocMissSampled(size int, zero bool, op string) ([]byte, error) 
 	if err == nil {
 		s.countShared(size)
 		if sampled {
-			s.learnRecord(size, b, env.clock()-t0, env, true)
+			s.learnRecord(size, b, env.clock()-t0, env)
 		}
 	}
 	return b, err
@@ -218,12 +270,11 @@ func (env *learnEnv) draw() bool {
 	return uint64(learnRand32())*uint64(env.every)>>32 == 0 // 0 with probability 1/every
 }
 
-// learnRecord adds a sampled request of size bytes, served by b in ns
-// nanoseconds, to its site's profile; for a slow-path request (slow) it
-// also remembers a large block for its lifetime. It kicks the learner when
-// the window is full. A site fixed by SetThreshold, or beyond maxSites, is
-// not learned.
-func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv, slow bool) {
+// learnRecord adds a sampled slow-path request of size bytes, served by b
+// in ns nanoseconds, to its site's profile, and remembers a large block
+// for its lifetime. It kicks the learner when the window is full. A site
+// fixed by SetThreshold, or beyond maxSites, is not learned.
+func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv) {
 	if t := s.orDefault(); t.id >= maxSites || t.fixed.Load() {
 		return
 	}
@@ -233,7 +284,7 @@ func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv, slow boo
 	if sl == nil {
 		sl = learnSite(s, sid, env.clock(), st, env)
 	}
-	if p := addrOf(b); slow && cap(b) > 0 {
+	if p := addrOf(b); cap(b) > 0 {
 		if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
 			rememberLarge(p, sid, uintptr(cap(b)), env.clock())
 		}
@@ -242,6 +293,12 @@ func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv, slow boo
 	sl.prof.record(size, uintptr(cap(b)), ns)
 	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
 	sl.mu.Unlock()
+	learnWake(env, full)
+}
+
+// learnWake starts the learner goroutine if it does not run, and kicks it
+// when a window is full.
+func learnWake(env *learnEnv, full bool) {
 	if !env.manual && !learner.bg.running.Load() && learner.on.Load() {
 		// A site that learned before (an earlier live phase, LoadPolicy)
 		// has no first sample to start the goroutine in learnSite: without

@@ -15,14 +15,13 @@ type learnSettings struct {
 	// lifecycle, one background goroutine).
 	mode int
 	// sampleEvery: one request in sampleEvery above minLargeThreshold is
-	// recorded. A pooled hit is picked by its P's tick and booked at
-	// fastHitNs (no clock); a slow-path request is drawn at random and
-	// timed (two clock reads, ~25 ns each on this project's VMs, beside a
-	// slow path of hundreds of ns). A record takes the site's lock, ~40
-	// ns: 64 makes that under 1 ns per request, about 2% of the cheapest
-	// pooled alloc+free pair of a 128 KiB block (~45 ns), and a
-	// 10,000-request window still gets ~156 samples, three times
-	// minSamples.
+	// recorded. A pooled hit is picked by its P's tick and goes through
+	// its P's buffer, booked at fastHitNs (no clock, one site lock per 16
+	// records); a slow-path request is drawn at random and timed (two
+	// clock reads, ~25 ns each on this project's VMs, beside a slow path
+	// of hundreds of ns) and recorded under the site's lock. 64 keeps the
+	// records well under 1 ns per request, and a 10,000-request window
+	// still gets ~156 samples, three times minSamples.
 	sampleEvery uint32
 	// windowOps and windowNs end a window: whichever comes first, 10,000
 	// operations (estimated as samples x sampleEvery) or 2 s, as in

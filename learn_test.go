@@ -1113,3 +1113,61 @@ func TestLearnCachePhase(t *testing.T) {
 		t.Errorf("pooled site: transitions %v, threshold %d KiB", sl2.transitions, thresholdCandidates[sl2.cur]>>10)
 	}
 }
+
+// TestLearnHitBuffer: pooled hits picked by the per-P tick wait in the P's
+// buffer and reach the site's profile 16 at a time (one lock per flush);
+// nothing is recorded once learning is off, and a site fixed by
+// SetThreshold is not recorded.
+func TestLearnHitBuffer(t *testing.T) {
+	var clk atomic.Int64
+	st := testSettings()
+	st.sampleEvery, st.windowOps = 4, 1<<40
+	fakeLearn(t, st, &clk, nil)
+	env := *learner.env.Load()
+	env.every, env.sample = 4, nil
+	learner.env.Store(&env)
+	learner.on.Store(true)
+	s := NewSite("learn-hit-buffer")
+	Free(s.Alloc(128 << 10)) // a refill: a slow path, maybe sampled; the block is now in the P's list
+	traffic := func() uint64 {
+		sl := learner.sites[s.id].Load()
+		if sl == nil {
+			return 0
+		}
+		sl.mu.Lock()
+		defer sl.mu.Unlock()
+		return sl.prof.traffic
+	}
+	base := traffic()
+	// 400 hits at period 4: about 100 records, flushed 4 at a time (a
+	// buffer holds at most the period's records). The portable pin (-race)
+	// spreads the hits over cache slots, each with its own tick and buffer,
+	// and a refill now and then is a slow path drawn at random: hence a
+	// range.
+	for range 400 {
+		Free(s.Alloc(128 << 10))
+	}
+	if got := traffic() - base; got < 60 || got > 140 {
+		t.Errorf("after 400 hits at period 4: %d records, want about 100", got)
+	}
+	learner.on.Store(false)
+	before := traffic()
+	for range 64 {
+		Free(s.Alloc(128 << 10))
+	}
+	if traffic() != before {
+		t.Error("recorded while learning is off")
+	}
+	learner.on.Store(true)
+	if err := s.SetThreshold(512 << 10); err != nil {
+		t.Fatal(err)
+	}
+	defer s.SetThreshold(0)
+	before = traffic()
+	for range 64 {
+		Free(s.Alloc(128 << 10))
+	}
+	if traffic() != before {
+		t.Error("a fixed site was recorded")
+	}
+}

@@ -190,13 +190,12 @@ func (s *Site) TryAlloc(size int) ([]byte, error) { return s.alloc(size, false, 
 func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 	sid := s.sid()
 	if !zero && !routedLarge(size, sid) {
-		if p, usable, tick := allocFastTick(size, sid); p != 0 {
-			b := bytesAt(p, uintptr(size), usable)
-			s.countShared(size)
-			if tick {
-				s.learnHit(size, b) // learn.go: one pooled hit in the period, while learning is live
+		if p, usable, flush := allocFastTick(size, sid, s == nil || s.id < maxSites); p != 0 {
+			if flush {
+				learnFlushHits() // learn.go: the P's buffer of sampled pooled hits is full
 			}
-			return b, nil
+			s.countShared(size)
+			return bytesAt(p, uintptr(size), usable), nil
 		}
 	}
 	if size > minLargeThreshold && learner.on.Load() {
