@@ -26,7 +26,7 @@ import (
 // fastHitNs under one lock of the site (learnFlushHits), with no clock read
 // and no draw. A request that misses the per-P cache or takes the large
 // path is drawn at random (learnRand32) and, if drawn, timed with two
-// clock reads and recorded under the site's lock (allocMissSampled): a
+// clock reads and recorded under the site's lock (learnMissStart): a
 // few ns beside a slow path. Measured where the default is right
 // (BenchmarkLearnAcceptRight, 128 KiB pairs of ~45 ns): live learning
 // costs ~5% over frozen, learning windows and canaries included. The large path counts fresh
@@ -234,31 +234,23 @@ func (s *Site) learnRecordHits(recs []learnHitRec, env *learnEnv) {
 	learnWake(env, full)
 }
 
-// allocMissSampled is Site.alloc's slow path while learning is live, for
-// requests above minLargeThreshold: one in env.every is drawn at random
-// (learnRand32, a few ns beside a slow path), timed and recorded.
-func (s *Site) allocMissSampled(size int, zero bool, op string) ([]byte, error) {
+// missSample is a slow-path request drawn for the learner: the
+// environment it was drawn in and the clock before the allocation; env is
+// nil when the request is not sampled.
+type missSample struct {
+	env *learnEnv
+	t0  int64
+}
+
+// learnMissStart is Site.alloc's hook before a slow path while learning is
+// live, for requests above minLargeThreshold: one in env.every is drawn at
+// random (learnRand32, a few ns beside a slow path) and timed from here.
+func learnMissStart() missSample {
 	env := learner.env.Load()
-	sid := s.sid()
-	var t0 int64
-	sampled := env.draw()
-	if sampled {
-		t0 = env.clock()
+	if !env.draw() {
+		return missSample{}
 	}
-	var b []byte
-	var err error
-	if zero {
-		b, err = calloc(size, sid, op)
-	} else {
-		b, err = allocSlow(size, sid, op)
-	}
-	if err == nil {
-		s.countShared(size)
-		if sampled {
-			s.learnRecord(size, b, env.clock()-t0, env)
-		}
-	}
-	return b, err
+	return missSample{env: env, t0: env.clock()}
 }
 
 // draw reports whether to sample a slow-path request: env.sample when a

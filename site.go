@@ -198,8 +198,9 @@ func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 			return bytesAt(p, uintptr(size), usable), nil
 		}
 	}
+	var sample missSample
 	if size > minLargeThreshold && learner.on.Load() {
-		return s.allocMissSampled(size, zero, op) // learn.go: the same, drawn and timed for the learner
+		sample = learnMissStart() // learn.go: one slow path in the period is drawn and timed
 	}
 	var b []byte
 	var err error
@@ -210,6 +211,9 @@ func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 	}
 	if err == nil {
 		s.countShared(size)
+		if sample.env != nil {
+			s.learnRecord(size, b, sample.env.clock()-sample.t0, sample.env)
+		}
 	}
 	return b, err
 }
