@@ -21,10 +21,10 @@ import (
 // Cost on the allocation paths: plain Alloc and Free pay nothing. On a
 // pooled hit Site.alloc's allocFastTick loads learner.on's period (0 when
 // learning is not live) and, when live, counts requests above
-// minLargeThreshold on its P's tick: one in sampleEvery goes into the
-// P's hit buffer (two stores), and a full buffer (16) is recorded at
-// fastHitNs under one lock of the site (learnFlushHits), with no clock read
-// and no draw. A request that misses the per-P cache or takes the large
+// minLargeThreshold on its P's tick: one in sampleEvery is counted in the
+// site's hit counters (learnHit: a few uncontended atomic adds, no lock,
+// no clock read, no draw), merged into the window at its close at
+// fastHitNs each. A request that misses the per-P cache or takes the large
 // path is drawn at random (learnRand32) and, if drawn, timed with two
 // clock reads and recorded under the site's lock (learnMissStart): a
 // few ns beside a slow path. Measured where the default is right
@@ -172,66 +172,30 @@ func (sl *siteLearn) settle(m int) {
 // timed with the clock.
 const fastHitNs = 15
 
-// learnHitRec is a sampled pooled hit in a P's buffer (pcache.lbuf): the
-// site id and the request size (at most maxSmall).
-type learnHitRec struct {
-	sid  int32
-	size int32
-}
-
-// learnBufLen is the size of a P's hit buffer: 16 records, one site lock
-// per site per 16 sampled hits (with sampleEvery 64, one flush per 1,024
-// pooled hits of a P). Records wait at most that long for their window.
-const learnBufLen = 16
-
-// learnFlushHits empties the current P's hit buffer into the sites'
-// profiles, each record at fastHitNs, a run of records of one site under
-// one lock. Records flushed while learning is not live are dropped (they
-// belong to a phase that ended), and a test's sampler still decides per
-// record.
-func learnFlushHits() {
-	var recs [learnBufLen]learnHitRec
-	pc := pinSlow()
-	n := copy(recs[:], pc.lbuf[:pc.lbufN])
-	pc.lbufN = 0
-	unpin(pc)
-	if !learner.on.Load() {
+// learnHit is Site.alloc's hook for a pooled hit that allocFastTick
+// picked (one in learner.on's period): it counts the hit in the site's
+// hit counters (profile.go: atomic adds, no lock), which the window merges
+// at its close at fastHitNs each, and kicks the learner when the window
+// is full. A test's sampler may refuse it.
+func (s *Site) learnHit(size int, usable uintptr) {
+	if s.orDefault().fixed.Load() {
 		return
 	}
 	env := learner.env.Load()
-	for i := 0; i < n; {
-		j := i + 1
-		for j < n && recs[j].sid == recs[i].sid {
-			j++
-		}
-		if s := siteByID[recs[i].sid].Load(); s != nil {
-			s.learnRecordHits(recs[i:j], env)
-		}
-		i = j
-	}
-}
-
-// learnRecordHits records pooled hits of site s (a run of its buffered
-// records) under one lock of its learning state.
-func (s *Site) learnRecordHits(recs []learnHitRec, env *learnEnv) {
-	if s.fixed.Load() {
+	if env.sample != nil && !env.sample() {
 		return
 	}
+	sid := s.sid()
 	st := learner.st.Load()
-	sl := learner.sites[s.id].Load()
+	sl := learner.sites[sid].Load()
 	if sl == nil {
-		sl = learnSite(s, s.id, env.clock(), st, env)
+		sl = learnSite(s, sid, env.clock(), st, env)
 	}
-	sl.mu.Lock()
-	for _, r := range recs {
-		if env.sample != nil && !env.sample() {
-			continue
-		}
-		sl.prof.record(int(r.size), uintptr(classes[sizeClass(uintptr(r.size))].size), fastHitNs)
-	}
-	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
-	sl.mu.Unlock()
-	learnWake(env, full)
+	h := &sl.prof.hits
+	h.hist[sizeBucket(size)].Add(1)
+	h.waste.Add(uint64(usable - uintptr(size)))
+	n := h.n.Add(1)
+	learnWake(env, (n-h.n0.Load())*uint64(st.sampleEvery) >= st.windowOps)
 }
 
 // missSample is a slow-path request drawn for the learner: the
@@ -283,7 +247,7 @@ func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv) {
 	}
 	sl.mu.Lock()
 	sl.prof.record(size, uintptr(cap(b)), ns)
-	full := sl.prof.samples*uint64(st.sampleEvery) >= st.windowOps
+	full := (sl.prof.samples+sl.prof.hits.n.Load()-sl.prof.hits.n0.Load())*uint64(st.sampleEvery) >= st.windowOps
 	sl.mu.Unlock()
 	learnWake(env, full)
 }

@@ -15,9 +15,9 @@ type learnSettings struct {
 	// lifecycle, one background goroutine).
 	mode int
 	// sampleEvery: one request in sampleEvery above minLargeThreshold is
-	// recorded. A pooled hit is picked by its P's tick and goes through
-	// its P's buffer, booked at fastHitNs (no clock, one site lock per 16
-	// records); a slow-path request is drawn at random and timed (two
+	// recorded. A pooled hit is picked by its P's tick and counted with
+	// atomic adds, booked at fastHitNs (no clock, no lock); a slow-path
+	// request is drawn at random and timed (two
 	// clock reads, ~25 ns each on this project's VMs, beside a slow path
 	// of hundreds of ns) and recorded under the site's lock. 64 keeps the
 	// records well under 1 ns per request, and a 10,000-request window

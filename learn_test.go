@@ -1114,11 +1114,11 @@ func TestLearnCachePhase(t *testing.T) {
 	}
 }
 
-// TestLearnHitBuffer: pooled hits picked by the per-P tick wait in the P's
-// buffer and reach the site's profile 16 at a time (one lock per flush);
-// nothing is recorded once learning is off, and a site fixed by
-// SetThreshold is not recorded.
-func TestLearnHitBuffer(t *testing.T) {
+// TestLearnHitCounters: pooled hits picked by the per-P tick are counted
+// in the site's hit counters without its lock and reach the window at its
+// close; nothing is counted once learning is off, and a site fixed by
+// SetThreshold is not counted.
+func TestLearnHitCounters(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
 	st.sampleEvery, st.windowOps = 4, 1<<40
@@ -1127,8 +1127,14 @@ func TestLearnHitBuffer(t *testing.T) {
 	env.every, env.sample = 4, nil
 	learner.env.Store(&env)
 	learner.on.Store(true)
-	s := NewSite("learn-hit-buffer")
+	s := NewSite("learn-hit-counters")
 	Free(s.Alloc(128 << 10)) // a refill: a slow path, maybe sampled; the block is now in the P's list
+	hits := func() uint64 {
+		if sl := learner.sites[s.id].Load(); sl != nil {
+			return sl.prof.hits.n.Load()
+		}
+		return 0
+	}
 	traffic := func() uint64 {
 		sl := learner.sites[s.id].Load()
 		if sl == nil {
@@ -1138,36 +1144,38 @@ func TestLearnHitBuffer(t *testing.T) {
 		defer sl.mu.Unlock()
 		return sl.prof.traffic
 	}
-	base := traffic()
-	// 400 hits at period 4: about 100 records, flushed 4 at a time (a
-	// buffer holds at most the period's records). The portable pin (-race)
-	// spreads the hits over cache slots, each with its own tick and buffer,
-	// and a refill now and then is a slow path drawn at random: hence a
-	// range.
+	h0, tr0 := hits(), traffic()
+	// 400 hits at period 4: about 100 counted. The portable pin (-race)
+	// spreads them over cache slots, each with its own tick, and a refill
+	// now and then is a slow path: hence a range.
 	for range 400 {
 		Free(s.Alloc(128 << 10))
 	}
-	if got := traffic() - base; got < 60 || got > 140 {
-		t.Errorf("after 400 hits at period 4: %d records, want about 100", got)
+	dh := hits() - h0
+	if dh < 40 || dh > 110 {
+		t.Errorf("after 400 hits at period 4: %d counted, want about 100", dh)
+	}
+	learnStepAll(true) // the close merges them (slow-path samples add to traffic at once)
+	if got := traffic() - tr0; got < dh {
+		t.Errorf("after the close: traffic +%d, want at least the %d hits", got, dh)
 	}
 	learner.on.Store(false)
-	before := traffic()
+	before := hits()
 	for range 64 {
 		Free(s.Alloc(128 << 10))
 	}
-	if traffic() != before {
-		t.Error("recorded while learning is off")
+	if hits() != before {
+		t.Error("counted while learning is off")
 	}
 	learner.on.Store(true)
 	if err := s.SetThreshold(512 << 10); err != nil {
 		t.Fatal(err)
 	}
 	defer s.SetThreshold(0)
-	before = traffic()
 	for range 64 {
 		Free(s.Alloc(128 << 10))
 	}
-	if traffic() != before {
-		t.Error("a fixed site was recorded")
+	if hits() != before {
+		t.Error("a fixed site was counted")
 	}
 }

@@ -154,15 +154,13 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 
 // allocFastTick is allocFast for Site.alloc: on a hit of a request above
 // minLargeThreshold while learning is live it also counts the request on
-// the P's learning tick, and the one in the period goes into the P's hit
-// buffer; flush reports that the buffer is full (Site.alloc then calls
-// learnFlushHits). The tick and the buffer are the P's own (plain fields
-// under pin), so sampling a hit costs no random draw, no atomic write, no
-// clock read and no lock; with learning not live it costs one load and a
-// compare. The buffer holds at most the period's records, so that a short
-// period (tests) records at once. learnable is false for a site beyond
-// maxSites, which shares site id 0 and is not learned.
-func allocFastTick(size int, sid int32, learnable bool) (p, usable uintptr, flush bool) {
+// the P's learning tick and reports whether it is the one in the period
+// to sample (Site.alloc then calls learnHit). The tick is the P's own (a
+// plain field under pin), so picking a hit costs no random draw, no
+// atomic write and no clock read; with learning not live it costs one
+// load and a compare. learnable is false for a site beyond maxSites, which
+// shares site id 0 and is not learned.
+func allocFastTick(size int, sid int32, learnable bool) (p, usable uintptr, tick bool) {
 	if uint(size-1) >= maxSmall {
 		return 0, 0, false
 	}
@@ -173,15 +171,12 @@ func allocFastTick(size int, sid int32, learnable bool) (p, usable uintptr, flus
 		pc.countSite(sid, uintptr(size))
 		if every := learner.on.every.Load(); every != 0 && size > minLargeThreshold && learnable {
 			if pc.learnTick++; pc.learnTick >= every {
-				pc.learnTick = 0
-				pc.lbuf[pc.lbufN] = learnHitRec{sid: sid, size: int32(size)}
-				pc.lbufN++
-				flush = pc.lbufN >= min(learnBufLen, every)
+				pc.learnTick, tick = 0, true
 			}
 		}
 	}
 	unpin(pc)
-	return p, uintptr(classes[c].size), flush
+	return p, uintptr(classes[c].size), tick
 }
 
 // allocSlow handles everything allocFast does not: zero, negative and

@@ -48,13 +48,7 @@ type pcache struct {
 	// minLargeThreshold while learning is live; the learning layer samples
 	// one in learnEnv.every (allocFastTick). Owner only, under pin.
 	learnTick uint32
-	// lbuf holds the pooled hits the tick picked, lbufN of them, until
-	// Site.alloc hands them to the learning layer in one go
-	// (learnFlushHits): recording a hit then costs two stores instead of
-	// the site's lock. Owner only, under pin.
-	lbuf  [learnBufLen]learnHitRec
-	lbufN uint32
-	epoch atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
+	epoch     atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
 	// misses counts each list's refills and flushes (slow paths only), for
 	// the capacity learner (caplearn.go) and ReadStats.
 	misses [numClasses]capMissCtr

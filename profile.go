@@ -133,9 +133,24 @@ func equivalent(i, j int, h *sizeHist) bool {
 	return true
 }
 
+// hitCounters are a site's sampled pooled hits (learnHit: one hit in
+// sampleEvery), counted with atomic adds and no lock, so that sampling a
+// hit costs a few uncontended atomics; the window merges them at its
+// close, each at fastHitNs.
+type hitCounters struct {
+	n     atomic.Uint64                 // sampled hits, ever
+	n0    atomic.Uint64                 // n at the window start (written under the site's mu, read by learnHit)
+	waste atomic.Uint64                 // their rounding waste, bytes, ever
+	hist  [numSizeBuckets]atomic.Uint64 // their size buckets, ever
+}
+
 // profile is the window in progress and the totals of one site. Guarded by
-// its siteLearn's mu.
+// its siteLearn's mu, but for hits (atomic).
 type profile struct {
+	hits      hitCounters // sampled pooled hits, merged at close
+	hitWaste0 uint64      // hits.waste at the window start
+	hitHist0  sizeHist    // hits.hist at the window start
+
 	start   int64    // window start, ns on the learner clock
 	samples uint64   // sampled requests in the window
 	cpuNs   int64    // their summed time in the allocator, ns
@@ -177,6 +192,7 @@ func (p *profile) record(size int, usable uintptr, ns int64) {
 // and touches two is not charged 225 faults. Without a fault counter (the
 // portable build), every fresh page counts.
 func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache int, st *learnSettings, faults func() (uint64, bool)) windowMetrics {
+	p.mergeHits()
 	pages, fresh := learnMaps[sid].pages.Load(), learnFresh.Load()
 	flt, fok := faults()
 	m := windowMetrics{strategy: strat, cache: cache, churn: churn - min(p.churn0, churn), samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
@@ -198,12 +214,34 @@ func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache i
 	return m
 }
 
+// mergeHits adds the sampled pooled hits since the window start to the
+// window, each at fastHitNs with its rounding waste and size bucket, and
+// starts counting again. A hit counted while this runs may land in the
+// next window.
+func (p *profile) mergeHits() {
+	n, w := p.hits.n.Load(), p.hits.waste.Load()
+	dn := n - p.hits.n0.Load()
+	p.samples += dn
+	p.traffic += dn
+	p.cpuNs += int64(dn) * fastHitNs
+	p.waste += w - p.hitWaste0
+	for i := range p.hist {
+		h := p.hits.hist[i].Load()
+		p.hist[i] += h - p.hitHist0[i]
+		p.hitHist0[i] = h
+	}
+	p.hits.n0.Store(n)
+	p.hitWaste0 = w
+}
+
 // due reports whether the window in progress is over at time t: windowOps
-// requests, or windowNs with at least minSamples samples. A quiet site's
-// window stretches until it has minSamples, so that it is rated at all.
+// requests, or windowNs with at least minSamples samples (the pooled hits
+// not merged yet included). A quiet site's window stretches until it has
+// minSamples, so that it is rated at all.
 func (p *profile) due(t int64, st *learnSettings) bool {
-	return p.samples*uint64(max(st.sampleEvery, 1)) >= st.windowOps ||
-		(t-p.start >= st.windowNs && p.samples >= st.minSamples)
+	n := p.samples + p.hits.n.Load() - p.hits.n0.Load()
+	return n*uint64(max(st.sampleEvery, 1)) >= st.windowOps ||
+		(t-p.start >= st.windowNs && n >= st.minSamples)
 }
 
 // learnMaps counts fresh large mappings per site id (learnMapped, on the

@@ -190,9 +190,9 @@ func (s *Site) TryAlloc(size int) ([]byte, error) { return s.alloc(size, false, 
 func (s *Site) alloc(size int, zero bool, op string) ([]byte, error) {
 	sid := s.sid()
 	if !zero && !routedLarge(size, sid) {
-		if p, usable, flush := allocFastTick(size, sid, s == nil || s.id < maxSites); p != 0 {
-			if flush {
-				learnFlushHits() // learn.go: the P's buffer of sampled pooled hits is full
+		if p, usable, tick := allocFastTick(size, sid, s == nil || s.id < maxSites); p != 0 {
+			if tick {
+				s.learnHit(size, usable) // learn.go: one pooled hit in the period, while learning is live
 			}
 			s.countShared(size)
 			return bytesAt(p, uintptr(size), usable), nil
