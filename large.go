@@ -109,7 +109,7 @@ func freeLarge(seg *segment) bool {
 	if len(evicted) > 0 || !cached {
 		config.logf(debugVerbose, "unmap large block %#x, %d bytes (cached %v, %d evicted)", seg.base, seg.largeSize, cached, len(evicted))
 	}
-	learnFreedLarge(seg.base) // learn: lifetime of a sampled block (profile.go)
+	learnFreedLarge(seg) // learn: lifetime of a sampled block (profile.go)
 	return true
 }
 
@@ -195,6 +195,7 @@ func reallocLarge(seg *segment, size uintptr) (p, usable uintptr, ok bool) {
 		regReplace(base, old, seg, freedChunk)
 	}
 	regSet(nb, nu, nseg)
+	learnMovedLarge(seg, nseg) // learn: a sampled block's lifetime goes on (profile.go)
 	heap.largeSize = heap.largeSize - uint64(old) + uint64(nu)
 	return nb, nu, true
 }

@@ -29,10 +29,11 @@ import (
 // clock reads and recorded under the site's lock (learnMissStart): a
 // few ns beside a slow path. Measured where the default is right
 // (BenchmarkLearnAcceptRight, 128 KiB pairs of ~45 ns): live learning
-// costs ~5% over frozen, learning windows and canaries included. The large path counts fresh
-// mappings (learnMapped, beside the mmap) and looks up sampled blocks on
-// free (learnFreedLarge, one atomic load when none is sampled). The
-// decision is published by storing the site's threshold (Site.setThreshold),
+// costs ~6% over frozen, learning windows and canaries included. The large
+// path counts fresh mappings (learnMapped, beside the mmap), and a free
+// swaps the block's sampling mark out of its segment (learnFreedLarge: one
+// atomic swap, a lifetime when the block was sampled). The decision is
+// published by storing the site's threshold (Site.setThreshold),
 // which the slow path already loads.
 //
 // One learner goroutine closes windows: started by a sample (or a per-P
@@ -43,10 +44,9 @@ import (
 // windows by hand (learnStepAll, or siteLearn.step) with no goroutine
 // (learnEnv.manual).
 //
-// Lock order: learner.stepMu, then learner.mu (then learner.bg.mu), then heap.mu or a
-// siteLearn's mu (never both: step reads the BigCache before locking the
-// site). liveSamples.mu is a leaf, never held with another lock. The
-// allocation hooks run outside heap.mu.
+// Lock order: learner.stepMu, then learner.mu (then learner.bg.mu), then
+// heap.mu or a siteLearn's mu (never both: step reads the BigCache before
+// locking the site). The allocation hooks run outside heap.mu.
 
 // learnEnv is what tests replace: the clock, the sampler, the random
 // source. Immutable once published in learner.env.
@@ -242,7 +242,7 @@ func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv) {
 	}
 	if p := addrOf(b); cap(b) > 0 {
 		if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
-			rememberLarge(p, sid, uintptr(cap(b)), env.clock())
+			rememberLarge(seg, sid, env.clock())
 		}
 	}
 	sl.mu.Lock()

@@ -2,7 +2,6 @@ package hakmem
 
 import (
 	"math"
-	"sync"
 	"sync/atomic"
 )
 
@@ -13,7 +12,7 @@ import (
 // small-block fast path (requests up to 64 KiB, and plain Alloc, never
 // reach it). Fresh large mappings are counted per site on the large path
 // (learnMapped), which makes a system call anyway; sampled large blocks are
-// remembered so that their free gives a lifetime (learnFreedLarge).
+// marked so that their free gives a lifetime (learnFreedLarge).
 //
 // The size distribution is a histogram over size classes (plus one bucket
 // for requests above maxSmall). Two distributions are compared by their
@@ -263,58 +262,31 @@ func learnMapped(sid int32, usable uintptr) {
 	learnFresh.Add(n)
 }
 
-// liveSamples are the sampled large blocks not yet freed, by address, for
-// their lifetime. Bounded by maxLiveSamples: when full, new blocks are not
-// remembered (a lifetime sample, not a census). A block moved by Realloc
-// leaves a stale entry that the next block at that address may consume;
-// the lifetimes are an estimate.
-var liveSamples struct {
-	mu sync.Mutex
-	n  atomic.Int32         // len(m), read without mu so that frees skip the lock when nothing is sampled
-	m  map[uintptr]liveSpan // guarded by mu
-}
+// A sampled large block carries its sampling time in its segment
+// (segment.learnAt), so that its free finds its lifetime with one atomic
+// swap and no lock or map, whichever block is freed; learnLiveBytes keeps
+// each site's sampled live bytes for the live-bytes estimate.
+var learnLiveBytes [maxSites]atomic.Int64
 
-// liveSpan is a remembered large block: its site and allocation time.
-type liveSpan struct {
-	sid  int32
-	at   int64 // ns on the learner clock
-	size uintptr
-}
-
-// maxLiveSamples bounds liveSamples (about 40 KiB of map).
-const maxLiveSamples = 1024
-
-// rememberLarge remembers the sampled large block at p for its lifetime.
-func rememberLarge(p uintptr, sid int32, size uintptr, t int64) {
-	liveSamples.mu.Lock()
-	if liveSamples.m == nil {
-		liveSamples.m = make(map[uintptr]liveSpan)
+// rememberLarge marks the sampled large block seg of site sid, allocated
+// at t (learner clock), for its lifetime.
+func rememberLarge(seg *segment, sid int32, t int64) {
+	if seg.learnAt.Swap(t+1) == 0 { // +1: 0 means "not sampled", and 0 is a time (tests' clocks)
+		learnLiveBytes[sid].Add(int64(seg.largeSize))
 	}
-	if len(liveSamples.m) < maxLiveSamples {
-		liveSamples.m[p] = liveSpan{sid, t, size}
-		liveSamples.n.Store(int32(len(liveSamples.m)))
-	}
-	liveSamples.mu.Unlock()
 }
 
-// learnFreedLarge is the hook in freeLarge: if the block at p was sampled,
-// its lifetime goes to its site's profile. One atomic load otherwise.
-func learnFreedLarge(p uintptr) {
-	if liveSamples.n.Load() == 0 {
+// learnFreedLarge is the hook in freeLarge: if the block of seg was
+// sampled, its lifetime goes to its site's profile. One atomic swap
+// otherwise.
+func learnFreedLarge(seg *segment) {
+	at := seg.learnAt.Swap(0)
+	if at == 0 {
 		return
 	}
-	liveSamples.mu.Lock()
-	sp, ok := liveSamples.m[p]
-	if ok {
-		delete(liveSamples.m, p)
-		liveSamples.n.Store(int32(len(liveSamples.m)))
-	}
-	liveSamples.mu.Unlock()
-	if !ok {
-		return
-	}
-	if sl := learner.sites[sp.sid].Load(); sl != nil {
-		d := learner.env.Load().clock() - sp.at
+	learnLiveBytes[seg.site].Add(-int64(seg.largeSize))
+	if sl := learner.sites[seg.site].Load(); sl != nil {
+		d := learner.env.Load().clock() - (at - 1)
 		sl.mu.Lock()
 		sl.prof.lifetimes++
 		sl.prof.lifetimeNs += d
@@ -323,18 +295,19 @@ func learnFreedLarge(p uintptr) {
 	}
 }
 
-// sampledLiveBytes estimates the live bytes of site sid's large blocks from
-// the remembered ones: their bytes times sampleEvery.
-func sampledLiveBytes(sid int32, every uint32) uint64 {
-	liveSamples.mu.Lock()
-	defer liveSamples.mu.Unlock()
-	var b uint64
-	for _, sp := range liveSamples.m {
-		if sp.sid == sid {
-			b += uint64(sp.size)
-		}
+// learnMovedLarge carries a sampled block's mark from seg to nseg when
+// Realloc remaps it (its lifetime goes on).
+func learnMovedLarge(seg, nseg *segment) {
+	if at := seg.learnAt.Swap(0); at != 0 {
+		nseg.learnAt.Store(at)
+		learnLiveBytes[seg.site].Add(int64(nseg.largeSize) - int64(seg.largeSize))
 	}
-	return b * uint64(every)
+}
+
+// sampledLiveBytes estimates the live bytes of site sid's large blocks from
+// the sampled ones: their bytes times sampleEvery.
+func sampledLiveBytes(sid int32, every uint32) uint64 {
+	return uint64(max(learnLiveBytes[sid].Load(), 0)) * uint64(every)
 }
 
 // siteCachedBytes is what site sid holds in the BigCache, bytes.

@@ -53,6 +53,10 @@ type segment struct {
 	// that resizes the mapping makes a new segment).
 	largeSize uintptr
 	site      int32
+	// learnAt is when the learning layer sampled the large block, ns on the
+	// learner clock plus one, for its lifetime; 0 when it was not sampled.
+	// Set by the allocating goroutine, swapped out by the free (profile.go).
+	learnAt atomic.Int64
 
 	// The rest is guarded by heap.mu.
 	cached  bool                   // kindSmall: empty and in heap.cache; kindLarge: free, in the BigCache
