@@ -85,7 +85,11 @@ var cachePolicyFactor = [numCachePolicies]float64{1, 0.25, 4}
 var siteCachePol [maxSites]atomic.Uint32
 
 // setSiteCachePolicy makes site sid run policy p.
-func setSiteCachePolicy(sid int32, p cachePolicy) { siteCachePol[sid].Store(uint32(p)) }
+func setSiteCachePolicy(sid int32, p cachePolicy) {
+	if siteCachePol[sid].Load() != uint32(p) { // as Site.setThreshold: no store when nothing changes
+		siteCachePol[sid].Store(uint32(p))
+	}
+}
 
 // siteLimits are site sid's BigCache limits under its policy: blocks and
 // bytes.

@@ -73,7 +73,7 @@ var learner struct {
 }
 
 // liveFlag is learner.on: whether learning is live, held as the sampling
-// period of pooled hits (learnEnv.every when live, 0 when not), so that
+// period of pooled hits (learnEnv.every x hitWeight when live, 0 when not), so that
 // the allocation fast path reads one word for both (allocFastTick).
 type liveFlag struct{ every atomic.Uint32 }
 
@@ -87,7 +87,8 @@ func (f *liveFlag) Store(on bool) {
 		f.every.Store(0)
 		return
 	}
-	f.every.Store(max(learner.env.Load().every, 1))
+	every := max(learner.env.Load().every, 1)
+	f.every.Store(every * uint32(hitWeight(every))) // the tick's period: one hit in every x hitWeight
 }
 
 func init() {
@@ -195,7 +196,7 @@ func (s *Site) learnHit(size int, usable uintptr) {
 	h.hist[sizeBucket(size)].Add(1)
 	h.waste.Add(uint64(usable - uintptr(size)))
 	n := h.n.Add(1)
-	learnWake(env, (n-h.n0.Load())*uint64(st.sampleEvery) >= st.windowOps)
+	learnWake(env, (n-h.n0.Load())*hitWeight(st.sampleEvery)*uint64(st.sampleEvery) >= st.windowOps)
 }
 
 // missSample is a slow-path request drawn for the learner: the
@@ -247,7 +248,8 @@ func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv) {
 	}
 	sl.mu.Lock()
 	sl.prof.record(size, uintptr(cap(b)), ns)
-	full := (sl.prof.samples+sl.prof.hits.n.Load()-sl.prof.hits.n0.Load())*uint64(st.sampleEvery) >= st.windowOps
+	n, _ := sl.prof.pending(st)
+	full := n*uint64(st.sampleEvery) >= st.windowOps
 	sl.mu.Unlock()
 	learnWake(env, full)
 }

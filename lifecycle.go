@@ -244,7 +244,7 @@ func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
 	m := sl.prof.close(t, sl.sid, cached, churn, sl.cur, sl.ccur, st, faults)
-	if m.samples >= st.minSamples {
+	if m.draws >= st.minSamples {
 		switch sl.state {
 		case stateLearn:
 			sl.stepLearn(&m, t, st, rnd)
@@ -618,7 +618,7 @@ func (sl *siteLearn) relearn(t int64, from int) {
 // stepFrozen handles a rated FROZEN window m: shift, degradation, canary.
 func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings, rnd func() float64) {
 	sl.strats[sl.cur].samples += m.samples
-	if tvd(&m.hist, &sl.signature)-tvdNoise(&m.hist, &sl.signature, m.samples) >= st.shift {
+	if tvd(&m.hist, &sl.signature)-tvdNoise(&m.hist, &sl.signature, m.draws) >= st.shift {
 		sl.transition(trShifted)
 		sl.relearn(t, sl.cur)
 		// The window that showed the shift ran the frozen arms on the new

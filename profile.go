@@ -90,7 +90,8 @@ type windowMetrics struct {
 	strategy    int     // index in thresholdCandidates of the strategy that ran
 	cache       int     // the cachePolicy that ran (bigcache.go)
 	churn       uint64  // the site's BigCache evictions and decays in the window
-	samples     uint64  // sampled requests
+	samples     uint64  // sampled requests (a counted pooled hit hitWeight times)
+	draws       uint64  // samples drawn (a counted hit once): the evidence for minSamples and tvdNoise
 	ops         uint64  // estimated requests above minLargeThreshold: samples x sampleEvery
 	cpuNsPerOp  float64 // mean time of a sampled request in the allocator, ns (slow paths, mmap included)
 	faultsPerOp float64 // fresh pages mapped for the site per request: each faults on first touch
@@ -104,7 +105,7 @@ type windowMetrics struct {
 
 // add sums m's per-operation measures into w (for a mean of windows).
 func (w *windowMetrics) add(m *windowMetrics) {
-	w.strategy, w.samples, w.ops = m.strategy, w.samples+m.samples, w.ops+m.ops
+	w.strategy, w.samples, w.draws, w.ops = m.strategy, w.samples+m.samples, w.draws+m.draws, w.ops+m.ops
 	w.cpuNsPerOp += m.cpuNsPerOp
 	w.faultsPerOp += m.faultsPerOp
 	w.memBytes += m.memBytes
@@ -151,7 +152,8 @@ type profile struct {
 	hitHist0  sizeHist    // hits.hist at the window start
 
 	start   int64    // window start, ns on the learner clock
-	samples uint64   // sampled requests in the window
+	samples uint64   // sampled requests in the window, a counted pooled hit hitWeight times
+	draws   uint64   // samples drawn, a counted hit once: the evidence (minSamples, the noise bound)
 	cpuNs   int64    // their summed time in the allocator, ns
 	waste   uint64   // their summed rounding waste, bytes
 	hist    sizeHist // their size buckets
@@ -173,6 +175,7 @@ type profile struct {
 // usable bytes in ns nanoseconds.
 func (p *profile) record(size int, usable uintptr, ns int64) {
 	p.samples++
+	p.draws++
 	p.traffic++
 	p.cpuNs += max(ns, 0)
 	if usable > uintptr(size) {
@@ -191,10 +194,10 @@ func (p *profile) record(size int, usable uintptr, ns int64) {
 // and touches two is not charged 225 faults. Without a fault counter (the
 // portable build), every fresh page counts.
 func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache int, st *learnSettings, faults func() (uint64, bool)) windowMetrics {
-	p.mergeHits()
+	p.mergeHits(st)
 	pages, fresh := learnMaps[sid].pages.Load(), learnFresh.Load()
 	flt, fok := faults()
-	m := windowMetrics{strategy: strat, cache: cache, churn: churn - min(p.churn0, churn), samples: p.samples, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
+	m := windowMetrics{strategy: strat, cache: cache, churn: churn - min(p.churn0, churn), samples: p.samples, draws: p.draws, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
 	if p.samples > 0 {
 		n := float64(p.samples)
 		m.cpuNsPerOp = float64(p.cpuNs) / n
@@ -206,41 +209,65 @@ func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache i
 		m.memBytes = float64(p.waste)/n + float64(cached)/float64(m.ops)
 	}
 	p.windows++
-	if p.samples < st.minSamples {
+	if p.draws < st.minSamples {
 		p.unrated++
 	}
+	p.draws = 0
 	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0, p.fresh0, p.flt0, p.churn0 = t, 0, 0, 0, sizeHist{}, pages, fresh, flt, churn
 	return m
 }
 
-// mergeHits adds the sampled pooled hits since the window start to the
-// window, each at fastHitNs with its rounding waste and size bucket, and
-// starts counting again. A hit counted while this runs may land in the
-// next window.
-func (p *profile) mergeHits() {
+// hitWeight is how many sampled requests one counted pooled hit stands
+// for: with a sampling period of 16 or more, the per-P tick counts one hit
+// in 4 x sampleEvery, four times. A hit's cost is a constant (fastHitNs),
+// so counting fewer loses only resolution in the size histogram, while
+// each count costs far more than its few atomic adds suggest (about 100 ns
+// measured beside a 45 ns pair: docs/BENCHMARKS.md). Below 16 (tests,
+// debugging) every picked hit counts once.
+func hitWeight(every uint32) uint64 {
+	if every >= 16 {
+		return 4
+	}
+	return 1
+}
+
+// mergeHits adds the counted pooled hits since the window start to the
+// window, each hitWeight times at fastHitNs with its rounding waste and
+// size bucket, and starts counting again. A hit counted while this runs
+// may land in the next window.
+func (p *profile) mergeHits(st *learnSettings) {
+	wt := hitWeight(st.sampleEvery)
 	n, w := p.hits.n.Load(), p.hits.waste.Load()
 	dn := n - p.hits.n0.Load()
-	p.samples += dn
-	p.traffic += dn
-	p.cpuNs += int64(dn) * fastHitNs
-	p.waste += w - p.hitWaste0
+	p.samples += dn * wt
+	p.draws += dn
+	p.traffic += dn * wt
+	p.cpuNs += int64(dn*wt) * fastHitNs
+	p.waste += (w - p.hitWaste0) * wt
 	for i := range p.hist {
 		h := p.hits.hist[i].Load()
-		p.hist[i] += h - p.hitHist0[i]
+		p.hist[i] += (h - p.hitHist0[i]) * wt
 		p.hitHist0[i] = h
 	}
 	p.hits.n0.Store(n)
 	p.hitWaste0 = w
 }
 
+// pending is the window's samples, weighted, and draws so far, the
+// counted pooled hits not merged yet included. Caller holds the site's mu.
+func (p *profile) pending(st *learnSettings) (samples, draws uint64) {
+	dn := p.hits.n.Load() - p.hits.n0.Load()
+	return p.samples + dn*hitWeight(st.sampleEvery), p.draws + dn
+}
+
 // due reports whether the window in progress is over at time t: windowOps
-// requests, or windowNs with at least minSamples samples (the pooled hits
-// not merged yet included). A quiet site's window stretches until it has
+// requests, or windowNs with at least minSamples draws (the pooled hits not
+// merged yet included). A quiet site's window stretches until it has
 // minSamples, so that it is rated at all.
 func (p *profile) due(t int64, st *learnSettings) bool {
-	n := p.samples + p.hits.n.Load() - p.hits.n0.Load()
+	n, d := p.pending(st)
 	return n*uint64(max(st.sampleEvery, 1)) >= st.windowOps ||
-		(t-p.start >= st.windowNs && n >= st.minSamples)
+		(t-p.start >= st.windowNs && d >= st.minSamples)
 }
 
 // learnMaps counts fresh large mappings per site id (learnMapped, on the

@@ -71,7 +71,9 @@ func (s *Site) setThreshold(n uintptr) {
 	if n != 0 {
 		n = min(max(n, minLargeThreshold), maxSmall)
 	}
-	s.threshold.Store(n)
+	if s.threshold.Load() != n { // the learner republishes every window: a store would take the line from every P that reads it
+		s.threshold.Store(n)
+	}
 }
 
 // SetThreshold fixes the site's routing threshold to n bytes: requests
