@@ -244,7 +244,7 @@ func (sl *siteLearn) step(t int64, st *learnSettings, rnd func() float64) {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
 	m := sl.prof.close(t, sl.sid, cached, churn, sl.cur, sl.ccur, st, faults)
-	if m.draws >= st.minSamples {
+	if m.samples >= st.minSamples {
 		switch sl.state {
 		case stateLearn:
 			sl.stepLearn(&m, t, st, rnd)

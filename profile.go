@@ -91,7 +91,7 @@ type windowMetrics struct {
 	cache       int     // the cachePolicy that ran (bigcache.go)
 	churn       uint64  // the site's BigCache evictions and decays in the window
 	samples     uint64  // sampled requests (a counted pooled hit hitWeight times)
-	draws       uint64  // samples drawn (a counted hit once): the evidence for minSamples and tvdNoise
+	draws       uint64  // samples drawn (a counted hit once): the histogram's evidence, for tvdNoise
 	ops         uint64  // estimated requests above minLargeThreshold: samples x sampleEvery
 	cpuNsPerOp  float64 // mean time of a sampled request in the allocator, ns (slow paths, mmap included)
 	faultsPerOp float64 // fresh pages mapped for the site per request: each faults on first touch
@@ -152,8 +152,8 @@ type profile struct {
 	hitHist0  sizeHist    // hits.hist at the window start
 
 	start   int64    // window start, ns on the learner clock
-	samples uint64   // sampled requests in the window, a counted pooled hit hitWeight times
-	draws   uint64   // samples drawn, a counted hit once: the evidence (minSamples, the noise bound)
+	samples uint64   // sampled requests in the window, a counted pooled hit hitWeight times (minSamples)
+	draws   uint64   // samples drawn, a counted hit once: the histogram's evidence (the noise bound)
 	cpuNs   int64    // their summed time in the allocator, ns
 	waste   uint64   // their summed rounding waste, bytes
 	hist    sizeHist // their size buckets
@@ -209,7 +209,7 @@ func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache i
 		m.memBytes = float64(p.waste)/n + float64(cached)/float64(m.ops)
 	}
 	p.windows++
-	if p.draws < st.minSamples {
+	if p.samples < st.minSamples {
 		p.unrated++
 	}
 	p.draws = 0
@@ -261,13 +261,16 @@ func (p *profile) pending(st *learnSettings) (samples, draws uint64) {
 }
 
 // due reports whether the window in progress is over at time t: windowOps
-// requests, or windowNs with at least minSamples draws (the pooled hits not
-// merged yet included). A quiet site's window stretches until it has
-// minSamples, so that it is rated at all.
+// requests, or windowNs with at least minSamples samples (the pooled hits
+// not merged yet included). A quiet site's window stretches until it has
+// minSamples, so that it is rated at all. A weighted hit counts as the
+// samples it stands for: its cost is a constant, so the window's mean cost
+// is as good as with every hit drawn; only the size histogram has less
+// evidence, and the shift rule's noise bound counts draws.
 func (p *profile) due(t int64, st *learnSettings) bool {
-	n, d := p.pending(st)
+	n, _ := p.pending(st)
 	return n*uint64(max(st.sampleEvery, 1)) >= st.windowOps ||
-		(t-p.start >= st.windowNs && d >= st.minSamples)
+		(t-p.start >= st.windowNs && n >= st.minSamples)
 }
 
 // learnMaps counts fresh large mappings per site id (learnMapped, on the
