@@ -1179,3 +1179,35 @@ func TestLearnHitCounters(t *testing.T) {
 		t.Error("a fixed site was counted")
 	}
 }
+
+// TestHitWeight: with a sampling period of 16 or more a counted pooled hit
+// stands for hitWeight (4) samples in the window's cost, traffic and
+// histogram, but counts once in draws, the histogram's evidence.
+func TestHitWeight(t *testing.T) {
+	if hitWeight(64) != 4 || hitWeight(16) != 4 || hitWeight(8) != 1 || hitWeight(1) != 1 {
+		t.Fatalf("hitWeight: 64 -> %d, 16 -> %d, 8 -> %d, 1 -> %d", hitWeight(64), hitWeight(16), hitWeight(8), hitWeight(1))
+	}
+	st := defaultLearnSettings()
+	st.sampleEvery = 64
+	var p profile
+	b := sizeBucket(128 << 10)
+	for range 10 {
+		p.hits.n.Add(1)
+		p.hits.waste.Add(100)
+		p.hits.hist[b].Add(1)
+	}
+	p.record(300<<10, 300<<10, 1000) // one slow-path sample
+	if n, d := p.pending(&st); n != 41 || d != 11 {
+		t.Errorf("pending: %d samples, %d draws; want 41 and 11", n, d)
+	}
+	m := p.close(0, 0, 0, 0, 0, 0, &st, noFaultCounter)
+	if m.samples != 41 || m.draws != 11 || m.hist[b] != 40 || p.traffic != 41 {
+		t.Errorf("closed window: %d samples, %d draws, bucket %d, traffic %d; want 41, 11, 40, 41", m.samples, m.draws, m.hist[b], p.traffic)
+	}
+	if want := float64(40*fastHitNs+1000) / 41; math.Abs(m.cpuNsPerOp-want) > 1e-9 {
+		t.Errorf("cpu %.3f ns/op, want %.3f", m.cpuNsPerOp, want)
+	}
+	if n, d := p.pending(&st); n != 0 || d != 0 {
+		t.Errorf("next window starts with %d samples, %d draws", n, d)
+	}
+}
