@@ -157,8 +157,9 @@
 //     learn_settings.go: the learning layer. Each named Site keeps a
 //     profile (a size-class histogram, sampled lifetimes, live bytes, the
 //     time and faults its requests cost) from one request above 64 KiB in
-//     64: a pooled hit is picked by its P's tick and booked at a fixed
-//     cost, a slow path is drawn and timed; plain Alloc is not sampled, so
+//     64: one pooled hit in 256 is picked by its P's tick and counted four
+//     times at a fixed cost (atomic adds, no lock), a slow path is drawn
+//     and timed; plain Alloc is not sampled, so
 //     only named sites learn. A strategy is a routing threshold (64, 128,
 //     256, 512 KiB or all pooled); thresholds with no sampled size between
 //     them are one strategy. A site whose threshold sends requests to the
