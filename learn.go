@@ -494,9 +494,11 @@ func Leaderboard() []LeaderboardSite {
 	return out
 }
 
-// writeLeaderboard writes Leaderboard as text: per site its state, then its
-// strategies best first: rank, threshold, rating, wins/losses/draws,
-// samples (the strategy running now is marked *, a retired one "retired").
+// writeLeaderboard writes Leaderboard as text: per site its state, the
+// threshold and BigCache policy in use, then its thresholds best first and
+// its BigCache policies best first (ranks restart): rank, arm, rating,
+// wins/losses/draws, samples (an arm running now is marked *, a retired
+// one "retired").
 func writeLeaderboard(w io.Writer) error {
 	lb := Leaderboard()
 	if len(lb) == 0 {
@@ -512,7 +514,11 @@ func writeLeaderboard(w io.Writer) error {
 			ls.Site, state, ls.Threshold>>10, ls.BigCache, "rank", "arm", "rating", "wins", "losses", "draws", "samples"); err != nil {
 			return err
 		}
-		for r, s := range ls.Strategies {
+		r, kind := -1, ""
+		for _, s := range ls.Strategies {
+			if r++; s.Kind != kind { // ranks restart for the BigCache arms
+				r, kind = 0, s.Kind
+			}
 			mark := ""
 			if s.Running {
 				mark = " *"
