@@ -65,9 +65,10 @@ var learner struct {
 	env   atomic.Pointer[learnEnv]            // clock and sources
 	sites [maxSites]atomic.Pointer[siteLearn] // by site id; set once under mu (reset by tests)
 
-	mu   sync.Mutex    // guards creating sites
-	bg   worker        // the learner goroutine (worker.go)
-	kick chan struct{} // a window is full; buffered, never closed
+	mu       sync.Mutex    // guards creating sites
+	bg       worker        // the learner goroutine (worker.go)
+	kick     chan struct{} // a window is full; buffered, never closed
+	lastKick atomic.Int64  // when a full window last kicked, ns (now()); see learnSettings.kickNs
 
 	stepMu sync.Mutex // serialises window closing (learnStepAll) and guards env.rnd's state
 }
@@ -264,6 +265,12 @@ func learnWake(env *learnEnv, full bool) {
 		learner.bg.start(learnerLoop)
 	}
 	if full {
+		// At most one kick in kickNs (learnSettings); the window closes a
+		// little later than full, or at the next tick.
+		t, last := now(), learner.lastKick.Load()
+		if t-last < learner.st.Load().kickNs || !learner.lastKick.CompareAndSwap(last, t) {
+			return
+		}
 		select {
 		case learner.kick <- struct{}{}:
 		default:
