@@ -31,12 +31,13 @@ import (
 // (BenchmarkLearnAcceptRight, 128 KiB pairs of ~45 ns): live learning
 // costs ~2% over learning off and ~4% over frozen, learning windows and
 // canaries included; a full window kicks the learner goroutine at most
-// once in kickNs (2 ms), since each wake is paid by the allocating thread. The large
-// path counts fresh mappings (learnMapped, beside the mmap), and a free
-// swaps the block's sampling mark out of its segment (learnFreedLarge: one
-// atomic swap, a lifetime when the block was sampled). The decision is
-// published by storing the site's threshold (Site.setThreshold),
-// which the slow path already loads.
+// once in kickNs (2 ms), since each wake is paid by the allocating
+// thread. The large path counts fresh mappings (learnMapped, beside the
+// mmap), and a free swaps the block's sampling mark out of its segment
+// (learnFreedLarge: one atomic swap, a lifetime when the block was
+// sampled). The decision is published by storing the site's threshold
+// (Site.setThreshold), which the slow path already loads; an unchanged
+// one is not stored again.
 //
 // One learner goroutine closes windows: started by a sample (or a per-P
 // cache refill, for the capacity learner) while none runs, woken
