@@ -159,27 +159,29 @@
 //     time and faults its requests cost) from one request above 64 KiB in
 //     64: one pooled hit in 256 is picked by its P's tick and counted four
 //     times at a fixed cost (atomic adds, no lock), a slow path is drawn
-//     and timed; plain Alloc is not sampled, so
-//     only named sites learn. A strategy is a routing threshold (64, 128,
-//     256, 512 KiB or all pooled); thresholds with no sampled size between
-//     them are one strategy. A site whose threshold sends requests to the
-//     large path then learns its BigCache policy the same way: default,
-//     lean (a quarter of the per-site limits, cooling four times sooner)
-//     or hold (four times the limits, cooling four times later). ELO ratings (1500, K 32) compare the strategy
-//     of each window with the previous one on a composite score (CPU 40%,
-//     faults 30%, memory 30%; fresh pages count as far as the process
-//     actually faulted), with 10% exploration. A site goes LEARN -> FROZEN
-//     when the gain stays under 1% for 3 windows, FROZEN -> CANARY one
-//     window in 20 (spaced out after a costly loss: canaries cost at most
-//     1%), and back to LEARN on a 20% degradation for 3 windows or a
-//     size-distribution shift of 0.25 (total variation distance).
-//     Site.SetThreshold fixes a site's threshold by hand instead. One background goroutine closes
-//     windows and publishes a decision by storing the site's threshold,
-//     which the large path reads with one atomic load. HAKMEM_LEARNING (set
-//     by the mode) chooses off, frozen or live; SavePolicy and LoadPolicy
-//     carry what was learned across restarts; Leaderboard (also in
-//     WriteStats, the metrics package and its Prometheus collector) shows
-//     it.
+//     and timed; plain Alloc is not sampled, so only named sites learn. A
+//     strategy is a routing threshold (64, 128, 256, 512 KiB or all
+//     pooled); thresholds with no sampled size between them are one
+//     strategy. A site whose threshold sends requests to the large path,
+//     and whose BigCache churns, then learns its BigCache policy the same
+//     way: default, lean (a quarter of the per-site limits, cooling four
+//     times sooner) or hold (four times the limits, cooling four times
+//     later). ELO ratings (1500, K 32) compare the strategy of each window
+//     with the previous one on a composite score (CPU 40%, faults 30%,
+//     memory 30%; fresh pages count as far as the process actually
+//     faulted), with 10% exploration. A site goes LEARN -> FROZEN when the
+//     gain stays under 1% for 3 windows, FROZEN -> CANARY one window in 20
+//     (spaced out after a costly loss: canaries cost at most 1%), and back
+//     to LEARN on a 20% degradation for 3 windows or a size-distribution
+//     shift of 0.25 (total variation distance). Site.SetThreshold fixes a
+//     site's threshold by hand instead. One background goroutine closes
+//     windows (woken by a full window at most once in 2 ms, each wake being
+//     paid by the allocating thread) and publishes a decision by storing
+//     the site's threshold and cache policy, which the slow paths read with
+//     one atomic load each. HAKMEM_LEARNING (set by the mode) chooses off,
+//     frozen or live; SavePolicy and LoadPolicy carry what was learned
+//     across restarts; Leaderboard (also in WriteStats, the metrics package
+//     and its Prometheus collector) shows it.
 //   - caplearn.go: the capacity learner (hakmem's, global rather than per
 //     site). The generated per-P caps thrash when a program's bursts of
 //     one class outgrow them: the P refills a batch on allocation and
