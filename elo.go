@@ -54,19 +54,24 @@ func eloUpdate(ra, rb, sa, k float64) (float64, float64) {
 // for each measure (lower is better, floored as in costOf) a's share is
 // b/(a+b), and the shares are weighted by the settings. 0.5 is a tie.
 func compositeScore(a, b *windowMetrics, st *learnSettings) float64 {
-	// Each measure is floored as in costOf: without the floor, 0.001
-	// faults per request against none would lose the whole faults weight.
-	share := func(x, y, floor float64) float64 {
-		x, y = max(x, floor), max(y, floor)
-		return y / (x + y)
-	}
+	// Floored (weighMeasures): without the floor, 0.001 faults per request
+	// against none would lose the whole faults weight.
+	return weighMeasures(a, b, st, 0.5, func(x, y float64) float64 { return y / (x + y) })
+}
+
+// weighMeasures is the settings' weighted mean of f over the three
+// measures of a and b, each floored first (the cost floors, lifecycle.go),
+// or none when every weight is 0. compositeScore and costOf are it with
+// their own f.
+func weighMeasures(a, b *windowMetrics, st *learnSettings, none float64, f func(x, y float64) float64) float64 {
 	w := st.wCPU + st.wFaults + st.wMem
 	if w <= 0 {
-		return 0.5
+		return none
 	}
-	return (st.wCPU*share(a.cpuNsPerOp, b.cpuNsPerOp, cpuFloorNs) +
-		st.wFaults*share(a.faultsPerOp, b.faultsPerOp, faultsFloor) +
-		st.wMem*share(a.memBytes, b.memBytes, memFloorByte)) / w
+	g := func(x, y, floor float64) float64 { return f(max(x, floor), max(y, floor)) }
+	return (st.wCPU*g(a.cpuNsPerOp, b.cpuNsPerOp, cpuFloorNs) +
+		st.wFaults*g(a.faultsPerOp, b.faultsPerOp, faultsFloor) +
+		st.wMem*g(a.memBytes, b.memBytes, memFloorByte)) / w
 }
 
 // gameResult turns a composite score into a game result: 1, 0.5 or 0.

@@ -183,19 +183,15 @@ const fastHitNs = 15
 // at its close at fastHitNs each, and kicks the learner when the window
 // is full. A test's sampler may refuse it.
 func (s *Site) learnHit(size int, usable uintptr) {
-	if s.orDefault().fixed.Load() {
+	if !s.learned() {
 		return
 	}
 	env := learner.env.Load()
 	if env.sample != nil && !env.sample() {
 		return
 	}
-	sid := s.sid()
 	st := learner.st.Load()
-	sl := learner.sites[sid].Load()
-	if sl == nil {
-		sl = learnSite(s, sid, env.clock(), st, env)
-	}
+	sl := s.learnState(env, st)
 	h := &sl.prof.hits
 	h.hist[sizeBucket(size)].Add(1)
 	h.waste.Add(uint64(usable - uintptr(size)))
@@ -236,15 +232,12 @@ func (env *learnEnv) draw() bool {
 // for its lifetime. It kicks the learner when the window is full. A site
 // fixed by SetThreshold, or beyond maxSites, is not learned.
 func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv) {
-	if t := s.orDefault(); t.id >= maxSites || t.fixed.Load() {
+	if !s.learned() {
 		return
 	}
 	sid := s.sid()
 	st := learner.st.Load()
-	sl := learner.sites[sid].Load()
-	if sl == nil {
-		sl = learnSite(s, sid, env.clock(), st, env)
-	}
+	sl := s.learnState(env, st)
 	if p := addrOf(b); cap(b) > 0 {
 		if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
 			rememberLarge(seg, sid, env.clock())
@@ -256,6 +249,24 @@ func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv) {
 	full := n*uint64(st.sampleEvery) >= st.windowOps
 	sl.mu.Unlock()
 	learnWake(env, full)
+}
+
+// learned reports whether the learning layer learns site s: not a site
+// beyond maxSites (it shares the default site's id) nor one fixed by
+// SetThreshold.
+func (s *Site) learned() bool {
+	t := s.orDefault()
+	return t.id < maxSites && !t.fixed.Load()
+}
+
+// learnState is site s's learning state, created (learnSite) on its first
+// sample.
+func (s *Site) learnState(env *learnEnv, st *learnSettings) *siteLearn {
+	sid := s.sid()
+	if sl := learner.sites[sid].Load(); sl != nil {
+		return sl
+	}
+	return learnSite(s, sid, env.clock(), st, env)
 }
 
 // learnWake starts the learner goroutine if it does not run, and kicks it

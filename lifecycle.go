@@ -122,14 +122,7 @@ const (
 // costOf is window m's composite cost against reference ref: the weighted
 // mean of the three measures' ratios, so ref itself costs 1.
 func costOf(m, ref *windowMetrics, st *learnSettings) float64 {
-	ratio := func(x, r, floor float64) float64 { return max(x, floor) / max(r, floor) }
-	w := st.wCPU + st.wFaults + st.wMem
-	if w <= 0 {
-		return 1
-	}
-	return (st.wCPU*ratio(m.cpuNsPerOp, ref.cpuNsPerOp, cpuFloorNs) +
-		st.wFaults*ratio(m.faultsPerOp, ref.faultsPerOp, faultsFloor) +
-		st.wMem*ratio(m.memBytes, ref.memBytes, memFloorByte)) / w
+	return weighMeasures(m, ref, st, 1, func(x, r float64) float64 { return x / r })
 }
 
 // The two dimensions a site learns, one after the other in a LEARN
