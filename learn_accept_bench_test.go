@@ -121,21 +121,13 @@ func acceptLearnEnv() (restore func()) {
 	st.mode, st.sampleEvery, st.minLearnNs = learnLive, acceptSampleEvery, 0
 	env := defaultLearnEnv(st.sampleEvery)
 	env.manual = true
-	forget := func() {
-		for i := range learner.sites {
-			if sl := learner.sites[i].Load(); sl != nil {
-				sl.site.setThreshold(0)
-				learner.sites[i].Store(nil)
-			}
-		}
-	}
-	forget()
+	forgetLearning()
 	learner.st.Store(&st)
 	learner.env.Store(env)
 	learner.on.Store(true)
 	return func() {
 		learner.on.Store(oldOn)
-		forget()
+		forgetLearning()
 		learner.st.Store(oldSt)
 		learner.env.Store(oldEnv)
 	}

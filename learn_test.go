@@ -25,22 +25,25 @@ func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64, rnd func() flo
 	}
 	learner.st.Store(&st)
 	learner.env.Store(&learnEnv{clock: clk.Load, sample: func() bool { return true }, rnd: rnd, manual: true})
-	forget := func() {
-		for i := range learner.sites {
-			if sl := learner.sites[i].Load(); sl != nil {
-				sl.site.setThreshold(0)
-				learner.sites[i].Store(nil)
-			}
-		}
-	}
-	forget()
+	forgetLearning()
 	t.Cleanup(func() {
 		learner.on.Store(oldOn)
 		stopLearner()
-		forget()
+		forgetLearning()
 		learner.st.Store(oldSt)
 		learner.env.Store(oldEnv)
 	})
+}
+
+// forgetLearning drops every site's learning state and gives each site
+// that had one its default threshold back (fakeLearn, acceptLearnEnv).
+func forgetLearning() {
+	for i := range learner.sites {
+		if sl := learner.sites[i].Load(); sl != nil {
+			sl.site.setThreshold(0)
+			learner.sites[i].Store(nil)
+		}
+	}
 }
 
 // testSettings are the defaults with sampling of every request, no minimum
