@@ -169,9 +169,12 @@ func allocFastTick(size int, sid int32, learnable bool) (p, usable uintptr, tick
 	p = pc.lists[c].pop()
 	if p != 0 {
 		pc.countSite(sid, uintptr(size))
-		if every := learner.on.every.Load(); every != 0 && size > minLargeThreshold && learnable {
-			if pc.learnTick++; pc.learnTick >= every {
-				pc.learnTick, tick = 0, true
+		// The size test first: the common small hit skips even the load.
+		if size > minLargeThreshold && learnable {
+			if every := learner.on.every.Load(); every != 0 {
+				if pc.learnTick++; pc.learnTick >= every {
+					pc.learnTick, tick = 0, true
+				}
 			}
 		}
 	}
