@@ -157,8 +157,8 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 // the P's learning tick and reports whether it is the one in the period
 // to sample (Site.alloc then calls learnHit). The tick is the P's own (a
 // plain field under pin), so picking a hit costs no random draw, no
-// atomic write and no clock read; with learning not live it costs one
-// load and a compare. learnable is false for a site beyond maxSites, which
+// atomic write and no clock read; with learning not live it costs a
+// compare (and, above minLargeThreshold, one load). learnable is false for a site beyond maxSites, which
 // shares site id 0 and is not learned.
 func allocFastTick(size int, sid int32, learnable bool) (p, usable uintptr, tick bool) {
 	if uint(size-1) >= maxSmall {
