@@ -111,23 +111,6 @@ func UsableSize(b []byte) int {
 	return int(n)
 }
 
-// Release returns cached free memory to the OS: it flushes the per-P caches
-// (visiting every P; one the program keeps busy may flush later, at its
-// next refill or flush), empties the central transfer caches onto their
-// slabs, unmaps empty segments and the BigCache's large blocks, and drops
-// the free pages of live segments (MADV_DONTNEED). It is the scavenger's
-// work, done at once for everything.
-func Release() {
-	ensureInit()
-	releaseEpoch.Add(1)
-	flushOwn()
-	flushOthers()
-	for i := range centrals {
-		centrals[i].drain()
-	}
-	heap.scavenge(now(), true)
-}
-
 func must(b []byte, err error) []byte {
 	if err != nil {
 		panic(err)
