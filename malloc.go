@@ -50,14 +50,16 @@ func Free(b []byte) {
 		return
 	}
 	p := addrOf(b)
-	// freeFast, written out: one call level less on the hottest path.
+	// freeFast, written out: one call level less on the hottest path. The
+	// checks and the claim of the block run pinned, so that its segment
+	// cannot be unmapped under them (retire.go).
+	pc := pin()
 	seg := regLookup(p)
 	if seg != nil && seg.kind == kindSmall {
 		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil {
 			off := p - s.base
 			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
 				claimWord(p+8, loadWord(p+8), p^cookieKey) {
-				pc := pin()
 				l := &pc.lists[s.class]
 				if l.n < l.cap {
 					l.push(p)
@@ -73,6 +75,7 @@ func Free(b []byte) {
 			}
 		}
 	}
+	unpin(pc)
 	if err := freeSlow(p, "Free"); err != nil {
 		panic(err)
 	}
@@ -269,22 +272,23 @@ func freeAddr(p uintptr, op string) error {
 // (registry), on a page that belongs to a slab, at a block boundary, and
 // the block does not carry the free cookie.
 func freeFast(p uintptr) bool {
+	pc := pin()
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
+		unpin(pc)
 		return false
 	}
 	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
 	if s == nil {
+		unpin(pc)
 		return false
 	}
 	off := p - s.base
-	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) ||
+		!claimWord(p+8, loadWord(p+8), p^cookieKey) {
+		unpin(pc)
 		return false
 	}
-	if !claimWord(p+8, loadWord(p+8), p^cookieKey) {
-		return false
-	}
-	pc := pin()
 	l := &pc.lists[s.class]
 	if l.n < l.cap {
 		l.push(p)
@@ -302,23 +306,39 @@ func freeFast(p uintptr) bool {
 // freeSlow is everything freeFast declines: it validates p again and
 // reports what is wrong, or frees a large block.
 func freeSlow(p uintptr, op string) error {
+	pc := pin() // the checks and the claim run pinned (retire.go)
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
+		unpin(pc)
 		return freeOther(p, seg, op)
 	}
-	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
-	if s == nil {
-		return newError(op, p, 0, ErrDoubleFree, "the page holds no allocated block (freed already, or stale)")
+	s, bad, detail := checkSmall(p, seg)
+	if bad == nil {
+		if old := loadWord(p + 8); old == p^cookieKey || !claimWord(p+8, old, p^cookieKey) {
+			bad = ErrDoubleFree
+		}
 	}
-	off := p - s.base
-	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
-		return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer)")
-	}
-	if old := loadWord(p + 8); old == p^cookieKey || !claimWord(p+8, old, p^cookieKey) {
-		return newError(op, p, 0, ErrDoubleFree, "")
+	unpin(pc)
+	if bad != nil {
+		return newError(op, p, 0, bad, detail) // allocates: never pinned
 	}
 	freeSmallSlow(p, s) // claimed on the second try: the word had changed under freeFast
 	return nil
+}
+
+// checkSmall finds the slab of p in the small-block segment seg and checks
+// that p starts a block of it; bad and detail say what is wrong. Called
+// pinned, so it builds no error.
+func checkSmall(p uintptr, seg *segment) (s *slab, bad error, detail string) {
+	s = seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	if s == nil {
+		return nil, ErrDoubleFree, "the page holds no allocated block (freed already, or stale)"
+	}
+	off := p - s.base
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
+		return nil, ErrInvalidPointer, "not the start of a block (interior pointer)"
+	}
+	return s, nil, ""
 }
 
 // freeOther handles pointers outside small-block segments.
@@ -343,7 +363,7 @@ func freeOther(p uintptr, seg *segment, op string) error {
 // munmap of a racing Free.
 func tombstoneError(p uintptr, op string) error {
 	heap.mu.Lock()
-	foreign := regLookup(p) != freedChunk || osMapped(p)
+	foreign := regLookup(p) != freedChunk || !heap.isRetired(p) && osMapped(p)
 	heap.mu.Unlock()
 	if foreign {
 		return newError(op, p, 0, ErrInvalidPointer, "not hakmem memory (hakmem memory was here once; someone else mapped it since)")
@@ -368,16 +388,14 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 		}
 		return 0, newError(op, p, 0, ErrDoubleFree, "the block is free (in the BigCache)")
 	}
-	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
-	if s == nil {
-		return 0, newError(op, p, 0, ErrDoubleFree, "the page holds no allocated block")
+	pc := pin() // the block is read pinned (retire.go)
+	s, bad, detail := checkSmall(p, seg)
+	if bad == nil && loadWord(p+8) == p^cookieKey {
+		bad, detail = ErrDoubleFree, "the block is free"
 	}
-	off := p - s.base
-	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
-		return 0, newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer)")
-	}
-	if loadWord(p+8) == p^cookieKey {
-		return 0, newError(op, p, 0, ErrDoubleFree, "the block is free")
+	unpin(pc)
+	if bad != nil {
+		return 0, newError(op, p, 0, bad, detail)
 	}
 	return s.size, nil
 }

@@ -210,6 +210,9 @@ func freeSmallSlow(p uintptr, s *slab) {
 	unpin(pc)
 	if b.n > 0 {
 		centrals[c].put(b)
+		if heap.nretired.Load() >= retireSync {
+			heap.reapRetired(false)
+		}
 	}
 	if stale {
 		flushOwn()

@@ -149,10 +149,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 		if all || t-s.freedAt >= config.decayNs {
 			h.cache.remove(s)
 			h.segDecayed++
-			regSet(s.base, segmentSize, freedChunk)
-			h.nsegments--
-			h.freePages -= pagesPerSegment
-			unmap = append(unmap, s)
+			h.unmapSegment(s)
 		} else {
 			before := s.temp
 			due(cool(s, t, config.warmNs, config.coldNs, config.decayNs))
@@ -179,6 +176,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	for _, s := range unmap {
 		osUnmap(s.base, s.span())
 	}
+	h.reapRetired(all)
 	if len(unmap) > 0 || cooled > 0 || purged > 0 || all {
 		nextText := "nothing waiting"
 		if next >= 0 {

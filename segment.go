@@ -128,6 +128,15 @@ type pageHeap struct {
 	segDecayed uint64 // cached segments unmapped by the scavenger or Release
 
 	pagesPurged uint64 // free slab pages of live segments dropped by the scavenger or Release (Stats.PagesPurged)
+
+	// retired lists empty segments tombstoned in the registry and waiting
+	// for a pin barrier before they are unmapped (retire.go); reaping holds
+	// the batch a reaper took, until it has unmapped it. Both are still
+	// counted in nsegments and freePages. nretired mirrors retired.n for a
+	// lock-free look.
+	retired  segQueue
+	reaping  []*segment
+	nretired atomic.Int32
 }
 
 var heap pageHeap
@@ -247,15 +256,10 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 	return seg, nil
 }
 
-// unmapSegment returns an empty, unlisted segment to the OS. The registry
-// gets the tombstone before the memory goes, so a stale Free sees "freed".
-func (h *pageHeap) unmapSegment(seg *segment) {
-	regSet(seg.base, segmentSize, freedChunk)
-	osUnmap(seg.base, segmentSize)
-	cfg().logf(debugVerbose, "unmap segment %#x", seg.base)
-	h.nsegments--
-	h.freePages -= pagesPerSegment
-}
+// unmapSegment returns an empty, unlisted segment to the OS: the registry
+// gets the tombstone now, so a stale Free sees "freed", and the memory goes
+// once a pin barrier has passed (retire.go). Caller holds heap.mu.
+func (h *pageHeap) unmapSegment(seg *segment) { h.retire(seg) }
 
 // bucket files seg under its longest free run; unbucket takes it out.
 func (h *pageHeap) bucket(seg *segment) {
@@ -373,6 +377,7 @@ func (h *pageHeap) forEachSegment(f func(*segment)) {
 	for s := h.cache.head; s != nil; s = s.q[qPrimary].next {
 		f(s)
 	}
+	h.forEachRetired(f)
 }
 
 // Queue link indexes in segment.q.

@@ -1,0 +1,97 @@
+package hakmem
+
+// Retiring segments. Free checks a block against the metadata and then
+// writes into the block (its cookie and link). If another goroutine could
+// unmap the block's segment between the check and the write, a racing
+// double free, or a stale Free of a block whose segment just emptied,
+// would fault: a fatal SIGSEGV, not a panic. So a segment of small blocks
+// is never unmapped at once. unmapSegment (under heap.mu) puts the
+// registry's tombstone on it, after which no new Free touches its memory,
+// and lists it as retired; reapRetired, later and with no lock held, waits
+// for a pin barrier and only then unmaps.
+//
+// The pin barrier (pinBarrier, retire_*.go) returns once every goroutine
+// that was pinned when it started has unpinned. Free reads the registry,
+// the slab and the block inside one pinned section, so after the barrier
+// none of them can still be working from a registry lookup made before
+// the tombstone went in. Large blocks need no barrier: Free never touches
+// a large block's memory, only its header, and headers are never unmapped
+// (meta.go).
+//
+// Retired segments are still mapped: they count in Stats.MappedBytes, as
+// free pages, and against the memory limit, until reaped. The scavenger
+// reaps them (it is kicked by every retirement), and so do Release and a
+// free that leaves retireSync of them waiting.
+
+// retireSync is the number of retired segments at which the freeing
+// goroutine reaps them itself instead of leaving it to the scavenger: 16
+// MiB of address space at most waits for a barrier.
+const retireSync = 8
+
+// retire tombstones an empty, unlisted segment and lists it for reaping.
+// Caller holds heap.mu.
+func (h *pageHeap) retire(seg *segment) {
+	regSet(seg.base, segmentSize, freedChunk)
+	h.retired.pushFront(seg)
+	h.nretired.Store(int32(h.retired.n))
+	scavengerKick(now())
+}
+
+// isRetired reports whether p lies in a retired segment (tombstoneError:
+// its memory is still hakmem's, so a Free there is a double free). Caller
+// holds heap.mu.
+func (h *pageHeap) isRetired(p uintptr) bool {
+	for s := h.retired.head; s != nil; s = s.q[qPrimary].next {
+		if p-s.base < segmentSize {
+			return true
+		}
+	}
+	return false
+}
+
+// reapRetired unmaps the retired segments after a pin barrier. With wait
+// it also waits for a reaper already at work (Release: everything retired
+// before the call is unmapped when it returns). The caller holds no lock
+// and is not pinned.
+func (h *pageHeap) reapRetired(wait bool) {
+	if !wait && h.nretired.Load() == 0 {
+		return
+	}
+	reapMu.Lock() // one barrier at a time; a second reaper finds the list empty
+	defer reapMu.Unlock()
+	h.mu.Lock()
+	var segs []*segment
+	for s := h.retired.tail; s != nil; s = h.retired.tail {
+		h.retired.remove(s)
+		segs = append(segs, s)
+	}
+	h.nretired.Store(0)
+	h.reaping = segs // still mapped and counted: forEachSegment sees them
+	h.mu.Unlock()
+	if len(segs) == 0 {
+		return
+	}
+	pinBarrier()
+	for _, s := range segs {
+		osUnmap(s.base, segmentSize)
+	}
+	h.mu.Lock()
+	h.reaping = nil
+	for _, s := range segs {
+		h.nsegments--
+		h.freePages -= pagesPerSegment
+		cfg().logf(debugVerbose, "unmap segment %#x", s.base)
+	}
+	h.mu.Unlock()
+}
+
+// forEachRetired calls f for every retired segment not yet unmapped.
+// Caller holds heap.mu.
+func (h *pageHeap) forEachRetired(f func(*segment)) {
+	for s := h.retired.head; s != nil; s = s.q[qPrimary].next {
+		f(s)
+	}
+	for _, s := range h.reaping {
+		f(s)
+	}
+}
