@@ -3,6 +3,7 @@
 package hakmem
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,8 +29,11 @@ func runtime_procPin() int
 //go:linkname runtime_procUnpin runtime.procUnpin
 func runtime_procUnpin()
 
-// pinState is empty: the P itself is the lock.
-type pinState struct{}
+// pinState: the P itself is the lock. stolen is set while Release drains
+// the cache of a retired P (stealRetired); pinSlow waits while it is set.
+type pinState struct {
+	stolen atomic.Bool
+}
 
 const pinVariant = "procpin"
 
@@ -38,10 +42,12 @@ const pinVariant = "procpin"
 const maxProcCaches = 1024
 
 // procCaches[pid] is P pid's cache, or &noCache until the P first takes a
-// slow path. Entries are written once (growCaches, under cachesMu) with an
-// atomic store and read with a plain load by pin: a word-sized pointer load
-// never tears, and the pointed-to cache was initialised before the store.
-// Indexing a fixed array rather than loading a slice keeps pin inlinable.
+// slow path (and while Release drains the cache of a retired P pid:
+// stealRetired). Entries are written with an atomic store (growCaches under
+// cachesMu, stealRetired under stealMu) and read with a plain load by pin:
+// a word-sized pointer load never tears, and the pointed-to cache was
+// initialised (or drained) before the store. Indexing a fixed array rather
+// than loading a slice keeps pin inlinable.
 var procCaches [maxProcCaches]*pcache
 
 func init() {
@@ -63,11 +69,18 @@ func pin() *pcache {
 }
 
 // pinSlow pins and returns a real cache, growing the cache array if needed.
+// It waits (unpinned) while Release is draining the P's cache: that can
+// only be the case right after GOMAXPROCS grew back over the P.
 func pinSlow() *pcache {
 	for {
 		pid := runtime_procPin()
 		if cs := *caches.Load(); uint(pid) < uint(len(cs)) {
-			return cs[pid]
+			if pc := cs[pid]; !pc.stolen.Load() {
+				return pc
+			}
+			runtime_procUnpin()
+			runtime.Gosched()
+			continue
 		}
 		runtime_procUnpin()
 		growCaches(gomaxprocs())
@@ -75,46 +88,127 @@ func pinSlow() *pcache {
 }
 
 // publishCache makes a new cache visible to pin.
-func publishCache(pc *pcache) {
-	if pc.id < maxProcCaches {
-		atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&procCaches[pc.id])), unsafe.Pointer(pc))
+func publishCache(pc *pcache) { setProcCache(int(pc.id), pc) }
+
+// setProcCache stores pc into procCaches[k] (when the table has slot k):
+// P k's cache, or &noCache to send P k's fast paths to pinSlow.
+func setProcCache(k int, pc *pcache) {
+	if uint(k) < maxProcCaches {
+		atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&procCaches[k])), unsafe.Pointer(pc))
 	}
 }
 
 func unpin(*pcache) { runtime_procUnpin() }
 
-// flushOthers gets the other Ps' caches flushed. A P's cache can only be
-// touched by a goroutine running on that P, so Release sends goroutines to
-// visit: GOMAXPROCS of them, each spinning briefly until all have started
-// (so that, while they spin, they occupy different Ps) and then flushing
-// the cache of the P it runs on. Rounds repeat while some cache has not
-// honoured the new epoch, up to visitRounds. It is best effort: a P kept
-// busy by the program may miss a round, and flushes at its next refill or
-// flush anyway; Ps beyond the current GOMAXPROCS keep their blocks.
+// flushOthers gets the other caches flushed: those of the live Ps (below
+// GOMAXPROCS) by visiting them, those of retired Ps (GOMAXPROCS shrank
+// since they were made) by draining them from here (stealRetired).
+//
+// A live P's cache can only be touched by a goroutine running on that P, so
+// Release sends goroutines to visit: GOMAXPROCS of them, each spinning
+// briefly until all have started (so that, while they spin, they occupy
+// different Ps) and then flushing the cache of the P it runs on. That is
+// best effort: a P kept busy by the program may miss a round (it flushes
+// at its next refill or flush anyway, seeing the new epoch). Rounds repeat
+// while some cache has not honoured the new epoch, up to visitRounds; a
+// retired cache that GOMAXPROCS revived while Release was about to drain
+// it is visited in the next round.
 func flushOthers() {
 	target := releaseEpoch.Load()
 	for round := 0; round < visitRounds; round++ {
-		n := gomaxprocs()
-		stale := false
-		for _, pc := range (*caches.Load())[:min(n, len(*caches.Load()))] {
-			stale = stale || pc.epoch.Load() < target
+		cs := *caches.Load()
+		n := min(gomaxprocs(), len(cs))
+		if anyStale(cs[:n], target) {
+			visitLive(n)
 		}
-		if !stale {
+		stealRetired(cs, round == 0, target)
+		if !anyStale(*caches.Load(), target) {
 			return
 		}
-		var wg sync.WaitGroup
-		var started atomic.Int32
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				started.Add(1)
-				for deadline := time.Now().Add(visitSpin); started.Load() < int32(n) && time.Now().Before(deadline); {
-				}
-				flushOwn()
-			}()
+	}
+}
+
+// anyStale reports whether some cache of cs has not flushed since Release
+// epoch target began.
+func anyStale(cs []*pcache, target uint64) bool {
+	for _, pc := range cs {
+		if pc.epoch.Load() < target {
+			return true
 		}
-		wg.Wait()
+	}
+	return false
+}
+
+// visitLive sends n goroutines to flush the caches of the Ps they run on.
+func visitLive(n int) {
+	var wg sync.WaitGroup
+	var started atomic.Int32
+	for range n {
+		wg.Go(func() {
+			started.Add(1)
+			for deadline := time.Now().Add(visitSpin); started.Load() < int32(n) && time.Now().Before(deadline); {
+			}
+			flushOwn()
+		})
+	}
+	wg.Wait()
+}
+
+var (
+	// stealMu serialises stealRetired: one thief per cache at a time.
+	stealMu sync.Mutex
+	// stealHook, set by tests only, runs in stealRetired once cache k is
+	// hidden (draining false), and again once the thief has decided to
+	// drain it (draining true).
+	stealHook func(k int, draining bool)
+)
+
+// stealRetired drains the caches of the Ps at or above GOMAXPROCS: all of
+// them when all is set, else those that have not flushed since epoch
+// target. Such a P cannot run, so nothing touches its cache, as long as
+// GOMAXPROCS does not grow back over it; this is how the thief makes sure:
+//
+//  1. It sets pc.stolen and stores &noCache into procCaches[k]: from now
+//     on a goroutine that pins P k gets the sentinel on the fast paths and
+//     waits in pinSlow.
+//  2. It reads GOMAXPROCS again. If it is above k, P k may be running (and
+//     may hold pc since before step 1): the thief puts everything back and
+//     leaves pc to the visitors. Otherwise no goroutine holds pc: any that
+//     pinned P k before step 1 did so while P k was live, and the change
+//     that retired P k since then was a stop-the-world, which waits for
+//     every pinned goroutine to unpin (procPin disables preemption); the
+//     change is ordered before the read (sched.lock), so the thief also
+//     sees what that goroutine wrote. A goroutine that pins P k later does
+//     so after a GOMAXPROCS increase ordered after the read, so after
+//     step 1: it finds the sentinel, or the flag.
+//  3. It drains pc (detachAll, flushBatches) unpinned, publishes pc in
+//     procCaches[k] again and clears the flag.
+func stealRetired(cs []*pcache, all bool, target uint64) {
+	stealMu.Lock()
+	defer stealMu.Unlock()
+	for k := gomaxprocs(); k < len(cs); k++ {
+		pc := cs[k]
+		if !all && pc.epoch.Load() >= target {
+			continue
+		}
+		pc.stolen.Store(true)
+		setProcCache(k, &noCache)
+		if stealHook != nil {
+			stealHook(k, false)
+		}
+		if gomaxprocs() > k {
+			setProcCache(k, pc)
+			pc.stolen.Store(false)
+			continue
+		}
+		if stealHook != nil {
+			stealHook(k, true)
+		}
+		var bs [numClasses]batch
+		pc.detachAll(&bs)
+		flushBatches(&bs)
+		setProcCache(k, pc)
+		pc.stolen.Store(false)
 	}
 }
 

@@ -48,7 +48,9 @@ func pinSlow() *pcache { return pin() }
 // publishCache: the portable pin reads caches directly.
 func publishCache(*pcache) {}
 
-// flushOthers flushes every slot; each is locked in turn.
+// flushOthers flushes every slot, each locked in turn. Slots are not Ps:
+// any goroutine may take any slot and GOMAXPROCS retires none, so every
+// cache is drained whatever GOMAXPROCS did.
 func flushOthers() {
 	for _, pc := range *caches.Load() {
 		var bs [numClasses]batch

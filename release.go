@@ -1,11 +1,13 @@
 package hakmem
 
-// Release returns cached free memory to the OS: it flushes the per-P caches
-// (visiting every P; one the program keeps busy may flush later, at its
-// next refill or flush), empties the central transfer caches onto their
-// slabs, unmaps empty segments and the BigCache's large blocks, and drops
-// the free pages of live segments (MADV_DONTNEED). It is the scavenger's
-// work, done at once for everything.
+// Release returns cached free memory to the OS. It flushes every per-P
+// cache (flushOthers): those of live Ps by visiting them, though one the
+// program keeps busy may flush later, at its next refill or flush; those
+// of Ps that a smaller GOMAXPROCS retired by draining them itself, so no
+// cache is left behind whatever GOMAXPROCS did. It then empties the
+// central transfer caches onto their slabs, unmaps empty segments and the
+// BigCache's large blocks, and drops the free pages of live segments
+// (MADV_DONTNEED). It is the scavenger's work, done at once for everything.
 func Release() {
 	ensureInit()
 	releaseEpoch.Add(1)
