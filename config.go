@@ -633,6 +633,7 @@ func publish(p *policy) {
 	}
 	for _, s := range unmap {
 		osUnmap(s.base, s.largeSize)
+		freeSegment(s)
 	}
 	heap.mu.Unlock()
 	if old != nil && old.mode != p.mode {

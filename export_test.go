@@ -23,3 +23,7 @@ func MappedBytes() uint64 {
 	defer heap.mu.Unlock()
 	return uint64(heap.nsegments)*segmentSize + heap.largeSize + heap.big.lru.bytes
 }
+
+// OSMapsGoHeap reports the portable OS layer, whose "mappings" are Go-heap
+// byte slices (never scanned, but counted in the live heap).
+const OSMapsGoHeap = osMapsGoHeap

@@ -64,7 +64,19 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 		heap.mu.Unlock()
 		return 0, 0, false, err
 	}
-	seg := &segment{base: base, kind: kindLarge, largeSize: usable, site: sid}
+	if err == nil {
+		err = regEnsure(base, usable)
+	}
+	var seg *segment
+	if err == nil {
+		seg, err = newSegment(false)
+	}
+	if err != nil {
+		heap.mu.Unlock()
+		osUnmap(base, usable)
+		return 0, 0, false, err
+	}
+	seg.base, seg.kind, seg.largeSize, seg.site = base, kindLarge, usable, sid
 	regSet(base, usable, seg)
 	heap.large++
 	heap.largeSize += uint64(usable)
@@ -74,12 +86,15 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 	return base, usable, true, nil
 }
 
-// freeLarge frees the large block of seg: into its site's BigCache, or back
-// to the OS. It reports false if the block is not allocated (a double free,
-// or another Free of the same block won the race to it).
-func freeLarge(seg *segment) bool {
+// freeLarge frees the large block at p, whose header the caller found in
+// the registry as seg: into its site's BigCache, or back to the OS. It
+// reports false if the block is not allocated (a double free, or another
+// Free of the same block won the race to it). The header is checked again
+// under heap.mu against p: a racing Free may have read it before it was
+// released and reused for another block (meta.go).
+func freeLarge(p uintptr, seg *segment) bool {
 	heap.mu.Lock()
-	if regLookup(seg.base) != seg || seg.cached {
+	if !heap.isLargeBlock(p, seg) || seg.cached {
 		heap.mu.Unlock()
 		return false
 	}
@@ -96,21 +111,31 @@ func freeLarge(seg *segment) bool {
 		warm, cold, decay := stageTimes(config, seg.site)
 		scavengerKick(seg.freedAt + min(warm, cold, decay))
 	}
+	learnAt, sid := seg.learnAt.Swap(0), seg.site // for the learning layer, before the header can go
 	// Unmap under the lock: a racing Free that finds the tombstone asks the
 	// OS whether the range is mapped (tombstoneError), and must not see it
 	// still mapped.
+	size := seg.largeSize
 	for _, s := range evicted {
 		osUnmap(s.base, s.largeSize)
+		freeSegment(s)
 	}
 	if !cached {
 		osUnmap(seg.base, seg.largeSize)
+		freeSegment(seg)
 	}
 	heap.mu.Unlock()
 	if len(evicted) > 0 || !cached {
-		config.logf(debugVerbose, "unmap large block %#x, %d bytes (cached %v, %d evicted)", seg.base, seg.largeSize, cached, len(evicted))
+		config.logf(debugVerbose, "unmap large block %#x, %d bytes (cached %v, %d evicted)", p, size, cached, len(evicted))
 	}
-	learnFreedLarge(seg) // learn: lifetime of a sampled block (profile.go)
+	learnFreedLarge(learnAt, sid, size) // learn: lifetime of a sampled block (profile.go)
 	return true
+}
+
+// isLargeBlock reports whether seg is, now, the header of the large block
+// that starts at p. Caller holds heap.mu.
+func (h *pageHeap) isLargeBlock(p uintptr, seg *segment) bool {
+	return seg.kind == kindLarge && seg.base == p && regLookup(p) == seg
 }
 
 // dropLarge puts the tombstone on a large block that is leaving (neither
@@ -121,12 +146,12 @@ func (h *pageHeap) dropLarge(seg *segment) {
 	regSet(seg.base, seg.largeSize, freedChunk)
 }
 
-// largeUsable is the usable size of the large block of seg, or 0 when the
-// block is free (cached).
-func largeUsable(seg *segment) uintptr {
+// largeUsable is the usable size of the large block at p (header seg), or
+// 0 when the block is free (cached) or gone.
+func largeUsable(p uintptr, seg *segment) uintptr {
 	heap.mu.Lock()
 	defer heap.mu.Unlock()
-	if seg.cached || regLookup(seg.base) != seg {
+	if seg.cached || !heap.isLargeBlock(p, seg) {
 		return 0
 	}
 	return seg.largeSize
@@ -138,19 +163,24 @@ func largeUsable(seg *segment) uintptr {
 // shrinks in place; it grows in place when the addresses after the block
 // are free, and otherwise moves the pages (mremap MREMAP_FIXED) onto a
 // fresh 2 MiB-aligned mapping, so the registry can still name the block.
-// The block keeps its site; its segment is replaced by a new one.
-func reallocLarge(seg *segment, size uintptr) (p, usable uintptr, ok bool) {
+// The block keeps its site and its header, which moves with it.
+func reallocLarge(base uintptr, seg *segment, size uintptr) (p, usable uintptr, ok bool) {
 	if !osRemapSupported {
 		return 0, 0, false
 	}
-	nu, old, base := roundLarge(size), seg.largeSize, seg.base
-	if nu == old {
-		return base, old, true
-	}
 	heap.mu.Lock()
-	if seg.cached || regLookup(base) != seg {
+	if seg.cached || !heap.isLargeBlock(base, seg) {
 		heap.mu.Unlock()
 		return 0, 0, false
+	}
+	nu, old := roundLarge(size), seg.largeSize
+	if nu == old {
+		heap.mu.Unlock()
+		return base, old, true
+	}
+	if regEnsure(base, nu) != nil {
+		heap.mu.Unlock()
+		return 0, 0, false // the copying path reports the error
 	}
 	if nu > old {
 		if heap.checkLimit(nu-old) != nil {
@@ -165,7 +195,10 @@ func reallocLarge(seg *segment, size uintptr) (p, usable uintptr, ok bool) {
 	err := osRemap(base, old, nu, 0) // shrinking never fails this way
 	if err != nil && nu > old {
 		if to, err = osMap(nu, segmentSize); err == nil {
-			if err = osRemap(base, old, nu, to); err != nil {
+			if err = regEnsure(to, nu); err != nil {
+				osUnmap(to, nu)
+				to = 0
+			} else if err = osRemap(base, old, nu, to); err != nil {
 				osUnmap(to, nu)
 				to = 0
 			}
@@ -187,15 +220,15 @@ func reallocLarge(seg *segment, size uintptr) (p, usable uintptr, ok bool) {
 	if err != nil {
 		return 0, 0, false
 	}
-	nseg := &segment{base: nb, kind: kindLarge, largeSize: nu, site: seg.site}
 	if to != 0 || nu < old {
 		// The kernel has already released what the block gave up, so
 		// another block may be mapped and registered there by now: only
 		// the chunks still naming seg get the tombstone.
 		regReplace(base, old, seg, freedChunk)
 	}
-	regSet(nb, nu, nseg)
-	learnMovedLarge(seg, nseg) // learn: a sampled block's lifetime goes on (profile.go)
+	learnResizedLarge(seg, nu) // learn: a sampled block's lifetime goes on (profile.go)
+	seg.base, seg.largeSize = nb, nu
+	regSet(nb, nu, seg)
 	heap.largeSize = heap.largeSize - uint64(old) + uint64(nu)
 	return nb, nu, true
 }

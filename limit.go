@@ -62,6 +62,7 @@ func (h *pageHeap) dropCaches() {
 		h.big.evict(s)
 		h.dropLarge(s)
 		osUnmap(s.base, s.largeSize)
+		freeSegment(s)
 	}
 	for s := h.cache.tail; s != nil; s = h.cache.tail {
 		h.cache.remove(s)

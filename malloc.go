@@ -350,7 +350,7 @@ func freeOther(p uintptr, seg *segment, op string) error {
 		return tombstoneError(p, op)
 	case p != seg.base:
 		return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
-	case !freeLarge(seg):
+	case !freeLarge(p, seg):
 		return newError(op, p, 0, ErrDoubleFree, "")
 	}
 	countLargeFree()
@@ -383,7 +383,7 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 		if p != seg.base {
 			return 0, newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
 		}
-		if n := largeUsable(seg); n != 0 {
+		if n := largeUsable(p, seg); n != 0 {
 			return n, nil
 		}
 		return 0, newError(op, p, 0, ErrDoubleFree, "the block is free (in the BigCache)")
@@ -422,7 +422,7 @@ func realloc(b []byte, size int, op string) ([]byte, error) {
 	// A large block that stays large is resized by the OS (mremap) where
 	// it can be: no copy.
 	if seg := regLookup(p); seg.kind == kindLarge && size > maxSmall && size <= MaxAlloc {
-		if np, nu, ok := reallocLarge(seg, uintptr(size)); ok {
+		if np, nu, ok := reallocLarge(p, seg, uintptr(size)); ok {
 			return bytesAt(np, uintptr(size), nu), nil
 		}
 	}

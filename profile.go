@@ -306,16 +306,16 @@ func rememberLarge(seg *segment, sid int32, t int64) {
 	}
 }
 
-// learnFreedLarge is the hook in freeLarge: if the block of seg was
-// sampled, its lifetime goes to its site's profile. One atomic swap
-// otherwise.
-func learnFreedLarge(seg *segment) {
-	at := seg.learnAt.Swap(0)
+// learnFreedLarge is the hook in freeLarge: at is the block's mark, which
+// freeLarge swapped out of its header under heap.mu (the header may be
+// released once the lock is dropped), sid and size its site and bytes. If
+// the block was sampled (at != 0), its lifetime goes to its site's profile.
+func learnFreedLarge(at int64, sid int32, size uintptr) {
 	if at == 0 {
 		return
 	}
-	learnLiveBytes[seg.site].Add(-int64(seg.largeSize))
-	if sl := learner.sites[seg.site].Load(); sl != nil {
+	learnLiveBytes[sid].Add(-int64(size))
+	if sl := learner.sites[sid].Load(); sl != nil {
 		d := learner.env.Load().clock() - (at - 1)
 		sl.mu.Lock()
 		sl.prof.lifetimes++
@@ -325,12 +325,11 @@ func learnFreedLarge(seg *segment) {
 	}
 }
 
-// learnMovedLarge carries a sampled block's mark from seg to nseg when
-// Realloc remaps it (its lifetime goes on).
-func learnMovedLarge(seg, nseg *segment) {
-	if at := seg.learnAt.Swap(0); at != 0 {
-		nseg.learnAt.Store(at)
-		learnLiveBytes[seg.site].Add(int64(nseg.largeSize) - int64(seg.largeSize))
+// learnResizedLarge keeps a sampled block's live bytes right when Realloc
+// resizes it to nu bytes (its mark, and so its lifetime, go on).
+func learnResizedLarge(seg *segment, nu uintptr) {
+	if seg.learnAt.Load() != 0 {
+		learnLiveBytes[seg.site].Add(int64(nu) - int64(seg.largeSize))
 	}
 }
 

@@ -1,6 +1,10 @@
 package hakmem
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
 
 // The registry answers "which hakmem segment owns this address?" for any
 // address at all, so that Free can reject foreign pointers (Go heap, stack,
@@ -37,17 +41,33 @@ func regLookup(p uintptr) *segment {
 	return leaf[(p>>segmentShift)&(1<<regL2Bits-1)].Load()
 }
 
+// regEnsure makes sure the leaves covering [base, base+size) exist,
+// mapping a leaf (off the Go heap, for good: meta.go) the first time a
+// region of 16 GiB is used. Callers ensure before they regSet.
+func regEnsure(base, size uintptr) error {
+	regMu.Lock()
+	defer regMu.Unlock()
+	for i := base >> (segmentShift + regL2Bits); i <= (base+size-1)>>(segmentShift+regL2Bits); i++ {
+		if registry[i].Load() != nil {
+			continue
+		}
+		p, err := metaMap(unsafe.Sizeof(regLeaf{}))
+		if err != nil {
+			return err
+		}
+		registry[i].Store((*regLeaf)(ptr(p)))
+	}
+	return nil
+}
+
+// regMu serialises regEnsure.
+var regMu sync.Mutex
+
 // regSet points every 2 MiB chunk of [base, base+size) at s. Caller holds
-// heap.mu. It allocates a leaf the first time a region of 16 GiB is used.
+// heap.mu and has ensured the leaves (regEnsure).
 func regSet(base, size uintptr, s *segment) {
 	for c := base >> segmentShift; c <= (base+size-1)>>segmentShift; c++ {
-		l1 := &registry[c>>regL2Bits]
-		leaf := l1.Load()
-		if leaf == nil {
-			leaf = new(regLeaf)
-			l1.Store(leaf)
-		}
-		leaf[c&(1<<regL2Bits-1)].Store(s)
+		registry[c>>regL2Bits].Load()[c&(1<<regL2Bits-1)].Store(s)
 	}
 }
 

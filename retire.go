@@ -81,6 +81,7 @@ func (h *pageHeap) reapRetired(wait bool) {
 		h.nsegments--
 		h.freePages -= pagesPerSegment
 		cfg().logf(debugVerbose, "unmap segment %#x", s.base)
+		freeSegment(s) // after the barrier: no pinned Free still reads it
 	}
 	h.mu.Unlock()
 }

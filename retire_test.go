@@ -71,3 +71,47 @@ func TestRetireWaitsForPinnedFree(t *testing.T) {
 		t.Errorf("second TryFree of the block succeeded")
 	}
 }
+
+// TestMetadataReused checks that headers go back to their pools: cycles of
+// mapping and unmapping segments and large blocks leave as many headers
+// live as before and map no more metadata after the first cycle.
+func TestMetadataReused(t *testing.T) {
+	ensureInit()
+	saved := cfg()
+	p := *saved
+	p.segmentCache, p.bigCacheBytes = 0, 0
+	publish(&p)
+	defer publish(saved)
+	Release()
+	live := func() int {
+		segPool.mu.Lock()
+		defer segPool.mu.Unlock()
+		return segPool.live
+	}
+	live0 := live()
+	var mapped0 uint64
+	for cycle := range 3 {
+		var held [][]byte
+		for range 40 {
+			held = append(held, Alloc(maxSmall), Alloc(3<<20))
+		}
+		if got := live() - live0; got < 60 { // two 1 MiB blocks per segment
+			t.Fatalf("cycle %d: %d headers live for 20 segments and 40 large blocks", cycle, got)
+		}
+		for _, b := range held {
+			Free(b)
+		}
+		Release()
+		if got := live(); got != live0 {
+			t.Errorf("cycle %d: %d headers live after freeing everything, want %d", cycle, got, live0)
+		}
+		if cycle == 0 {
+			mapped0 = metaMapped.Load()
+		} else if m := metaMapped.Load(); m != mapped0 {
+			t.Errorf("cycle %d: metadata mapped grew from %d to %d bytes: headers are not reused", cycle, mapped0, m)
+		}
+	}
+	if ReadStats().MetadataBytes == 0 {
+		t.Errorf("Stats.MetadataBytes is 0")
+	}
+}

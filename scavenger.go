@@ -174,7 +174,8 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	}
 	h.mu.Unlock()
 	for _, s := range unmap {
-		osUnmap(s.base, s.span())
+		osUnmap(s.base, s.largeSize) // large blocks only: segments are retired (retire.go)
+		freeSegment(s)
 	}
 	h.reapRetired(all)
 	if len(unmap) > 0 || cooled > 0 || purged > 0 || all {

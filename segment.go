@@ -10,7 +10,7 @@ import (
 // to 2 MiB, cut into 128 pages of 16 KiB. A slab is a run of pages serving
 // one size class. A pointer finds its segment with one shift (the registry)
 // and its slab with one more: seg.pages[(p>>14)&127]. All metadata lives out of
-// band in the segment struct on the Go heap; hakmem memory holds only blocks.
+// band, in headers off the Go heap (meta.go); hakmem memory holds only blocks.
 //
 // The page heap owns every segment. It hands out page runs to the central
 // lists (central.go) and takes them back when a slab is empty; an empty
@@ -249,7 +249,16 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 	if config.thp == thpOn {
 		osHugepage(base, segmentSize)
 	}
-	seg := &segment{base: base, kind: kindSmall, slabs: new([pagesPerSegment]slab)}
+	if err = regEnsure(base, segmentSize); err != nil {
+		osUnmap(base, segmentSize)
+		return nil, err
+	}
+	seg, err := newSegment(true)
+	if err != nil {
+		osUnmap(base, segmentSize)
+		return nil, err
+	}
+	seg.base, seg.kind = base, kindSmall
 	h.nsegments++
 	h.freePages += pagesPerSegment
 	regSet(base, segmentSize, seg)

@@ -25,8 +25,13 @@ type Stats struct {
 	// blocks in the BigCache (BigCacheBytes).
 	CachedBytes uint64
 	// FreeBytes: mapped bytes that hold no block: slab pages not assigned to
-	// a slab, empty segments kept for reuse, and the unusable tail of slabs.
+	// a slab, empty segments kept for reuse or retired (waiting to be
+	// unmapped), and the unusable tail of slabs.
 	FreeBytes uint64
+	// MetadataBytes: mapped for hakmem's own metadata, off the Go heap
+	// (segment, slab and large-block headers, registry leaves); not part
+	// of MappedBytes, and never returned to the OS (headers are reused).
+	MetadataBytes uint64
 
 	// DroppedBytes estimates the mapped bytes the OS holds no pages for:
 	// COLD cached segments and large blocks (MADV_DONTNEED), and free slab
@@ -38,11 +43,12 @@ type Stats struct {
 	DroppedBytes   uint64
 	CommittedBytes uint64
 
-	Segments       int    // segments mapped (2 MiB each), cached ones included
-	SegmentsCached int    // empty segments kept mapped for reuse
-	Slabs          int    // slabs carved in live segments
-	LargeBlocks    int    // large blocks (each its own mapping) held by the program
-	LargeBytes     uint64 // their mapped bytes
+	Segments        int    // segments mapped (2 MiB each), cached and retired ones included
+	SegmentsCached  int    // empty segments kept mapped for reuse
+	SegmentsRetired int    // empty segments waiting for a pin barrier before they are unmapped
+	Slabs           int    // slabs carved in live segments
+	LargeBlocks     int    // large blocks (each its own mapping) held by the program
+	LargeBytes      uint64 // their mapped bytes
 
 	// The segment cache (an LRU): segments unmapped because it was full,
 	// and because they outlived HAKMEM_DECAY_MS (or Release).
@@ -239,6 +245,7 @@ func ReadStats() Stats {
 	heap.mu.Lock()
 	st.Segments = heap.nsegments
 	st.SegmentsCached = heap.cache.n
+	st.SegmentsRetired = heap.retired.n + len(heap.reaping)
 	st.SegmentsEvicted = heap.segEvicted
 	st.SegmentsDecayed = heap.segDecayed
 	st.Slabs = heap.nslabs
@@ -257,6 +264,7 @@ func ReadStats() Stats {
 	siteBig = heap.big.sites
 	heap.mu.Unlock()
 	st.CommittedBytes = st.MappedBytes - min(st.DroppedBytes, st.MappedBytes)
+	st.MetadataBytes = metaMapped.Load()
 	st.Mode = cfg().mode.String()
 	st.SlowAllocTimed, st.SlowAllocNs = slowTimed.Load(), slowNs.Load()
 	for i := range slowSizes {

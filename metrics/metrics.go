@@ -101,6 +101,7 @@ var table = []metric{
 	{Description{"/hakmem/memory/cached:bytes", Gauge, "", "Bytes in free blocks kept for reuse (per-P, central, slab lists, BigCache).", ""}, func(s *hakmem.Stats) uint64 { return s.CachedBytes }, nil, nil},
 	{Description{"/hakmem/memory/free:bytes", Gauge, "", "Mapped bytes that hold no block.", ""}, func(s *hakmem.Stats) uint64 { return s.FreeBytes }, nil, nil},
 	{Description{"/hakmem/memory/committed:bytes", Gauge, "", "Resident estimate: mapped bytes minus dropped ones.", ""}, func(s *hakmem.Stats) uint64 { return s.CommittedBytes }, nil, nil},
+	{Description{"/hakmem/memory/metadata:bytes", Gauge, "", "Bytes mapped for hakmem's own metadata (headers, registry leaves), off the Go heap; not in mapped.", ""}, func(s *hakmem.Stats) uint64 { return s.MetadataBytes }, nil, nil},
 	{Description{"/hakmem/memory/dropped:bytes", Gauge, "", "Mapped bytes whose pages were dropped (MADV_DONTNEED) and not touched since.", ""}, func(s *hakmem.Stats) uint64 { return s.DroppedBytes }, nil, nil},
 	{Description{"/hakmem/memory/limit:bytes", Gauge, "", "The memory limit; 0 when none.", ""}, func(s *hakmem.Stats) uint64 { return uint64(max(s.MemoryLimit, 0)) }, nil, nil},
 	{Description{"/hakmem/memory/limit-failures:calls", Counter, "", "Allocations refused by the memory limit.", ""}, func(s *hakmem.Stats) uint64 { return s.LimitFailures }, nil, nil},
