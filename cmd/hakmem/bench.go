@@ -34,7 +34,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		"comma-separated allocators, valid: "+strings.Join(bench.AllocatorNames(), ", "))
 	runs := fs.Int("runs", defaultRuns, "measured runs per scenario and allocator")
 	warmups := fs.Int("warmups", defaultWarmups, "discarded warm-up runs before the measured ones")
-	quick := fs.Bool("quick", false, "one measured run (same as --runs 1)")
+	quick := fs.Bool("quick", false, "one measured run (same as --runs 1); gc-footprint holds 64 and 128 MiB instead of 0.5 to 4 GiB")
 	jsonFile := fs.String("json", "", "also write the result as JSON to `FILE`")
 	htmlFile := fs.String("html", "", "also write an HTML report to `FILE`")
 	format := fs.String("format", "table", "output on stdout: "+strings.Join(formats, ", "))
@@ -89,6 +89,13 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 		scenarios = append(scenarios, sc)
+	}
+	if *quick {
+		for i := range scenarios {
+			if scenarios[i].Kind == bench.KindGCFootprint {
+				scenarios[i].Params = scenarios[i].Params.QuickFootprint()
+			}
+		}
 	}
 	if flagSet(fs, "allocators") {
 		// The allocators given run every scenario, also those with a

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hakmem-go/hakmem/internal/bench"
 	"github.com/hakmem-go/hakmem/internal/cgopeers"
 )
 
@@ -43,6 +44,11 @@ var commands = map[string]command{
 }
 
 func main() {
+	// A gc-footprint child (the battle starts this program again, one
+	// process per allocator and amount held) measures its point and exits.
+	if code, ok := bench.FootprintChild(os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	if cgopeers.Enabled {
 		// Built with -tags hakmem_cgo: Debian's jemalloc can only be
 		// dlopen'ed with more static TLS, which must be set at process

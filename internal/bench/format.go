@@ -127,6 +127,8 @@ func ParamsString(s Scenario) string {
 		return fmt.Sprintf("%s steps in windows of %s: half %d..%d KiB freed at once, half %d..%d KiB in %d slots, seed %d",
 			group(int64(p.Steps)), group(int64(p.Window)), learnSmallMin>>10, learnSmallMax>>10,
 			learnBigMin>>10, learnBigMax>>10, p.Slots, p.Seed)
+	case KindGCFootprint:
+		return footprintParamsString(p)
 	}
 	return ""
 }

@@ -33,6 +33,10 @@ func WriteTable(w io.Writer, r *Result) error {
 
 	for _, sc := range r.Scenarios {
 		fmt.Fprintf(bw, "\n%s: %s\n  %s\n", sc.Name, sc.Doc, ParamsString(sc))
+		if sc.Kind == KindGCFootprint {
+			writeFootprintTable(bw, r, sc)
+			continue
+		}
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', tabwriter.AlignRight)
 		blocks := sc.Kind == KindBlocks
 		hdr := "allocator\tns/op\tmin..max\tspread"

@@ -43,9 +43,21 @@ func WriteHTML(w io.Writer, r *Result) error {
 		Rows              []row
 		SeriesSVG         template.HTML // throughput over time, "" when the scenario records none
 		Halves            []half        // its summary by halves
+		FootprintSVG      template.HTML // gc-footprint: the charts against GiB held, instead of the bars
+		Footprint         []footprintRow
+		FootprintHeader   string
 	}
 	var sections []section
 	for _, sc := range r.Scenarios {
+		if sc.Kind == KindGCFootprint {
+			fsvg, err := footprintCharts(r, sc)
+			if err != nil {
+				return fmt.Errorf("chart of %s: %w", sc.Name, err)
+			}
+			sections = append(sections, section{Name: sc.Name, Doc: sc.Doc, Params: ParamsString(sc),
+				FootprintSVG: fsvg, Footprint: footprintRows(r, sc), FootprintHeader: strings.Join(footprintHeader(r), " ")})
+			continue
+		}
 		svg, err := scenarioChart(r, sc)
 		if err != nil {
 			return fmt.Errorf("chart of %s: %w", sc.Name, err)
@@ -264,7 +276,13 @@ svg { display: block; max-width: 100%; height: auto; }
 {{range .Sections}}
 <h2 id="{{.Name}}">{{.Name}}</h2>
 <p>{{.Doc}}<br><span class="params">{{.Params}}</span></p>
-{{.SVG}}
+{{if .Footprint}}<p>{{.FootprintHeader}}</p>
+{{.FootprintSVG}}
+<table>
+<tr><th>allocator</th><th>GiB held</th><th>GC CPU per cycle</th><th>vs empty</th><th>scan heap</th><th>vs empty</th><th>live heap</th><th>vs empty</th><th>RSS</th><th>status</th></tr>
+{{range .Footprint}}<tr><td>{{.Allocator}}</td><td>{{.Held}}</td><td>{{.CPU}}</td><td>{{.CPUGrowth}}</td><td>{{.Scan}}</td><td>{{.ScanGrowth}}</td><td>{{.Live}}</td><td>{{.LiveGrowth}}</td><td>{{.RSS}}</td><td>{{.Status}}</td></tr>
+{{end}}</table>
+{{else}}{{.SVG}}
 <table>
 <tr><th>allocator</th><th>median ns/op</th><th>fastest .. slowest</th><th>spread</th><th>ops/s</th><th>peak RSS</th><th>minor faults</th><th>GC cycles</th><th>GC CPU</th><th>status</th></tr>
 {{range .Rows}}<tr><td>{{.Allocator}}</td><td>{{.Median}}</td><td>{{.Range}}</td><td>{{.Spread}}</td><td>{{.Ops}}</td><td>{{.RSS}}</td><td>{{.Faults}}</td><td>{{.GCs}}</td><td>{{.GCCPU}}</td><td>{{.Status}}</td></tr>
@@ -276,6 +294,7 @@ svg { display: block; max-width: 100%; height: auto; }
 <tr><th>allocator</th><th>1st half ops/s</th><th>2nd half ops/s</th><th>freezes per run (window:threshold)</th></tr>
 {{range .Halves}}<tr><td>{{.Allocator}}</td><td>{{.First}}</td><td>{{.Second}}</td><td style="text-align:left">{{.Freezes}}</td></tr>
 {{end}}</table>
+{{end}}
 {{end}}
 {{end}}
 <p class="params">Medians over runs. ns/op: for json, mir, vm and mixed each run's median op latency; otherwise the run's time over its operations. Peak RSS is the whole process's high-water mark during the run.</p>

@@ -102,6 +102,9 @@ type Run struct {
 	// Series is the run's throughput window by window, and a learning
 	// allocator's lifecycle transitions (the learning scenario only).
 	Series *Series `json:"series,omitempty"`
+	// Footprint is a gc-footprint run's points, one per amount held, each
+	// measured in its own child process (the gc-footprint scenario only).
+	Footprint []FootprintPoint `json:"footprint,omitempty"`
 }
 
 // Hex64 is a uint64 written in JSON as a "0x..." hex string.

@@ -35,7 +35,12 @@ func (c *Config) TotalRuns() int {
 		}
 	}
 	for _, sc := range c.Scenarios {
-		k := len(c.ScenarioAllocators(sc))
+		k := 0
+		for _, name := range c.ScenarioAllocators(sc) {
+			if supports(name, sc.Kind) {
+				k++
+			}
+		}
 		if sc.Native != "" {
 			k += peers
 		}
@@ -149,6 +154,10 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 				c.entry.Status, c.entry.Note = "not installed", why
 				continue
 			}
+			if !supports(c.name, sc.Kind) {
+				c.entry.Status = "not supported"
+				continue
+			}
 			round = append(round, c)
 		}
 		for _, p := range natives {
@@ -173,9 +182,12 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 				label := fmt.Sprintf("%s/%s", sc.Name, c.name)
 				var r Run
 				var err error
-				if c.alloc != nil {
+				switch {
+				case c.alloc != nil && sc.Kind == KindGCFootprint:
+					r, err = runFootprint(ctx, sc, c.alloc) // one child process per point
+				case c.alloc != nil:
 					r, err = runGo(ctx, sc, c.alloc)
-				} else {
+				default:
 					var s NativeSample
 					s, err = cfg.Native.Run(ctx, c.native, sc.Native, sc.Params.Native())
 					r = nativeRun(sc.Kind, s)
@@ -294,5 +306,6 @@ func runGo(ctx context.Context, sc Scenario, a Allocator) (r Run, err error) {
 	}
 	r.Extra = raw.extra
 	r.Series = raw.series
+	r.Footprint = raw.footprint
 	return r, nil
 }

@@ -19,6 +19,7 @@ const (
 	KindXmalloc     Kind = "xmalloc"      // producers only allocate, consumers only free
 	KindGCPressure  Kind = "gc-pressure"  // a large live set held in the allocator while a worker churns
 	KindLearning    Kind = "learning"     // a site whose best routing changes halfway; throughput per window
+	KindGCFootprint Kind = "gc-footprint" // GC cost of bytes held, one child process per (allocator, size) point
 )
 
 // wantsSite reports whether the kind runs sited adapters through a fresh
@@ -66,6 +67,13 @@ type Params struct {
 	ChurnBytes int64 `json:"churn_bytes,omitempty"`
 	// Window: the learning scenario's reporting window, in steps.
 	Window int `json:"window,omitempty"`
+	// Held: gc-footprint's points, the bytes held at each in LiveBlock-byte
+	// blocks, plus 1/SmallDiv of that in SmallBlock-byte blocks; Cycles:
+	// the forced GC cycles measured at each point (and before it).
+	Held       []int64 `json:"held,omitempty"`
+	SmallBlock int     `json:"small_block,omitempty"`
+	SmallDiv   int     `json:"small_div,omitempty"`
+	Cycles     int     `json:"cycles,omitempty"`
 }
 
 // WithLive returns p with gc-pressure's live set set to n bytes and the
@@ -243,6 +251,10 @@ var scenarios = []Scenario{
 		Doc:        "one site: first half 96..400 KiB blocks freed at once, second half 448..544 KiB blocks kept in 64 slots; throughput per window, hakmem learning live vs each fixed threshold",
 		Params:     Params{Slots: learnSlots, Steps: learnSteps, Window: learnWindowOps, Seed: defaultSeed},
 		Allocators: learningAllocators},
+	{Name: "gc-footprint", Kind: KindGCFootprint, NamedOnly: true,
+		Doc:        footprintTitle,
+		Params:     footprintParams(footprintHeld),
+		Allocators: footprintAllocators},
 }
 
 // Scenarios returns the scenario table (a copy: callers may change Params).
@@ -252,6 +264,7 @@ func Scenarios() []Scenario {
 	for i := range out {
 		out[i].Params.Sizes = append([]int(nil), out[i].Params.Sizes...)
 		out[i].Params.Every = append([]int(nil), out[i].Params.Every...)
+		out[i].Params.Held = append([]int64(nil), out[i].Params.Held...)
 		out[i].Allocators = append([]string(nil), out[i].Allocators...)
 	}
 	return out
@@ -280,13 +293,14 @@ func LookupScenario(name string) (Scenario, error) {
 // rawRun is what a scenario's run function measures itself; the runner adds
 // faults, RSS and GC figures around it.
 type rawRun struct {
-	ops      uint64             // operations counted by the scenario's rule
-	seconds  float64            // measured wall time, 0 = use the meter's window
-	lat      []float64          // per-op latency in ns, when ops are timed one by one
-	checksum uint64             // op-sequence checksum of worker 0
-	hasSum   bool               // checksum is meaningful
-	extra    map[string]float64 // scenario-specific figures (documented per kind)
-	series   *Series            // throughput per window (learning), nil for the other kinds
+	ops       uint64             // operations counted by the scenario's rule
+	seconds   float64            // measured wall time, 0 = use the meter's window
+	lat       []float64          // per-op latency in ns, when ops are timed one by one
+	checksum  uint64             // op-sequence checksum of worker 0
+	hasSum    bool               // checksum is meaningful
+	extra     map[string]float64 // scenario-specific figures (documented per kind)
+	series    *Series            // throughput per window (learning), nil for the other kinds
+	footprint []FootprintPoint   // gc-footprint's points, nil for the other kinds
 }
 
 // runFunc runs one scenario once. It calls m.start right before its measured
@@ -307,6 +321,8 @@ func (k Kind) run() runFunc {
 		return runGCPressure
 	case KindLearning:
 		return runLearning
+	case KindGCFootprint:
+		return runGCFootprintInProcess
 	}
 	panic("bench: unknown scenario kind " + string(k))
 }
@@ -351,6 +367,8 @@ func (s Scenario) EstimateSeconds() float64 {
 		// first half ~100 ns a step (pooled or cached), second half ~4 µs
 		// (a large block per step, its ends faulted in)
 		return settle + float64(p.Steps/2)*100e-9 + float64(p.Steps-p.Steps/2)*4e-6
+	case KindGCFootprint:
+		return footprintEstimate(p)
 	}
 	return settle + p.Seconds
 }

@@ -60,6 +60,8 @@ func tiny(sc Scenario) Scenario {
 		*p = p.WithLive(1 << 20)
 	case KindLearning:
 		p.Steps, p.Window = 2000, 500
+	case KindGCFootprint:
+		p.Held, p.Cycles = []int64{1 << 20}, 2
 	}
 	sc.Params = p.Resolved(sc.Kind)
 	return sc
