@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -97,6 +98,9 @@ func WriteTable(w io.Writer, r *Result) error {
 		}
 	}
 	writeRanking(bw, r.Ranking)
+	if !slices.ContainsFunc(r.Scenarios, func(sc Scenario) bool { return sc.Kind != KindGCFootprint }) {
+		return bw.err // gc-footprint explains its own columns
+	}
 	fmt.Fprintln(bw)
 	fmt.Fprintln(bw, "columns: ns/op and min..max over runs (json/mir/vm/mixed: each run's median op latency; others: time/ops);")
 	fmt.Fprintln(bw, "spread = half the min..max range over the median; op p99 = per-op p99 latency (median over runs);")

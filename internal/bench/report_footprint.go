@@ -11,6 +11,7 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
 
@@ -86,16 +87,18 @@ func footprintPoints(e *Entry) []footprintAgg {
 // fmtGiB writes an amount held in GiB: 0.5, 1, 4, 0.0625.
 func fmtGiB(b int64) string { return fmt.Sprintf("%.4g", float64(b)/(1<<30)) }
 
-// fmtMiB writes a heap or RSS size: KiB under 1 MiB, else MiB with one
-// decimal ("0 B" for nothing).
+// fmtMiB writes a heap or RSS size: KiB under 1 MiB, MiB with one decimal
+// under 1 GiB, else GiB with two.
 func fmtMiB(b float64) string {
 	switch {
 	case b < 1<<10:
 		return fmt.Sprintf("%.0f B", b)
 	case b < 1<<20:
 		return fmt.Sprintf("%.0f KiB", b/(1<<10))
+	case b < 1<<30:
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
 	}
-	return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	return fmt.Sprintf("%.2f GiB", b/(1<<30))
 }
 
 // fmtGrowth writes a signed difference with fmt: "+3.0 MiB", "-12µs".
@@ -121,7 +124,8 @@ func footprintHeader(r *Result) []string {
 		"scannable heap (/gc/scan/heap:bytes) and live heap (/gc/heap/live:bytes) after them; \"vs empty\" = minus the",
 		"same child measured before it allocated; RSS = the child's VmRSS holding the point. Off-heap blocks are not",
 		"referenced from the Go heap; go-heap's are kept in a [][]byte. Points whose RSS could exceed half the physical",
-		"memory are skipped (go-heap counted in full). Medians over " + fmt.Sprint(r.Settings.Runs) + " run(s).",
+		"memory are skipped (go-heap counted in full). Medians over " + fmt.Sprint(r.Settings.Runs) + " run(s). In the ranking",
+		"and in compare, ns/op is the GC CPU per forced cycle at an allocator's largest point measured, in ns.",
 	}
 }
 
@@ -202,12 +206,12 @@ func footprintRows(r *Result, sc Scenario) []footprintRow {
 // cycle and scannable heap against GiB held, and returns the <svg>
 // elements; "" when no entry measured a point.
 func footprintCharts(r *Result, sc Scenario) (template.HTML, error) {
-	cpu, err := footprintChart(r, sc, "GC CPU per forced cycle (log scale, lower is better)",
+	cpu, err := footprintChart(r, sc, "GC CPU per forced cycle", "GC CPU per cycle (log)",
 		func(a footprintAgg) float64 { return a.CPU }, secondsTicks{})
 	if err != nil || cpu == "" {
 		return "", err
 	}
-	scan, err := footprintChart(r, sc, "scannable heap, /gc/scan/heap (log scale, lower is better)",
+	scan, err := footprintChart(r, sc, "scannable heap (/gc/scan/heap:bytes)", "scannable heap (log)",
 		func(a footprintAgg) float64 { return a.Scan }, bytesTicks{})
 	if err != nil {
 		return "", err
@@ -217,18 +221,29 @@ func footprintCharts(r *Result, sc Scenario) (template.HTML, error) {
 
 // footprintChart draws one figure of the points against GiB held, one
 // line per allocator (medians over the runs), y on a log scale.
-func footprintChart(r *Result, sc Scenario, ylabel string, y func(footprintAgg) float64, ticks plot.Ticker) (string, error) {
+func footprintChart(r *Result, sc Scenario, what, ylabel string, y func(footprintAgg) float64, ticks plot.Ticker) (string, error) {
+	p, err := footprintPlot(r, sc, what, ylabel, y, ticks)
+	if p == nil || err != nil {
+		return "", err
+	}
+	return svgOf(p, chartHeight)
+}
+
+// footprintPlot builds footprintChart's plot; nil when no entry measured a
+// point.
+func footprintPlot(r *Result, sc Scenario, what, ylabel string, y func(footprintAgg) float64, ticks plot.Ticker) (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = sc.Name + ": " + strings.SplitN(ylabel, " (", 2)[0] + " against GiB held (medians over runs)"
+	p.Title.Text = sc.Name + ": " + what + " against GiB held (medians over runs; lower is better)"
 	p.X.Label.Text = "GiB held (plus 1/8 of it in 256 B blocks)"
 	p.Y.Label.Text = ylabel
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = ticks
 	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(6), -vg.Points(4)
 	lo, hi := math.Inf(1), 0.0
 	xmax := 0.0
 	var xs []float64
-	other := 0
+	other, drawn := 0, 0
 	for k := range r.Entries {
 		e := &r.Entries[k]
 		if e.Scenario != sc.Name || e.Status != "ok" {
@@ -252,7 +267,7 @@ func footprintChart(r *Result, sc Scenario, ylabel string, y func(footprintAgg) 
 		}
 		l, pts, err := plotter.NewLinePoints(xys)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		c := seriesColors[other%len(seriesColors)]
 		if e.Allocator == "hakmem" {
@@ -263,20 +278,29 @@ func footprintChart(r *Result, sc Scenario, ylabel string, y func(footprintAgg) 
 			l.LineStyle.Width = seriesLineW
 		}
 		l.LineStyle.Color, pts.Color = c, c
-		pts.Shape = draw.CircleGlyph{}
+		pts.Shape = footprintGlyphs[drawn%len(footprintGlyphs)]
+		drawn++
+		pts.Radius = vg.Points(3.5)
 		p.Add(l, pts)
 		p.Legend.Add(e.Allocator, l, pts)
 	}
 	if hi == 0 {
-		return "", nil
+		return nil, nil
 	}
-	p.Y.Min, p.Y.Max = lo/2, hi*4 // room for the legend above the lines
+	// A factor of 12 at least: a labelled decade always shows; room for
+	// the legend above the lines.
+	p.Y.Min, p.Y.Max = lo/3, hi*4
 	p.X.Min, p.X.Max = 0, xmax*1.05
 	slices.Sort(xs)
 	p.X.Tick.Marker = heldTicks(xs)
 	p.Add(plotter.NewGrid())
-	return svgOf(p, chartHeight)
+	return p, nil
 }
+
+// footprintGlyphs tell apart lines that lie on each other (raw-mmap and
+// modernc hold nothing on the Go heap).
+var footprintGlyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.SquareGlyph{}, draw.TriangleGlyph{},
+	draw.CrossGlyph{}, draw.PlusGlyph{}, draw.RingGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{}}
 
 // heldTicks are the x ticks: one per point held.
 type heldTicks []float64
@@ -293,23 +317,36 @@ func (h heldTicks) Ticks(lo, hi float64) []plot.Tick {
 type secondsTicks struct{}
 
 func (secondsTicks) Ticks(lo, hi float64) []plot.Tick {
-	ts := plot.LogTicks{}.Ticks(lo, hi)
-	for i := range ts {
-		if ts[i].Label != "" {
-			ts[i].Label = fmtSeconds(ts[i].Value)
-		}
-	}
-	return ts
+	return decadeTicks(lo, hi, 1, fmtSeconds)
 }
 
-// bytesTicks are log ticks labelled as sizes (1 MiB, 10 MiB).
+// bytesTicks are log ticks at decades of MiB labelled as sizes (0.1 MiB,
+// 1 MiB, 10 MiB).
 type bytesTicks struct{}
 
 func (bytesTicks) Ticks(lo, hi float64) []plot.Tick {
-	ts := plot.LogTicks{}.Ticks(lo, hi)
-	for i := range ts {
-		if ts[i].Label != "" {
-			ts[i].Label = fmtBytes(ts[i].Value)
+	return decadeTicks(lo, hi, 1<<20, func(v float64) string { return fmt.Sprintf("%g MiB", v/(1<<20)) })
+}
+
+// decadeTicks are log-axis ticks within lo..hi at unit x 10^k, labelled,
+// and unlabelled ones at 2..9 times those.
+func decadeTicks(lo, hi, unit float64, label func(float64) string) []plot.Tick {
+	var ts []plot.Tick
+	if lo <= 0 || hi <= lo {
+		return ts
+	}
+	for k := math.Floor(math.Log10(lo / unit)); k <= math.Ceil(math.Log10(hi/unit)); k++ {
+		base := unit * math.Pow(10, k)
+		for m := 1.0; m <= 9; m++ {
+			v := base * m
+			if v < lo || v > hi {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 {
+				t.Label = label(v)
+			}
+			ts = append(ts, t)
 		}
 	}
 	return ts

@@ -67,12 +67,13 @@ func (p Params) QuickFootprint() Params {
 }
 
 // footprintEstimate guesses one run (a sweep over the points, one child
-// each) in seconds: ~0.1 s to start and settle a child, ~0.25 s per GiB
-// held to allocate, touch, mark and unmap.
+// each) in seconds: ~0.1 s to start and settle a child, ~0.8 s per GiB
+// held to allocate, touch, mark and unmap (measured on the 2-core VM: 6.4 s
+// for the 7.5 GiB of a full run).
 func footprintEstimate(p Params) float64 {
 	s := 0.0
 	for _, h := range p.Held {
-		s += 0.1 + 0.25*float64(h)/(1<<30)
+		s += 0.1 + 0.8*float64(h)/(1<<30)
 	}
 	return s
 }
