@@ -111,8 +111,14 @@ func runFootprint(ctx context.Context, sc Scenario, a Allocator) (Run, error) {
 			continue
 		}
 		pt, err := startChild(ctx, exe, footprintSpec{Allocator: a.Name(), Held: held, Params: sc.Params})
+		if ctx.Err() != nil {
+			return Run{}, ctx.Err()
+		}
 		if err != nil {
-			return Run{}, fmt.Errorf("%s held: %w", fmtBytes(float64(held)), err)
+			// The point failed in this run (modernc, one mapping per
+			// 64 KiB block, can meet vm.max_map_count at 4 GiB); the
+			// others still count.
+			pt = FootprintPoint{HeldBytes: held, Error: err.Error()}
 		}
 		pts = append(pts, pt)
 	}
@@ -139,9 +145,42 @@ func startChild(ctx context.Context, exe string, spec footprintSpec) (FootprintP
 		if why == nil {
 			why = perr
 		}
-		return FootprintPoint{}, fmt.Errorf("child %s: %v%s", exe, why, tailOf(stderr.String()))
+		return FootprintPoint{}, fmt.Errorf("child %v%s", why, childReason(stderr.String()))
 	}
 	return pt, nil
+}
+
+// childReason picks from a failed child's stderr the line that says why:
+// the child's own message, else the first line (the runtime's fatal
+// error, the panic). A failure to create a thread or map memory gets a
+// hint: an allocator with one mapping per block (modernc's 64 KiB blocks)
+// meets vm.max_map_count at 4 GiB. "" when stderr is empty.
+func childReason(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	why := lines[0]
+	for _, l := range lines {
+		if strings.HasPrefix(l, "gc-footprint child:") {
+			why = l
+			break
+		}
+	}
+	if why == "" {
+		return ""
+	}
+	why = truncate(why, 300)
+	if strings.Contains(why, "pthread_create") || strings.Contains(why, "cannot allocate memory") ||
+		strings.Contains(why, "out of memory") {
+		why += " (memory mappings exhausted? see vm.max_map_count)"
+	}
+	return ": " + why
+}
+
+// truncate shortens s to n bytes, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // parseChildOutput finds the child's result line in its stdout.
@@ -163,18 +202,6 @@ func parseChildOutput(out []byte) (FootprintPoint, error) {
 		return pt, fmt.Errorf("no result line (does the program call bench.FootprintChild first thing in main?)")
 	}
 	return pt, nil
-}
-
-// tailOf is the end of a child's stderr for an error message, "" if empty.
-func tailOf(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
-	}
-	if len(s) > 600 {
-		s = "..." + s[len(s)-600:]
-	}
-	return ": " + s
 }
 
 // footprintRSSLimit is the most resident memory a point may need: half of

@@ -25,9 +25,12 @@ const footprintTitle = "GC CPU per forced cycle and GC-scanned heap against GiB 
 // footprintAgg is one (allocator, point): medians over the runs that
 // measured it.
 type footprintAgg struct {
-	Held    int64
-	Skipped string // the reason, when no run measured the point
-	N       int    // runs that measured it
+	Held int64
+	// Note says why no run measured the point (skipped, or its child
+	// failed), or how many runs failed when some did ("" when none).
+	Note  string
+	N     int // runs that measured it
+	Fails int // runs whose child failed
 	CPU, CPUGrowth,
 	Scan, ScanGrowth,
 	Live, LiveGrowth,
@@ -37,31 +40,53 @@ type footprintAgg struct {
 // footprintPoints aggregates an entry's points, in the order of the runs.
 func footprintPoints(e *Entry) []footprintAgg {
 	var order []int64
-	by := map[int64][]FootprintPoint{}
-	skipped := map[int64]string{}
+	type acc struct {
+		pts            []FootprintPoint
+		fails, skips   int
+		skipped, error string // the first reasons seen
+	}
+	by := map[int64]*acc{}
 	for _, r := range e.Runs {
 		for _, pt := range r.Footprint {
-			if _, seen := by[pt.HeldBytes]; !seen {
-				if _, seen := skipped[pt.HeldBytes]; !seen {
-					order = append(order, pt.HeldBytes)
-				}
+			a := by[pt.HeldBytes]
+			if a == nil {
+				a = &acc{}
+				by[pt.HeldBytes] = a
+				order = append(order, pt.HeldBytes)
 			}
-			if pt.Measured() {
-				by[pt.HeldBytes] = append(by[pt.HeldBytes], pt)
-			} else {
-				skipped[pt.HeldBytes] = pt.Skipped
+			switch {
+			case pt.Measured():
+				a.pts = append(a.pts, pt)
+			case pt.Error != "":
+				a.fails++
+				if a.error == "" {
+					a.error = pt.Error
+				}
+			default:
+				a.skips++
+				if a.skipped == "" {
+					a.skipped = pt.Skipped
+				}
 			}
 		}
 	}
 	var out []footprintAgg
 	for _, h := range order {
-		pts := by[h]
-		a := footprintAgg{Held: h, N: len(pts)}
-		if len(pts) == 0 {
-			a.Skipped = skipped[h]
-			if a.Skipped == "" {
-				a.Skipped = "not measured"
+		acc := by[h]
+		pts := acc.pts
+		a := footprintAgg{Held: h, N: len(pts), Fails: acc.fails}
+		switch {
+		case len(pts) == 0 && acc.fails > 0:
+			a.Note = fmt.Sprintf("failed in %d of %d run(s): %s", acc.fails, acc.fails+acc.skips, acc.error)
+		case len(pts) == 0:
+			a.Note = acc.skipped
+			if a.Note == "" {
+				a.Note = "not measured"
 			}
+		case acc.fails > 0:
+			a.Note = fmt.Sprintf("failed in %d of %d run(s), medians of the others: %s", acc.fails, acc.fails+len(pts), acc.error)
+		}
+		if len(pts) == 0 {
 			out = append(out, a)
 			continue
 		}
@@ -141,7 +166,7 @@ func writeFootprintTable(w io.Writer, r *Result, sc Scenario) {
 			width = max(width, len(e.Allocator))
 		}
 	}
-	fmt.Fprintf(tw, "  %-*s\tGiB held\tGC CPU/cycle\tvs empty\tscan heap\tvs empty\tlive heap\tvs empty\tRSS\t\n", width, "allocator")
+	fmt.Fprintf(tw, "  %-*s\tGiB held\tGC CPU/cycle\tvs empty\tscan heap\tvs empty\tlive heap\tvs empty\tRSS\t note\n", width, "allocator")
 	for i := range r.Entries {
 		e := &r.Entries[i]
 		if e.Scenario != sc.Name {
@@ -156,14 +181,18 @@ func writeFootprintTable(w io.Writer, r *Result, sc Scenario) {
 			continue
 		}
 		for _, a := range footprintPoints(e) {
+			note := a.Note
+			if note != "" {
+				note = " " + note
+			}
 			if a.N == 0 {
-				fmt.Fprintf(tw, "  %-*s\t%s\t%s\t\n", width, e.Allocator, fmtGiB(a.Held), a.Skipped)
+				fmt.Fprintf(tw, "  %-*s\t%s\t\t\t\t\t\t\t\t%s\n", width, e.Allocator, fmtGiB(a.Held), note)
 				continue
 			}
-			fmt.Fprintf(tw, "  %-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", width, e.Allocator, fmtGiB(a.Held),
+			fmt.Fprintf(tw, "  %-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", width, e.Allocator, fmtGiB(a.Held),
 				fmtDuration(a.CPU), fmtGrowth(a.CPUGrowth, fmtDuration),
 				fmtMiB(a.Scan), fmtGrowth(a.ScanGrowth, fmtMiB),
-				fmtMiB(a.Live), fmtGrowth(a.LiveGrowth, fmtMiB), fmtMiB(a.RSS))
+				fmtMiB(a.Live), fmtGrowth(a.LiveGrowth, fmtMiB), fmtMiB(a.RSS), note)
 		}
 	}
 	tw.Flush()
@@ -188,9 +217,10 @@ func footprintRows(r *Result, sc Scenario) []footprintRow {
 		}
 		for _, a := range footprintPoints(e) {
 			row := footprintRow{Allocator: e.Allocator, Held: fmtGiB(a.Held), Status: "ok"}
-			if a.N == 0 {
-				row.Status = a.Skipped
-			} else {
+			if a.Note != "" {
+				row.Status = a.Note
+			}
+			if a.N > 0 {
 				row.CPU, row.CPUGrowth = fmtDuration(a.CPU), fmtGrowth(a.CPUGrowth, fmtDuration)
 				row.Scan, row.ScanGrowth = fmtMiB(a.Scan), fmtGrowth(a.ScanGrowth, fmtMiB)
 				row.Live, row.LiveGrowth = fmtMiB(a.Live), fmtGrowth(a.LiveGrowth, fmtMiB)

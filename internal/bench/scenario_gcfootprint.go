@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/metrics"
 	"time"
@@ -86,8 +88,10 @@ type FootprintPoint struct {
 	HeldBytes  int64 `json:"held_bytes"`
 	SmallBytes int64 `json:"small_bytes,omitempty"`
 	Blocks     int64 `json:"blocks,omitempty"` // blocks allocated, both sizes
-	// Skipped says why the point was not measured ("" when it was).
+	// Skipped says why the point was not measured ("" when it was); Error
+	// why its child failed (the point is then not measured either).
 	Skipped string `json:"skipped,omitempty"`
+	Error   string `json:"error,omitempty"`
 	// Cycles is the number of forced GC cycles measured after the
 	// allocation (runtime/metrics /gc/cycles/total delta).
 	Cycles int `json:"cycles,omitempty"`
@@ -113,10 +117,14 @@ type FootprintPoint struct {
 	PeakRSS uint64 `json:"peak_rss_bytes,omitempty"`
 	// HoldSeconds is the time taken to allocate and touch the blocks.
 	HoldSeconds float64 `json:"hold_seconds,omitempty"`
+	// Mappings is the number of the child's memory mappings holding the
+	// point (lines of /proc/self/maps; 0 when unknown): an allocator with
+	// one mapping per block meets vm.max_map_count (65530 by default).
+	Mappings int `json:"mappings,omitempty"`
 }
 
 // Measured reports whether the point was measured (not skipped).
-func (pt FootprintPoint) Measured() bool { return pt.Skipped == "" && pt.Cycles > 0 }
+func (pt FootprintPoint) Measured() bool { return pt.Skipped == "" && pt.Error == "" && pt.Cycles > 0 }
 
 // GCCPUGrowth is the GC CPU per forced cycle added by holding the point.
 func (pt FootprintPoint) GCCPUGrowth() float64 { return pt.GCCPUPerCycle - pt.BaseGCCPUPerCycle }
@@ -264,8 +272,18 @@ func measurePoint(ctx context.Context, a Allocator, p Params, held int64, keep b
 	pt.CyclesSeconds = h1.t.Sub(h0.t).Seconds()
 	pt.ScanHeap, pt.LiveHeap = h1.scanHeap, h1.liveHeap
 	pt.RSS, pt.PeakRSS = readRSS(), readPeakRSS()
+	pt.Mappings = countMappings()
 	runtime.KeepAlive(kept)
 	return pt, kept, nil
+}
+
+// countMappings counts the lines of /proc/self/maps (0 when unreadable).
+func countMappings() int {
+	data, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(data, []byte{'\n'})
 }
 
 // runGCFootprintInProcess runs gc-footprint's points one after the other

@@ -210,7 +210,30 @@ func TestFootprintChildProtocol(t *testing.T) {
 	if _, ok := FootprintChild(&out, &errs); ok {
 		t.Fatal("this process is not a child")
 	}
+	// A run whose children all fail has no point: an error; the points
+	// say why.
+	if _, err := runFootprint(context.Background(), sc, namedAlloc{goAlloc{}, "nosuch"}); err == nil {
+		t.Fatal("a run with every child failing succeeded")
+	}
+	if got := childReason("runtime/cgo: pthread_create failed: Resource temporarily unavailable\nSIGABRT: abort\n"); !strings.Contains(got, "pthread_create") ||
+		!strings.Contains(got, "max_map_count") {
+		t.Fatalf("childReason: %q", got)
+	}
+	if got := childReason("noise\ngc-footprint child: modernc, 4.00 GiB: boom\n"); got != ": gc-footprint child: modernc, 4.00 GiB: boom" {
+		t.Fatalf("childReason: %q", got)
+	}
+	if childReason("") != "" {
+		t.Fatal("childReason of nothing")
+	}
 }
+
+// namedAlloc renames an adapter (a child is started by name).
+type namedAlloc struct {
+	Allocator
+	name string
+}
+
+func (n namedAlloc) Name() string { return n.name }
 
 // TestFootprintBattle runs gc-footprint, tiny, through the battle: every
 // allocator measured in children, go-heap's heap grows and the off-heap
@@ -309,13 +332,22 @@ func TestFootprintOutputs(t *testing.T) {
 		e.summarize()
 		return e
 	}
-	r.Entries = []Entry{mk("hakmem", 2e-3, false), mk("go-heap", 20e-3, true),
+	mc := mk("modernc", 0, false)
+	failed := append([]FootprintPoint(nil), mc.Runs[0].Footprint...)
+	failed[3] = FootprintPoint{HeldBytes: failed[3].HeldBytes, Error: "child exit status 2: runtime/cgo: pthread_create failed"}
+	run2, err := footprintRun(failed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc.Runs = append(mc.Runs, run2)
+	r.Entries = []Entry{mk("hakmem", 2e-3, false), mk("go-heap", 20e-3, true), mc,
 		{Scenario: sc.Name, Allocator: "raw-mmap", Status: "not installed", ChecksumOK: true}}
 	var table, html bytes.Buffer
 	if err := WriteTable(&table, r); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{footprintTitle, "hakmem", "+24.0 MiB", "+8.0ms", "go-heap", "half the physical memory", "not installed"} {
+	for _, want := range []string{footprintTitle, "hakmem", "+24.0 MiB", "+8.0ms", "go-heap", "half the physical memory", "not installed",
+		"failed in 1 of 2 run(s), medians of the others: child exit status 2"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
@@ -331,6 +363,9 @@ func TestFootprintOutputs(t *testing.T) {
 	// go-heap's primary figure is its largest measured point (2 GiB).
 	if e := r.Lookup(sc.Name, "go-heap"); e.Runs[0].Extra["held_bytes"] != 2<<30 {
 		t.Fatalf("go-heap's run stands for %v bytes", e.Runs[0].Extra["held_bytes"])
+	}
+	if a := footprintPoints(r.Lookup(sc.Name, "modernc")); a[3].N != 1 || a[3].Fails != 1 || a[2].N != 2 {
+		t.Fatalf("modernc's points %+v", a)
 	}
 	if _, err := footprintRun([]FootprintPoint{{HeldBytes: 1, Skipped: "x"}}); err == nil {
 		t.Fatal("a run with no point measured")
