@@ -347,7 +347,6 @@ func learnerLoop(stop, done chan struct{}) {
 		case <-timer.C:
 		}
 		learnStepAll(false)
-		capTick() // per-class per-P cache caps (caplearn.go)
 	}
 }
 

@@ -56,7 +56,7 @@ type policyFile struct {
 // refused rather than read as caps for the wrong classes.
 type policyCap struct {
 	Size int64 `json:"size"` // the class's block size, bytes: one of this build's classes
-	Cap  int64 `json:"cap"`  // per-P cap, blocks: from the generated cap (pcache_scale applied) to capCeiling
+	Cap  int64 `json:"cap"`  // per-P cap, blocks (read and checked, then ignored: see checkCaps)
 }
 
 // policySite is one site's learned state.
@@ -96,11 +96,6 @@ func SavePolicy(w io.Writer) error {
 	f := policyFile{Format: policyFormat, Version: policyVersion, SizeBuckets: numSizeBuckets}
 	for _, c := range thresholdCandidates {
 		f.Candidates = append(f.Candidates, uint64(c))
-	}
-	for c, v := range capSaved(cfg().pcacheScale) {
-		if v != 0 {
-			f.Caps = append(f.Caps, policyCap{Size: int64(classes[c].size), Cap: int64(v)})
-		}
 	}
 	f.Sites = []policySite{}
 	for i := range learner.sites {
@@ -179,12 +174,10 @@ func LoadPolicy(r io.Reader) error {
 		return errors.New("hakmem: LoadPolicy: not a policy file: data after the JSON document")
 	}
 	ensureInit()
-	scale := cfg().pcacheScale
 	if err := f.validate(); err != nil {
 		return fmt.Errorf("hakmem: LoadPolicy: %w", err)
 	}
-	caps, err := f.classCaps(scale)
-	if err != nil {
+	if err := f.checkCaps(); err != nil {
 		return fmt.Errorf("hakmem: LoadPolicy: %w", err)
 	}
 	st := learner.st.Load()
@@ -214,9 +207,6 @@ func LoadPolicy(r io.Reader) error {
 		sl.cacheLearned = ps.CacheLearned
 		sl.freeze(strategyIndex(uintptr(ps.Threshold)), cachePolicyIndex(ps.BigCache))
 		all = append(all, loaded{s, sl})
-	}
-	if f.Caps != nil {
-		capLoad(caps, scale) // takes capLearn.mu alone, before the learner's locks
 	}
 	learner.stepMu.Lock() // no window closes on a replaced state meanwhile
 	defer learner.stepMu.Unlock()
@@ -316,32 +306,27 @@ func (f *policyFile) validate() error {
 	return nil
 }
 
-// classCaps checks the file's caps against this build's classes and the
-// capacity learner's rules at pcache_scale scale (every cap from the
-// generated cap to capCeiling, as the learner decides them; each class
-// once) and returns them by class, 0 for a class not listed.
-func (f *policyFile) classCaps(scale int) (*[numClasses]uint32, error) {
-	var caps [numClasses]uint32
+// checkCaps checks the file's per-class caps, which files written before
+// engine v2 carry: each must name a size class of this build, once, with a
+// cap that is not negative. They are then ignored: the per-P caches of
+// engine v2 are slabs a P owns, with no cap in blocks to set, and the
+// capacity learner that wrote them is retired (pcache.go).
+func (f *policyFile) checkCaps() error {
 	var seen [numClasses]bool
 	for _, pc := range f.Caps {
 		c := classOfSize(pc.Size)
 		if c < 0 {
-			return nil, fmt.Errorf("cap for %d-byte blocks: not a size class of this build: learned with other size classes", pc.Size)
+			return fmt.Errorf("cap for %d-byte blocks: not a size class of this build: learned with other size classes", pc.Size)
 		}
 		if seen[c] {
-			return nil, fmt.Errorf("the cap of the %d-byte class appears twice", pc.Size)
+			return fmt.Errorf("the cap of the %d-byte class appears twice", pc.Size)
 		}
 		seen[c] = true
 		if pc.Cap < 0 {
-			return nil, fmt.Errorf("the %d-byte class has a negative cap, %d", pc.Size, pc.Cap)
+			return fmt.Errorf("the %d-byte class has a negative cap, %d", pc.Size, pc.Cap)
 		}
-		def := defaultCap(c, scale)
-		if ceil := capCeiling(c, def); pc.Cap < int64(def) || pc.Cap > int64(ceil) {
-			return nil, fmt.Errorf("the %d-byte class has cap %d, outside %d .. %d blocks (its generated cap .. the learner's ceiling)", pc.Size, pc.Cap, def, ceil)
-		}
-		caps[c] = uint32(pc.Cap)
 	}
-	return &caps, nil
+	return nil
 }
 
 // classOfSize is the size class whose blocks are exactly size bytes, or

@@ -41,8 +41,10 @@ func retiredCached(n int) uint64 {
 		if int(pc.id) < n {
 			continue
 		}
-		for c := range pc.lists {
-			sum += uint64(pc.lists[c].n) * uint64(classes[c].size)
+		for c := range pc.cls {
+			for s := pc.cls[c].cur; s != &emptySlab && s != nil; s = s.next {
+				sum += uint64(s.avail-s.used) * uint64(s.size) // free blocks in slabs the P owns
+			}
 		}
 	}
 	return sum
