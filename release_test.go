@@ -36,6 +36,7 @@ func releaseBase(t *testing.T) uint64 {
 // retiredCached is the bytes the caches of Ps with id >= n hold (quiescent
 // allocator only).
 func retiredCached(n int) uint64 {
+	StopScavenger() // its tidy pass changes the P heaps' lists
 	var sum uint64
 	for _, pc := range *caches.Load() {
 		if int(pc.id) < n {
