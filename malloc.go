@@ -33,7 +33,14 @@ func Alloc(size int) []byte {
 				return bytesAt(p, uintptr(size), s.size)
 			}
 		}
+		p, bad := cc.next()
 		unpin(pc)
+		if p != 0 {
+			return bytesAt(p, uintptr(size), uintptr(classes[c].size))
+		}
+		if bad {
+			panic(corruptError("Alloc", size))
+		}
 	}
 	return must(allocSlow(size, 0, "Alloc"))
 }
@@ -69,7 +76,7 @@ func Free(b []byte) {
 	pc := pin()
 	if seg := regLookup(p); seg != nil && seg.kind == kindSmall {
 		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil && s.isBlock(p) && loadWord(p+8) != p^cookieKey {
-			if s.owner.Load() == pc.id && s.used > 1 {
+			if s.owner.Load() == pc.id && s.localFast(pc) {
 				s.pushLocal(p)
 				pc.cls[s.class].frees.inc()
 				unpin(pc)
@@ -136,11 +143,14 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 	}
 	c := sizeClass(uintptr(size))
 	pc := pin()
-	p = pc.cls[c].popFast()
+	p, bad := pc.cls[c].popFast()
 	if sid != 0 && p != 0 {
 		pc.countSite(sid, uintptr(size))
 	}
 	unpin(pc)
+	if bad {
+		corruptSeen.Store(true) // the slow path reports it (allocAddr)
+	}
 	return p, uintptr(classes[c].size)
 }
 
@@ -158,7 +168,10 @@ func allocFastTick(size int, sid int32, learnable bool) (p, usable uintptr, tick
 	}
 	c := sizeClass(uintptr(size))
 	pc := pin()
-	p = pc.cls[c].popFast()
+	p, bad := pc.cls[c].popFast()
+	if bad {
+		corruptSeen.Store(true) // the slow path reports it (allocAddr)
+	}
 	if p != 0 {
 		pc.countSite(sid, uintptr(size))
 		// The size test first: the common small hit skips even the load.
@@ -220,8 +233,11 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 			Release() // the caches may hold enough; try once more
 			p, err = allocSmallSlow(c, sid, uintptr(size))
 		}
-		if err == errCorrupted {
-			return 0, 0, false, newError(op, 0, size, ErrCorrupted, err.Error())
+		if err == errCorrupted || err == nil && corruptSeen.Swap(false) {
+			if err == nil {
+				freeAddr(p, op) // the block is fine, the report is due: give it back
+			}
+			return 0, 0, false, corruptError(op, size)
 		}
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)
@@ -291,7 +307,7 @@ func freeFast(p uintptr) bool {
 		unpin(pc)
 		return false
 	}
-	if s.owner.Load() == pc.id && s.used > 1 {
+	if s.owner.Load() == pc.id && s.localFast(pc) {
 		s.pushLocal(p)
 		pc.cls[s.class].frees.inc()
 		unpin(pc)
@@ -436,6 +452,16 @@ func allocSlowOrFast(size int, op string) ([]byte, error) {
 	}
 	return allocSlow(size, 0, op)
 }
+
+// corruptError reports a free list that failed its check (ErrCorrupted).
+func corruptError(op string, size int) *Error {
+	return newError(op, 0, size, ErrCorrupted, errCorrupted.Error())
+}
+
+// corruptSeen is set when a fast path found a corrupted list, which it
+// cannot report itself (it has no error to return): the next small slow
+// path does.
+var corruptSeen atomic.Bool
 
 // errorCount counts errors reported to the program (Stats.Errors).
 var errorCount atomic.Uint64

@@ -59,7 +59,9 @@ type classCache struct {
 	remote counter // frees made on this P onto another P's (or no P's) slab
 	slow   counter // allocations that took the slow path (Stats: Refills)
 	nslabs int32   // slabs on the list that starts at cur
-	_      [16]byte
+	nfull  int32   // slabs on full
+	full   *slab   // owned slabs found full, newest first (inFull set); frees bring them back (next, allocSmallSlow)
+	last   *slab   // the oldest slab on full (its tail), nil when full is empty
 }
 
 type pcache struct {
@@ -70,7 +72,11 @@ type pcache struct {
 	// minLargeThreshold while learning is live; the learning layer samples
 	// one in learnEnv.every (allocFastTick). Owner only, under pin.
 	learnTick uint32
-	epoch     atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
+	// callTick counts the P's slow-path plain allocations; call-site
+	// discovery samples one in HAKMEM_CALLSITE_SAMPLE (callsite.go).
+	// Owner only, under pin.
+	callTick uint32
+	epoch    atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
 	pinState
 }
 
@@ -158,7 +164,6 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 	}
 	cc := &pc.cls[c]
 	cc.slow.inc()
-	var abandoned *slab // full slabs given up, to mark once unpinned
 	for {
 		s := cc.cur
 		if s == &emptySlab {
@@ -171,25 +176,32 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 			}
 		}
 		if s.free != 0 {
-			p, bad := s.pop()
-			if bad {
+			return popSlow(pc, s, sid, size)
+		}
+		// Full: it stays the P's, on the full list, until frees come back.
+		cc.unlinkCur()
+		cc.pushFull(s)
+	}
+	// Full slabs whose blocks came back by remote frees, oldest first, a
+	// few per slow path (the rest rotate to the front for the next time).
+	for i := 0; i < fullScan && cc.full != nil; i++ {
+		s := cc.fullTail()
+		cc.unlinkFull(s)
+		if s.xfree.Load() != 0 {
+			if bad := s.collect(); bad {
+				cc.pushFull(s)
 				unpin(pc)
 				return 0, errCorrupted
 			}
-			cc.allocs.inc()
-			pc.countSite(sid, size)
-			unpin(pc)
-			abandonFull(abandoned)
-			return p, nil
 		}
-		// Full: give it up, move on to the next slab of the list.
-		cc.unlinkCur()
-		s.owner.Store(noOwner)
-		s.next, abandoned = abandoned, s
+		if s.free != 0 {
+			cc.push(s)
+			return popSlow(pc, s, sid, size)
+		}
+		cc.pushFull(s)
 	}
 	id := pc.id
 	unpin(pc)
-	abandonFull(abandoned)
 	s, err := centrals[c].take()
 	if err != nil {
 		return 0, err
@@ -198,15 +210,24 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 	if pc.id != id {
 		pc.cls[c].slow.inc() // count the miss on the P that serves it too
 	}
-	cc = &pc.cls[c]
 	s.owner.Store(pc.id)
-	cc.push(s)
+	pc.cls[c].push(s)
+	return popSlow(pc, s, sid, size)
+}
+
+// fullScan is how many full slabs an allocation's slow path looks at for
+// remote frees before it takes a slab from the central list.
+const fullScan = 4
+
+// popSlow pops a block off s, which has free blocks, for the slow path:
+// counts it and unpins. pc is pinned and owns s.
+func popSlow(pc *pcache, s *slab, sid int32, size uintptr) (uintptr, error) {
 	p, bad := s.pop()
 	if bad {
 		unpin(pc)
 		return 0, errCorrupted
 	}
-	cc.allocs.inc()
+	pc.cls[s.class].allocs.inc()
 	pc.countSite(sid, size)
 	unpin(pc)
 	return p, nil
@@ -238,11 +259,15 @@ func freeOwnerSlow(pc *pcache, p uintptr, s *slab) (release *slab, refused bool)
 	s.pushLocal(p)
 	cc := &pc.cls[s.class]
 	cc.frees.inc()
+	if s.inFull { // a block came back: allocate from it again
+		cc.unlinkFull(s)
+		cc.pushSecond(s)
+	}
 	if s.used > 0 || s.dropped > 0 {
 		return nil, false
 	}
-	if s == cc.cur && cc.nslabs == 1 && s.npages <= keepPages {
-		return nil, false // keep one small slab per class: the next Alloc needs it
+	if s == cc.cur && s.npages <= keepPages {
+		return nil, false // keep the current slab if small: the next Alloc needs it
 	}
 	cc.unlink(s)
 	s.owner.Store(noOwner)
@@ -300,7 +325,7 @@ func freeSmallSlow(pc *pcache, p uintptr, s *slab) (refused bool) {
 		centrals[s.class].put(s)
 	}
 	if kick {
-		scavengerKick(now() + tidyDelay)
+		scavengerKick(now() + cfg().warmNs)
 	}
 	return refused
 }
@@ -309,13 +334,11 @@ func freeSmallSlow(pc *pcache, p uintptr, s *slab) (refused bool) {
 // collects them, which a P that stops allocating a class never does: a
 // slab whose blocks were all freed remotely would stay mapped. So every
 // tidyEvery remote frees of a class on a P kick the scavenger, whose next
-// pass (at most tidyDelay later) tidies every P's heap when remote frees
-// happened since the last tidy: each P collects its slabs' remote frees
-// and gives its empty slabs back (tidyOwn).
-const (
-	tidyEvery = 4096
-	tidyDelay = 10 * ms
-)
+// pass (at most HAKMEM_WARM_MS later: memory that waits that long is WARM
+// anyway) tidies every P's heap when remote frees happened since the last
+// tidy: each P collects its slabs' remote frees and gives its empty slabs
+// back (tidyOwn).
+const tidyEvery = 4096
 
 // remoteFrees is the number of remote frees made so far, all Ps and
 // classes (read by the scavenger to decide whether to tidy).
@@ -346,6 +369,17 @@ func tidyOwn() {
 func (pc *pcache) detachEmpty() (empty *slab) {
 	for c := range pc.cls {
 		cc := &pc.cls[c]
+		for s := cc.full; s != nil; {
+			next := s.next
+			if s.xfree.Load() != 0 {
+				s.collect()
+			}
+			if s.free != 0 {
+				cc.unlinkFull(s)
+				cc.pushSecond(s) // tidied below, with the others
+			}
+			s = next
+		}
 		for s := cc.cur; s != &emptySlab && s != nil; {
 			next := s.next
 			s.collect()
@@ -407,6 +441,22 @@ func (cc *classCache) push(s *slab) {
 	cc.nslabs++
 }
 
+// pushSecond puts s on the list right after the current slab (or makes it
+// current when there is none), so that allocation goes on from cur.
+func (cc *classCache) pushSecond(s *slab) {
+	c := cc.cur
+	if c == &emptySlab {
+		cc.push(s)
+		return
+	}
+	s.prev, s.next = c, c.next
+	if c.next != nil {
+		c.next.prev = s
+	}
+	c.next = s
+	cc.nslabs++
+}
+
 // unlinkCur takes the current slab off the list; the next becomes current.
 func (cc *classCache) unlinkCur() { cc.unlink(cc.cur) }
 
@@ -426,6 +476,38 @@ func (cc *classCache) unlink(s *slab) {
 	cc.nslabs--
 }
 
+// pushFull puts s at the front of the full list.
+func (cc *classCache) pushFull(s *slab) {
+	s.inFull = true
+	s.prev, s.next = nil, cc.full
+	if cc.full != nil {
+		cc.full.prev = s
+	} else {
+		cc.last = s
+	}
+	cc.full = s
+	cc.nfull++
+}
+
+// fullTail is the oldest slab of the (non-empty) full list.
+func (cc *classCache) fullTail() *slab { return cc.last }
+
+// unlinkFull takes s off the full list.
+func (cc *classCache) unlinkFull(s *slab) {
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		cc.full = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	} else {
+		cc.last = s.prev
+	}
+	s.next, s.prev, s.inFull = nil, nil, false
+	cc.nfull--
+}
+
 // detachedSlabs is what detachAll takes from a cache: every slab it owned,
 // linked through next, unowned and in transit.
 type detachedSlabs struct{ head *slab }
@@ -440,6 +522,12 @@ func (pc *pcache) detachAll(d *detachedSlabs) {
 		for cc.cur != &emptySlab {
 			s := cc.cur
 			cc.unlinkCur()
+			s.owner.Store(noOwner)
+			s.next, d.head = d.head, s
+		}
+		for cc.full != nil {
+			s := cc.full
+			cc.unlinkFull(s)
 			s.owner.Store(noOwner)
 			s.next, d.head = d.head, s
 		}

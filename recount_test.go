@@ -72,14 +72,28 @@ func takeCensus(t *testing.T) census {
 			cc := &pc.cls[c]
 			var n int32
 			for s := cc.cur; s != &emptySlab && s != nil; s = s.next {
-				if s.owner.Load() != pc.id || s.class != uint8(c) {
-					t.Fatalf("P %d class %d: slab %#x on its list has owner %d class %d", pc.id, c, s.base, s.owner.Load(), s.class)
+				if s.owner.Load() != pc.id || s.class != uint8(c) || s.inFull {
+					t.Fatalf("P %d class %d: slab %#x on its list has owner %d class %d inFull %v", pc.id, c, s.base, s.owner.Load(), s.class, s.inFull)
 				}
 				listed[s] = "P list"
 				n++
 			}
 			if n != cc.nslabs {
 				t.Fatalf("P %d class %d: %d slabs linked, nslabs %d", pc.id, c, n, cc.nslabs)
+			}
+			n = 0
+			for s := cc.full; s != nil; s = s.next {
+				if s.owner.Load() != pc.id || s.class != uint8(c) || !s.inFull {
+					t.Fatalf("P %d class %d: slab %#x on its full list has owner %d class %d inFull %v", pc.id, c, s.base, s.owner.Load(), s.class, s.inFull)
+				}
+				if prev, dup := listed[s]; dup {
+					t.Fatalf("slab %#x on two lists: %s and a full list", s.base, prev)
+				}
+				listed[s] = "P full list"
+				n++
+			}
+			if n != cc.nfull {
+				t.Fatalf("P %d class %d: %d full slabs linked, nfull %d", pc.id, c, n, cc.nfull)
 			}
 		}
 	}

@@ -46,6 +46,9 @@ func retiredCached(n int) uint64 {
 			for s := pc.cls[c].cur; s != &emptySlab && s != nil; s = s.next {
 				sum += uint64(s.avail-s.used) * uint64(s.size) // free blocks in slabs the P owns
 			}
+			for s := pc.cls[c].full; s != nil; s = s.next {
+				sum += uint64(s.size) // a full slab the P keeps: count it
+			}
 		}
 	}
 	return sum

@@ -33,7 +33,7 @@ type slab struct {
 	next    *slab   // in the owner's class list, or central.partial, or a list in transit
 	prev    *slab   //
 	owner   atomic.Int32
-	_       [4]byte
+	inFull  bool // on its owner's full list (classCache.full); owner only
 	// xfree is the remote free list: the first block's plain address, or
 	// 0, with xfreeFull or'ed in while the slab is abandoned full. On its
 	// own cache line: every remote Free writes it.
@@ -123,27 +123,75 @@ func (s *slab) pop() (p uintptr, bad bool) {
 }
 
 // popFast is the fast path's pop from class c's current slab (pop, when
-// the link checks out), or 0 on any miss; the slow path handles the rest,
-// failed checks included. Small enough to inline.
-func (cc *classCache) popFast() uintptr {
+// the link checks out), falling back to the P's next slabs (next); 0 on
+// a miss, bad on a failed check (the list was dropped: the caller reports
+// ErrCorrupted). Alloc has it written out.
+func (cc *classCache) popFast() (p uintptr, bad bool) {
 	s := cc.cur
-	p := s.free
-	if p == 0 {
-		return 0
-	}
-	n := loadWord(p) ^ s.key
-	if n != 0 {
-		if off := n - s.base; off >= s.limit || uintptr(uint64(off)*s.divMul>>divShift)*s.size != off || s.used+1 >= s.avail {
-			return 0
+	if p = s.free; p != 0 {
+		n := loadWord(p) ^ s.key
+		if off := n - s.base; n != 0 && off < s.limit && uintptr(uint64(off)*s.divMul>>divShift)*s.size == off && s.used+1 < s.avail ||
+			n == 0 && s.used+1 == s.avail {
+			s.free = n
+			s.used++
+			storeWord(p+8, 0)
+			cc.allocs.inc()
+			return p, false
 		}
-	} else if s.used+1 != s.avail { // the last block: the count must agree
-		return 0
 	}
-	s.free = n
-	s.used++
-	storeWord(p+8, 0)
-	cc.allocs.inc()
-	return p
+	return cc.next()
+}
+
+// next is the fast path's fallback, still pinned: the current slab has no
+// block that passed the fast path's check, so it collects the slab's
+// remote frees, or moves on to the P's next slab of the class, moving an
+// exhausted one to the full list, a few slabs at most. It reports a block
+// (0 when the P's slabs have none: the slow path then takes a slab from
+// the central list) and whether a list failed its check. Frees spread
+// over many slabs leave each with a few free blocks; this keeps walking
+// them off the slow path.
+//
+//go:noinline
+func (cc *classCache) next() (p uintptr, bad bool) {
+	for range nextSlabs {
+		s := cc.cur
+		if s == &emptySlab {
+			// The oldest full slab, if frees came back to it meanwhile
+			// (the owner's own frees leave a full slab where it is).
+			if s = cc.last; s == nil || s.free == 0 && s.xfree.Load() == 0 {
+				return 0, false
+			}
+			cc.unlinkFull(s)
+			cc.push(s)
+		}
+		if s.free == 0 && s.xfree.Load() != 0 && s.collect() {
+			return 0, true
+		}
+		if s.free != 0 {
+			if p, bad = s.pop(); bad {
+				return 0, true
+			}
+			cc.allocs.inc()
+			return p, false
+		}
+		cc.unlinkCur()
+		cc.pushFull(s)
+	}
+	return 0, false
+}
+
+// nextSlabs is how many slabs next looks at before it leaves the rest to
+// the slow path.
+const nextSlabs = 8
+
+// localFast reports whether the owner's Free of a block of s can take the
+// fast path: the slab keeps blocks outstanding afterwards (a slab on the
+// full list stays there: next and the slow path find its free blocks), or
+// it is the P's current slab and small enough to keep when empty
+// (freeOwnerSlow does the rest: an empty slab goes back to the page heap).
+// Called by the owner.
+func (s *slab) localFast(pc *pcache) bool {
+	return s.used > 1 || s.used == 1 && s.npages <= keepPages && pc.cls[s.class].cur == s
 }
 
 // pushLocal puts p on the owner's free list (Free on the owning P).
