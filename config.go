@@ -593,8 +593,8 @@ func Configure(c Config) error {
 // SetMode switches to mode m at run time. Options set by the environment
 // or Configure keep their values (they take precedence over any mode).
 // Effects: a BigCache turned off is emptied, and a smaller segment cache is
-// trimmed, at once; THP applies to new mappings; the per-P cache caps
-// (pcache_scale) are unchanged; the memory limit is unchanged. Safe at any
+// trimmed, at once; THP applies to new mappings; the memory limit is
+// unchanged. Safe at any
 // time from any goroutine: the slow paths see either the old policy or the
 // new one, whole.
 func SetMode(m Mode) error {

@@ -14,21 +14,22 @@ import (
 // frozen on it (Fast, Balanced). Sites are matched by name; a loaded site
 // starts FROZEN on its saved strategy, with its ratings, and keeps learning
 // only if the mode is live (CANARY windows and the return-to-LEARN rules
-// still apply then). The file also carries the capacity learner's
-// per-class per-P cache caps (caplearn.go) that are above the generated
-// ones, so that a program started frozen runs on the caps it learned.
+// still apply then). Files written before engine v2 also carry per-class
+// per-P cache caps, which the retired capacity learner learned: they are
+// checked and ignored (checkCaps).
 //
 // The file is validated completely before anything changes: a corrupt file,
 // another format or version, unknown fields, a candidate list that differs
 // from this build's (thresholds, or size classes for the signature and
 // the caps), a duplicate site or class or an impossible value give an
-// error and leave every site and every cap as it was.
+// error and leave every site as it was.
 
 // policyFormat and policyVersion identify the file. Bump the version when a
 // field changes meaning; a loader refuses versions it does not know.
 // Version 2 added the BigCache policy (bigcache, bigcache_strategies,
-// bigcache_learned) and the per-class caps (caps, optional); version 1
-// files still load, on the default policy, and may not carry caps.
+// bigcache_learned) and the per-class caps (caps, optional; no longer
+// written, still read); version 1 files still load, on the default policy,
+// and may not carry caps.
 const (
 	policyFormat  = "hakmem-policy"
 	policyVersion = 2
@@ -42,11 +43,8 @@ type policyFile struct {
 	// SizeBuckets is numSizeBuckets, the size classes plus one: a
 	// signature is only meaningful with the same classes.
 	SizeBuckets int `json:"size_buckets"`
-	// Caps are the capacity learner's per-P caps above the generated ones,
-	// in class order (version 2; left out when every class has its
-	// generated cap). Absent, LoadPolicy leaves the caps as they are;
-	// present, it sets every class: the listed ones to their cap, the
-	// others to the generated one.
+	// Caps are the retired capacity learner's per-P caps (version 2 files
+	// written before engine v2): read, checked, ignored; never written.
 	Caps  []policyCap  `json:"caps,omitempty"`
 	Sites []policySite `json:"sites"`
 }
@@ -88,9 +86,8 @@ type policyStrategy struct {
 	Samples   uint64  `json:"samples"`
 }
 
-// SavePolicy writes what the learners learned, as versioned JSON: every
-// site that has learned something, and the per-class per-P cache caps
-// above the generated ones (those recorded while learning is off too).
+// SavePolicy writes what the learner learned, as versioned JSON: every
+// site that has learned something.
 func SavePolicy(w io.Writer) error {
 	ensureInit()
 	f := policyFile{Format: policyFormat, Version: policyVersion, SizeBuckets: numSizeBuckets}
@@ -151,18 +148,10 @@ func SavePolicy(w io.Writer) error {
 
 // LoadPolicy reads a file written by SavePolicy and starts every site it
 // names FROZEN on its saved strategy, creating the sites that do not exist
-// yet (NewSite). A file with per-class caps sets every class's per-P cap
-// (the listed ones to their cap, the others to the generated one), as the
-// capacity learner publishes its decisions: each P applies them on its
-// next slow path; a file without caps leaves the caps as they are. On any
-// error nothing changes. With learning off the states and caps are loaded
-// but the sites keep the default threshold and the classes their
-// generated caps until a mode with learning (frozen or live) is set.
-//
-// Caps are checked against this run's generated caps (pcache_scale
-// applied) and the learner's ceiling, not against its budget: frozen mode
-// keeps them whatever the budget, and live mode halves them at its first
-// window if they exceed it.
+// yet (NewSite). Per-class caps (files written before engine v2) are
+// checked and ignored. On any error nothing changes. With learning off the
+// states are loaded but the sites keep the default threshold until a mode
+// with learning (frozen or live) is set.
 func LoadPolicy(r io.Reader) error {
 	var f policyFile
 	dec := json.NewDecoder(r)
