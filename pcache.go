@@ -58,10 +58,20 @@ type classCache struct {
 	frees  counter // frees onto this P's own slabs
 	remote counter // frees made on this P onto another P's (or no P's) slab
 	slow   counter // allocations that took the slow path (Stats: Refills)
-	nslabs int32   // slabs on the list that starts at cur
-	nfull  int32   // slabs on full
-	full   *slab   // owned slabs found full, newest first (inFull set); frees bring them back (next, allocSmallSlow)
-	last   *slab   // the oldest slab on full (its tail), nil when full is empty
+	// emptied counts slabs this P kept when they became empty (not its
+	// current one): the scavenger tidies when it moved (remoteFrees).
+	emptied counter
+	nslabs  int32 // slabs on the list that starts at cur
+	nfull   int32 // slabs on full
+	full    *slab // owned slabs found full, newest first (inFull set); frees bring them back (next, allocSmallSlow)
+	last    *slab // the oldest slab on full (its tail), nil when full is empty
+	// cand lists full slabs that the owner freed into since (isCand set),
+	// ncand of them: next takes them back before anything else. A full
+	// list can be long (a big live set) while only a few of its slabs get
+	// blocks back; this finds those without a walk, and without moving a
+	// slab between lists on the Free itself.
+	cand  [4]*slab
+	ncand int32
 }
 
 type pcache struct {
@@ -259,27 +269,48 @@ func freeOwnerSlow(pc *pcache, p uintptr, s *slab) (release *slab, refused bool)
 	s.pushLocal(p)
 	cc := &pc.cls[s.class]
 	cc.frees.inc()
-	if s.inFull { // a block came back: allocate from it again
-		cc.unlinkFull(s)
-		cc.pushSecond(s)
+	if s.inFull && !s.isCand { // a block came back: allocate from it again
+		if cc.ncand < int32(len(cc.cand)) {
+			cc.cand[cc.ncand] = s
+			cc.ncand++
+			s.isCand = true
+		} else {
+			cc.unlinkFull(s)
+			cc.pushSecond(s)
+		}
 	}
 	if s.used > 0 || s.dropped > 0 {
 		return nil, false
 	}
-	if s == cc.cur && s.npages <= keepPages {
-		return nil, false // keep the current slab if small: the next Alloc needs it
+	// Empty. A small slab stays the P's for a while, ready for the next
+	// allocations (churn would otherwise carve a fresh slab for every few
+	// blocks); the scavenger's tidy pass gives it back if it is still empty
+	// then (tidyOwn). A large one goes back now.
+	if s.npages <= keepPages {
+		if s.inFull {
+			cc.unlinkFull(s)
+			cc.pushSecond(s)
+		}
+		if s != cc.cur {
+			cc.emptied.inc()
+		}
+		return nil, false
 	}
-	cc.unlink(s)
+	if s.inFull {
+		cc.unlinkFull(s)
+	} else {
+		cc.unlink(s)
+	}
 	s.owner.Store(noOwner)
 	return s, false
 }
 
-// keepPages is the largest slab (in pages: 256 KiB, the reach of engine v1's per-P caps) a P keeps when it is
-// empty and the only one of its class, so that alloc-free pairs of one
-// block do not visit the page heap each time; a larger empty slab goes
-// back at once (the classes above 64 KiB hold a few blocks per slab, and
-// a P keeping one of each would hoard megabytes). The scavenger's tidy
-// pass gives the kept ones back when the P goes quiet (tidyOwn).
+// keepPages is the largest slab (in pages: 256 KiB, the reach of engine
+// v1's per-P caps) a P keeps when it becomes empty, until the scavenger's
+// next tidy pass (at most HAKMEM_WARM_MS later), so that churn does not
+// visit the page heap and carve a fresh slab every few blocks; a larger
+// empty slab goes back at once (those classes hold a few blocks per slab,
+// and a P keeping them would hoard megabytes).
 const keepPages = 16
 
 // freeRemote pushes p onto s's remote free list. Called pinned (the slab
@@ -311,10 +342,15 @@ func freeRemote(pc *pcache, p uintptr, s *slab) (list, refused bool) {
 // pin on: pc is pinned and freeSmallSlow unpins it.
 func freeSmallSlow(pc *pcache, p uintptr, s *slab) (refused bool) {
 	if s.owner.Load() == pc.id {
+		emptied := pc.cls[s.class].emptied.load()
 		release, refused := freeOwnerSlow(pc, p, s)
+		kick := pc.cls[s.class].emptied.load() != emptied
 		unpin(pc)
 		if release != nil {
 			releaseSlab(release)
+		}
+		if kick {
+			scavengerKick(now() + cfg().warmNs) // the tidy pass gives the kept slab back if it stays empty
 		}
 		return refused
 	}
@@ -340,13 +376,14 @@ func freeSmallSlow(pc *pcache, p uintptr, s *slab) (refused bool) {
 // back (tidyOwn).
 const tidyEvery = 4096
 
-// remoteFrees is the number of remote frees made so far, all Ps and
-// classes (read by the scavenger to decide whether to tidy).
+// remoteFrees is the number of remote frees made so far, and of emptied
+// slabs kept, all Ps and classes (read by the scavenger to decide whether
+// to tidy).
 func remoteFrees() uint64 {
 	var n uint64
 	for _, pc := range *caches.Load() {
 		for c := range pc.cls {
-			n += pc.cls[c].remote.load()
+			n += pc.cls[c].remote.load() + pc.cls[c].emptied.load()
 		}
 	}
 	for c := range strayFrees {
@@ -506,6 +543,21 @@ func (cc *classCache) unlinkFull(s *slab) {
 	}
 	s.next, s.prev, s.inFull = nil, nil, false
 	cc.nfull--
+	if s.isCand {
+		cc.dropCand(s)
+	}
+}
+
+// dropCand takes s off the candidates.
+func (cc *classCache) dropCand(s *slab) {
+	for i := int32(0); i < cc.ncand; i++ {
+		if cc.cand[i] == s {
+			cc.ncand--
+			cc.cand[i], cc.cand[cc.ncand] = cc.cand[cc.ncand], nil
+			break
+		}
+	}
+	s.isCand = false
 }
 
 // detachedSlabs is what detachAll takes from a cache: every slab it owned,

@@ -34,6 +34,7 @@ type slab struct {
 	prev    *slab   //
 	owner   atomic.Int32
 	inFull  bool // on its owner's full list (classCache.full); owner only
+	isCand  bool // on its owner's candidates (classCache.cand); owner only
 	// xfree is the remote free list: the first block's plain address, or
 	// 0, with xfreeFull or'ed in while the slab is abandoned full. On its
 	// own cache line: every remote Free writes it.
@@ -156,9 +157,26 @@ func (cc *classCache) next() (p uintptr, bad bool) {
 	for range nextSlabs {
 		s := cc.cur
 		if s == &emptySlab {
-			// The oldest full slab, if frees came back to it meanwhile
-			// (the owner's own frees leave a full slab where it is).
-			if s = cc.last; s == nil || s.free == 0 && s.xfree.Load() == 0 {
+			// A full slab the owner freed into since: pop from it where
+			// it is (the blocks that come back one at a time to a big
+			// live set's slabs are not worth moving a slab for).
+			if cc.ncand > 0 {
+				s = cc.cand[cc.ncand-1]
+				if s.free == 0 {
+					cc.dropCand(s)
+					continue
+				}
+				if p, bad = s.pop(); bad {
+					return 0, true
+				}
+				if s.free == 0 {
+					cc.dropCand(s)
+				}
+				cc.allocs.inc()
+				return p, false
+			}
+			// Else the oldest full slab, if remote frees came back to it.
+			if s = cc.last; s == nil || s.xfree.Load() == 0 {
 				return 0, false
 			}
 			cc.unlinkFull(s)
@@ -185,13 +203,13 @@ func (cc *classCache) next() (p uintptr, bad bool) {
 const nextSlabs = 8
 
 // localFast reports whether the owner's Free of a block of s can take the
-// fast path: the slab keeps blocks outstanding afterwards (a slab on the
-// full list stays there: next and the slow path find its free blocks), or
-// it is the P's current slab and small enough to keep when empty
-// (freeOwnerSlow does the rest: an empty slab goes back to the page heap).
+// fast path: the slab keeps blocks outstanding afterwards and is not on
+// the full list, or it is the P's current slab and small enough to keep
+// when empty (freeOwnerSlow does the rest: a full slab becomes a
+// candidate, an empty one goes back to the page heap).
 // Called by the owner.
 func (s *slab) localFast(pc *pcache) bool {
-	return s.used > 1 || s.used == 1 && s.npages <= keepPages && pc.cls[s.class].cur == s
+	return s.used > 1 && !s.inFull || s.used == 1 && s.npages <= keepPages && pc.cls[s.class].cur == s
 }
 
 // pushLocal puts p on the owner's free list (Free on the owning P).
