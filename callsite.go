@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Call-site discovery: hakmem's thesis is that the call site labels an
@@ -29,27 +30,16 @@ const callsiteFrames = 8
 const callsiteMax = 1024
 
 var callsites struct {
-	mu  sync.Mutex
-	pcs map[uintptr]uint64 // caller PC -> samples; guarded by mu
+	tick atomic.Uint64 // slow-path entries of plain allocations seen
+	mu   sync.Mutex
+	pcs  map[uintptr]uint64 // caller PC -> samples; guarded by mu
 }
 
 // sampleCallsite counts a slow-path entry of a plain (default-site)
 // allocation and, one in N, records its caller. Never called while pinned.
 func sampleCallsite() {
 	n := cfg().callsiteSample
-	if n <= 0 {
-		return
-	}
-	// The P's own tick: no shared cache line on the slow path.
-	pc := pin()
-	if pc == &noCache {
-		unpin(pc)
-		return
-	}
-	pc.callTick++
-	hit := pc.callTick%uint32(n) == 0
-	unpin(pc)
-	if !hit {
+	if n <= 0 || callsites.tick.Add(1)%uint64(n) != 0 {
 		return
 	}
 	var pcs [callsiteFrames]uintptr

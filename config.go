@@ -65,6 +65,7 @@ type policy struct {
 	srcs    [maxOptions]Source // where each value came from
 
 	segmentCache    int           // empty segments kept mapped
+	pcacheScale     int           // percent applied to the per-P cache caps (read when a cache is made)
 	largeThreshold  int           // default routing threshold, bytes: larger requests go to the large path
 	bigCacheBytes   int           // BigCache limit, all sites, bytes
 	bigCacheBlocks  int           // BigCache limit, all sites, blocks
@@ -78,6 +79,8 @@ type policy struct {
 	learning        int           // learnOff, learnFrozen or learnLive: the learning layer's mode (learn.go)
 	learn           learnSettings // the learning layer's settings (learn_settings.go), mode included
 	callsiteSample  int           // sample one plain slow-path allocation in N for its call site (callsite.go); 0: off
+	capTarget       float64       // capacity learner: per-class capacity hit rate to reach, 0 .. 1 (caplearn.go)
+	capBudget       int64         // capacity learner: the least budget for learned per-P caps, bytes
 	debug           int           // debugOff, debugMinimal or debugVerbose (debuglog.go)
 }
 
@@ -146,6 +149,11 @@ var options = []option{
 		set:   func(p *policy, v int) { p.segmentCache = v },
 	},
 	{
+		name: "pcache_scale", env: "HAKMEM_PCACHE_SCALE", typ: typeInt, def: 100, min: 0, max: 1600, unit: "percent",
+		doc: "Scales every per-P cache cap; 0 turns per-P caching off (every operation goes to the central lists). Read when a P's cache is made (first use).",
+		set: func(p *policy, v int) { p.pcacheScale = v },
+	},
+	{
 		name: "large_threshold", env: "HAKMEM_LARGE_THRESHOLD", typ: typeInt, def: 1024, min: 64, max: 1 << 30, unit: "KiB",
 		doc: "Routing threshold, every site's default: requests above it get their own mapping (large path, BigCache); at or below, the pooled size classes. Above 1024 means 1024 (the largest class).",
 		set: func(p *policy, v int) { p.largeThreshold = min(v, maxSmall/kib) * kib },
@@ -204,7 +212,7 @@ var options = []option{
 	{
 		name: "learning", env: "HAKMEM_LEARNING", typ: typeEnum, def: learnFrozen, min: learnOff, max: learnLive, unit: "0 off, 1 frozen, 2 live",
 		enum:  []string{"off", "frozen", "live"},
-		doc:   "Learning layer (learn.go): off uses the defaults for every site; frozen applies what was learned or loaded (LoadPolicy: thresholds and BigCache policies); live samples named sites' large requests, learns and applies.",
+		doc:   "Learning layer (learn.go) and per-class per-P cache capacity learner (caplearn.go): off uses the defaults for every site and the generated per-P caps; frozen applies what was learned or loaded (LoadPolicy: thresholds, BigCache policies, caps); live samples named sites' large requests, learns and applies, and adjusts the per-P caps from the refills and flushes the slow paths count.",
 		modes: map[Mode]int{Minimal: learnOff, Learning: learnLive, Research: learnLive},
 		set:   func(p *policy, v int) { p.learning, p.learn.mode = v, v },
 	},
@@ -282,6 +290,16 @@ var options = []option{
 		name: "learn_shift", env: "HAKMEM_LEARN_SHIFT", typ: typeInt, def: 25, min: 1, max: 100, unit: "percent",
 		doc: "Learning: FROZEN -> LEARN when the site's size distribution moves this far (total variation distance between size-class histograms).",
 		set: func(p *policy, v int) { p.learn.shift = float64(v) / 100 },
+	},
+	{
+		name: "cap_target", env: "HAKMEM_CAP_TARGET", typ: typeInt, def: 98, min: 50, max: 100, unit: "percent",
+		doc: "Capacity learner (caplearn.go; adjusts only while HAKMEM_LEARNING is live, frozen keeps its caps, off restores the generated ones): a size class whose per-P hit rate, counting only misses a bigger cap would save (a P refilling and flushing the class in one window), stays under this gets its per-P cap doubled. A miss costs a trip to the central list (a lock and a batch: ~90-350 ns measured by BenchmarkCapThrash, against ~12 ns for a hit on the same VM): at 98% the trips cost 2-7 ns per operation, under a hit's time, and a tiny class thrashing with the generated caps (one trip per 32 blocks) is just under it.",
+		set: func(p *policy, v int) { p.capTarget = float64(v) / 100 },
+	},
+	{
+		name: "cap_budget_mb", env: "HAKMEM_CAP_BUDGET_MB", typ: typeInt, def: 16, min: 0, max: 1 << 20, unit: "MiB",
+		doc: "Capacity learner: what raised per-P caps may hold beyond the generated ones, every P's list full, is at most this or 1/8 of mapped memory, whichever is larger (over it, the classes reserving most are halved first). 16 MiB is about two Ps' worth of the generated caps (7.8 MiB each at worst); 1/8 is the worst size-class rounding waste.",
+		set: func(p *policy, v int) { p.capBudget = int64(v) * mib },
 	},
 	{
 		name: "debug", env: "HAKMEM_DEBUG", typ: typeEnum, def: debugOff, min: debugOff, max: debugVerbose, unit: "0 off, 1 minimal, 2 verbose",
@@ -441,32 +459,13 @@ func readEnv(getenv func(string) (string, bool), w io.Writer) (Mode, map[int]int
 	return mode, vals
 }
 
-// retiredOptions are options that earlier versions had and this one
-// ignores, by name, with the reason: setting one gets a warning (the
-// environment) or an error (Configure) that says so, not "unknown".
-var retiredOptions = map[string]string{
-	"pcache_scale":  "engine v2's per-P caches are slabs a P owns, with no cap in blocks to scale",
-	"cap_target":    "the per-P cache capacity learner is retired: engine v2's per-P caches have no caps to learn",
-	"cap_budget_mb": "the per-P cache capacity learner is retired: engine v2's per-P caches have no caps to learn",
-}
-
-// retiredOption returns the reason an option (by name or variable) was
-// retired, or "".
-func retiredOption(k string) string {
-	return retiredOptions[strings.ToLower(strings.TrimPrefix(strings.ToUpper(k), "HAKMEM_"))]
-}
-
 // unknownVars lists the HAKMEM_ variables in environ that hakmem does not
-// know, each with the closest known name, and the retired ones it ignores.
+// know, each with the closest known name.
 func unknownVars(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(k, "HAKMEM_") || k == modeEnv || optionIndex(k) >= 0 && options[optionIndex(k)].env == k {
-			continue
-		}
-		if why := retiredOption(k); why != "" {
-			out = append(out, fmt.Sprintf("retired variable %s ignored: %s", k, why))
 			continue
 		}
 		out = append(out, fmt.Sprintf("unknown variable %s (did you mean %s?)", k, closestVar(k)))
@@ -559,9 +558,6 @@ func Configure(c Config) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		i := optionIndex(k)
-		if why := retiredOption(k); i < 0 && why != "" {
-			return fmt.Errorf("hakmem: Configure: option %q was retired: %s", k, why)
-		}
 		if i < 0 {
 			near := closestVar("HAKMEM_" + strings.TrimPrefix(strings.ToUpper(k), "HAKMEM_"))
 			if j := optionIndex(near); j >= 0 {
@@ -593,8 +589,8 @@ func Configure(c Config) error {
 // SetMode switches to mode m at run time. Options set by the environment
 // or Configure keep their values (they take precedence over any mode).
 // Effects: a BigCache turned off is emptied, and a smaller segment cache is
-// trimmed, at once; THP applies to new mappings; the memory limit is
-// unchanged. Safe at any
+// trimmed, at once; THP applies to new mappings; the per-P cache caps
+// (pcache_scale) are unchanged; the memory limit is unchanged. Safe at any
 // time from any goroutine: the slow paths see either the old policy or the
 // new one, whole.
 func SetMode(m Mode) error {
@@ -645,6 +641,9 @@ func publish(p *policy) {
 	}
 	if old == nil || old.learn != p.learn {
 		applyLearnSettings(p.learn)
+	}
+	if old == nil || old.learning != p.learning {
+		capSetMode(p.learning) // off restores the generated per-P caps (caplearn.go)
 	}
 }
 

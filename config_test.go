@@ -32,18 +32,18 @@ func policyFrom(t *testing.T, env map[string]string, apiMode Mode, api map[strin
 func TestOptionsFromEnvironment(t *testing.T) {
 	p, warn := policyFrom(t, map[string]string{
 		"HAKMEM_SEGMENT_CACHE": "abc",
-		"HAKMEM_BIGCACHE_MB":   " 50 ",
+		"HAKMEM_PCACHE_SCALE":  " 50 ",
 		"HAKMEM_THP":           "ON",
 	}, 0, nil)
-	if p.segmentCache != 8 || p.bigCacheBytes != 50*mib || p.thp != thpOn || p.mode != Balanced {
+	if p.segmentCache != 8 || p.pcacheScale != 50 || p.thp != thpOn || p.mode != Balanced {
 		t.Fatalf("policy = %+v", p)
 	}
 	want := "hakmem: HAKMEM_SEGMENT_CACHE=\"abc\" is not valid: want an integer from 0 to 4096 (segments); ignored\n"
 	if warn != want {
 		t.Fatalf("warning:\n%q\nwant\n%q", warn, want)
 	}
-	p, warn = policyFrom(t, map[string]string{"HAKMEM_SEGMENT_CACHE": "5000"}, 0, nil)
-	if p.segmentCache != 8 || !strings.Contains(warn, "HAKMEM_SEGMENT_CACHE") {
+	p, warn = policyFrom(t, map[string]string{"HAKMEM_PCACHE_SCALE": "5000"}, 0, nil)
+	if p.pcacheScale != 100 || !strings.Contains(warn, "HAKMEM_PCACHE_SCALE") {
 		t.Fatalf("out of range accepted: %+v %q", p, warn)
 	}
 }

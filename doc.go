@@ -31,7 +31,7 @@
 //	hakmem.Settings()              // the effective configuration, with each value's source
 //	hakmem.WriteStats(os.Stderr)   // a readable report of ReadStats()
 //
-//	hakmem.SavePolicy(f)           // what the learner learned, per site (JSON)
+//	hakmem.SavePolicy(f)           // what the learners learned: per site, and per-P caps (JSON)
 //	hakmem.LoadPolicy(f)           // start FROZEN on it; a bad file changes nothing
 //	hakmem.StopLearner()           // stop the learner goroutine (tests checking for leaks)
 //	hakmem.Leaderboard()           // per learning site: state, threshold, transitions, ratings
@@ -44,10 +44,7 @@
 // afterwards: a rejected call changes nothing. Double frees are detected
 // when the block is free at the time of the second Free; once a freed block
 // has been handed out again, a stale Free of it cannot be told from a
-// legitimate one (as in C), and two goroutines freeing one block at the
-// same moment may both succeed (see Design). A free list that a write into
-// a freed block (or such a race) corrupted is reported as ErrCorrupted by
-// the allocation that meets it, and dropped.
+// legitimate one (as in C).
 //
 // Semantics:
 //   - Alignment: every block is 16-byte aligned; a power-of-two size up to
@@ -79,58 +76,29 @@
 //     takes empty slabs back. Empty segments go to the segment cache, an
 //     LRU bounded by count (HAKMEM_SEGMENT_CACHE: the coldest is unmapped
 //     when it overflows) and by age (the scavenger cools and unmaps them;
-//     all segments are 2 MiB, so the count is the byte bound too).
-//   - meta.go: all metadata lives out of band and off the Go heap:
-//     segment, slab and large-block headers and registry leaves are carved
-//     from chunks hakmem maps for itself (never unmapped, reused through
-//     free lists), so the garbage collector scans nothing that grows with
-//     memory held (TestMetadataOffGoHeap: 1.7 KiB of scannable heap per GiB
-//     held, where Go structs cost 6 MiB). Hakmem memory holds only blocks.
-//     Pointers between headers point outside the Go heap, never into it.
+//     all segments are 2 MiB, so the count is the byte bound too). All
+//     metadata lives out of band in Go structs; hakmem memory holds only
+//     blocks.
 //   - registry.go: a two-level table indexed by address/2 MiB, like the Go
 //     runtime's arena index, maps any address to its segment or to nothing.
 //     Free validates a pointer with two loads, no map and no lock, so a
 //     foreign pointer is rejected before any hakmem memory is touched. From
 //     the segment, page = (p>>14)&127 finds the slab; a multiply by a
 //     reciprocal finds the block index and rejects interior pointers.
-//   - pcache.go, slab.go, pin_linkname.go, pin_portable.go: per-P heaps of
-//     owned slabs with page-local free lists, after mimalloc. A goroutine
-//     owns its P's heap between pin and unpin (runtime.procPin through
-//     go:linkname, about 2.5 ns a pair, as sync.Pool does; or, with -tags
-//     hakmem_nolinkname and under -race, a set of mutex-guarded slots
-//     chosen by the goroutine's stack address). Each slab has an owner (a P
-//     id) and two free lists: the owner's (Alloc pops, a Free on the owning
-//     P pushes, plain loads and stores) and the remote list (a Free on any
-//     other P pushes with one compare-and-swap on the slab header; the
-//     owner takes the whole list with one swap when its own runs dry). So
-//     the owner's path has no atomic read-modify-write and no lock, a
-//     remote free costs one atomic on metadata, and a P's blocks of a class
-//     come from pages that P owns (no false sharing between Ps). When the
-//     current slab runs out, the fast path looks at the P's next slabs and
-//     its oldest full slab, still pinned, before the slow path. A full slab
-//     stays its owner's (a full list); the scavenger's tidy pass, kicked by
-//     remote frees, makes every P collect its remote lists and give back
-//     its empty slabs, so memory freed on other Ps goes back too. While
+//   - pcache.go, pin_linkname.go, pin_portable.go: per-P front caches, one
+//     free list per class. A goroutine owns its P's cache between pin and
+//     unpin (runtime.procPin through go:linkname, about 2.5 ns a pair, as
+//     sync.Pool does; or, with -tags hakmem_nolinkname and under -race, a
+//     set of mutex-guarded slots). Alloc pops, Free pushes: no lock, no
+//     atomic read-modify-write, no shared cache line on the fast path. While
 //     pinned, nothing blocks, locks, allocates or makes a syscall.
-//   - central.go: one central list per class behind its own mutex, of
-//     slabs, not blocks: a P whose slabs of a class are all full takes an
-//     unowned slab with free blocks (one abandoned by Release, with remote
-//     frees since), or a fresh one from the page heap (which may map a new
-//     segment). The common path never visits it. Engine v1 had per-P lists
-//     of blocks from any slab with caps and batches, central transfer
-//     caches, and a CAS on every free; tcmalloc's per-CPU caches work like
-//     that. Measured, the CAS on the cold freed block was a third of
-//     larson's CPU and the per-P lists let two Ps share a 16 B block's line;
-//     the page-local lists remove both, and larson went from 57 to 23 ns
-//     per step (docs/BENCHMARKS.md). What they cost: a P holds free blocks
-//     in its own slabs that other Ps cannot use until the owner collects or
-//     the tidy pass runs.
-//   - retire.go: Free checks a block against the metadata and writes into
-//     it in one pinned section; a segment of small blocks is never unmapped
-//     at once but retired (tombstoned in the registry) and unmapped after a
-//     pin barrier (a stop-the-world, which waits for every pinned
-//     goroutine), so a racing or stale Free cannot fault on memory that
-//     went back to the OS.
+//   - central.go: one central list per class behind its own mutex. A cache
+//     miss refills one batch: from the transfer cache (whole batches other
+//     Ps flushed), else from partially used slabs, else from a fresh slab
+//     (which may map a new segment). A cache over its cap flushes one batch
+//     back. Blocks carry no owner, so a block freed on another P simply
+//     joins that P's cache; producer/consumer traffic moves in whole
+//     batches through the transfer cache, and no list grows without bound.
 //   - large.go: requests above a site's routing threshold get a mapping of
 //     their own, page-rounded and 2 MiB-aligned so the registry names them.
 //     The threshold is HAKMEM_LARGE_THRESHOLD (64 KiB .. 1 MiB, default
@@ -214,14 +182,30 @@
 //     frozen or live; SavePolicy and LoadPolicy carry what was learned
 //     across restarts; Leaderboard (also in WriteStats, the metrics package
 //     and its Prometheus collector) shows it.
-//   - The per-class per-P cache capacity learner of engine v1 is retired:
-//     it doubled a class's per-P cap in blocks when refills and flushes
-//     thrashed, and engine v2's per-P heaps have no caps or batches to
-//     learn (a P owns whole slabs). Policy files that carry its caps still
-//     load: the caps are checked against this build's classes and ignored;
-//     its options (HAKMEM_CAP_TARGET, HAKMEM_CAP_BUDGET_MB,
-//     HAKMEM_PCACHE_SCALE) are accepted with a warning that they are
-//     retired.
+//   - caplearn.go: the capacity learner (hakmem's, global rather than per
+//     site). The generated per-P caps thrash when a program's bursts of
+//     one class outgrow them: the P refills a batch on allocation and
+//     flushes one on free, a lock and a batch each time. The slow paths
+//     count each P's refills and flushes per class (the fast paths count
+//     nothing new; hits are allocs and frees minus those). The learner
+//     goroutine closes a window every tick in live mode and, per class,
+//     counts as capacity misses only a P's refills matched by its own
+//     flushes (a producer P that only refills, or a consumer P that only
+//     flushes, cannot be helped by any cap). A class whose hit rate on
+//     that count stays under HAKMEM_CAP_TARGET (98%) gets its cap doubled,
+//     up to 16 times the generated cap or 1 MiB per P, while the worst-case
+//     bytes the raised caps may hold on all Ps stay within a budget
+//     (HAKMEM_CAP_BUDGET_MB, 16 MiB, or 1/8 of mapped memory if larger);
+//     a calm class is halved back toward the generated cap, probing with
+//     a backoff, and an exceeded budget halves the largest first. The
+//     decision is published as one atomic target per class and a
+//     generation number; each P copies the targets into its own lists'
+//     caps on its next slow path and flushes what a lowered cap leaves
+//     over, so a list's cap is still written only by its owner. Live
+//     learning adjusts; frozen keeps the caps; off restores the generated
+//     ones. SavePolicy writes the caps above the generated ones by block
+//     size; LoadPolicy checks them against this build's classes and the
+//     learner's range and publishes them the same way.
 //   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
 //     the only files that turn addresses into pointers or talk to the OS
 //     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The
@@ -230,53 +214,33 @@
 //     copies. A test hook (osMapFailAt) makes the n-th mapping fail.
 //
 // An allocation climbs these steps until one succeeds:
-//  1. pop from the current slab's free list, checking the link it leaves
-//     (the fast path);
-//  2. collect the slab's remote frees, or move on to the P's next slab or
-//     its oldest full one, still pinned;
-//  3. look at a few full slabs for remote frees (the slow path);
-//  4. adopt an unowned slab with free blocks from the central list;
-//  5. carve a fresh slab from a segment with room (best fit), or from an
+//  1. pop from the current P's list for the class (the fast path);
+//  2. take a batch from the central transfer cache;
+//  3. take blocks from partially used slabs of the class;
+//  4. carve a fresh slab from a segment with room (best fit), or from an
 //     empty cached segment;
-//  6. map a new segment from the OS.
+//  5. map a new segment from the OS.
 //
 // A request above the site's routing threshold skips all that: it takes a
 // block from the site's BigCache, or maps one.
 //
-// A free goes back to the block's slab: onto the owner's list on the owning
-// P, onto the remote list elsewhere. A slab whose blocks are all back
-// returns its pages to the segment (its owner keeps its current slab when
-// that is 256 KiB or less), after a walk of its free list confirms every
-// block is there once; an empty segment goes to the segment cache or is
-// retired. A large block goes to its site's BigCache or back to the OS.
-// What is cached cools down and is returned by the scavenger (or by
-// Release, at once).
-//
-// Free lists that a stray write cannot turn into a weapon: a link is stored
-// encoded (XOR with a per-process secret and the slab's base) and checked
-// when it is popped or its list collected: it must decode to a block of the
-// same slab, and a list may not hold more blocks than the slab has free
-// (which also stops a cycle). A failed check is ErrCorrupted: the list is
-// dropped (its blocks are leaked, never handed out), counted, and the
-// allocator goes on. Whatever a use after free writes into a freed block,
-// hakmem never hands out memory outside its blocks, never a live block on
-// that account, and never faults (TestStrayWriteIntoFreedBlock).
+// A free goes down the same steps: push onto the current P's list; when the
+// list is over its cap, flush a batch to the central transfer cache, or
+// onto the blocks' slabs when that is full; a slab whose blocks are all
+// back returns its pages to the segment; an empty segment goes to the
+// segment cache or back to the OS. A large block goes to its site's
+// BigCache or back to the OS. What is cached cools down and is returned by
+// the scavenger (or by Release, at once).
 //
 // Double-free detection: a free block carries a cookie (its address xor a
 // per-process random key) in its second word; Free refuses a block that
-// carries it, and allocation clears it, so every sequential double free is
-// caught. Fresh slabs are carved completely, so every block is either
-// allocated or carries the cookie. Free sets the cookie with a plain store:
-// two goroutines freeing one block at the same moment (a data race in the
-// program) can both pass the check, and the block can then be handed out
-// twice, as in C; engine v1 paid a compare-and-swap on every free to catch
-// that. The race never creates a cycle the checks let through, never gets a
-// slab's pages reused while a block is live (the free-list walk before a
-// slab goes back), never faults (retire.go), and leaves the statistics'
-// identity intact; the lists it entangles are reported as ErrCorrupted.
-// When a whole chunk goes back to the OS its registry entry becomes a
-// tombstone: a later Free there is a double free while the address stays
-// unmapped, and a foreign pointer once someone else maps it.
+// carries it, and allocation clears it. Free sets the cookie with one
+// compare-and-swap, so of two goroutines racing to free the same block
+// exactly one succeeds and the free lists can never hold a block twice.
+// Fresh slabs are carved completely, so every block is either allocated or
+// carries the cookie. When a whole chunk goes back to the OS its registry
+// entry becomes a tombstone: a later Free there is a double free while the
+// address stays unmapped, and a foreign pointer once someone else maps it.
 //
 // # Modes and the policy snapshot
 //
@@ -326,11 +290,11 @@
 // use, cached and free; a resident estimate (CommittedBytes: mapped minus
 // what was dropped with MADV_DONTNEED and not handed out since; WARM
 // memory, which the kernel takes only under pressure, counts as resident);
-// per-class counts, slow paths, remote frees and hit rates; refill
-// stages; the free paths (same P, remote); the free lists dropped as
-// corrupted; the metadata mapped off the Go heap; the BigCache in total
-// and per site; the scavenger's work; every system call. WriteStats
-// formats it for people. The subpackage metrics
+// per-class counts, per-P caps, refills, flushes and hit rates; refill
+// stages; the free pipeline; the per-P cached bytes and the capacity
+// learner's budget; the BigCache in total and per site; the scavenger's
+// work; every system call. WriteStats formats it for people (listing the
+// classes whose cap the capacity learner changed). The subpackage metrics
 // gives the values runtime/metrics-style names
 // (/hakmem/memory/mapped:bytes) and publishes them with expvar;
 // metrics/prometheus is a Prometheus collector of the same samples. The core package imports neither expvar nor net/http
@@ -339,14 +303,13 @@
 // (Research mode), behind one load of the policy; the owner's fast path
 // counts nothing beyond its plain per-P adds.
 //
-// Release flushes the per-P heaps (each P's slabs go back to the page heap
-// when empty, to their central list otherwise), sweeps the central lists,
-// unmaps empty segments and cached large blocks (after the pin barrier),
-// and drops the free pages of live segments. A live P's heap can only be
-// touched from that P, so Release sends visitor goroutines, which keep
-// trying for up to 20 ms until every live P has flushed (pin_linkname.go);
-// a P the program keeps pinned that long flushes itself at its next slow
-// path. A P that a smaller GOMAXPROCS retired cannot run, so Release
-// drains its heap itself (stealRetired). After a 1 GiB working set is
-// freed, a test measures RSS back within 16 MiB of where it started.
+// Release flushes the per-P caches, empties the transfer caches, unmaps
+// empty segments and cached large blocks, and drops the free pages of live
+// segments. A P's cache can only be touched from that P, so Release sends a
+// visitor goroutine to every P (pin_linkname.go); a P the program keeps busy
+// may miss the visit and flushes itself at its next slow path. Per-P caps
+// keep what a cache can hold small (a few MiB per P at worst, plus what the
+// capacity learner's budget allows all Ps together; after a 1 GiB
+// working set is freed, a test measures RSS back within 16 MiB of where it
+// started).
 package hakmem

@@ -28,14 +28,6 @@ var (
 	// ErrPointerType: a typed helper was asked for a type that contains Go
 	// pointers, which the garbage collector could not see in hakmem memory.
 	ErrPointerType = errors.New("type contains Go pointers")
-	// ErrCorrupted: a free list failed its check while an allocation used
-	// it: a link in a freed block was not a block of its slab, or a list
-	// held more blocks than its slab has free. Something wrote into a
-	// freed block (a use after free), or two goroutines freed one block at
-	// once. The list was dropped (its blocks are leaked, never handed
-	// out) and counted in Stats.Corrupted; the allocator goes on, and the
-	// next allocation is served from elsewhere.
-	ErrCorrupted = errors.New("corrupted free list")
 )
 
 // Error describes a failed operation: which one, on what, and why.

@@ -66,6 +66,7 @@ func ExampleWriteStats() {
 	// Top sites (by allocations)
 	// Sites worth naming (plain Alloc callers, sampled on the slow path)
 	// Caches
+	// Per-P cache caps (capacity learner)
 	// Scavenger
 	// System calls
 	// Learning leaderboard

@@ -36,10 +36,6 @@ func TestMetadataOffGoHeap(t *testing.T) {
 	const bigSize, smallSize = 64 << 10, 256
 	nbig, nsmall := big/bigSize, small/smallSize
 	addrs := hakmem.MakeSlice[uintptr](nbig + nsmall) // off the Go heap
-	// Warm up: the per-P caches are made at first use, a fixed cost that
-	// does not grow with memory held.
-	hakmem.Free(hakmem.Alloc(bigSize))
-	hakmem.Free(hakmem.Alloc(smallSize))
 	scan0, live0 := gcHeapBytes()
 	for i := range nbig {
 		b := hakmem.Alloc(bigSize)

@@ -325,7 +325,8 @@ func learnRepublish(s *Site) {
 
 // StopLearner stops the learning layer's background goroutine, if it runs,
 // and waits until it has exited; in live learning mode a later sampled
-// site allocation starts it again. Tests that check
+// site allocation, or a refill of a per-P cache from the central lists
+// (the capacity learner, caplearn.go), starts it again. Tests that check
 // for leaked goroutines call it (and StopScavenger) before the check.
 func StopLearner() { stopLearner() }
 
@@ -346,6 +347,7 @@ func learnerLoop(stop, done chan struct{}) {
 		case <-timer.C:
 		}
 		learnStepAll(false)
+		capTick() // per-class per-P cache caps (caplearn.go)
 	}
 }
 

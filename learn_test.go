@@ -704,21 +704,11 @@ func TestLearnEndToEnd(t *testing.T) {
 	}
 	learner.env.Store(&env)
 	learner.on.Store(true)
-	// A ring of held blocks: the 300 KiB class has one block per slab, so
-	// each pooled request takes a slow path (a fresh slab), whose time the
-	// clock sets; alloc-then-free of one block would hit the P's slab.
-	var ring [4][]byte
-	defer func() {
-		for _, b := range ring {
-			Free(b)
-		}
-	}()
 	for i := 0; ; i++ {
 		if i == 20000 {
 			t.Fatalf("no freeze after %d requests", i)
 		}
-		Free(ring[i%len(ring)])
-		ring[i%len(ring)] = s.Alloc(size)
+		Free(s.Alloc(size))
 		learnStepAll(false)
 		if sl := learner.sites[s.id].Load(); sl != nil && sl.state == stateFrozen {
 			if got := s.threshold.Load(); got >= size {

@@ -16,30 +16,10 @@ func Alloc(size int) []byte {
 	if uint(size-1) < maxSmall {
 		c := sizeClass(uintptr(size))
 		pc := pin()
-		// classCache.popFast, written out too (it is over the inlining
-		// budget): the link left at the head is checked before it is
-		// trusted.
-		cc := &pc.cls[c]
-		s := cc.cur
-		if p := s.free; p != 0 {
-			n := loadWord(p) ^ s.key
-			if off := n - s.base; n != 0 && off < s.limit && uintptr(uint64(off)*s.divMul>>divShift)*s.size == off && s.used+1 < s.avail ||
-				n == 0 && s.used+1 == s.avail {
-				s.free = n
-				s.used++
-				storeWord(p+8, 0)
-				cc.allocs.inc()
-				unpin(pc)
-				return bytesAt(p, uintptr(size), s.size)
-			}
-		}
-		p, bad := cc.next()
+		p := pc.lists[c].pop()
 		unpin(pc)
 		if p != 0 {
 			return bytesAt(p, uintptr(size), uintptr(classes[c].size))
-		}
-		if bad {
-			panic(corruptError("Alloc", size))
 		}
 	}
 	return must(allocSlow(size, 0, "Alloc"))
@@ -71,21 +51,28 @@ func Free(b []byte) {
 	}
 	p := addrOf(b)
 	// freeFast, written out: one call level less on the hottest path. The
-	// checks and the push run pinned, so that the block's segment cannot be
-	// unmapped under them (retire.go).
+	// checks and the claim of the block run pinned, so that its segment
+	// cannot be unmapped under them (retire.go).
 	pc := pin()
-	if seg := regLookup(p); seg != nil && seg.kind == kindSmall {
-		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil && s.isBlock(p) && loadWord(p+8) != p^cookieKey {
-			if s.owner.Load() == pc.id && s.localFast(pc) {
-				s.pushLocal(p)
-				pc.cls[s.class].frees.inc()
+	seg := regLookup(p)
+	if seg != nil && seg.kind == kindSmall {
+		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil {
+			off := p - s.base
+			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
+				claimWord(p+8, loadWord(p+8), p^cookieKey) {
+				l := &pc.lists[s.class]
+				if l.n < l.cap {
+					l.push(p)
+					if s.owner.Load() != pc.id {
+						pc.crossP.inc()
+					}
+					unpin(pc)
+					return
+				}
 				unpin(pc)
+				freeSmallSlow(p, s)
 				return
 			}
-			if freeSmallSlow(pc, p, s) { // unpins
-				panic(newError("Free", p, 0, ErrDoubleFree, "the block is free already (caught by its slab's lists or counts: a double free that raced past the cookie check)"))
-			}
-			return
 		}
 	}
 	unpin(pc)
@@ -143,14 +130,11 @@ func allocFast(size int, sid int32) (p, usable uintptr) {
 	}
 	c := sizeClass(uintptr(size))
 	pc := pin()
-	p, bad := pc.cls[c].popFast()
+	p = pc.lists[c].pop()
 	if sid != 0 && p != 0 {
 		pc.countSite(sid, uintptr(size))
 	}
 	unpin(pc)
-	if bad {
-		corruptSeen.Store(true) // the slow path reports it (allocAddr)
-	}
 	return p, uintptr(classes[c].size)
 }
 
@@ -168,10 +152,7 @@ func allocFastTick(size int, sid int32, learnable bool) (p, usable uintptr, tick
 	}
 	c := sizeClass(uintptr(size))
 	pc := pin()
-	p, bad := pc.cls[c].popFast()
-	if bad {
-		corruptSeen.Store(true) // the slow path reports it (allocAddr)
-	}
+	p = pc.lists[c].pop()
 	if p != 0 {
 		pc.countSite(sid, uintptr(size))
 		// The size test first: the common small hit skips even the load.
@@ -233,12 +214,6 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 			Release() // the caches may hold enough; try once more
 			p, err = allocSmallSlow(c, sid, uintptr(size))
 		}
-		if err == errCorrupted || err == nil && corruptSeen.Swap(false) {
-			if err == nil {
-				freeAddr(p, op) // the block is fine, the report is due: give it back
-			}
-			return 0, 0, false, corruptError(op, size)
-		}
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)
 		}
@@ -289,12 +264,13 @@ func freeAddr(p uintptr, op string) error {
 }
 
 // freeFast is the fast path of Free: when p is the start of an allocated
-// small block it frees it (onto its slab's free list on the owning P, or
-// its remote list from another P) and reports true. For anything else
-// (errors, large blocks) it reports false and changes nothing. The checks,
-// in order: p is in a hakmem segment (registry), on a page that belongs to
-// a slab, at a block boundary, and the block does not carry the free
-// cookie.
+// small block it claims the block (claimWord: the cookie goes in with one
+// compare-and-swap, so of two racing Frees exactly one wins), pushes it onto
+// the current P's list, flushing a batch if the list is full, and reports
+// true. For anything else (errors, large blocks) it reports false and
+// changes nothing. The checks, in order: p is in a hakmem segment
+// (registry), on a page that belongs to a slab, at a block boundary, and
+// the block does not carry the free cookie.
 func freeFast(p uintptr) bool {
 	pc := pin()
 	seg := regLookup(p)
@@ -303,39 +279,50 @@ func freeFast(p uintptr) bool {
 		return false
 	}
 	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
-	if s == nil || !s.isBlock(p) || loadWord(p+8) == p^cookieKey {
+	if s == nil {
 		unpin(pc)
 		return false
 	}
-	if s.owner.Load() == pc.id && s.localFast(pc) {
-		s.pushLocal(p)
-		pc.cls[s.class].frees.inc()
+	off := p - s.base
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) ||
+		!claimWord(p+8, loadWord(p+8), p^cookieKey) {
+		unpin(pc)
+		return false
+	}
+	l := &pc.lists[s.class]
+	if l.n < l.cap {
+		l.push(p)
+		if s.owner.Load() != pc.id {
+			pc.crossP.inc()
+		}
 		unpin(pc)
 		return true
 	}
-	return !freeSmallSlow(pc, p, s) // unpins
+	unpin(pc)
+	freeSmallSlow(p, s)
+	return true
 }
 
 // freeSlow is everything freeFast declines: it validates p again and
 // reports what is wrong, or frees a large block.
 func freeSlow(p uintptr, op string) error {
-	pc := pin() // the checks and the free run pinned (retire.go)
+	pc := pin() // the checks and the claim run pinned (retire.go)
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
 		unpin(pc)
 		return freeOther(p, seg, op)
 	}
 	s, bad, detail := checkSmall(p, seg)
-	if bad == nil && loadWord(p+8) == p^cookieKey {
-		bad = ErrDoubleFree
+	if bad == nil {
+		if old := loadWord(p + 8); old == p^cookieKey || !claimWord(p+8, old, p^cookieKey) {
+			bad = ErrDoubleFree
+		}
 	}
+	unpin(pc)
 	if bad != nil {
-		unpin(pc)
 		return newError(op, p, 0, bad, detail) // allocates: never pinned
 	}
-	if freeSmallSlow(pc, p, s) { // unpins
-		return newError(op, p, 0, ErrDoubleFree, "the block is free already (caught by its slab's lists or counts: a double free that raced past the cookie check)")
-	}
+	freeSmallSlow(p, s) // claimed on the second try: the word had changed under freeFast
 	return nil
 }
 
@@ -347,7 +334,8 @@ func checkSmall(p uintptr, seg *segment) (s *slab, bad error, detail string) {
 	if s == nil {
 		return nil, ErrDoubleFree, "the page holds no allocated block (freed already, or stale)"
 	}
-	if !s.isBlock(p) {
+	off := p - s.base
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
 		return nil, ErrInvalidPointer, "not the start of a block (interior pointer)"
 	}
 	return s, nil, ""
@@ -452,16 +440,6 @@ func allocSlowOrFast(size int, op string) ([]byte, error) {
 	}
 	return allocSlow(size, 0, op)
 }
-
-// corruptError reports a free list that failed its check (ErrCorrupted).
-func corruptError(op string, size int) *Error {
-	return newError(op, 0, size, ErrCorrupted, errCorrupted.Error())
-}
-
-// corruptSeen is set when a fast path found a corrupted list, which it
-// cannot report itself (it has no error to return): the next small slow
-// path does.
-var corruptSeen atomic.Bool
 
 // errorCount counts errors reported to the program (Stats.Errors).
 var errorCount atomic.Uint64

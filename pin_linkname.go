@@ -140,41 +140,7 @@ func anyStale(cs []*pcache, target uint64) bool {
 }
 
 // visitLive sends n goroutines to flush the caches of the Ps they run on.
-// Each keeps going, yielding between tries, while some live P has not
-// flushed and visitPersist has not passed: visitors that started on the
-// same P spread out to the others as the scheduler moves them.
 func visitLive(n int) {
-	target := releaseEpoch.Load()
-	deadline := time.Now().Add(visitPersist)
-	visitEach(n, func() {
-		for {
-			flushOwnIfStale(target)
-			cs := *caches.Load()
-			if !anyStale(cs[:min(gomaxprocs(), len(cs))], target) || time.Now().After(deadline) {
-				return
-			}
-			runtime.Gosched()
-		}
-	})
-}
-
-// flushOwnIfStale flushes the current P's heap if it has not flushed
-// since Release epoch target began.
-func flushOwnIfStale(target uint64) {
-	var d detachedSlabs
-	pc := pinSlow()
-	if pc.epoch.Load() < target {
-		pc.detachAll(&d)
-	}
-	unpin(pc)
-	flushBatches(&d)
-}
-
-// tidyOthers gets the live Ps' heaps tidied (tidyOwn), by visiting them.
-func tidyOthers() { visitEach(gomaxprocs(), tidyOwn) }
-
-// visitEach sends n goroutines to run f on the Ps they run on, best effort.
-func visitEach(n int, f func()) {
 	var wg sync.WaitGroup
 	var started atomic.Int32
 	for range n {
@@ -182,7 +148,7 @@ func visitEach(n int, f func()) {
 			started.Add(1)
 			for deadline := time.Now().Add(visitSpin); started.Load() < int32(n) && time.Now().Before(deadline); {
 			}
-			f()
+			flushOwn()
 		})
 	}
 	wg.Wait()
@@ -238,7 +204,7 @@ func stealRetired(cs []*pcache, all bool, target uint64) {
 		if stealHook != nil {
 			stealHook(k, true)
 		}
-		var bs detachedSlabs
+		var bs [numClasses]batch
 		pc.detachAll(&bs)
 		flushBatches(&bs)
 		setProcCache(k, pc)
@@ -249,9 +215,4 @@ func stealRetired(cs []*pcache, all bool, target uint64) {
 const (
 	visitRounds = 4                      // attempts to reach every P
 	visitSpin   = 200 * time.Microsecond // longest a visitor waits for the others
-	// visitPersist is how long visitors keep trying to reach every live P
-	// (each try ends in a Gosched, so a P the program keeps busy still
-	// gets a turn; a P that stays pinned that long is left for its next
-	// slow path).
-	visitPersist = 20 * time.Millisecond
 )

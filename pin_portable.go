@@ -3,13 +3,13 @@
 package hakmem
 
 import (
+	"math/rand/v2"
 	"runtime"
 	"sync"
-	"unsafe"
 )
 
 // Portable pinning without go:linkname: a fixed array of cache slots, each
-// behind a mutex. pin tries the goroutine's slot, then its neighbours, with
+// behind a mutex. pin tries a random slot, then its neighbours, with
 // TryLock, and blocks on one only when all are busy. About 10-15 ns more per
 // operation than procPin, but it needs nothing from the runtime, and the
 // race detector sees the ordering the mutexes give. It is selected by
@@ -29,12 +29,7 @@ func pin() *pcache {
 		cs = *caches.Load()
 		n = uint32(len(cs))
 	}
-	// Start at a slot chosen by the goroutine's stack address: a goroutine
-	// keeps coming back to the same slot, so its frees find the slabs its
-	// allocations came from (owner frees, not remote ones). Another
-	// goroutine's stack is elsewhere, so goroutines spread over the slots.
-	var here byte
-	i := uint32(uint64(uintptr(unsafe.Pointer(&here))>>11)*0x9E3779B97F4A7C15>>40) % n
+	i := rand.Uint32() % n
 	for k := uint32(0); k < n; k++ {
 		if pc := cs[(i+k)%n]; pc.mu.TryLock() {
 			return pc
@@ -58,20 +53,10 @@ func publishCache(*pcache) {}
 // cache is drained whatever GOMAXPROCS did.
 func flushOthers() {
 	for _, pc := range *caches.Load() {
-		var bs detachedSlabs
+		var bs [numClasses]batch
 		pc.mu.Lock()
 		pc.detachAll(&bs)
 		pc.mu.Unlock()
 		flushBatches(&bs)
-	}
-}
-
-// tidyOthers tidies every slot's heap (tidyOwn); each is locked in turn.
-func tidyOthers() {
-	for _, pc := range *caches.Load() {
-		pc.mu.Lock()
-		empty := pc.detachEmpty()
-		pc.mu.Unlock()
-		releaseList(empty)
 	}
 }

@@ -14,22 +14,21 @@ import (
 // frozen on it (Fast, Balanced). Sites are matched by name; a loaded site
 // starts FROZEN on its saved strategy, with its ratings, and keeps learning
 // only if the mode is live (CANARY windows and the return-to-LEARN rules
-// still apply then). Files written before engine v2 also carry per-class
-// per-P cache caps, which the retired capacity learner learned: they are
-// checked and ignored (checkCaps).
+// still apply then). The file also carries the capacity learner's
+// per-class per-P cache caps (caplearn.go) that are above the generated
+// ones, so that a program started frozen runs on the caps it learned.
 //
 // The file is validated completely before anything changes: a corrupt file,
 // another format or version, unknown fields, a candidate list that differs
 // from this build's (thresholds, or size classes for the signature and
 // the caps), a duplicate site or class or an impossible value give an
-// error and leave every site as it was.
+// error and leave every site and every cap as it was.
 
 // policyFormat and policyVersion identify the file. Bump the version when a
 // field changes meaning; a loader refuses versions it does not know.
 // Version 2 added the BigCache policy (bigcache, bigcache_strategies,
-// bigcache_learned) and the per-class caps (caps, optional; no longer
-// written, still read); version 1 files still load, on the default policy,
-// and may not carry caps.
+// bigcache_learned) and the per-class caps (caps, optional); version 1
+// files still load, on the default policy, and may not carry caps.
 const (
 	policyFormat  = "hakmem-policy"
 	policyVersion = 2
@@ -43,8 +42,11 @@ type policyFile struct {
 	// SizeBuckets is numSizeBuckets, the size classes plus one: a
 	// signature is only meaningful with the same classes.
 	SizeBuckets int `json:"size_buckets"`
-	// Caps are the retired capacity learner's per-P caps (version 2 files
-	// written before engine v2): read, checked, ignored; never written.
+	// Caps are the capacity learner's per-P caps above the generated ones,
+	// in class order (version 2; left out when every class has its
+	// generated cap). Absent, LoadPolicy leaves the caps as they are;
+	// present, it sets every class: the listed ones to their cap, the
+	// others to the generated one.
 	Caps  []policyCap  `json:"caps,omitempty"`
 	Sites []policySite `json:"sites"`
 }
@@ -54,7 +56,7 @@ type policyFile struct {
 // refused rather than read as caps for the wrong classes.
 type policyCap struct {
 	Size int64 `json:"size"` // the class's block size, bytes: one of this build's classes
-	Cap  int64 `json:"cap"`  // per-P cap, blocks (read and checked, then ignored: see checkCaps)
+	Cap  int64 `json:"cap"`  // per-P cap, blocks: from the generated cap (pcache_scale applied) to capCeiling
 }
 
 // policySite is one site's learned state.
@@ -86,13 +88,19 @@ type policyStrategy struct {
 	Samples   uint64  `json:"samples"`
 }
 
-// SavePolicy writes what the learner learned, as versioned JSON: every
-// site that has learned something.
+// SavePolicy writes what the learners learned, as versioned JSON: every
+// site that has learned something, and the per-class per-P cache caps
+// above the generated ones (those recorded while learning is off too).
 func SavePolicy(w io.Writer) error {
 	ensureInit()
 	f := policyFile{Format: policyFormat, Version: policyVersion, SizeBuckets: numSizeBuckets}
 	for _, c := range thresholdCandidates {
 		f.Candidates = append(f.Candidates, uint64(c))
+	}
+	for c, v := range capSaved(cfg().pcacheScale) {
+		if v != 0 {
+			f.Caps = append(f.Caps, policyCap{Size: int64(classes[c].size), Cap: int64(v)})
+		}
 	}
 	f.Sites = []policySite{}
 	for i := range learner.sites {
@@ -148,10 +156,18 @@ func SavePolicy(w io.Writer) error {
 
 // LoadPolicy reads a file written by SavePolicy and starts every site it
 // names FROZEN on its saved strategy, creating the sites that do not exist
-// yet (NewSite). Per-class caps (files written before engine v2) are
-// checked and ignored. On any error nothing changes. With learning off the
-// states are loaded but the sites keep the default threshold until a mode
-// with learning (frozen or live) is set.
+// yet (NewSite). A file with per-class caps sets every class's per-P cap
+// (the listed ones to their cap, the others to the generated one), as the
+// capacity learner publishes its decisions: each P applies them on its
+// next slow path; a file without caps leaves the caps as they are. On any
+// error nothing changes. With learning off the states and caps are loaded
+// but the sites keep the default threshold and the classes their
+// generated caps until a mode with learning (frozen or live) is set.
+//
+// Caps are checked against this run's generated caps (pcache_scale
+// applied) and the learner's ceiling, not against its budget: frozen mode
+// keeps them whatever the budget, and live mode halves them at its first
+// window if they exceed it.
 func LoadPolicy(r io.Reader) error {
 	var f policyFile
 	dec := json.NewDecoder(r)
@@ -163,10 +179,12 @@ func LoadPolicy(r io.Reader) error {
 		return errors.New("hakmem: LoadPolicy: not a policy file: data after the JSON document")
 	}
 	ensureInit()
+	scale := cfg().pcacheScale
 	if err := f.validate(); err != nil {
 		return fmt.Errorf("hakmem: LoadPolicy: %w", err)
 	}
-	if err := f.checkCaps(); err != nil {
+	caps, err := f.classCaps(scale)
+	if err != nil {
 		return fmt.Errorf("hakmem: LoadPolicy: %w", err)
 	}
 	st := learner.st.Load()
@@ -196,6 +214,9 @@ func LoadPolicy(r io.Reader) error {
 		sl.cacheLearned = ps.CacheLearned
 		sl.freeze(strategyIndex(uintptr(ps.Threshold)), cachePolicyIndex(ps.BigCache))
 		all = append(all, loaded{s, sl})
+	}
+	if f.Caps != nil {
+		capLoad(caps, scale) // takes capLearn.mu alone, before the learner's locks
 	}
 	learner.stepMu.Lock() // no window closes on a replaced state meanwhile
 	defer learner.stepMu.Unlock()
@@ -295,27 +316,32 @@ func (f *policyFile) validate() error {
 	return nil
 }
 
-// checkCaps checks the file's per-class caps, which files written before
-// engine v2 carry: each must name a size class of this build, once, with a
-// cap that is not negative. They are then ignored: the per-P caches of
-// engine v2 are slabs a P owns, with no cap in blocks to set, and the
-// capacity learner that wrote them is retired (pcache.go).
-func (f *policyFile) checkCaps() error {
+// classCaps checks the file's caps against this build's classes and the
+// capacity learner's rules at pcache_scale scale (every cap from the
+// generated cap to capCeiling, as the learner decides them; each class
+// once) and returns them by class, 0 for a class not listed.
+func (f *policyFile) classCaps(scale int) (*[numClasses]uint32, error) {
+	var caps [numClasses]uint32
 	var seen [numClasses]bool
 	for _, pc := range f.Caps {
 		c := classOfSize(pc.Size)
 		if c < 0 {
-			return fmt.Errorf("cap for %d-byte blocks: not a size class of this build: learned with other size classes", pc.Size)
+			return nil, fmt.Errorf("cap for %d-byte blocks: not a size class of this build: learned with other size classes", pc.Size)
 		}
 		if seen[c] {
-			return fmt.Errorf("the cap of the %d-byte class appears twice", pc.Size)
+			return nil, fmt.Errorf("the cap of the %d-byte class appears twice", pc.Size)
 		}
 		seen[c] = true
 		if pc.Cap < 0 {
-			return fmt.Errorf("the %d-byte class has a negative cap, %d", pc.Size, pc.Cap)
+			return nil, fmt.Errorf("the %d-byte class has a negative cap, %d", pc.Size, pc.Cap)
 		}
+		def := defaultCap(c, scale)
+		if ceil := capCeiling(c, def); pc.Cap < int64(def) || pc.Cap > int64(ceil) {
+			return nil, fmt.Errorf("the %d-byte class has cap %d, outside %d .. %d blocks (its generated cap .. the learner's ceiling)", pc.Size, pc.Cap, def, ceil)
+		}
+		caps[c] = uint32(pc.Cap)
 	}
-	return nil
+	return &caps, nil
 }
 
 // classOfSize is the size class whose blocks are exactly size bytes, or

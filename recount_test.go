@@ -12,10 +12,8 @@ import (
 // census is a slow recount of everything the allocator holds, made by
 // walking every structure instead of reading counters. It also checks the
 // structural invariants on the way: every free block carries its cookie,
-// sits in its slab at a block boundary, and is on exactly one list; every
-// slab's free list holds avail - used blocks; a slab owned by a P is on
-// that P's list of its class, and an unowned one on its central list or on
-// none (abandoned full, marked).
+// sits in a slab of its class at a block boundary, and is on exactly one
+// list; every list's length field matches its links.
 type census struct {
 	mapped, inUse, cached, free uint64
 	segments, slabs, large      int
@@ -29,7 +27,7 @@ func takeCensus(t *testing.T) census {
 	t.Helper()
 	var cn census
 	seen := map[uintptr]string{} // free block -> where it was found
-	mark := func(p uintptr, where string, s *slab) {
+	mark := func(p uintptr, where string, class uint8) {
 		if prev, dup := seen[p]; dup {
 			t.Fatalf("free block %#x on two lists: %s and %s", p, prev, where)
 		}
@@ -38,86 +36,54 @@ func takeCensus(t *testing.T) census {
 			t.Fatalf("free block %#x (%s) lacks its cookie", p, where)
 		}
 		seg := regLookup(p)
-		if seg == nil || seg.kind != kindSmall || seg.pages[(p>>pageShift)&(pagesPerSegment-1)] != s || !s.isBlock(p) {
-			t.Fatalf("free block %#x (%s) not a block of its slab %#x", p, where, s.base)
+		if seg == nil || seg.kind != kindSmall {
+			t.Fatalf("free block %#x (%s) outside small segments", p, where)
+		}
+		s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+		if s == nil || s.class != class || (p-s.base)%s.size != 0 || (p-s.base)/s.size >= uintptr(s.nblocks) {
+			t.Fatalf("free block %#x (%s) not a block of class %d", p, where, class)
 		}
 	}
-	// walkSlab counts s's free and remote lists, checking them.
-	walkSlab := func(s *slab) (cached uint64) {
-		var f uint32
-		for p := s.free; p != 0; p = loadWord(p) ^ s.key {
-			if f > s.nblocks {
-				t.Fatalf("slab %#x: free list longer than the slab", s.base)
+	walk := func(head uintptr, n uint32, where string, class uint8) uint64 {
+		var k uint32
+		for p := head; k < n; k++ {
+			if p == 0 {
+				t.Fatalf("%s: list ends after %d of %d blocks", where, k, n)
 			}
-			mark(p, "slab free list", s)
-			f++
+			mark(p, where, class)
+			p = loadWord(p)
 		}
-		if f != s.avail-s.used {
-			t.Fatalf("slab %#x: free list holds %d blocks, avail %d - used %d", s.base, f, s.avail, s.used)
-		}
-		var x uint32
-		for p := s.xfree.Load() &^ xfreeFull; p != 0; p = loadWord(p) ^ s.key {
-			if x > s.used {
-				t.Fatalf("slab %#x: remote list longer than the blocks outstanding (%d)", s.base, s.used)
-			}
-			mark(p, "slab remote list", s)
-			x++
-		}
-		return uint64(f + x + s.dropped)
+		return uint64(n)
 	}
-	// Where each slab is listed: its owner's class list, or a central list.
-	listed := map[*slab]string{}
+
+	var cachedBlocks [numClasses]uint64
 	for _, pc := range *caches.Load() {
-		for c := range pc.cls {
-			cc := &pc.cls[c]
-			var n int32
-			for s := cc.cur; s != &emptySlab && s != nil; s = s.next {
-				if s.owner.Load() != pc.id || s.class != uint8(c) || s.inFull {
-					t.Fatalf("P %d class %d: slab %#x on its list has owner %d class %d inFull %v", pc.id, c, s.base, s.owner.Load(), s.class, s.inFull)
-				}
-				listed[s] = "P list"
-				n++
-			}
-			if n != cc.nslabs {
-				t.Fatalf("P %d class %d: %d slabs linked, nslabs %d", pc.id, c, n, cc.nslabs)
-			}
-			n = 0
-			for s := cc.full; s != nil; s = s.next {
-				if s.owner.Load() != pc.id || s.class != uint8(c) || !s.inFull {
-					t.Fatalf("P %d class %d: slab %#x on its full list has owner %d class %d inFull %v", pc.id, c, s.base, s.owner.Load(), s.class, s.inFull)
-				}
-				if prev, dup := listed[s]; dup {
-					t.Fatalf("slab %#x on two lists: %s and a full list", s.base, prev)
-				}
-				listed[s] = "P full list"
-				n++
-			}
-			if n != cc.nfull {
-				t.Fatalf("P %d class %d: %d full slabs linked, nfull %d", pc.id, c, n, cc.nfull)
+		for c := range pc.lists {
+			l := &pc.lists[c]
+			cachedBlocks[c] += walk(l.head, l.n, "per-P list", uint8(c))
+			if k := countLinks(l.head); k != l.n {
+				t.Fatalf("P %d class %d: n = %d but %d links", pc.id, c, l.n, k)
 			}
 		}
 	}
+	slabsOfClass := map[uint8]int{}
 	for c := range centrals {
 		ct := &centrals[c]
 		ct.mu.Lock()
-		n := 0
-		for s := ct.partial; s != nil; s = s.next {
-			if s.owner.Load() != noOwner || s.class != uint8(c) {
-				t.Fatalf("class %d: slab %#x on the central list with owner %d class %d", c, s.base, s.owner.Load(), s.class)
-			}
-			if prev, dup := listed[s]; dup {
-				t.Fatalf("slab %#x on two lists: %s and central", s.base, prev)
-			}
-			listed[s] = "central"
-			n++
+		for _, b := range ct.transfer {
+			cachedBlocks[c] += walk(b.head, b.n, "transfer cache", uint8(c))
 		}
-		if n != ct.npart {
-			t.Fatalf("class %d: %d slabs on the central list, npart %d", c, n, ct.npart)
+		for s := ct.partial; s != nil; s = s.next {
+			if s.nfree == 0 || s.class != uint8(c) {
+				t.Fatalf("class %d: slab %#x on the partial list with nfree %d class %d", c, s.base, s.nfree, s.class)
+			}
+			cachedBlocks[c] += walk(s.free, s.nfree, "slab free list", uint8(c))
+			if countLinks(s.free) != s.nfree {
+				t.Fatalf("slab %#x: nfree %d but %d links", s.base, s.nfree, countLinks(s.free))
+			}
 		}
 		ct.mu.Unlock()
 	}
-	slabsOfClass := map[uint8]int{}
-	var cachedBlocks [numClasses]uint64
 
 	heap.mu.Lock()
 	var segs []*segment
@@ -146,10 +112,6 @@ func takeCensus(t *testing.T) census {
 			}
 			cn.slabs++
 			slabsOfClass[s.class]++
-			cachedBlocks[s.class] += walkSlab(s)
-			if _, ok := listed[s]; !ok && (s.owner.Load() != noOwner || s.xfree.Load()&xfreeFull == 0) {
-				t.Fatalf("slab %#x is on no list, owner %d, remote list %#x: lost", s.base, s.owner.Load(), s.xfree.Load())
-			}
 			ci := &classes[s.class]
 			if s.npages != ci.pages || s.nblocks != ci.nblocks || s.size != uintptr(ci.size) {
 				t.Fatalf("slab %#x disagrees with class %d", s.base, s.class)
@@ -169,8 +131,8 @@ func takeCensus(t *testing.T) census {
 		t.Fatalf("free pages: walked %d bytes, counter %d", cn.free-slabTails(slabsOfClass), freePages*pageSize)
 	}
 	for c := range centrals {
-		if slabsOfClass[uint8(c)] != heap.classSlabs[c] {
-			t.Fatalf("class %d: %d slabs in segments, the heap counts %d", c, slabsOfClass[uint8(c)], heap.classSlabs[c])
+		if slabsOfClass[uint8(c)] != centrals[c].slabs {
+			t.Fatalf("class %d: %d slabs in segments, central counts %d", c, slabsOfClass[uint8(c)], centrals[c].slabs)
 		}
 		total := uint64(slabsOfClass[uint8(c)]) * uint64(classes[c].nblocks)
 		cn.cached += cachedBlocks[c] * uint64(classes[c].size)

@@ -1,7 +1,5 @@
 package hakmem
 
-import "sync"
-
 // Release returns cached free memory to the OS. It flushes every per-P
 // cache (flushOthers): those of live Ps by visiting them, though one the
 // program keeps busy may flush later, at its next refill or flush; those
@@ -12,8 +10,6 @@ import "sync"
 // (MADV_DONTNEED). It is the scavenger's work, done at once for everything.
 func Release() {
 	ensureInit()
-	sweepMu.Lock() // the scavenger's tidy pass must not hold slabs in transit meanwhile
-	defer sweepMu.Unlock()
 	releaseEpoch.Add(1)
 	flushOwn()
 	flushOthers()
@@ -22,9 +18,3 @@ func Release() {
 	}
 	heap.scavenge(now(), true)
 }
-
-// sweepMu serialises Release and the scavenger's tidy pass (scavenger.go):
-// both move slabs off the per-P heaps and central lists and back to the
-// page heap, and each must find everything the other has not finished
-// moving.
-var sweepMu sync.Mutex

@@ -69,9 +69,8 @@ func TestReleaseStealBlocksPin(t *testing.T) {
 	var wg sync.WaitGroup
 	defer func() { stop.Store(true); wg.Wait() }()
 	touched := func(pc *pcache) (sum uint64) {
-		for c := range pc.cls {
-			cc := &pc.cls[c]
-			sum += cc.allocs.load() + cc.frees.load() + cc.remote.load() + cc.slow.load()
+		for c := range pc.lists {
+			sum += pc.lists[c].allocs.load() + pc.lists[c].frees.load() + pc.moved[c].in.load() + pc.moved[c].out.load()
 		}
 		return sum
 	}

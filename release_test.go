@@ -36,19 +36,13 @@ func releaseBase(t *testing.T) uint64 {
 // retiredCached is the bytes the caches of Ps with id >= n hold (quiescent
 // allocator only).
 func retiredCached(n int) uint64 {
-	StopScavenger() // its tidy pass changes the P heaps' lists
 	var sum uint64
 	for _, pc := range *caches.Load() {
 		if int(pc.id) < n {
 			continue
 		}
-		for c := range pc.cls {
-			for s := pc.cls[c].cur; s != &emptySlab && s != nil; s = s.next {
-				sum += uint64(s.avail-s.used) * uint64(s.size) // free blocks in slabs the P owns
-			}
-			for s := pc.cls[c].full; s != nil; s = s.next {
-				sum += uint64(s.size) // a full slab the P keeps: count it
-			}
+		for c := range pc.lists {
+			sum += uint64(pc.lists[c].n) * uint64(classes[c].size)
 		}
 	}
 	return sum

@@ -49,7 +49,6 @@ var scav struct {
 	// due earlier, so a busy BigCache does not wake it on every free.
 	wakeAt atomic.Int64
 	passes atomic.Uint64 // passes run (Stats.ScavengerPasses), Release's included
-	tidied uint64        // remoteFrees() at the last tidy of the per-P heaps; the goroutine's own
 }
 
 func init() {
@@ -88,15 +87,6 @@ func scavengerLoop(stop, done chan struct{}) {
 		// Until the pass is over and wakeAt is set, every kick is sent
 		// (and picked up by the select below): none is lost in between.
 		scav.wakeAt.Store(math.MaxInt64)
-		if n := remoteFrees(); n != scav.tidied {
-			scav.tidied = n
-			sweepMu.Lock()
-			tidyOthers() // remote frees may have emptied slabs (pcache.go)
-			for i := range centrals {
-				centrals[i].drain() // and abandoned ones listed centrally
-			}
-			sweepMu.Unlock()
-		}
 		t := now()
 		next := heap.scavenge(t, false)
 		if next < 0 {

@@ -82,6 +82,29 @@ func (s *segment) span() uintptr {
 	return segmentSize
 }
 
+// slab is a run of pages cut into blocks of one class.
+//
+// The fields above the line are set by the page heap before the slab is
+// published to a central list and do not change while it is in use; Free
+// reads them without a lock (the program's own synchronisation orders its
+// Free after the Alloc that published them). The rest is guarded by the
+// class's central.mu.
+type slab struct {
+	base    uintptr // address of block 0
+	size    uintptr // block size, bytes
+	divMul  uint64  // see classInfo
+	nblocks uint32
+	class   uint8
+	npages  uint8
+	seg     *segment
+	// ----
+	owner atomic.Int32 // P that last refilled from this slab (stats only; read by Free)
+	free  uintptr      // free list of blocks, linked through word 0
+	nfree uint32       // blocks on free
+	next  *slab        // in central.partial
+	prev  *slab        //
+}
+
 // pageHeap is the single owner of segments and large blocks.
 type pageHeap struct {
 	mu sync.Mutex
@@ -92,16 +115,13 @@ type pageHeap struct {
 	// by HAKMEM_SEGMENT_CACHE (count) and HAKMEM_DECAY_MS (age).
 	cache segQueue
 
-	nsegments int    // segments mapped, cached included
-	freePages uint64 // unused pages in mapped segments, cached included
-	nslabs    int    // slabs in use
-	// classSlabs counts them by class, read with the rest of the heap's
-	// state so that ReadStats's identity holds while slabs come and go.
-	classSlabs [numClasses]int
-	large      int      // large blocks held by the program
-	largeSize  uint64   // their bytes
-	reserved   uint64   // bytes being mapped right now outside the lock (large.go), for the memory limit
-	big        bigCache // freed large blocks kept for reuse (bigcache.go)
+	nsegments int      // segments mapped, cached included
+	freePages uint64   // unused pages in mapped segments, cached included
+	nslabs    int      // slabs in use
+	large     int      // large blocks held by the program
+	largeSize uint64   // their bytes
+	reserved  uint64   // bytes being mapped right now outside the lock (large.go), for the memory limit
+	big       bigCache // freed large blocks kept for reuse (bigcache.go)
 
 	dirtySegs  int    // live segments with dirty pages (dirtyAt != 0)
 	segEvicted uint64 // cached segments unmapped because the cache was full or the memory limit needed room
@@ -156,9 +176,17 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 	}
 	h.freePages -= uint64(n)
 	h.nslabs++
-	h.classSlabs[c]++
 	s = &seg.slabs[first]
-	s.init(seg, seg.base+uintptr(first)<<pageShift, c)
+	ci := &classes[c]
+	s.base = seg.base + uintptr(first)<<pageShift
+	s.size = uintptr(ci.size)
+	s.divMul = ci.divMul
+	s.nblocks = ci.nblocks
+	s.class = c
+	s.npages = uint8(n)
+	s.seg = seg
+	s.owner.Store(-1)
+	s.free, s.nfree, s.next, s.prev = 0, 0, nil, nil
 	for i := first; i < first+n; i++ {
 		seg.pages[i] = s
 	}
@@ -179,7 +207,6 @@ func (h *pageHeap) freeSlab(s *slab) {
 	seg.used.set(first, int(s.npages), false)
 	h.freePages += uint64(s.npages)
 	h.nslabs--
-	h.classSlabs[s.class]--
 	h.unbucket(seg)
 	if !seg.used.empty() {
 		// The pages stay resident until the scavenger or Release purges

@@ -82,36 +82,22 @@ type Stats struct {
 	Allocs uint64 // allocations of non-zero size since start (all tiers)
 	Frees  uint64 // successful frees since start (all tiers)
 
-	// The free paths (pcache.go): FreeSameP counts small frees onto a
-	// slab the freeing P owns (a plain push), FreeCrossP those onto
-	// another P's slab or an unowned one (one compare-and-swap on the
-	// slab's remote list: blocks travelling between goroutines).
-	// FreeFlushed and FreeToSlab counted the batches of engine v1's per-P
-	// lists and are always 0.
+	// The free pipeline: every small free is pushed onto the freeing P's
+	// cache; FreeCrossP counts those whose slab was last refilled by a
+	// different P (blocks travelling between goroutines). When a cache is
+	// over its cap, a batch is flushed to the central list: FreeFlushed
+	// counts those blocks, FreeToSlab the ones that went further back onto
+	// their slab's free list (the transfer cache was full).
 	FreeSameP   uint64
 	FreeCrossP  uint64
 	FreeFlushed uint64
 	FreeToSlab  uint64
 
-	// Refill stages: where a P found blocks when its slabs of a class ran
-	// out, in blocks. RefillSlabList: free blocks of slabs adopted from a
-	// central list (abandoned full, then freed into); RefillFreshSlab:
-	// blocks of new slabs; RefillNewSegment: takes that mapped a segment.
-	// RefillTransfer (engine v1's transfer caches) is always 0.
-	RefillTransfer   uint64
-	RefillSlabList   uint64
-	RefillFreshSlab  uint64
-	RefillNewSegment uint64
-
-	// Corrupted counts free lists that failed their check (a link that is
-	// not a block of its slab, or more links than free blocks: a write
-	// into a freed block, or a racing double free) and were dropped;
-	// CorruptedBlocks the blocks known lost with them (a dropped remote
-	// list's length is not known and is not counted). Each was reported to
-	// an allocation as ErrCorrupted. Lost blocks are never reused, and
-	// count in CachedBytes.
-	Corrupted       uint64
-	CorruptedBlocks uint64
+	// Refill stages: where a per-P cache miss was satisfied, in blocks.
+	RefillTransfer   uint64 // a whole batch from the central transfer cache
+	RefillSlabList   uint64 // blocks taken from partially used slabs
+	RefillFreshSlab  uint64 // blocks carved from a new slab
+	RefillNewSegment uint64 // refills that had to map a new segment
 
 	// Errors reported to the program (misuse and failures), all kinds.
 	Errors uint64
@@ -147,8 +133,11 @@ type Stats struct {
 	// runtime's procPin) or "mutex" (the portable build, and -race builds).
 	PinVariant string
 
-	// Engine v1's per-P cache capacity learner, retired with its caps
-	// (engine v2's per-P caches are slabs a P owns): always 0.
+	// The per-P cache capacity learner (caplearn.go). PerPCachedBytes: free
+	// blocks in the per-P lists now (part of CachedBytes). CapExtraBytes:
+	// what the learned caps may hold beyond the generated ones, every P's
+	// list full; CapBudgetBytes: its bound (HAKMEM_CAP_BUDGET_MB or 1/8 of
+	// MappedBytes). CapRaises, CapLowers: caps doubled and halved.
 	PerPCachedBytes uint64
 	CapExtraBytes   uint64
 	CapBudgetBytes  uint64
@@ -166,12 +155,11 @@ type ClassStats struct {
 	Cached uint64 // free blocks in caches and slab free lists
 	Slabs  int    // slabs of this class
 
-	// The per-P heaps (pcache.go). Refills: allocations that took the
-	// slow path (the P's current slab of the class had no block that
-	// passed the fast path); Flushes: frees onto a slab another P owns,
-	// or none (remote frees). HitRate: the share of Allocs+Frees that did
-	// neither (0 without traffic). Cap and DefaultCap (engine v1's per-P
-	// caps) are always 0.
+	// The per-P cache (caplearn.go): Cap is the per-P cap in blocks now (a
+	// P applies it at its next slow path), DefaultCap the generated one
+	// (scaled by HAKMEM_PCACHE_SCALE). Refills: allocations that found
+	// their P's list empty; Flushes: frees that found it full. HitRate:
+	// the share of Allocs+Frees that did neither (0 without traffic).
 	Cap        int
 	DefaultCap int
 	Refills    uint64
@@ -206,6 +194,53 @@ func ReadStats() Stats {
 	var st Stats
 	st.PinVariant = pinVariant
 	st.Classes = make([]ClassStats, numClasses)
+	var pcached [numClasses]int64 // blocks in per-P lists, by class
+	var siteAllocs, siteBytes [maxSites]uint64
+	for _, pc := range *caches.Load() {
+		for c := range pc.lists {
+			l := &pc.lists[c]
+			a, f := l.allocs.load(), l.frees.load()
+			in, out := pc.moved[c].in.load(), pc.moved[c].out.load()
+			st.Classes[c].Allocs += a
+			st.Classes[c].Frees += f
+			pcached[c] += int64(in+f) - int64(a+out)
+		}
+		st.FreeCrossP += pc.crossP.load()
+		for i := range pc.sites {
+			siteAllocs[i] += pc.sites[i].allocs.load()
+			siteBytes[i] += pc.sites[i].bytes.load()
+		}
+	}
+	for c := range centrals {
+		ct := &centrals[c]
+		ci := &classes[c]
+		cs := &st.Classes[c]
+		ct.mu.Lock()
+		cs.Size = int(ci.size)
+		cs.Tier = ci.tier.String()
+		cs.Slabs = ct.slabs
+		blocks := int64(ct.slabs) * int64(ci.nblocks)
+		cached := int64(ct.slabFree) + int64(ct.xferBlock) + pcached[c]
+		st.FreeFlushed += ct.flushed
+		st.FreeToSlab += ct.toSlab
+		st.RefillTransfer += ct.refillTransfer
+		st.RefillSlabList += ct.refillSlab
+		st.RefillFreshSlab += ct.refillFresh
+		st.RefillNewSegment += ct.refillNewSeg
+		slabs := ct.slabs
+		ct.mu.Unlock()
+		// Under traffic the parts come from different instants; clamp.
+		cached = min(max(cached, 0), blocks)
+		cs.Cached = uint64(cached)
+		cs.InUse = uint64(blocks - cached)
+		st.InUseBytes += cs.InUse * uint64(ci.size)
+		st.CachedBytes += cs.Cached * uint64(ci.size)
+		st.FreeBytes += uint64(slabs) * uint64(int(ci.pages)*pageSize-int(ci.nblocks)*int(ci.size))
+		st.Allocs += cs.Allocs
+		st.Frees += cs.Frees
+	}
+	st.FreeSameP = st.Frees - min(st.FreeCrossP, st.Frees)
+
 	var siteBig [maxSites]siteCache
 	heap.mu.Lock()
 	st.Segments = heap.nsegments
@@ -227,58 +262,7 @@ func ReadStats() Stats {
 	st.PagesPurged = heap.pagesPurged
 	st.DroppedBytes = heap.droppedBytes()
 	siteBig = heap.big.sites
-	classSlabs := heap.classSlabs // with freePages: one instant, so the identity holds
 	heap.mu.Unlock()
-	var siteAllocs, siteBytes [maxSites]uint64
-	for _, pc := range *caches.Load() {
-		for c := range pc.cls {
-			cc := &pc.cls[c]
-			cs := &st.Classes[c]
-			cs.Allocs += cc.allocs.load()
-			own, remote := cc.frees.load(), cc.remote.load()
-			cs.Frees += own + remote
-			cs.Refills += cc.slow.load()
-			cs.Flushes += remote
-			st.FreeSameP += own
-			st.FreeCrossP += remote
-		}
-		for i := range pc.sites {
-			siteAllocs[i] += pc.sites[i].allocs.load()
-			siteBytes[i] += pc.sites[i].bytes.load()
-		}
-	}
-	for c := range centrals {
-		ct := &centrals[c]
-		ci := &classes[c]
-		cs := &st.Classes[c]
-		stray := strayFrees[c].Load()
-		cs.Frees += stray
-		st.FreeCrossP += stray
-		cs.Flushes += stray
-		cs.Size = int(ci.size)
-		cs.Tier = ci.tier.String()
-		ct.mu.Lock()
-		st.RefillSlabList += ct.adopted
-		st.RefillFreshSlab += ct.fresh
-		st.RefillNewSegment += ct.newSeg
-		ct.mu.Unlock()
-		slabs := int64(classSlabs[c])
-		cs.Slabs = int(slabs)
-		blocks := slabs * int64(ci.nblocks)
-		// Under traffic the parts come from different instants; clamp.
-		inUse := min(max(int64(cs.Allocs)-int64(cs.Frees), 0), blocks)
-		cs.InUse = uint64(inUse)
-		cs.Cached = uint64(blocks - inUse)
-		if ops := cs.Allocs + cs.Frees; ops > 0 {
-			cs.HitRate = 1 - float64(cs.Refills+cs.Flushes)/float64(ops)
-		}
-		st.InUseBytes += cs.InUse * uint64(ci.size)
-		st.CachedBytes += cs.Cached * uint64(ci.size)
-		st.FreeBytes += uint64(slabs) * uint64(int(ci.pages)*pageSize-int(ci.nblocks)*int(ci.size))
-		st.Allocs += cs.Allocs
-		st.Frees += cs.Frees
-	}
-
 	st.CommittedBytes = st.MappedBytes - min(st.DroppedBytes, st.MappedBytes)
 	st.MetadataBytes = metaMapped.Load()
 	st.Mode = cfg().mode.String()
@@ -305,7 +289,7 @@ func ReadStats() Stats {
 	st.Errors = errorCount.Load()
 	st.Mmaps = sysMmaps.Load()
 	st.Munmaps = sysMunmaps.Load()
-	st.Corrupted, st.CorruptedBlocks = corruptLists.Load(), corruptBlocks.Load()
+	readCapStats(&st, &pcached)
 
 	sites.mu.Lock()
 	list := sites.list

@@ -98,9 +98,10 @@ func WriteStats(w io.Writer) error {
 	}
 
 	p("Caches\n")
-	p("  refills (blocks): adopted slabs %d, fresh slabs %d; refills mapping a segment %d\n",
-		st.RefillSlabList, st.RefillFreshSlab, st.RefillNewSegment)
-	p("  frees: same P %d, remote %d\n", st.FreeSameP, st.FreeCrossP)
+	p("  refills (blocks): transfer %d, slab lists %d, fresh slabs %d; refills mapping a segment %d\n",
+		st.RefillTransfer, st.RefillSlabList, st.RefillFreshSlab, st.RefillNewSegment)
+	p("  frees: same P %d, cross P %d; flushed to central %d, of which to slabs %d\n",
+		st.FreeSameP, st.FreeCrossP, st.FreeFlushed, st.FreeToSlab)
 	hitRate := "-"
 	if n := st.BigCacheHits + st.BigCacheMisses; n > 0 {
 		hitRate = fmt.Sprintf("%.1f%%", 100*float64(st.BigCacheHits)/float64(n))
@@ -108,7 +109,23 @@ func WriteStats(w io.Writer) error {
 	p("  BigCache: %d blocks (%s); hits %d, misses %d (hit rate %s), evictions %d, decayed %d\n",
 		st.BigCacheBlocks, fmtBytes(st.BigCacheBytes), st.BigCacheHits, st.BigCacheMisses, hitRate, st.BigCacheEvictions, st.BigCacheDecayed)
 
-	p("  free lists dropped as corrupted: %d (%d blocks known lost)\n", st.Corrupted, st.CorruptedBlocks)
+	// The capacity learner (caplearn.go): the classes whose per-P cap is
+	// not the generated one.
+	p("Per-P cache caps (capacity learner)\n")
+	p("  per-P cached %s; learned caps may hold %s more (budget %s); raises %d, lowers %d\n",
+		fmtBytes(st.PerPCachedBytes), fmtBytes(st.CapExtraBytes), fmtBytes(st.CapBudgetBytes), st.CapRaises, st.CapLowers)
+	changed := 0
+	for _, c := range st.Classes {
+		if c.Cap != c.DefaultCap {
+			t("  %s\tcap %d\t(generated %d)\thit rate %.1f%%\trefills %d\tflushes %d\t\n",
+				fmtBytes(uint64(c.Size)), c.Cap, c.DefaultCap, 100*c.HitRate, c.Refills, c.Flushes)
+			changed++
+		}
+	}
+	tw.Flush()
+	if changed == 0 {
+		p("  (every class at its generated cap)\n")
+	}
 
 	p("Scavenger\n")
 	p("  passes %d; segments decayed %d, large blocks decayed %d, free pages purged %d (%s)\n",

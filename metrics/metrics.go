@@ -122,7 +122,7 @@ var table = []metric{
 	{Description{"/hakmem/frees:calls", Counter, "", "Successful frees, all tiers.", ""}, func(s *hakmem.Stats) uint64 { return s.Frees }, nil, nil},
 	{Description{"/hakmem/errors:calls", Counter, "", "Errors reported to the program.", ""}, func(s *hakmem.Stats) uint64 { return s.Errors }, nil, nil},
 	{Description{"/hakmem/free/same-p:blocks", Counter, "", "Small frees whose slab was last refilled by the same P.", ""}, func(s *hakmem.Stats) uint64 { return s.FreeSameP }, nil, nil},
-	{Description{"/hakmem/free/cross-p:blocks", Counter, "", "Small frees onto a slab another P owns, or none (remote frees).", ""}, func(s *hakmem.Stats) uint64 { return s.FreeCrossP }, nil, nil},
+	{Description{"/hakmem/free/cross-p:blocks", Counter, "", "Small frees whose slab was last refilled by another P.", ""}, func(s *hakmem.Stats) uint64 { return s.FreeCrossP }, nil, nil},
 	{Description{"/hakmem/free/flushed:blocks", Counter, "", "Blocks flushed from per-P caches to the central lists.", ""}, func(s *hakmem.Stats) uint64 { return s.FreeFlushed }, nil, nil},
 	{Description{"/hakmem/free/to-slab:blocks", Counter, "", "Flushed blocks that went back onto their slab.", ""}, func(s *hakmem.Stats) uint64 { return s.FreeToSlab }, nil, nil},
 	{Description{"/hakmem/refill/transfer:blocks", Counter, "", "Blocks refilled from the central transfer caches.", ""}, func(s *hakmem.Stats) uint64 { return s.RefillTransfer }, nil, nil},
@@ -178,19 +178,25 @@ var table = []metric{
 			emit(strconv.Itoa(c.Size), c.InUse)
 		}
 	}, nil},
-	// The per-P heaps (pcache.go).
-	{Description{"/hakmem/class/refills:calls", Counter, "class", "Allocations of the size class that took the slow path (their P's slabs of the class had no block ready).", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
+	// The per-P cache capacity learner (caplearn.go).
+	{Description{"/hakmem/class/cap:blocks", Gauge, "class", "Per-P cache cap of the size class now (the capacity learner may raise it above the generated one).", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
+		for _, c := range s.Classes {
+			emit(strconv.Itoa(c.Size), u(c.Cap))
+		}
+	}, nil},
+	{Description{"/hakmem/class/refills:calls", Counter, "class", "Allocations of the size class that found their P's list empty and refilled it from the central list.", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
 		for _, c := range s.Classes {
 			emit(strconv.Itoa(c.Size), c.Refills)
 		}
 	}, nil},
-	{Description{"/hakmem/class/flushes:calls", Counter, "class", "Frees of the size class onto a slab another P owns, or none (remote frees: one compare-and-swap each).", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
+	{Description{"/hakmem/class/flushes:calls", Counter, "class", "Frees of the size class that found their P's list full and flushed a batch to the central list.", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
 		for _, c := range s.Classes {
 			emit(strconv.Itoa(c.Size), c.Flushes)
 		}
 	}, nil},
-	{Description{"/hakmem/free/corrupted-lists:lists", Counter, "", "Free lists that failed their check and were dropped (ErrCorrupted).", ""}, func(s *hakmem.Stats) uint64 { return s.Corrupted }, nil, nil},
-	{Description{"/hakmem/free/corrupted-blocks:blocks", Counter, "", "Blocks known lost with dropped free lists (never reused).", ""}, func(s *hakmem.Stats) uint64 { return s.CorruptedBlocks }, nil, nil},
+	{Description{"/hakmem/cache/per-p-cached:bytes", Gauge, "", "Bytes in free blocks on the per-P lists.", ""}, func(s *hakmem.Stats) uint64 { return s.PerPCachedBytes }, nil, nil},
+	{Description{"/hakmem/cache/learned-extra:bytes", Gauge, "", "Bytes the learned per-P caps may hold beyond the generated ones, every P's list full.", ""}, func(s *hakmem.Stats) uint64 { return s.CapExtraBytes }, nil, nil},
+	{Description{"/hakmem/cache/learned-budget:bytes", Gauge, "", "The capacity learner's budget for that (HAKMEM_CAP_BUDGET_MB or 1/8 of mapped bytes).", ""}, func(s *hakmem.Stats) uint64 { return s.CapBudgetBytes }, nil, nil},
 
 	learnMetric("/hakmem/learn/threshold:bytes", Gauge, "", "Routing threshold the learning site uses now: requests above it take the large path.", func(lb []hakmem.LeaderboardSite, emit func(string, string, float64)) {
 		for _, ls := range lb {
