@@ -14,6 +14,12 @@ type worker struct {
 	stop    chan struct{} // closed by halt; guarded by mu
 	done    chan struct{} // closed by the goroutine on exit; guarded by mu
 	running atomic.Bool   // a goroutine is started; written under mu
+	// exiting is the done channel of a goroutine halt stopped, until it
+	// has exited; guarded by mu. start refuses meanwhile: the stopped
+	// goroutine's last pass may ask for a start (the scavenger retires a
+	// segment, which kicks the scavenger), and a second goroutine must not
+	// run after StopScavenger returned.
+	exiting chan struct{}
 }
 
 // start runs loop in a new goroutine unless one runs already. loop must
@@ -23,6 +29,14 @@ func (w *worker) start(loop func(stop, done chan struct{})) {
 	defer w.mu.Unlock()
 	if w.running.Load() {
 		return
+	}
+	if w.exiting != nil {
+		select {
+		case <-w.exiting:
+			w.exiting = nil
+		default:
+			return
+		}
 	}
 	w.stop, w.done = make(chan struct{}), make(chan struct{})
 	w.running.Store(true)
@@ -38,6 +52,7 @@ func (w *worker) halt() {
 	}
 	close(w.stop)
 	done := w.done
+	w.exiting = done
 	w.running.Store(false)
 	w.mu.Unlock()
 	<-done
