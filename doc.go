@@ -76,9 +76,23 @@
 //     takes empty slabs back. Empty segments go to the segment cache, an
 //     LRU bounded by count (HAKMEM_SEGMENT_CACHE: the coldest is unmapped
 //     when it overflows) and by age (the scavenger cools and unmaps them;
-//     all segments are 2 MiB, so the count is the byte bound too). All
-//     metadata lives out of band in Go structs; hakmem memory holds only
-//     blocks.
+//     all segments are 2 MiB, so the count is the byte bound too).
+//   - meta.go: all metadata lives out of band and off the Go heap: segment,
+//     slab and large-block headers and registry leaves are carved from
+//     chunks hakmem maps for itself (never unmapped, reused through free
+//     lists), so the garbage collector scans nothing that grows with
+//     memory held (TestMetadataOffGoHeap: under 2 KiB of scannable heap
+//     per GiB held, where Go structs cost 6 MiB). Pointers between
+//     headers point outside the Go heap, never into it. A header may be
+//     reused while a racing Free still holds it, so every decision on one
+//     is checked again under heap.mu against the block's address; hakmem
+//     memory holds only blocks.
+//   - retire.go: Free checks a block against the metadata and claims it in
+//     one pinned section; a segment of small blocks is never unmapped at
+//     once but retired (tombstoned in the registry) and unmapped after a
+//     pin barrier (a stop-the-world, which waits for every pinned
+//     goroutine), so a racing or stale Free cannot fault on memory that
+//     went back to the OS (TestRetireWaitsForPinnedFree).
 //   - registry.go: a two-level table indexed by address/2 MiB, like the Go
 //     runtime's arena index, maps any address to its segment or to nothing.
 //     Free validates a pointer with two loads, no map and no lock, so a
@@ -305,9 +319,11 @@
 //
 // Release flushes the per-P caches, empties the transfer caches, unmaps
 // empty segments and cached large blocks, and drops the free pages of live
-// segments. A P's cache can only be touched from that P, so Release sends a
-// visitor goroutine to every P (pin_linkname.go); a P the program keeps busy
-// may miss the visit and flushes itself at its next slow path. Per-P caps
+// segments. A live P's cache can only be touched from that P, so Release
+// sends a visitor goroutine to every P (pin_linkname.go); a P the program
+// keeps busy may miss the visit and flushes itself at its next slow path.
+// A P that a smaller GOMAXPROCS retired cannot run, so Release drains its
+// cache itself (stealRetired), safely against GOMAXPROCS growing back. Per-P caps
 // keep what a cache can hold small (a few MiB per P at worst, plus what the
 // capacity learner's budget allows all Ps together; after a 1 GiB
 // working set is freed, a test measures RSS back within 16 MiB of where it
