@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"math/rand/v2"
 	"runtime"
 	"sort"
 	"strings"
@@ -40,17 +41,11 @@ func sampleCallsite() {
 	if n <= 0 {
 		return
 	}
-	// The P's own tick: no shared cache line on the slow path (a shared
-	// atomic tick cost xmalloc 17% of its CPU).
-	pc := pin()
-	if pc == &noCache {
-		unpin(pc)
-		return
-	}
-	pc.callTick++
-	hit := pc.callTick%uint32(n) == 0
-	unpin(pc)
-	if !hit {
+	// A random draw from the runtime's per-thread generator: no shared
+	// cache line (a shared atomic tick cost xmalloc 17% of its CPU) and no
+	// pin (a per-P tick cost json and mir 10%: every 64-256 KiB op of
+	// theirs is a slow path).
+	if rand.Uint32N(uint32(n)) != 0 {
 		return
 	}
 	var pcs [callsiteFrames]uintptr

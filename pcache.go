@@ -48,11 +48,7 @@ type pcache struct {
 	// minLargeThreshold while learning is live; the learning layer samples
 	// one in learnEnv.every (allocFastTick). Owner only, under pin.
 	learnTick uint32
-	// callTick counts the P's slow-path plain allocations; call-site
-	// discovery samples one in HAKMEM_CALLSITE_SAMPLE (callsite.go).
-	// Owner only, under pin.
-	callTick uint32
-	epoch    atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
+	epoch     atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
 	// misses counts each list's refills and flushes (slow paths only), for
 	// the capacity learner (caplearn.go) and ReadStats.
 	misses [numClasses]capMissCtr
