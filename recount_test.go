@@ -70,6 +70,10 @@ func takeCensus(t *testing.T) census {
 	for c := range centrals {
 		ct := &centrals[c]
 		ct.mu.Lock()
+		// Unlocked on the way out, Fatalf included: a census failure must
+		// fail the test, not hang the cleanup's Release on this lock.
+		unlock := sync.OnceFunc(ct.mu.Unlock)
+		defer unlock()
 		for _, b := range ct.transfer {
 			cachedBlocks[c] += walk(b.head, b.n, "transfer cache", uint8(c))
 		}
@@ -82,7 +86,7 @@ func takeCensus(t *testing.T) census {
 				t.Fatalf("slab %#x: nfree %d but %d links", s.base, s.nfree, countLinks(s.free))
 			}
 		}
-		ct.mu.Unlock()
+		unlock()
 	}
 
 	heap.mu.Lock()
