@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -231,4 +233,55 @@ func isolate(t *testing.T) bool {
 		t.Logf("child process:\n%s", out)
 	}
 	return false
+}
+
+// raceFrees plays rounds in which two goroutines free one block at the same
+// moment. For round r, block(r) allocates the block on the calling
+// goroutine; each racing goroutine passes its TryFree result to freed
+// (called concurrently); once both have freed, settled(r, ok) runs with
+// how many of the two frees succeeded. With stagger, the second goroutine
+// first spins for a time that varies with the round, so that its checks
+// land anywhere in the first free's work.
+func raceFrees(rounds int, stagger bool, block func(r int) []byte, freed func(err error), settled func(r, ok int)) {
+	var (
+		cur   atomic.Pointer[[]byte]
+		round atomic.Int64
+		done  [2]atomic.Int64
+		nok   atomic.Int64
+		spin  atomic.Int64
+		wg    sync.WaitGroup
+	)
+	for g := 0; g < 2; g++ {
+		wg.Go(func() {
+			for r := int64(1); r <= int64(rounds); r++ {
+				for i := 0; round.Load() < r; i++ {
+					if i > 1000 {
+						runtime.Gosched()
+					}
+				}
+				if stagger {
+					for i := 0; i < int(r*int64(g)*7919%4000); i++ {
+						spin.Add(1)
+					}
+				}
+				err := hakmem.TryFree(*cur.Load())
+				if err == nil {
+					nok.Add(1)
+				}
+				freed(err)
+				done[g].Store(r)
+			}
+		})
+	}
+	for r := 1; r <= rounds; r++ {
+		b := block(r)
+		cur.Store(&b)
+		ok0 := nok.Load()
+		round.Store(int64(r))
+		for done[0].Load() < int64(r) || done[1].Load() < int64(r) {
+			runtime.Gosched()
+		}
+		settled(r, int(nok.Load()-ok0))
+	}
+	wg.Wait()
 }

@@ -2,8 +2,6 @@ package hakmem_test
 
 import (
 	"errors"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -245,57 +243,31 @@ func TestConcurrentDoubleFree(t *testing.T) {
 	}
 	setProcs(t, 2)
 	sizes := []int{16, 64, 200, 3000, 40000, 200000, 2 * miB}
-	var (
-		cur    atomic.Pointer[[]byte]
-		round  atomic.Int64
-		done   [2]atomic.Int64
-		nok    [2]atomic.Int64
-		ndup   [2]atomic.Int64
-		nother atomic.Int64
-		wg     sync.WaitGroup
-	)
-	for g := 0; g < 2; g++ {
-		wg.Go(func() {
-			for r := int64(1); r <= int64(rounds); r++ {
-				for i := 0; round.Load() < r; i++ {
-					if i > 1000 {
-						runtime.Gosched()
-					}
+	var nok, ndup, nother atomic.Int64
+	both := map[int]int{}
+	raceFrees(rounds, false,
+		func(r int) []byte { return hakmem.Alloc(sizes[r%len(sizes)]) },
+		func(err error) {
+			switch {
+			case err == nil:
+				nok.Add(1)
+			case errors.Is(err, hakmem.ErrDoubleFree):
+				ndup.Add(1)
+			default:
+				if nother.Add(1) <= 3 {
+					t.Errorf("racing TryFree: %v", err)
 				}
-				err := hakmem.TryFree(*cur.Load())
-				switch {
-				case err == nil:
-					nok[g].Add(1)
-				case errors.Is(err, hakmem.ErrDoubleFree):
-					ndup[g].Add(1)
-				default:
-					if nother.Add(1) <= 3 {
-						t.Errorf("racing TryFree: %v", err)
-					}
-				}
-				done[g].Store(r)
+			}
+		},
+		func(r, ok int) {
+			if ok != 1 {
+				both[sizes[r%len(sizes)]]++
 			}
 		})
-	}
-	both := map[int]int{}
-	for r := 1; r <= rounds; r++ {
-		n := sizes[r%len(sizes)]
-		b := hakmem.Alloc(n)
-		cur.Store(&b)
-		ok0 := nok[0].Load() + nok[1].Load()
-		round.Store(int64(r))
-		for done[0].Load() < int64(r) || done[1].Load() < int64(r) {
-			runtime.Gosched()
-		}
-		if nok[0].Load()+nok[1].Load()-ok0 != 1 {
-			both[n]++
-		}
-	}
-	wg.Wait()
 	if len(both) > 0 {
 		t.Errorf("both racing frees of one block succeeded (size: rounds): %v of %d rounds", both, rounds)
 	}
-	if ok, dup := nok[0].Load()+nok[1].Load(), ndup[0].Load()+ndup[1].Load(); ok+dup != 2*int64(rounds) {
+	if ok, dup := nok.Load(), ndup.Load(); ok+dup != 2*int64(rounds) {
 		t.Errorf("%d frees succeeded, %d double frees and %d other errors reported in %d rounds", ok, dup, nother.Load(), rounds)
 	}
 	// No block may come out twice now.

@@ -2,8 +2,6 @@ package hakmem_test
 
 import (
 	"errors"
-	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -19,8 +17,6 @@ import (
 // the process must not fault, the loser must get an error or succeed
 // alone, and the allocator must keep working with its stats identities.
 // It runs in a child process because the failure is a crash.
-var spinSink atomic.Int64
-
 func TestRacingDoubleFreeNeverFaults(t *testing.T) {
 	if raceEnabled {
 		t.Skip("racing frees of one block are a data race in the program, and the race detector says so")
@@ -39,50 +35,25 @@ func TestRacingDoubleFreeNeverFaults(t *testing.T) {
 		if err := hakmem.SetMode(m); err != nil {
 			t.Fatal(err)
 		}
-		var (
-			cur   atomic.Pointer[[]byte]
-			round atomic.Int64
-			done  [2]atomic.Int64
-			nok   atomic.Int64
-			nbad  atomic.Int64
-			wg    sync.WaitGroup
-		)
-		for g := 0; g < 2; g++ {
-			wg.Go(func() {
-				for r := int64(1); r <= int64(rounds); r++ {
-					for i := 0; round.Load() < r; i++ {
-						if i > 1000 {
-							runtime.Gosched()
-						}
+		var nok, nbad atomic.Int64
+		raceFrees(rounds, true,
+			func(r int) []byte {
+				b := hakmem.Alloc(sizes[r%len(sizes)])
+				b[0] = 1
+				return b
+			},
+			func(err error) {
+				switch {
+				case err == nil:
+					nok.Add(1)
+				case errors.Is(err, hakmem.ErrDoubleFree), errors.Is(err, hakmem.ErrInvalidPointer):
+				default:
+					if nbad.Add(1) <= 3 {
+						t.Errorf("mode %v: racing TryFree: %v", m, err)
 					}
-					// Stagger the second free by a varying spin, so that its
-					// checks land anywhere in the first free's work.
-					for i := 0; i < int(r*int64(g)*7919%4000); i++ {
-						spinSink.Add(1)
-					}
-					switch err := hakmem.TryFree(*cur.Load()); {
-					case err == nil:
-						nok.Add(1)
-					case errors.Is(err, hakmem.ErrDoubleFree), errors.Is(err, hakmem.ErrInvalidPointer):
-					default:
-						if nbad.Add(1) <= 3 {
-							t.Errorf("mode %v: racing TryFree: %v", m, err)
-						}
-					}
-					done[g].Store(r)
 				}
-			})
-		}
-		for r := 1; r <= rounds; r++ {
-			b := hakmem.Alloc(sizes[r%len(sizes)])
-			b[0] = 1
-			cur.Store(&b)
-			round.Store(int64(r))
-			for done[0].Load() < int64(r) || done[1].Load() < int64(r) {
-				runtime.Gosched()
-			}
-		}
-		wg.Wait()
+			},
+			func(int, int) {})
 		if ok := nok.Load(); ok < int64(rounds) {
 			t.Errorf("mode %v: only %d of %d racing pairs freed their block", m, ok, rounds)
 		}
