@@ -63,12 +63,7 @@ func WriteTable(w io.Writer, r *Result) error {
 			if e.Scenario != sc.Name {
 				continue
 			}
-			if e.Status != "ok" || len(e.Runs) == 0 {
-				status := e.Status
-				if status == "ok" {
-					status = "no runs"
-				}
-				fmt.Fprintf(tw, "  %-*s\t%s\t\n", width, e.Allocator, status)
+			if writeStatusRow(tw, width, e) {
 				continue
 			}
 			name := e.Allocator
@@ -214,4 +209,19 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// writeStatusRow writes the one-line row of an entry that has no figures
+// to show (not installed, not supported, failed, or no runs) and reports
+// whether it did.
+func writeStatusRow(w io.Writer, width int, e *Entry) bool {
+	if e.Status == "ok" && len(e.Runs) > 0 {
+		return false
+	}
+	status := e.Status
+	if status == "ok" {
+		status = "no runs"
+	}
+	fmt.Fprintf(w, "  %-*s\t%s\t\n", width, e.Allocator, status)
+	return true
 }

@@ -172,12 +172,7 @@ func writeFootprintTable(w io.Writer, r *Result, sc Scenario) {
 		if e.Scenario != sc.Name {
 			continue
 		}
-		if e.Status != "ok" || len(e.Runs) == 0 {
-			status := e.Status
-			if status == "ok" {
-				status = "no runs"
-			}
-			fmt.Fprintf(tw, "  %-*s\t%s\t\n", width, e.Allocator, status)
+		if writeStatusRow(tw, width, e) {
 			continue
 		}
 		for _, a := range footprintPoints(e) {
