@@ -15,7 +15,8 @@ import (
 // with file:line.
 //
 // The sample is taken on the slow path only (a per-P refill, or a large
-// allocation), one slow-path entry in HAKMEM_CALLSITE_SAMPLE: the fast
+// allocation), one slow-path entry in HAKMEM_CALLSITE_SAMPLE on average
+// (each drawn at random with that chance, no shared counter): the fast
 // path pays nothing. A small class refills once per batch (4 to 32 blocks),
 // so counts are proportional to slow-path entries, not to allocations: they
 // rank call sites within a class well and across classes roughly, which is

@@ -164,8 +164,8 @@
 //     declaration of every counter.
 //   - debuglog.go, writestats.go, callsite.go: the debug log and size
 //     histogram of Research mode, the readable statistics report, and
-//     call-site discovery: one plain Alloc in HAKMEM_CALLSITE_SAMPLE that
-//     takes the slow path records its caller, and WriteStats lists the
+//     call-site discovery: one plain Alloc in HAKMEM_CALLSITE_SAMPLE (drawn
+//     at random) that takes the slow path records its caller, and WriteStats lists the
 //     busiest callers (file:line) as sites worth naming.
 //   - learn.go, profile.go, elo.go, lifecycle.go, policyfile.go,
 //     learn_settings.go: the learning layer. Each named Site keeps a
