@@ -64,14 +64,11 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 		heap.mu.Unlock()
 		return 0, 0, false, err
 	}
-	if err == nil {
-		err = regEnsure(base, usable)
-	}
 	var seg *segment
-	if err == nil {
+	if err = regEnsure(base, usable); err == nil {
 		seg, err = newSegment(false)
 	}
-	if err != nil {
+	if err != nil { // no leaf or header could be mapped: give the block back
 		heap.mu.Unlock()
 		osUnmap(base, usable)
 		return 0, 0, false, err
