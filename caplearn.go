@@ -188,25 +188,39 @@ func capOf(c int, scale int) uint32 {
 //
 //go:noinline
 func syncCaps(pc *pcache) *pcache {
-	var bs [numClasses]batch
-	pc.capGen = capLearn.gen.Load()
-	scale := cfg().pcacheScale
-	cut := false
+	var buf [maxBatch]uintptr
+	for {
+		gen := capLearn.gen.Load()
+		if pc.capGen != gen {
+			pc.capGen = gen
+			scale := cfg().pcacheScale
+			for c := range pc.lists {
+				l := &pc.lists[c]
+				l.cap = min(capOf(c, scale), l.max)
+			}
+		}
+		c, k := pc.excess(buf[:])
+		if k == 0 {
+			return pc
+		}
+		unpin(pc)
+		centrals[c].put(buf[:k])
+		pc = pinSlow()
+	}
+}
+
+// excess cuts up to len(buf) blocks from the first list of pc over its cap.
+func (pc *pcache) excess(buf []uintptr) (c int, k uint32) {
 	for c := range pc.lists {
 		l := &pc.lists[c]
-		l.cap = capOf(c, scale)
 		if l.n > l.cap {
-			bs[c] = l.cut(l.n - l.cap)
-			pc.moved[c].out.add(uint64(bs[c].n))
-			cut = true
+			k = min(l.n-l.cap, uint32(len(buf)))
+			l.cut(buf[:k])
+			pc.moved[c].out.add(uint64(k))
+			return c, k
 		}
 	}
-	if !cut {
-		return pc
-	}
-	unpin(pc)
-	flushBatches(&bs)
-	return pinSlow()
+	return 0, 0
 }
 
 // capWake starts the learner goroutine from a refill in live learning

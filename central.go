@@ -1,6 +1,9 @@
 package hakmem
 
-import "sync"
+import (
+	"math/bits"
+	"sync"
+)
 
 // The central lists: one per size class, each behind its own mutex. They
 // sit between the per-P caches (pcache.go) and the page heap (segment.go).
@@ -16,25 +19,26 @@ import "sync"
 //
 // Lock order: central.mu, then heap.mu. Never held while pinned.
 
-// batch is a chain of free blocks linked through word 0.
-type batch struct {
-	head, tail uintptr
-	n          uint32
-}
-
 type central struct {
 	mu      sync.Mutex
 	class   uint8
 	partial *slab // slabs with free blocks, linked through slab.next/prev
 
-	transfer  []batch // transfer cache: full batches, len <= classes[class].transfers
-	slabs     int     // slabs of this class
-	slabFree  uint64  // blocks on slab free lists
-	xferBlock uint64  // blocks in the transfer cache
+	// The transfer cache: nxfer whole batches that Ps flushed, stored
+	// back to back in xfer (classes[class].transfers batches of
+	// classes[class].batch addresses; a bounded, pointer-free array).
+	xfer      []uintptr
+	nxfer     int
+	slabs     int    // slabs of this class
+	slabFree  uint64 // blocks free on slabs (their bitmaps)
+	xferBlock uint64 // blocks in the transfer cache
 
 	// Statistics, in blocks unless named otherwise.
 	refillTransfer, refillSlab, refillFresh, refillNewSeg uint64 // refillNewSeg counts refills
 	flushed, toSlab                                       uint64
+	// dupes counts blocks returned to a slab that had them free already
+	// (a double free that got past Free: dropped, see toSlabs).
+	dupes uint64
 
 	_ [64]byte // keep neighbouring classes' locks off one cache line
 }
@@ -44,95 +48,93 @@ var centrals [numClasses]central
 func init() {
 	for i := range centrals {
 		centrals[i].class = uint8(i)
-		centrals[i].transfer = make([]batch, 0, classes[i].transfers)
+		centrals[i].xfer = make([]uintptr, int(classes[i].transfers)*int(classes[i].batch))
 	}
 }
 
-// take removes up to want blocks (at least one) for P pid.
-func (c *central) take(want uint32, pid int32) (batch, error) {
+// take fills buf with up to len(buf) free blocks (at least one) for P pid
+// and returns how many.
+func (c *central) take(buf []uintptr, pid int32) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if n := len(c.transfer); n > 0 {
-		b := c.transfer[n-1]
-		c.transfer = c.transfer[:n-1]
-		c.xferBlock -= uint64(b.n)
-		c.refillTransfer += uint64(b.n)
-		return b, nil
+	bn := int(classes[c.class].batch)
+	if c.nxfer > 0 && len(buf) >= bn {
+		c.nxfer--
+		copy(buf, c.xfer[c.nxfer*bn:(c.nxfer+1)*bn])
+		c.xferBlock -= uint64(bn)
+		c.refillTransfer += uint64(bn)
+		return bn, nil
 	}
-	var out batch
-	for out.n < want && c.partial != nil {
+	n := 0
+	for n < len(buf) && c.partial != nil {
 		s := c.partial
 		s.owner.Store(pid)
-		for out.n < want && s.free != 0 {
-			p := s.free
-			s.free = loadWord(p)
-			out.push(p)
-			s.nfree--
-		}
-		if s.free == 0 {
+		n += s.takeFree(buf[n:])
+		if s.nfree == 0 {
 			c.unlist(s)
 		}
 	}
-	c.slabFree -= uint64(out.n)
-	c.refillSlab += uint64(out.n)
-	if out.n > 0 {
-		return out, nil
+	c.slabFree -= uint64(n)
+	c.refillSlab += uint64(n)
+	if n > 0 {
+		return n, nil
 	}
 	s, newSeg, err := heap.allocSlab(c.class)
 	if err != nil {
-		return batch{}, err
+		return 0, err
 	}
 	if newSeg {
 		c.refillNewSeg++
 	}
 	c.slabs++
 	s.owner.Store(pid)
-	// Carve every block onto the slab's free list now, so that each block
-	// is either allocated or carries the free cookie: a Free of a block
-	// never handed out is then caught as a double free.
-	for i := s.nblocks; i > 0; i-- {
-		p := s.base + uintptr(i-1)*s.size
-		storeWord(p, s.free)
+	// Every block gets its cookie now, so that each block is either
+	// allocated or carries it: a Free of a block never handed out is then
+	// caught as a double free.
+	for i := uintptr(0); i < uintptr(s.nblocks); i++ {
+		p := s.base + i*s.size
 		storeWord(p+8, p^cookieKey)
-		s.free = p
 	}
-	s.nfree = s.nblocks
-	for out.n < want && s.free != 0 {
-		p := s.free
-		s.free = loadWord(p)
-		out.push(p)
-		s.nfree--
-	}
-	c.refillFresh += uint64(out.n)
+	s.setAllFree()
+	n = s.takeFree(buf)
+	c.refillFresh += uint64(n)
 	if s.nfree > 0 {
 		c.slabFree += uint64(s.nfree)
 		c.list(s)
 	}
-	return out, nil
+	return n, nil
 }
 
-// put takes back a batch of free blocks of this class.
-func (c *central) put(b batch) {
+// put takes back free blocks of this class: whole batches into the
+// transfer cache while it has room, the rest onto their slabs.
+func (c *central) put(bs []uintptr) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.flushed += uint64(b.n)
-	if b.n == uint32(classes[c.class].batch) && len(c.transfer) < cap(c.transfer) {
-		c.transfer = append(c.transfer, b)
-		c.xferBlock += uint64(b.n)
-		return
+	c.flushed += uint64(len(bs))
+	bn := int(classes[c.class].batch)
+	for len(bs) >= bn && (c.nxfer+1)*bn <= len(c.xfer) {
+		copy(c.xfer[c.nxfer*bn:], bs[:bn])
+		c.nxfer++
+		c.xferBlock += uint64(bn)
+		bs = bs[bn:]
 	}
-	c.toSlabs(b)
+	c.toSlabs(bs)
 }
 
-// toSlabs returns each block of b to its slab. Caller holds c.mu.
-func (c *central) toSlabs(b batch) {
-	c.toSlab += uint64(b.n)
-	for p, i := b.head, uint32(0); i < b.n; i++ {
-		next := loadWord(p)
+// toSlabs returns each block of bs to its slab. Caller holds c.mu.
+func (c *central) toSlabs(bs []uintptr) {
+	c.toSlab += uint64(len(bs))
+	for _, p := range bs {
 		s := regLookup(p).pages[(p>>pageShift)&(pagesPerSegment-1)]
-		storeWord(p, s.free)
-		s.free = p
-		s.nfree++
+		if !s.putFree(p) {
+			// Free on its slab already: a second copy, which only a
+			// double free that got past Free's check can make (one whose
+			// cookie a stray write had erased). The copy is dropped, so
+			// the slab's count stays exact.
+			c.dupes++
+			corrupted.Add(1)
+			continue
+		}
 		c.slabFree++
 		if s.nfree == 1 {
 			c.list(s)
@@ -143,7 +145,6 @@ func (c *central) toSlabs(b batch) {
 			c.slabs--
 			heap.freeSlab(s)
 		}
-		p = next
 	}
 }
 
@@ -151,12 +152,10 @@ func (c *central) toSlabs(b batch) {
 func (c *central) drain() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, b := range c.transfer {
-		c.xferBlock -= uint64(b.n)
-		c.toSlabs(b)
-		c.toSlab -= uint64(b.n) // not a flush: keep the pipeline counters honest
-	}
-	c.transfer = c.transfer[:0]
+	n := c.nxfer * int(classes[c.class].batch)
+	c.nxfer, c.xferBlock = 0, 0
+	c.toSlabs(c.xfer[:n])
+	c.toSlab -= uint64(n) // not a flush: keep the pipeline counters honest
 }
 
 func (c *central) list(s *slab) {
@@ -180,14 +179,58 @@ func (c *central) unlist(s *slab) {
 	s.next, s.prev = nil, nil
 }
 
-// push appends p to the batch.
-func (b *batch) push(p uintptr) {
-	storeWord(p, 0)
-	if b.n == 0 {
-		b.head = p
-	} else {
-		storeWord(b.tail, p)
+// The slab's free blocks are a bitmap (slab.freeMap), not a list linked
+// through the blocks: taking blocks reads no block memory, and nothing a
+// program writes into a freed block can make the slab hand out another
+// address or the same block twice. The bitmap also catches a block coming
+// back while it is free already (putFree).
+
+// setAllFree marks every block of a fresh slab free.
+func (s *slab) setAllFree() {
+	n := int(s.nblocks)
+	for w := range s.freeMap {
+		switch {
+		case n >= 64:
+			s.freeMap[w] = ^uint64(0)
+			n -= 64
+		case n > 0:
+			s.freeMap[w] = 1<<n - 1
+			n = 0
+		default:
+			s.freeMap[w] = 0
+		}
 	}
-	b.tail = p
-	b.n++
+	s.nfree = s.nblocks
+}
+
+// takeFree moves up to len(buf) free blocks into buf, lowest addresses
+// first, and returns how many. Caller holds the class's central.mu.
+func (s *slab) takeFree(buf []uintptr) int {
+	n := 0
+	for w := range s.freeMap {
+		for m := s.freeMap[w]; m != 0 && n < len(buf); m &= m - 1 {
+			i := w*64 + bits.TrailingZeros64(m)
+			s.freeMap[w] &^= 1 << (i % 64)
+			buf[n] = s.base + uintptr(i)*s.size
+			n++
+		}
+		if n == len(buf) {
+			break
+		}
+	}
+	s.nfree -= uint32(n)
+	return n
+}
+
+// putFree marks p (a block of s) free and reports false if it was free
+// already. Caller holds the class's central.mu.
+func (s *slab) putFree(p uintptr) bool {
+	i := uintptr(uint64(p-s.base) * s.divMul >> divShift)
+	w, bit := i/64, uint64(1)<<(i%64)
+	if s.freeMap[w]&bit != 0 {
+		return false
+	}
+	s.freeMap[w] |= bit
+	s.nfree++
+	return true
 }

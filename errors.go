@@ -28,6 +28,11 @@ var (
 	// ErrPointerType: a typed helper was asked for a type that contains Go
 	// pointers, which the garbage collector could not see in hakmem memory.
 	ErrPointerType = errors.New("type contains Go pointers")
+	// ErrCorrupted: a free block was written after it was freed (its free
+	// marker was overwritten), so hakmem will not hand it out. The block is
+	// dropped, never reused; the allocation that found it fails and the
+	// next one proceeds normally. A use after free in the program.
+	ErrCorrupted = errors.New("free block corrupted (written after free)")
 )
 
 // Error describes a failed operation: which one, on what, and why.

@@ -1,6 +1,9 @@
 package hakmem
 
-import "sync/atomic"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // The public byte-slice API. Each call is a small fast path (a pop from or
 // push onto the current P's list) and a named slow path that does
@@ -213,6 +216,10 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		if err == errOverLimit {
 			Release() // the caches may hold enough; try once more
 			p, err = allocSmallSlow(c, sid, uintptr(size))
+		}
+		if cb, ok := err.(*corruptBlock); ok {
+			return 0, 0, false, newError(op, cb.p, size, ErrCorrupted,
+				fmt.Sprintf("the free block %#x (class %d, %d B) was written after it was freed; it is dropped, never reused", cb.p, cb.class, classes[cb.class].size))
 		}
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)

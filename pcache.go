@@ -6,35 +6,56 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // The per-P front caches. Each P (the Go scheduler's processor; see pin_*.go
-// for how a goroutine gets exclusive use of its P's cache) has one free list
-// per size class. An allocation pops, a free pushes; nothing else happens on
-// the fast path: no lock, no atomic read-modify-write, no shared cache line.
-// A list that runs dry refills one batch from the central list; a list that
-// reaches its cap flushes one batch back. Blocks carry no owner: a block
-// freed on another P simply joins that P's list, so producer/consumer
-// traffic flows through the central transfer caches in whole batches.
+// for how a goroutine gets exclusive use of its P's cache) has one stack of
+// free blocks per size class. An allocation pops, a free pushes; nothing
+// else happens on the fast path: no lock, no atomic read-modify-write, no
+// shared cache line. A stack that runs dry refills one batch from the
+// central list; a stack that reaches its cap flushes one batch back. Blocks
+// carry no owner: a block freed on another P simply joins that P's stack,
+// so producer/consumer traffic flows through the central transfer caches in
+// whole batches.
 //
-// Free blocks are linked through word 0 and carry a cookie in word 1
-// (address ^ cookieKey): Free refuses a block whose cookie is present, which
-// catches double frees wherever the first free put the block. Allocation
-// clears the cookie, which is why the smallest block is 16 bytes.
+// The stacks are arrays of addresses outside the blocks (slot arrays, off
+// the Go heap), not lists linked through the blocks: nothing hakmem follows
+// lives in a free block, so a stray write into one (a use after free)
+// cannot redirect the allocator to memory of its choosing. The slab free
+// lists behind the central lists are bitmaps for the same reason
+// (central.go).
+//
+// Free blocks carry a cookie in word 1 (address ^ cookieKey): Free refuses
+// a block whose cookie is present, which catches double frees wherever the
+// first free put the block, and a pop hands out only a block whose cookie
+// is intact. A block whose cookie is gone was written after it was freed;
+// it is dropped (never handed out again, counted in Stats.Corrupted) and
+// the allocation reports ErrCorrupted. Allocation clears the cookie, which
+// is why the smallest block is 16 bytes.
 
 // maxSites is how many named sites get per-P counters; later sites share
 // atomic counters (site.go).
 const maxSites = 256
 
-// freeList is one class's list in one P's cache. head, n and cap are
-// touched only by the goroutine that has the P pinned.
+// freeList is one class's stack of free blocks in one P's cache. n and cap
+// are touched only by the goroutine that has the P pinned.
 type freeList struct {
-	head   uintptr // first free block, 0 when empty
-	n      uint32  // blocks on the list
-	cap    uint32  // flush when a free finds n == cap; set by the owner from the capacity learner's targets (caplearn.go)
+	slots  uintptr // slot array: max words off the Go heap; slots[0..n) are free blocks, slots[n-1] the top. Immutable
+	n      uint32  // blocks on the stack
+	cap    uint32  // flush when a free finds n == cap; at most max; set by the owner from the capacity learner's targets (caplearn.go)
+	max    uint32  // slots in the array: the highest cap the class can be given when the cache is made (slotsFor). Immutable
 	allocs counter // blocks popped for the program
 	frees  counter // blocks pushed by the program's frees
 }
+
+// maxBatch bounds classes[c].batch (checked at init): the slow paths move
+// a batch through an array of this many words on the stack.
+const maxBatch = 32
+
+// flushChunk is how many blocks a whole-cache flush (Release, a retired P)
+// moves per pinned section.
+const flushChunk = 256
 
 type pcache struct {
 	lists [numClasses]freeList
@@ -102,9 +123,7 @@ func growCaches(n int) {
 		pc := &pcache{id: int32(i)}
 		pc.epoch.Store(releaseEpoch.Load())
 		pc.capGen = capLearn.gen.Load() // before the targets: a change meanwhile is applied at the first slow path
-		for c := range pc.lists {
-			pc.lists[c].cap = capOf(c, scale)
-		}
+		pc.makeSlots(scale)
 		cs[i] = pc
 	}
 	caches.Store(&cs)
@@ -115,39 +134,108 @@ func growCaches(n int) {
 
 func gomaxprocs() int { return max(runtime.GOMAXPROCS(0), 1) }
 
-// pop takes the first block off the list, clears its cookie and counts the
-// allocation; 0 if the list is empty.
-func (l *freeList) pop() uintptr {
-	p := l.head
-	if p != 0 {
-		l.head = loadWord(p)
-		storeWord(p+8, 0)
-		l.n--
-		l.allocs.inc()
+func init() {
+	for c := range classes {
+		if classes[c].batch > maxBatch {
+			panic("hakmem: a class's batch exceeds maxBatch")
+		}
 	}
+}
+
+// slotsFor is the slot array length of class c in a cache made at scale:
+// the highest cap the capacity learner may give it (capCeiling).
+func slotsFor(c int, scale int) uint32 { return capCeiling(c, defaultCap(c, scale)) }
+
+// makeSlots maps pc's slot arrays, one mapping for all classes, and sets
+// each list's cap. If the mapping fails the cache works without per-P
+// caching (every max and cap 0): slower, never wrong.
+func (pc *pcache) makeSlots(scale int) {
+	var total uintptr
+	for c := range pc.lists {
+		total += uintptr(slotsFor(c, scale))
+	}
+	base, err := metaMap(max((total*8+osPageSize-1)&^(osPageSize-1), osPageSize))
+	if err != nil {
+		return
+	}
+	for c := range pc.lists {
+		l := &pc.lists[c]
+		l.slots, l.max = base, slotsFor(c, scale)
+		l.cap = min(capOf(c, scale), l.max)
+		base += uintptr(l.max) * 8
+	}
+}
+
+// pop takes the top block off the stack, clears its cookie and counts the
+// allocation. It returns 0 when the stack is empty or the top block's
+// cookie is gone (the slow path drops that block: popBad).
+func (l *freeList) pop() uintptr {
+	n := l.n - 1
+	if int32(n) < 0 {
+		return 0
+	}
+	p := *(*uintptr)(ptr(l.slots + uintptr(n)*8))
+	if *(*uintptr)(ptr(p + 8)) != p^cookieKey {
+		return 0
+	}
+	*(*uintptr)(ptr(p + 8)) = 0
+	l.n = n
+	l.allocs.inc()
 	return p
 }
 
-// push adds a freed block (cookie already set) and counts the free.
+// push adds a freed block (cookie already set) and counts the free. The
+// caller has checked n < cap.
 func (l *freeList) push(p uintptr) {
-	storeWord(p, l.head)
-	l.head = p
+	storeWord(l.slots+uintptr(l.n)*8, p)
 	l.n++
 	l.frees.inc()
 }
 
-// cut detaches the first k blocks (k <= n) as a batch.
-func (l *freeList) cut(k uint32) batch {
-	b := batch{head: l.head, n: k}
-	t := l.head
-	for i := uint32(1); i < k; i++ {
-		t = loadWord(t)
+// popBad takes the top block off the stack when its cookie is gone and
+// returns it (0 if the top block is fine or the stack is empty). The block
+// is not handed out again: it was written after it was freed, or freed
+// twice at once, and may be live.
+func (l *freeList) popBad() uintptr {
+	if l.n == 0 {
+		return 0
 	}
-	b.tail = t
-	l.head = loadWord(t)
-	l.n -= k
-	return b
+	p := loadWord(l.slots + uintptr(l.n-1)*8)
+	if loadWord(p+8) == p^cookieKey {
+		return 0
+	}
+	l.n--
+	return p
 }
+
+// cut moves the top len(buf) blocks (at most n) into buf.
+func (l *freeList) cut(buf []uintptr) {
+	k := uint32(len(buf))
+	copy(buf, unsafe.Slice((*uintptr)(ptr(l.slots+uintptr(l.n-k)*8)), k))
+	l.n -= k
+}
+
+// fill pushes the blocks of buf that fit under max and returns how many.
+// They are not the program's frees: the caller counts them as moved in.
+func (l *freeList) fill(buf []uintptr) uint32 {
+	k := min(uint32(len(buf)), l.max-l.n)
+	copy(unsafe.Slice((*uintptr)(ptr(l.slots+uintptr(l.n)*8)), k), buf[:k])
+	l.n += k
+	return k
+}
+
+// corrupted counts blocks dropped because their cookie was gone
+// (Stats.Corrupted).
+var corrupted atomic.Uint64
+
+// corruptBlock is the error allocSmallSlow returns for a dropped block;
+// allocAddr turns it into ErrCorrupted.
+type corruptBlock struct {
+	p     uintptr
+	class uint8
+}
+
+func (e *corruptBlock) Error() string { return "a free block's cookie was overwritten" }
 
 // allocSmallSlow refills class c's list of the current P and returns a
 // block. sid and size are for site accounting (sid 0: the default site).
@@ -162,6 +250,12 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 		pc = syncCaps(pc)
 	}
 	l := &pc.lists[c]
+	if bad := l.popBad(); bad != 0 {
+		pc.moved[c].out.inc() // out of the cache into nowhere: counted as in use for good
+		unpin(pc)
+		corrupted.Add(1)
+		return 0, &corruptBlock{p: bad, class: c}
+	}
 	if p := l.pop(); p != 0 { // another goroutine refilled this P meanwhile
 		pc.countSite(sid, size)
 		unpin(pc)
@@ -170,24 +264,30 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 	id := pc.id
 	unpin(pc)
 	capWake()
-	b, err := centrals[c].take(uint32(classes[c].batch), id)
+	var buf [maxBatch]uintptr
+	n, err := centrals[c].take(buf[:classes[c].batch], id)
 	if err != nil {
 		return 0, err
 	}
+	// The first block goes to the program; the rest into the P's stack.
+	p := buf[0]
+	storeWord(p+8, 0)
 	pc = pinSlow()
 	l = &pc.lists[c]
-	storeWord(b.tail, l.head)
-	l.head = b.head
-	l.n += b.n
-	pc.moved[c].in.add(uint64(b.n))
+	k := l.fill(buf[1:n])
+	pc.moved[c].in.add(uint64(k) + 1)
 	pc.misses[c].refills.inc()
-	p := l.pop()
+	l.allocs.inc()
 	pc.countSite(sid, size)
 	unpin(pc)
+	if rest := buf[1+k : n]; len(rest) > 0 { // the stack filled up meanwhile
+		centrals[c].put(rest)
+	}
 	return p, nil
 }
 
-// freeSmallSlow handles a free into a full list: push, then flush a batch.
+// freeSmallSlow handles a free into a full stack: the top batch-1 blocks
+// and p go back to the central list together.
 func freeSmallSlow(p uintptr, s *slab) {
 	c := s.class
 	pc := pinSlow()
@@ -195,21 +295,26 @@ func freeSmallSlow(p uintptr, s *slab) {
 		pc = syncCaps(pc)
 	}
 	l := &pc.lists[c]
-	l.push(p)
 	if s.owner.Load() != pc.id {
 		pc.crossP.inc()
 	}
-	k := min(uint32(classes[c].batch), l.n)
-	var b batch
-	if l.n > l.cap {
-		b = l.cut(k)
-		pc.moved[c].out.add(uint64(b.n))
+	var buf [maxBatch]uintptr
+	k := uint32(0)
+	if l.n < l.cap {
+		l.push(p)
+	} else {
+		l.frees.inc()
+		k = min(uint32(classes[c].batch)-1, l.n)
+		l.cut(buf[:k])
+		buf[k] = p
+		k++
+		pc.moved[c].out.add(uint64(k))
 		pc.misses[c].flushes.inc()
 	}
 	stale := pc.epoch.Load() != releaseEpoch.Load()
 	unpin(pc)
-	if b.n > 0 {
-		centrals[c].put(b)
+	if k > 0 {
+		centrals[c].put(buf[:k])
 		if heap.nretired.Load() >= retireSync {
 			heap.reapRetired(false)
 		}
@@ -227,33 +332,49 @@ func (pc *pcache) countSite(sid int32, size uintptr) {
 	}
 }
 
-// detachAll empties every list of pc into bs, under pin (or the cache's
-// lock). It only moves list heads: no allocation, no lock.
-func (pc *pcache) detachAll(bs *[numClasses]batch) {
+// cutAny moves up to len(buf) blocks of the first non-empty list of pc
+// into buf and returns their class and number (0 when pc is empty). The
+// caller holds pc (pinned, its slot's lock, or a retired P's cache taken
+// over) and hands the blocks to centrals[c] after letting go of it.
+func (pc *pcache) cutAny(buf []uintptr) (c int, k uint32) {
 	pc.epoch.Store(releaseEpoch.Load())
 	for c := range pc.lists {
 		l := &pc.lists[c]
 		if l.n > 0 {
-			bs[c] = l.cut(l.n)
-			pc.moved[c].out.add(uint64(bs[c].n))
+			k = min(l.n, uint32(len(buf)))
+			l.cut(buf[:k])
+			pc.moved[c].out.add(uint64(k))
+			return c, k
 		}
 	}
+	return 0, 0
 }
 
-// flushBatches hands detached lists back to the central lists.
-func flushBatches(bs *[numClasses]batch) {
-	for c := range bs {
-		if bs[c].n > 0 {
-			centrals[c].put(bs[c])
-		}
-	}
-}
-
-// flushOwn flushes the current P's cache entirely.
+// flushOwn flushes the current P's cache entirely, a chunk per pinned
+// section (the goroutine may change P between chunks: it flushes the
+// cache of the P it is on until that one is empty).
 func flushOwn() {
-	var bs [numClasses]batch
-	pc := pinSlow()
-	pc.detachAll(&bs)
-	unpin(pc)
-	flushBatches(&bs)
+	var buf [flushChunk]uintptr
+	for {
+		pc := pinSlow()
+		c, k := pc.cutAny(buf[:])
+		unpin(pc)
+		if k == 0 {
+			return
+		}
+		centrals[c].put(buf[:k])
+	}
+}
+
+// drainHeld empties a cache that the caller holds without pinning (a
+// retired P's cache taken over by Release).
+func (pc *pcache) drainHeld() {
+	var buf [flushChunk]uintptr
+	for {
+		c, k := pc.cutAny(buf[:])
+		if k == 0 {
+			return
+		}
+		centrals[c].put(buf[:k])
+	}
 }

@@ -204,9 +204,7 @@ func stealRetired(cs []*pcache, all bool, target uint64) {
 		if stealHook != nil {
 			stealHook(k, true)
 		}
-		var bs [numClasses]batch
-		pc.detachAll(&bs)
-		flushBatches(&bs)
+		pc.drainHeld()
 		setProcCache(k, pc)
 		pc.stolen.Store(false)
 	}

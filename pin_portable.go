@@ -52,11 +52,16 @@ func publishCache(*pcache) {}
 // any goroutine may take any slot and GOMAXPROCS retires none, so every
 // cache is drained whatever GOMAXPROCS did.
 func flushOthers() {
+	var buf [flushChunk]uintptr
 	for _, pc := range *caches.Load() {
-		var bs [numClasses]batch
-		pc.mu.Lock()
-		pc.detachAll(&bs)
-		pc.mu.Unlock()
-		flushBatches(&bs)
+		for {
+			pc.mu.Lock()
+			c, k := pc.cutAny(buf[:])
+			pc.mu.Unlock()
+			if k == 0 {
+				break
+			}
+			centrals[c].put(buf[:k])
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 // census is a slow recount of everything the allocator holds, made by
@@ -44,26 +45,21 @@ func takeCensus(t *testing.T) census {
 			t.Fatalf("free block %#x (%s) not a block of class %d", p, where, class)
 		}
 	}
-	walk := func(head uintptr, n uint32, where string, class uint8) uint64 {
-		var k uint32
-		for p := head; k < n; k++ {
-			if p == 0 {
-				t.Fatalf("%s: list ends after %d of %d blocks", where, k, n)
-			}
+	walk := func(bs []uintptr, where string, class uint8) uint64 {
+		for _, p := range bs {
 			mark(p, where, class)
-			p = loadWord(p)
 		}
-		return uint64(n)
+		return uint64(len(bs))
 	}
 
 	var cachedBlocks [numClasses]uint64
 	for _, pc := range *caches.Load() {
 		for c := range pc.lists {
 			l := &pc.lists[c]
-			cachedBlocks[c] += walk(l.head, l.n, "per-P list", uint8(c))
-			if k := countLinks(l.head); k != l.n {
-				t.Fatalf("P %d class %d: n = %d but %d links", pc.id, c, l.n, k)
+			if l.n > l.max || l.cap > l.max {
+				t.Fatalf("P %d class %d: n %d cap %d beyond the %d slots", pc.id, c, l.n, l.cap, l.max)
 			}
+			cachedBlocks[c] += walk(unsafe.Slice((*uintptr)(ptr(l.slots)), l.n), "per-P stack", uint8(c))
 		}
 	}
 	slabsOfClass := map[uint8]int{}
@@ -74,17 +70,24 @@ func takeCensus(t *testing.T) census {
 		// fail the test, not hang the cleanup's Release on this lock.
 		unlock := sync.OnceFunc(ct.mu.Unlock)
 		defer unlock()
-		for _, b := range ct.transfer {
-			cachedBlocks[c] += walk(b.head, b.n, "transfer cache", uint8(c))
-		}
+		cachedBlocks[c] += walk(ct.xfer[:ct.nxfer*int(classes[c].batch)], "transfer cache", uint8(c))
 		for s := ct.partial; s != nil; s = s.next {
 			if s.nfree == 0 || s.class != uint8(c) {
 				t.Fatalf("class %d: slab %#x on the partial list with nfree %d class %d", c, s.base, s.nfree, s.class)
 			}
-			cachedBlocks[c] += walk(s.free, s.nfree, "slab free list", uint8(c))
-			if countLinks(s.free) != s.nfree {
-				t.Fatalf("slab %#x: nfree %d but %d links", s.base, s.nfree, countLinks(s.free))
+			var free []uintptr
+			for i := uintptr(0); i < maxSlabBlocks; i++ {
+				if s.freeMap[i/64]&(1<<(i%64)) != 0 {
+					if i >= uintptr(s.nblocks) {
+						t.Fatalf("slab %#x: free bit %d beyond its %d blocks", s.base, i, s.nblocks)
+					}
+					free = append(free, s.base+i*s.size)
+				}
 			}
+			if uint32(len(free)) != s.nfree {
+				t.Fatalf("slab %#x: nfree %d but %d bits", s.base, s.nfree, len(free))
+			}
+			cachedBlocks[c] += walk(free, "slab free bitmap", uint8(c))
 		}
 		unlock()
 	}
@@ -225,14 +228,6 @@ func slabTails(n map[uint8]int) uint64 {
 		t += uint64(k) * uint64(int(ci.pages)*pageSize-int(ci.nblocks)*int(ci.size))
 	}
 	return t
-}
-
-func countLinks(p uintptr) uint32 {
-	var n uint32
-	for ; p != 0; p = loadWord(p) {
-		n++
-	}
-	return n
 }
 
 // checkStats compares ReadStats with a census and checks the identity.

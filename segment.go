@@ -25,6 +25,9 @@ const (
 	pageShift       = 14
 	pageSize        = 1 << pageShift
 	pagesPerSegment = segmentSize / pageSize
+	// maxSlabBlocks bounds classInfo.nblocks (the 16 B class: one page of
+	// 16-byte blocks), and so the slab's free bitmap.
+	maxSlabBlocks = pageSize / 16
 )
 
 // segment kinds
@@ -98,11 +101,11 @@ type slab struct {
 	npages  uint8
 	seg     *segment
 	// ----
-	owner atomic.Int32 // P that last refilled from this slab (stats only; read by Free)
-	free  uintptr      // free list of blocks, linked through word 0
-	nfree uint32       // blocks on free
-	next  *slab        // in central.partial
-	prev  *slab        //
+	owner   atomic.Int32               // P that last refilled from this slab (stats only; read by Free)
+	freeMap [maxSlabBlocks / 64]uint64 // bit i set: block i is free on the slab (central.go)
+	nfree   uint32                     // bits set in freeMap
+	next    *slab                      // in central.partial
+	prev    *slab                      //
 }
 
 // pageHeap is the single owner of segments and large blocks.
@@ -186,7 +189,7 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 	s.npages = uint8(n)
 	s.seg = seg
 	s.owner.Store(-1)
-	s.free, s.nfree, s.next, s.prev = 0, 0, nil, nil
+	s.freeMap, s.nfree, s.next, s.prev = [maxSlabBlocks / 64]uint64{}, 0, nil, nil
 	for i := first; i < first+n; i++ {
 		seg.pages[i] = s
 	}

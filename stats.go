@@ -101,6 +101,10 @@ type Stats struct {
 
 	// Errors reported to the program (misuse and failures), all kinds.
 	Errors uint64
+	// Corrupted counts free blocks dropped because something wrote over
+	// their free marker after they were freed (ErrCorrupted), or because
+	// one came back to its slab twice. Dropped blocks are never reused.
+	Corrupted uint64
 
 	// Syscalls made. The madvise calls: MADV_FREE (WARM), MADV_DONTNEED
 	// (COLD, purged slab pages, Release) and MADV_HUGEPAGE (HAKMEM_THP).
@@ -287,6 +291,7 @@ func ReadStats() Stats {
 	st.Allocs += largeAllocs.Load()
 	st.Frees += largeFrees.Load()
 	st.Errors = errorCount.Load()
+	st.Corrupted = corrupted.Load()
 	st.Mmaps = sysMmaps.Load()
 	st.Munmaps = sysMunmaps.Load()
 	readCapStats(&st, &pcached)
