@@ -125,16 +125,22 @@ func (c *central) put(bs []uintptr) {
 func (c *central) toSlabs(bs []uintptr) {
 	c.toSlab += uint64(len(bs))
 	for _, p := range bs {
-		s := regLookup(p).pages[(p>>pageShift)&(pagesPerSegment-1)]
-		if !s.putFree(p) {
-			// Free on its slab already: a second copy, which only a
-			// double free that got past Free's check can make (one whose
-			// cookie a stray write had erased). The copy is dropped, so
-			// the slab's count stays exact.
+		s := c.slabOf(p)
+		// A block not free on its slab keeps the slab from emptying, so
+		// its memory is mapped and its cookie can be read.
+		if s == nil || s.isFree(p) || loadWord(p+8) != p^cookieKey {
+			// A second copy of a block, which only a double free that
+			// got past Free's check makes (two racing Frees, or one after
+			// a stray write erased the cookie): the block is free on its
+			// slab already, live again through the other copy, or its
+			// slab went home when the first copy came back. Or a block
+			// written after it was freed. Dropped either way, so the
+			// slab's count stays exact and no live block goes back.
 			c.dupes++
 			corrupted.Add(1)
 			continue
 		}
+		s.putFree(p)
 		c.slabFree++
 		if s.nfree == 1 {
 			c.list(s)
@@ -146,6 +152,25 @@ func (c *central) toSlabs(bs []uintptr) {
 			heap.freeSlab(s)
 		}
 	}
+}
+
+// slabOf returns the slab of this class that p is a block of, nil if
+// there is none any more (see toSlabs). Caller holds c.mu, which keeps a
+// slab of this class from being freed.
+func (c *central) slabOf(p uintptr) *slab {
+	seg := regLookup(p)
+	if seg == nil || seg.kind != kindSmall {
+		return nil
+	}
+	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	if s == nil || s.class != c.class {
+		return nil
+	}
+	off := p - s.base
+	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
+		return nil
+	}
+	return s
 }
 
 // drain empties the transfer cache onto the slabs (Release).
@@ -183,7 +208,7 @@ func (c *central) unlist(s *slab) {
 // through the blocks: taking blocks reads no block memory, and nothing a
 // program writes into a freed block can make the slab hand out another
 // address or the same block twice. The bitmap also catches a block coming
-// back while it is free already (putFree).
+// back while it is free already (toSlabs).
 
 // setAllFree marks every block of a fresh slab free.
 func (s *slab) setAllFree() {
@@ -222,15 +247,17 @@ func (s *slab) takeFree(buf []uintptr) int {
 	return n
 }
 
-// putFree marks p (a block of s) free and reports false if it was free
-// already. Caller holds the class's central.mu.
-func (s *slab) putFree(p uintptr) bool {
+// isFree reports whether p (a block of s) is free on the slab. Caller
+// holds the class's central.mu.
+func (s *slab) isFree(p uintptr) bool {
 	i := uintptr(uint64(p-s.base) * s.divMul >> divShift)
-	w, bit := i/64, uint64(1)<<(i%64)
-	if s.freeMap[w]&bit != 0 {
-		return false
-	}
-	s.freeMap[w] |= bit
+	return s.freeMap[i/64]&(1<<(i%64)) != 0
+}
+
+// putFree marks p (a block of s, not free) free. Caller holds the class's
+// central.mu.
+func (s *slab) putFree(p uintptr) {
+	i := uintptr(uint64(p-s.base) * s.divMul >> divShift)
+	s.freeMap[i/64] |= 1 << (i % 64)
 	s.nfree++
-	return true
 }

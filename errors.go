@@ -28,10 +28,11 @@ var (
 	// ErrPointerType: a typed helper was asked for a type that contains Go
 	// pointers, which the garbage collector could not see in hakmem memory.
 	ErrPointerType = errors.New("type contains Go pointers")
-	// ErrCorrupted: a free block was written after it was freed (its free
-	// marker was overwritten), so hakmem will not hand it out. The block is
-	// dropped, never reused; the allocation that found it fails and the
-	// next one proceeds normally. A use after free in the program.
+	// ErrCorrupted: a free block lost its free marker, so hakmem will not
+	// hand it out: it was written after it was freed (a use after free), or
+	// two goroutines freed it at once (a racing double free, which can put
+	// the block in two caches). The block is dropped, never reused; the
+	// allocation that found it fails and the next one proceeds normally.
 	ErrCorrupted = errors.New("free block corrupted (written after free)")
 )
 

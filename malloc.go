@@ -62,7 +62,7 @@ func Free(b []byte) {
 		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil {
 			off := p - s.base
 			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
-				claimWord(p+8, loadWord(p+8), p^cookieKey) {
+				claimBlock(p) {
 				l := &pc.lists[s.class]
 				if l.n < l.cap {
 					l.push(p)
@@ -219,7 +219,7 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		}
 		if cb, ok := err.(*corruptBlock); ok {
 			return 0, 0, false, newError(op, cb.p, size, ErrCorrupted,
-				fmt.Sprintf("the free block %#x (class %d, %d B) was written after it was freed; it is dropped, never reused", cb.p, cb.class, classes[cb.class].size))
+				fmt.Sprintf("the free block %#x (class %d, %d B) lost its free marker: it was written after it was freed, or freed twice at once by racing goroutines; it is dropped, never reused", cb.p, cb.class, classes[cb.class].size))
 		}
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)
@@ -271,8 +271,7 @@ func freeAddr(p uintptr, op string) error {
 }
 
 // freeFast is the fast path of Free: when p is the start of an allocated
-// small block it claims the block (claimWord: the cookie goes in with one
-// compare-and-swap, so of two racing Frees exactly one wins), pushes it onto
+// small block it claims the block (claimBlock: the cookie goes in), pushes it onto
 // the current P's list, flushing a batch if the list is full, and reports
 // true. For anything else (errors, large blocks) it reports false and
 // changes nothing. The checks, in order: p is in a hakmem segment
@@ -292,7 +291,7 @@ func freeFast(p uintptr) bool {
 	}
 	off := p - s.base
 	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) ||
-		!claimWord(p+8, loadWord(p+8), p^cookieKey) {
+		!claimBlock(p) {
 		unpin(pc)
 		return false
 	}
@@ -320,16 +319,14 @@ func freeSlow(p uintptr, op string) error {
 		return freeOther(p, seg, op)
 	}
 	s, bad, detail := checkSmall(p, seg)
-	if bad == nil {
-		if old := loadWord(p + 8); old == p^cookieKey || !claimWord(p+8, old, p^cookieKey) {
-			bad = ErrDoubleFree
-		}
+	if bad == nil && !claimBlock(p) {
+		bad = ErrDoubleFree
 	}
 	unpin(pc)
 	if bad != nil {
 		return newError(op, p, 0, bad, detail) // allocates: never pinned
 	}
-	freeSmallSlow(p, s) // claimed on the second try: the word had changed under freeFast
+	freeSmallSlow(p, s) // claimed here: a racing Free freed it under freeFast's checks
 	return nil
 }
 
@@ -370,7 +367,7 @@ func freeOther(p uintptr, seg *segment, op string) error {
 // munmap of a racing Free.
 func tombstoneError(p uintptr, op string) error {
 	heap.mu.Lock()
-	foreign := regLookup(p) != freedChunk || !heap.isRetired(p) && osMapped(p)
+	foreign := regLookup(p) != freedChunk || !heap.isRetired(p) && !heap.isSpare(p) && osMapped(p)
 	heap.mu.Unlock()
 	if foreign {
 		return newError(op, p, 0, ErrInvalidPointer, "not hakmem memory (hakmem memory was here once; someone else mapped it since)")

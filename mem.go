@@ -1,9 +1,6 @@
 package hakmem
 
-import (
-	"sync/atomic"
-	"unsafe"
-)
+import "unsafe"
 
 // This file and os_*.go are the only places that turn addresses into
 // pointers. hakmem memory is not Go-heap memory: the garbage collector
@@ -15,18 +12,31 @@ import (
 // GC does not own; it compiles to nothing.
 func ptr(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p)) }
 
-// loadWord and storeWord access the first words of a free block: word 0 is
-// the next link of a free list, word 1 the free cookie.
+// loadWord and storeWord read and write a word of memory hakmem owns (a
+// block's free cookie is word 1; metadata chunks).
 func loadWord(p uintptr) uintptr     { return *(*uintptr)(ptr(p)) }
 func storeWord(p uintptr, v uintptr) { *(*uintptr)(ptr(p)) = v }
 
-// claimWord atomically replaces word 1 of a block, which holds old, with
-// the free cookie. Two racing Frees of one block both read the same old
-// value; exactly one swap succeeds, so a block can never be pushed onto two
-// free lists. It fails if the word changed in between or already holds the
-// cookie.
-func claimWord(p, old, cookie uintptr) bool {
-	return old != cookie && atomic.CompareAndSwapUintptr((*uintptr)(ptr(p)), old, cookie)
+// claimBlock marks the block at p free by writing its cookie into word 1,
+// and reports false if the cookie is there already (a double free). It is
+// a plain load and store, not an atomic swap: a locked instruction on a
+// block the CPU has not touched lately (a free usually comes long after
+// the block's allocation) cannot overlap the cache miss, and cost larson a
+// quarter of its CPU. So two Frees of one block racing each other (a data
+// race in the program) may both succeed, and the block's address land in
+// two P stacks. That is caught later, never faulting: the pop that comes
+// second finds the cookie gone and drops its copy (ErrCorrupted), a copy
+// that reaches a slab finds the block free there already or its cookie
+// gone and is dropped (central.toSlabs), and a copy left behind after the
+// segment emptied reads a spare range that stays mapped (retire.go).
+// Sequential double frees are always caught. Checked mode catches racing
+// ones too.
+func claimBlock(p uintptr) bool {
+	if loadWord(p+8) == p^cookieKey {
+		return false
+	}
+	storeWord(p+8, p^cookieKey)
+	return true
 }
 
 // bytesAt is the slice of n bytes at p with capacity c.

@@ -269,19 +269,31 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	// The first block goes to the program; the rest into the P's stack.
+	// The first block goes to the program, checked like a pop; the rest
+	// into the P's stack, to be checked when popped.
 	p := buf[0]
-	storeWord(p+8, 0)
+	ok := loadWord(p+8) == p^cookieKey
+	if ok {
+		storeWord(p+8, 0)
+	}
 	pc = pinSlow()
 	l = &pc.lists[c]
 	k := l.fill(buf[1:n])
 	pc.moved[c].in.add(uint64(k) + 1)
 	pc.misses[c].refills.inc()
-	l.allocs.inc()
-	pc.countSite(sid, size)
+	if ok {
+		l.allocs.inc()
+		pc.countSite(sid, size)
+	} else {
+		pc.moved[c].out.inc() // dropped: counted as in use for good
+	}
 	unpin(pc)
 	if rest := buf[1+k : n]; len(rest) > 0 { // the stack filled up meanwhile
 		centrals[c].put(rest)
+	}
+	if !ok {
+		corrupted.Add(1)
+		return 0, &corruptBlock{p: p, class: c}
 	}
 	return p, nil
 }

@@ -2,6 +2,7 @@ package hakmem_test
 
 import (
 	"errors"
+	"runtime"
 	"sync/atomic"
 	"testing"
 
@@ -61,4 +62,50 @@ func TestRacingDoubleFreeNeverFaults(t *testing.T) {
 	}
 	hakmem.Release()
 	statsIdentity(t, hakmem.ReadStats(), "after the races and Release")
+}
+
+// TestStaleCopyAfterReap: two racing Frees of a block may both succeed
+// (Free claims without an atomic), leaving the block's address in two P
+// stacks. If one copy goes home, its segment empties and is reaped while
+// the other copy is still in a P that nothing visited (Release flushes a
+// busy P only at its next slow path), the pop of that copy reads the
+// block's cookie in memory hakmem gave back. It must read a spare range,
+// still mapped (retire.go), and drop the copy with ErrCorrupted: with the
+// range unmapped it was a fatal fault. A child process, since the failure
+// is a crash.
+func TestStaleCopyAfterReap(t *testing.T) {
+	if hakmem.OSMapsGoHeap {
+		t.Skip("hakmem_nommap: reaped ranges go back to the Go heap, which stays mapped")
+	}
+	if !isolate(t) {
+		return
+	}
+	runtime.LockOSThread() // one P for the push and the pop
+	defer runtime.UnlockOSThread()
+	defer hakmem.SetMode(hakmem.Balanced)
+	if err := hakmem.SetMode(hakmem.Minimal); err != nil { // no segment cache: an empty segment is reaped
+		t.Fatal(err)
+	}
+	b := hakmem.Alloc(64)
+	p := addr(b)
+	hakmem.Free(b)
+	hakmem.Release()
+	st := hakmem.ReadStats()
+	if st.Segments != 0 || st.SpareBytes == 0 {
+		t.Fatalf("after Release: %d segments, %d spare bytes; want 0 and a spare", st.Segments, st.SpareBytes)
+	}
+	if !hakmem.PushStale(64, p) {
+		t.Fatal("stack full")
+	}
+	_, err := hakmem.TryAlloc(64)
+	if !errors.Is(err, hakmem.ErrCorrupted) {
+		t.Fatalf("TryAlloc over a stale copy: %v, want ErrCorrupted", err)
+	}
+	mmaps := hakmem.ReadStats().Mmaps
+	c := hakmem.Alloc(64) // a new segment, in the spare range
+	if got := hakmem.ReadStats(); got.SpareBytes != st.SpareBytes-2<<20 || got.Mmaps != mmaps {
+		t.Errorf("new segment: spare %d -> %d bytes, mmaps %d -> %d; want the spare reused, no mmap", st.SpareBytes, got.SpareBytes, mmaps, got.Mmaps)
+	}
+	hakmem.Free(c)
+	checkWorks(t)
 }

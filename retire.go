@@ -1,5 +1,7 @@
 package hakmem
 
+import "unsafe"
+
 // Retiring segments. Free checks a block against the metadata and then
 // writes into the block (its cookie and link). If another goroutine could
 // unmap the block's segment between the check and the write, a racing
@@ -17,6 +19,19 @@ package hakmem
 // the tombstone went in. Large blocks need no barrier: Free never touches
 // a large block's memory, only its header, and headers are never unmapped
 // (meta.go).
+//
+// A reaped segment's pages go back to the OS (MADV_DONTNEED), but its
+// address range stays mapped, as a spare that the next segment reuses
+// (mapSegment), the way the Go runtime keeps its heap arenas. The reason
+// is the per-P stacks: Free claims a block without an atomic (malloc.go),
+// so a racing double free of one block can leave a copy of its address in
+// a second P's stack after the block went home and its segment emptied.
+// A pop reads the block's cookie before it hands it out; in a spare range
+// that read sees zeros (or a block of the segment that reused the range),
+// never an unmapped page. Spares are address space, not memory: they are
+// not in Stats.MappedBytes nor against the memory limit, and are reported
+// as Stats.SpareBytes. Under hakmem_nommap the range goes back to the Go
+// heap (osUnmap), which Go never unmaps either.
 //
 // Retired segments are still mapped: they count in Stats.MappedBytes, as
 // free pages, and against the memory limit, until reaped. The scavenger
@@ -73,17 +88,68 @@ func (h *pageHeap) reapRetired(wait bool) {
 	}
 	pinBarrier()
 	for _, s := range segs {
-		osUnmap(s.base, segmentSize)
+		if !osMapsGoHeap {
+			osFree(s.base, segmentSize, true)
+		}
 	}
 	h.mu.Lock()
 	h.reaping = nil
 	for _, s := range segs {
 		h.nsegments--
 		h.freePages -= pagesPerSegment
-		cfg().logf(debugVerbose, "unmap segment %#x", s.base)
+		if osMapsGoHeap || !h.putSpare(s.base) {
+			osUnmap(s.base, segmentSize)
+		}
+		cfg().logf(debugVerbose, "reap segment %#x", s.base)
 		freeSegment(s) // after the barrier: no pinned Free still reads it
 	}
 	h.mu.Unlock()
+}
+
+// spareNode records one spare range, off the Go heap (sparePool).
+type spareNode struct {
+	base uintptr
+	next *spareNode
+}
+
+var sparePool = metaPool{size: 64}
+
+// putSpare keeps [base, base+segmentSize) as a spare; false if there is no
+// memory for its record (the caller unmaps it). Caller holds heap.mu.
+func (h *pageHeap) putSpare(base uintptr) bool {
+	p, err := sparePool.get()
+	if err != nil {
+		return false
+	}
+	n := (*spareNode)(ptr(p))
+	n.base, n.next = base, h.spare
+	h.spare = n
+	h.nspare++
+	return true
+}
+
+// takeSpare returns a spare range for a new segment, if there is one.
+// Its registry entry is still the tombstone. Caller holds heap.mu.
+func (h *pageHeap) takeSpare() (uintptr, bool) {
+	n := h.spare
+	if n == nil {
+		return 0, false
+	}
+	h.spare = n.next
+	h.nspare--
+	base := n.base
+	sparePool.put(uintptr(unsafe.Pointer(n)))
+	return base, true
+}
+
+// isSpare reports whether p lies in a spare range. Caller holds heap.mu.
+func (h *pageHeap) isSpare(p uintptr) bool {
+	for n := h.spare; n != nil; n = n.next {
+		if p-n.base < segmentSize {
+			return true
+		}
+	}
+	return false
 }
 
 // forEachRetired calls f for every retired segment not yet unmapped.

@@ -140,6 +140,12 @@ type pageHeap struct {
 	retired  segQueue
 	reaping  []*segment
 	nretired atomic.Int32
+
+	// spare lists the address ranges of reaped segments, kept mapped with
+	// their pages dropped (retire.go), newest first, linked through
+	// spareNode.next; nspare counts them. Not counted in nsegments.
+	spare  *spareNode
+	nspare int
 }
 
 var heap pageHeap
@@ -243,12 +249,15 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 	if err := h.checkLimit(segmentSize); err != nil {
 		return nil, err
 	}
-	base, err := osMap(segmentSize, segmentSize)
-	if err != nil {
-		return nil, err
+	var err error
+	base, reused := h.takeSpare()
+	if !reused {
+		if base, err = osMap(segmentSize, segmentSize); err != nil {
+			return nil, err
+		}
 	}
 	config := cfg()
-	config.logf(debugVerbose, "map segment %#x", base)
+	config.logf(debugVerbose, "map segment %#x (reused: %v)", base, reused)
 	if config.thp == thpOn {
 		osHugepage(base, segmentSize)
 	}

@@ -43,12 +43,15 @@ type Stats struct {
 	DroppedBytes   uint64
 	CommittedBytes uint64
 
-	Segments        int    // segments mapped (2 MiB each), cached and retired ones included
-	SegmentsCached  int    // empty segments kept mapped for reuse
-	SegmentsRetired int    // empty segments waiting for a pin barrier before they are unmapped
-	Slabs           int    // slabs carved in live segments
-	LargeBlocks     int    // large blocks (each its own mapping) held by the program
-	LargeBytes      uint64 // their mapped bytes
+	Segments        int // segments mapped (2 MiB each), cached and retired ones included
+	SegmentsCached  int // empty segments kept mapped for reuse
+	SegmentsRetired int // empty segments waiting for a pin barrier before their pages are dropped
+	// SpareBytes: address space of reaped segments, kept mapped with no
+	// pages behind it for the next segment to reuse (not in MappedBytes).
+	SpareBytes  uint64
+	Slabs       int    // slabs carved in live segments
+	LargeBlocks int    // large blocks (each its own mapping) held by the program
+	LargeBytes  uint64 // their mapped bytes
 
 	// The segment cache (an LRU): segments unmapped because it was full,
 	// and because they outlived HAKMEM_DECAY_MS (or Release).
@@ -250,6 +253,7 @@ func ReadStats() Stats {
 	st.Segments = heap.nsegments
 	st.SegmentsCached = heap.cache.n
 	st.SegmentsRetired = heap.retired.n + len(heap.reaping)
+	st.SpareBytes = uint64(heap.nspare) * segmentSize
 	st.SegmentsEvicted = heap.segEvicted
 	st.SegmentsDecayed = heap.segDecayed
 	st.Slabs = heap.nslabs
