@@ -28,19 +28,21 @@ func MappedBytes() uint64 {
 // byte slices (never scanned, but counted in the live heap).
 const OSMapsGoHeap = osMapsGoHeap
 
-// PushStale pushes addr onto the current P's stack for size-byte blocks,
-// as a racing double free's second copy would be left there: the tests
-// of what a pop does with it. It reports false if the stack is full.
+// PushStale pushes addr onto the stack for size-byte blocks of the
+// current P (every slot's, under the portable pin, which picks a slot at
+// random), as a racing double free's second copy would be left there: the
+// tests of what a pop does with it. It reports false if a stack is full.
 func PushStale(size int, addr uintptr) bool {
 	c := sizeClass(uintptr(size))
-	pc := pinSlow()
-	defer unpin(pc)
-	l := &pc.lists[c]
-	if l.n >= l.max {
-		return false
+	push := func(pc *pcache) bool {
+		l := &pc.lists[c]
+		if l.n >= l.max {
+			return false
+		}
+		storeWord(l.slots+uintptr(l.n)*8, addr)
+		l.n++
+		pc.moved[c].in.inc() // it came from nowhere: keep cached = in + frees - allocs - out
+		return true
 	}
-	storeWord(l.slots+uintptr(l.n)*8, addr)
-	l.n++
-	pc.moved[c].in.inc() // it came from nowhere: keep cached = in + frees - allocs - out
-	return true
+	return eachPinnable(push)
 }
