@@ -88,11 +88,15 @@
 //     is checked again under heap.mu against the block's address; hakmem
 //     memory holds only blocks.
 //   - retire.go: Free checks a block against the metadata and claims it in
-//     one pinned section; a segment of small blocks is never unmapped at
-//     once but retired (tombstoned in the registry) and unmapped after a
+//     one pinned section; a segment of small blocks is never released at
+//     once but retired (tombstoned in the registry) and reaped after a
 //     pin barrier (a stop-the-world, which waits for every pinned
 //     goroutine), so a racing or stale Free cannot fault on memory that
-//     went back to the OS (TestRetireWaitsForPinnedFree).
+//     went back to the OS (TestRetireWaitsForPinnedFree). Reaping drops
+//     the pages (MADV_DONTNEED) but keeps the range mapped as a spare for
+//     the next segment, as the Go runtime keeps its arenas: a stale copy
+//     of a block's address that a racing double free left in a P stack
+//     then reads zeros, never an unmapped page (TestStaleCopyAfterReap).
 //   - registry.go: a two-level table indexed by address/2 MiB, like the Go
 //     runtime's arena index, maps any address to its segment or to nothing.
 //     Free validates a pointer with two loads, no map and no lock, so a
@@ -100,7 +104,10 @@
 //     the segment, page = (p>>14)&127 finds the slab; a multiply by a
 //     reciprocal finds the block index and rejects interior pointers.
 //   - pcache.go, pin_linkname.go, pin_portable.go: per-P front caches, one
-//     free list per class. A goroutine owns its P's cache between pin and
+//     stack of free blocks per class, held in a slot array off the Go heap
+//     (not linked through the blocks: nothing hakmem follows lives in a
+//     free block, so a write after free cannot steer it). A goroutine owns
+//     its P's cache between pin and
 //     unpin (runtime.procPin through go:linkname, about 2.5 ns a pair, as
 //     sync.Pool does; or, with -tags hakmem_nolinkname and under -race, a
 //     set of mutex-guarded slots). Alloc pops, Free pushes: no lock, no
@@ -108,9 +115,10 @@
 //     pinned, nothing blocks, locks, allocates or makes a syscall.
 //   - central.go: one central list per class behind its own mutex. A cache
 //     miss refills one batch: from the transfer cache (whole batches other
-//     Ps flushed), else from partially used slabs, else from a fresh slab
-//     (which may map a new segment). A cache over its cap flushes one batch
-//     back. Blocks carry no owner, so a block freed on another P simply
+//     Ps flushed, in a bounded array), else from partially used slabs,
+//     whose free blocks are a bitmap in the slab's header (taking a block
+//     reads no block memory), else from a fresh slab (which may map a new
+//     segment). A cache over its cap flushes one batch back. Blocks carry no owner, so a block freed on another P simply
 //     joins that P's cache; producer/consumer traffic moves in whole
 //     batches through the transfer cache, and no list grows without bound.
 //   - large.go: requests above a site's routing threshold get a mapping of
@@ -228,7 +236,7 @@
 //     copies. A test hook (osMapFailAt) makes the n-th mapping fail.
 //
 // An allocation climbs these steps until one succeeds:
-//  1. pop from the current P's list for the class (the fast path);
+//  1. pop from the current P's stack for the class (the fast path);
 //  2. take a batch from the central transfer cache;
 //  3. take blocks from partially used slabs of the class;
 //  4. carve a fresh slab from a segment with room (best fit), or from an
@@ -238,8 +246,8 @@
 // A request above the site's routing threshold skips all that: it takes a
 // block from the site's BigCache, or maps one.
 //
-// A free goes down the same steps: push onto the current P's list; when the
-// list is over its cap, flush a batch to the central transfer cache, or
+// A free goes down the same steps: push onto the current P's stack; when the
+// stack is at its cap, flush a batch to the central transfer cache, or
 // onto the blocks' slabs when that is full; a slab whose blocks are all
 // back returns its pages to the segment; an empty segment goes to the
 // segment cache or back to the OS. A large block goes to its site's
@@ -248,11 +256,23 @@
 //
 // Double-free detection: a free block carries a cookie (its address xor a
 // per-process random key) in its second word; Free refuses a block that
-// carries it, and allocation clears it. Free sets the cookie with one
-// compare-and-swap, so of two goroutines racing to free the same block
-// exactly one succeeds and the free lists can never hold a block twice.
-// Fresh slabs are carved completely, so every block is either allocated or
-// carries the cookie. When a whole chunk goes back to the OS its registry
+// carries it, and allocation clears it. Fresh slabs are carved completely,
+// so every block is either allocated or carries the cookie. Free sets the
+// cookie with a plain load and store (claimBlock), not a compare-and-swap:
+// the freed block is usually cold, and a locked instruction cannot overlap
+// the cache miss (it was a quarter of larson's CPU). Sequential double
+// frees are always caught. Two goroutines racing to free one small block
+// (a data race in the program) may both succeed, and the block's address
+// land in two P stacks. The second copy is caught later and dropped, never
+// faulting: a pop hands
+// out only a block whose cookie is intact (the second copy of a block
+// handed out through the first finds the cookie cleared: ErrCorrupted); a
+// copy coming back to its slab is checked against the slab's bitmap and
+// the cookie; a copy that outlives its segment reads a spare range. The
+// one outcome left, as in C, is two pops of the two copies at the same
+// instant handing the block to two owners. The same cookie check is what
+// a write after free meets: a block whose cookie was overwritten is
+// dropped and the allocation that finds it reports ErrCorrupted. When a whole chunk goes back to the OS its registry
 // entry becomes a tombstone: a later Free there is a double free while the
 // address stays unmapped, and a foreign pointer once someone else maps it.
 //

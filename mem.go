@@ -29,8 +29,7 @@ func storeWord(p uintptr, v uintptr) { *(*uintptr)(ptr(p)) = v }
 // that reaches a slab finds the block free there already or its cookie
 // gone and is dropped (central.toSlabs), and a copy left behind after the
 // segment emptied reads a spare range that stays mapped (retire.go).
-// Sequential double frees are always caught. Checked mode catches racing
-// ones too.
+// Sequential double frees are always caught.
 func claimBlock(p uintptr) bool {
 	if loadWord(p+8) == p^cookieKey {
 		return false
