@@ -62,6 +62,17 @@ import (
 // P's lists. A P that takes no slow path keeps its old caps until it does
 // (its lists are then not thrashing, and Release flushes them anyway).
 //
+// The per-P stacks are slot arrays (pcache.go), so a cap can grow only as
+// far as the array a cache was made with: slotsFor gives each class
+// capCeiling's worth of slots at the scale in force when the cache is
+// made, and syncCaps clamps a target to it (a cache made at a smaller
+// HAKMEM_PCACHE_SCALE than a later Configure keeps its smaller arrays).
+// The engine's change to slot arrays and to a plain claim in Free left
+// what the learner measures unchanged (refills and flushes per P and
+// class, in blocks), so it was adapted, not retired: its caps are still
+// counted in blocks, policy files written before load as they did, and a
+// flush still costs a lock and a batch, which is what it saves.
+//
 // Modes: live learns and applies; frozen keeps the caps learned so far;
 // off puts every class back to the generated cap (capSetMode, from
 // config.go's publish).
