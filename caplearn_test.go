@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// capClass is the class the decision tests use: 256 B, generated cap 32.
-const capClass = 15
+// capClass is the class the decision tests use: 1024 B, generated cap 32.
+const capClass = 31
 
 // thrashIn is a window in which class c missed capacity at rate (0 .. 1)
 // of 10,000 operations.
@@ -54,7 +54,7 @@ func TestCapDecideRaise(t *testing.T) {
 	for _, tc := range []struct {
 		size int
 		want uint32
-	}{{64 << 10, 16}, {256 << 10, 4}, {1 << 20, 0}, {16, 1024}} {
+	}{{64 << 10, 16}, {256 << 10, 4}, {1 << 20, 0}, {16, 4096}} {
 		c := int(sizeClass(uintptr(tc.size)))
 		var s capState
 		for range 10 {
@@ -104,45 +104,45 @@ func TestCapDecideNoRaise(t *testing.T) {
 func TestCapDecideBudget(t *testing.T) {
 	const nP = 4
 	var s capState
-	// 32 -> 64 costs 32 x 256 B x 4 Ps = 32 KiB; 64 -> 128 another 64 KiB.
-	budget := uint64(40 << 10)
+	// 32 -> 64 costs 32 x 1024 B x 4 Ps = 128 KiB; 64 -> 128 another 256 KiB.
+	budget := uint64(160 << 10)
 	for range 3 {
 		s.decide(thrashIn(capClass, 0.1), 100, 0.98, nP, budget)
 	}
-	if s.caps[capClass] != 64 || s.extra(capClass, 100, nP) != 32<<10 {
-		t.Fatalf("cap %d (extra %d), want 64 (32 KiB)", s.caps[capClass], s.extra(capClass, 100, nP))
+	if s.caps[capClass] != 64 || s.extra(capClass, 100, nP) != 128<<10 {
+		t.Fatalf("cap %d (extra %d), want 64 (128 KiB)", s.caps[capClass], s.extra(capClass, 100, nP))
 	}
 
 	// Two classes under the target, room for one raise: the worse first.
-	other := capClass + 1 // 288 B, cap 28: 28 x 288 x 4 = 31.5 KiB a raise
+	other := capClass - 1 // 960 B, cap 34: 34 x 960 x 4 = 127.5 KiB a raise
 	var t2 capState
 	var in [numClasses]capInput
 	in[capClass] = capInput{ops: 10000, capMisses: 300}
 	in[other] = capInput{ops: 10000, capMisses: 900}
-	t2.decide(&in, 100, 0.98, nP, 33<<10)
-	if t2.caps[other] != 56 || t2.caps[capClass] != 32 {
-		t.Errorf("room for one: caps %d (3%%) and %d (9%%), want 32 and 56", t2.caps[capClass], t2.caps[other])
+	t2.decide(&in, 100, 0.98, nP, 132<<10)
+	if t2.caps[other] != 68 || t2.caps[capClass] != 32 {
+		t.Errorf("room for one: caps %d (3%%) and %d (9%%), want 32 and 68", t2.caps[capClass], t2.caps[other])
 	}
 
 	// Grow both, then shrink the budget: the larger reservation goes first.
 	var s3 capState
 	for range 3 {
-		s3.decide(thrashIn(capClass, 0.1), 100, 0.98, nP, bigBudget) // 256: 224 x 256 x 4 = 224 KiB
+		s3.decide(thrashIn(capClass, 0.1), 100, 0.98, nP, bigBudget) // 256: 224 x 1024 x 4 = 896 KiB
 	}
-	s3.decide(thrashIn(other, 0.1), 100, 0.98, nP, bigBudget) // 56: 31.5 KiB
+	s3.decide(thrashIn(other, 0.1), 100, 0.98, nP, bigBudget) // 68: 127.5 KiB
 	e1, e2 := s3.extra(capClass, 100, nP), s3.extra(other, 100, nP)
-	if s3.caps[capClass] != 256 || s3.caps[other] != 56 {
+	if s3.caps[capClass] != 256 || s3.caps[other] != 68 {
 		t.Fatalf("setup: caps %d and %d", s3.caps[capClass], s3.caps[other])
 	}
-	budget = e2 + 100<<10 // the big class must shrink to 128 (96 KiB), the small one may stay
+	budget = e2 + 400<<10 // the big class must shrink to 128 (384 KiB), the small one may stay
 	s3.decide(&[numClasses]capInput{}, 100, 0.98, nP, budget)
 	total := s3.extra(capClass, 100, nP) + s3.extra(other, 100, nP)
-	if total > budget || s3.caps[capClass] != 128 || s3.caps[other] != 56 {
+	if total > budget || s3.caps[capClass] != 128 || s3.caps[other] != 68 {
 		t.Errorf("budget %d (was %d + %d): caps %d and %d, extra %d", budget, e1, e2, s3.caps[capClass], s3.caps[other], total)
 	}
 	s3.decide(&[numClasses]capInput{}, 100, 0.98, nP, 0)
-	if s3.caps[capClass] != 32 || s3.caps[other] != 28 {
-		t.Errorf("budget 0: caps %d and %d, want the generated 32 and 28", s3.caps[capClass], s3.caps[other])
+	if s3.caps[capClass] != 32 || s3.caps[other] != 34 {
+		t.Errorf("budget 0: caps %d and %d, want the generated 32 and 34", s3.caps[capClass], s3.caps[other])
 	}
 }
 
@@ -283,7 +283,7 @@ func classMisses(st Stats, c int) uint64 { return st.Classes[c].Refills + st.Cla
 // the generated ones and a P cuts its excess at its next slow path.
 func TestCapLearnerThrash(t *testing.T) {
 	p := capTestEnv(t)
-	const size = 256
+	const size = 1024 // generated cap 32
 	c := int(sizeClass(size))
 	def := defaultCap(c, p.pcacheScale)
 	bs := make([][]byte, 8*def)

@@ -72,7 +72,7 @@ func classes() []class {
 		switch {
 		case s <= tinyMax:
 			c.tier = "tiny"
-			c.batch = clamp(4<<10/s, 4, 32) // refill 4 KiB at a time, 4..32 blocks
+			c.batch = clamp(8<<10/s, 8, 32) // refill 8 KiB at a time, 8..32 blocks
 		case s < midMax:
 			c.tier = "mid"
 			c.batch = clamp(64<<10/s, 2, 16) // about 64 KiB at a time
@@ -81,6 +81,14 @@ func classes() []class {
 			c.batch = 1
 		}
 		c.cap = 2 * c.batch
+		if c.tier == "tiny" {
+			// Tiny caches are sized in bytes: 32 KiB of blocks per class,
+			// at most 256 blocks, so a 256..1024 B class holds 32..128
+			// blocks (it held 8..32) and random alloc/free traffic over
+			// many sizes (larson) visits the central lists less often; at
+			// most about 1 MiB per P over the 32 tiny classes.
+			c.cap = clamp(32<<10/s, 2*c.batch, 256)
+		}
 		if c.tier == "l2.5" {
 			// One block per P up to 256 KiB keeps a steady alloc/free pair
 			// off the central lock; bigger blocks go straight to the central
