@@ -89,6 +89,7 @@ func scavengerLoop(stop, done chan struct{}) {
 		scav.wakeAt.Store(math.MaxInt64)
 		t := now()
 		next := heap.scavenge(t, false)
+		shareAfterUnmap() // the Go runtime may have the unmapped bytes (sharelimit.go)
 		if next < 0 {
 			select {
 			case <-stop:
