@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's option and modes tables (and doc.go's modes table)")
+var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's option and modes tables (and DESIGN.md's modes table)")
 var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/*.golden")
 
 // envFunc is a getenv over a map.
@@ -212,12 +212,12 @@ func TestReadmeOptionTable(t *testing.T) {
 	checkGenerated(t, "README.md", "<!-- options:begin -->\n", "<!-- options:end -->", optionsMarkdown(), "")
 }
 
-// TestModesTable keeps the modes table in the README and in doc.go
+// TestModesTable keeps the modes table in the README and in DESIGN.md
 // generated from the option table.
 func TestModesTable(t *testing.T) {
 	want := modesMarkdown()
 	checkGenerated(t, "README.md", "<!-- modes:begin -->\n", "<!-- modes:end -->", want, "")
-	checkGenerated(t, "doc.go", "//\t| setting |", "\n//\n", want, "//\t")
+	checkGenerated(t, "DESIGN.md", "\t| setting |", "\n\n", want, "\t")
 }
 
 // checkGenerated checks that file holds want between begin and end (each
