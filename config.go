@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strconv"
@@ -318,7 +319,7 @@ var options = []option{
 	{
 		name: "debug", env: "HAKMEM_DEBUG", typ: typeEnum, def: debugOff, min: debugOff, max: debugVerbose, unit: "0 off, 1 minimal, 2 verbose",
 		enum:  []string{"off", "minimal", "verbose"},
-		doc:   "Debug log to stderr, one line per slow-path event, never on the fast path: minimal logs memory-limit hits and mode changes; verbose also segment and large-block maps and unmaps and scavenger passes, and keeps the slow-path size histogram.",
+		doc:   "Debug log through log/slog (SetLogger; text on stderr by default), one record per slow-path event, never on the fast path: minimal logs memory-limit hits and mode changes (slog.LevelInfo); verbose also segment and large-block maps and unmaps and scavenger passes (slog.LevelDebug), and keeps the slow-path size histogram.",
 		modes: map[Mode]int{Learning: debugMinimal, Research: debugVerbose},
 		set:   func(p *policy, v int) { p.debug = v },
 	},
@@ -688,7 +689,7 @@ func publish(p *policy) {
 	}
 	heap.mu.Unlock()
 	if old != nil && old.mode != p.mode {
-		p.logf(debugMinimal, "mode %s -> %s", old.mode, p.mode)
+		p.logAttrs(debugMinimal, "mode change", slog.String("from", old.mode.String()), slog.String("to", p.mode.String()))
 	}
 	if old == nil || old.learn != p.learn {
 		applyLearnSettings(p.learn)

@@ -2,6 +2,7 @@ package hakmem
 
 import (
 	"flag"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -184,14 +185,8 @@ func TestSetMode(t *testing.T) {
 func TestDebugLog(t *testing.T) {
 	config := withConfig(t)
 	var buf strings.Builder
-	debugLog.mu.Lock()
-	debugLog.w = &buf
-	debugLog.mu.Unlock()
-	t.Cleanup(func() {
-		debugLog.mu.Lock()
-		debugLog.w = os.Stderr
-		debugLog.mu.Unlock()
-	})
+	prev := SetLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { SetLogger(prev) })
 	config.bigCacheBytes = 0
 	Free(Alloc(3 << 20))
 	if buf.Len() != 0 {
@@ -200,8 +195,8 @@ func TestDebugLog(t *testing.T) {
 	config.debug = debugVerbose
 	Free(Alloc(3 << 20))
 	Release()
-	if s := buf.String(); !strings.Contains(s, "hakmem: map large block") || !strings.Contains(s, "hakmem: unmap large block") ||
-		!strings.Contains(s, "hakmem: scavenger pass") {
+	if s := buf.String(); !strings.Contains(s, `level=DEBUG msg="map large block`) || !strings.Contains(s, `msg="unmap large block`) ||
+		!strings.Contains(s, `msg="scavenger pass`) {
 		t.Fatalf("research log:\n%s", s)
 	}
 }

@@ -2,6 +2,7 @@ package hakmem
 
 import (
 	"errors"
+	"log/slog"
 	"sync/atomic"
 )
 
@@ -102,9 +103,9 @@ func applyMemLimit(v int64) {
 	total, from := autoMemoryTotal()
 	autoFrom.Store(&from)
 	if total <= 0 {
-		cfg().logf(debugMinimal, "memory limit auto: no GOMEMLIMIT and no cgroup memory limit found; no limit")
+		cfg().logAttrs(debugMinimal, "memory limit auto: no GOMEMLIMIT and no cgroup memory limit; no limit")
 		return
 	}
 	shareSet(total, 0) // first use: nothing is mapped yet
-	cfg().logf(debugMinimal, "memory limit auto: %d bytes from %s, shared with the Go runtime", total, from)
+	cfg().logAttrs(debugMinimal, "memory limit auto: shared with the Go runtime", slog.Int64("bytes", total), slog.String("from", from))
 }

@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"log/slog"
 	"math"
 	"sync/atomic"
 	"time"
@@ -180,12 +181,8 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	}
 	h.reapRetired(all)
 	if len(unmap) > 0 || cooled > 0 || purged > 0 || all {
-		nextText := "nothing waiting"
-		if next >= 0 {
-			nextText = "next stage in " + time.Duration(next).String()
-		}
-		config.logf(debugVerbose, "scavenger pass (release %v): %d unmapped, %d cooled a stage, %d segments purged, %s",
-			all, len(unmap), cooled, purged, nextText)
+		config.logAttrs(debugVerbose, "scavenger pass", slog.Bool("release", all), slog.Int("unmapped", len(unmap)),
+			slog.Int("cooled", cooled), slog.Int("purged", purged), slog.Duration("next", time.Duration(next)))
 	}
 	return next
 }
