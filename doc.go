@@ -4,55 +4,64 @@
 // Memory from hakmem is mapped from the operating system (mmap) and is
 // invisible to the garbage collector: the GC neither scans it nor frees it,
 // so a large live set held here costs no GC time, and a block lives until
-// you Free it. The price is the C rules: free exactly once, do not use a
-// block after freeing it, and never store a Go pointer (a pointer, slice,
-// map, string, interface, channel or func) in hakmem memory, because the
-// GC cannot see it there and may free what it points to. The typed helpers
-// (New, MakeSlice) refuse types that contain Go pointers.
+// you Free it. It suits services that hold big caches or buffers,
+// databases and interpreters: anyone whose GC cost grows with a large live
+// heap.
 //
-// # API
+// # Safety rules
 //
-//	b := hakmem.Alloc(4096)   // len 4096, cap = UsableSize(b), contents unspecified
-//	z := hakmem.Calloc(100)   // zeroed
-//	b = hakmem.Realloc(b, 1<<20)
-//	hakmem.Free(b)            // any reslice that starts at the block frees it
+// The price is the C rules:
+//   - Never store a Go pointer (a pointer, slice, map, string, interface,
+//     channel or func) in hakmem memory: the GC cannot see it there and may
+//     free what it points to. New and MakeSlice refuse such types
+//     (ErrPointerType). Store indexes, offsets or uintptr handles instead.
+//   - Free exactly once, and do not use a block after freeing it. A double
+//     free, a foreign pointer (Go heap, stack, C) or an interior pointer is
+//     reported (ErrDoubleFree, ErrInvalidPointer) and changes nothing; a
+//     stale free of a block that was handed out again cannot be detected.
+//   - Every block is 16-byte aligned; every function is goroutine-safe, and
+//     a block may be freed on another goroutine.
 //
-//	p := hakmem.New[Point]()  // zeroed *Point; Point must hold no Go pointers
-//	hakmem.Delete(p)
-//	v := hakmem.MakeSlice[float64](1000)
-//	hakmem.FreeSlice(v)
+// # API families
 //
-//	hakmem.SetMemoryLimit(8 << 30) // past 8 GiB mapped, allocations fail (ErrMemoryLimit)
-//	hakmem.Release()               // return cached memory to the OS now
-//	hakmem.StopScavenger()         // stop the background goroutine (tests checking for leaks)
+//   - Alloc, Calloc, Realloc, Free, UsableSize: byte slices. The plain
+//     functions panic on error; TryAlloc, TryCalloc, TryRealloc and TryFree
+//     return an *Error that matches one of the Err* sentinels (errors.Is).
+//   - New, Delete, MakeSlice, FreeSlice: typed values and slices of
+//     pointer-free types.
+//   - NewSite: a named allocation site, counted apart, with its own
+//     BigCache list and routing threshold (learned in the learning mode).
+//   - SetMemoryLimit bounds what hakmem maps; ShareMemoryLimit (or
+//     HAKMEM_MEMORY_LIMIT=auto) shares one budget with the Go runtime's
+//     memory limit (GOMEMLIMIT, the cgroup's limit). Release returns cached
+//     memory to the OS now; StopScavenger and StopLearner stop the
+//     background goroutines.
+//   - ReadStats and WriteStats: every counter, and a report for people. The
+//     subpackage metrics exports them (runtime/metrics-style names, expvar);
+//     the module github.com/hakmem-go/hakmem/metrics/prometheus is a
+//     Prometheus collector.
+//   - Configure, SetMode, Settings, CheckEnvironment: the configuration.
+//     SavePolicy and LoadPolicy carry what the learners learned across
+//     restarts; Leaderboard shows it.
 //
-//	hakmem.Configure(hakmem.Config{Mode: hakmem.Fast}) // before first use; wins over HAKMEM_MODE
-//	hakmem.SetMode(hakmem.Minimal) // at any time; HAKMEM_* and Configure options keep their values
-//	hakmem.Settings()              // the effective configuration, with each value's source
-//	hakmem.WriteStats(os.Stderr)   // a readable report of ReadStats()
+// # Modes and configuration
 //
-//	hakmem.SavePolicy(f)           // what the learners learned: per site, and per-P caps (JSON)
-//	hakmem.LoadPolicy(f)           // start FROZEN on it; a bad file changes nothing
-//	hakmem.StopLearner()           // stop the learner goroutine (tests checking for leaks)
-//	hakmem.Leaderboard()           // per learning site: state, threshold, transitions, ratings
+// A Mode is a preset of the options: Minimal (no caches), Fast, Balanced
+// (the default), Learning and Research. Choose one with HAKMEM_MODE or
+// Configure before first use, or SetMode at any time; each option also has
+// a HAKMEM_* environment variable, read once at first use. The README
+// lists them all; Settings returns the effective values with their source.
+// HAKMEM_DEBUG writes a debug log of slow-path events through log/slog
+// (SetLogger chooses the handler; stderr text by default).
 //
-// Errors are *Error values matching one of the Err* sentinels through
-// errors.Is. The Try functions return them; the plain ones panic with the
-// same value. A foreign pointer (Go heap, stack, C), an interior pointer, a
-// double free, a negative or impossible size, exhausted memory and the
-// memory limit are all reported, and the allocator keeps working
-// afterwards: a rejected call changes nothing. Double frees are detected
-// when the block is free at the time of the second Free; once a freed block
-// has been handed out again, a stale Free of it cannot be told from a
-// legitimate one (as in C).
+// Build tags: hakmem_nolinkname replaces runtime.procPin with a portable
+// per-P emulation (also used under -race); hakmem_nommap backs memory with
+// the Go heap instead of mmap.
 //
-// Semantics:
-//   - Alignment: every block is 16-byte aligned; a power-of-two size up to
-//     4 KiB is naturally aligned (Alloc(4096) is page-aligned); large
-//     blocks (above 1 MiB, or above a site's routing threshold) are 2 MiB-aligned.
-//   - Zero size: Alloc(0) returns a non-nil empty slice; freeing a slice of
-//     capacity zero is a no-op.
-//   - Goroutine safety: every function may be called from any goroutine; a
-//     block may be freed on a different goroutine than allocated it.
-//   - Realloc keeps the first min(len(b), size) bytes and may move the block.
+// # More
+//
+// The README (https://github.com/hakmem-go/hakmem#readme) has the tour and
+// the configuration table; DESIGN.md has the design, file by file; and
+// docs/BENCHMARKS.md has the measured figures, including where hakmem
+// loses.
 package hakmem
