@@ -104,3 +104,29 @@ func runnableExamples(p *doc.Package) map[string]bool {
 	}
 	return runnable
 }
+
+// TestLicenseAndVersions: the README's license and its planned first tag
+// are backed by LICENSE and CHANGELOG.md.
+func TestLicenseAndVersions(t *testing.T) {
+	lic, err := os.ReadFile("LICENSE")
+	if err != nil || !strings.HasPrefix(string(lic), "MIT License\n") {
+		t.Fatalf("LICENSE is not the MIT license: %v", err)
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	changelog, err := os.ReadFile("CHANGELOG.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const planned = "v0.1.0"
+	for _, want := range []string{"MIT; see [LICENSE](LICENSE)", "The first tag will be **" + planned + "**", "no code was taken", "[CHANGELOG.md](CHANGELOG.md)"} {
+		if !strings.Contains(strings.ToLower(string(readme)), strings.ToLower(want)) {
+			t.Errorf("README.md lacks %q", want)
+		}
+	}
+	if !strings.Contains(string(changelog), "(planned as "+planned+")") {
+		t.Errorf("CHANGELOG.md has no section for the planned %s", planned)
+	}
+}
