@@ -156,9 +156,10 @@ func ExampleNewSite() {
 // SetMemoryLimit bounds what hakmem maps: past it the caches are emptied,
 // then allocations fail with ErrMemoryLimit.
 func ExampleSetMemoryLimit() {
+	hakmem.Release() // what is cached does not count against the limit below
 	prev := hakmem.SetMemoryLimit(int64(hakmem.ReadStats().MappedBytes) + 64<<20)
 	defer hakmem.SetMemoryLimit(prev)
-	_, err := hakmem.TryAlloc(128 << 20)
+	_, err := hakmem.TryAlloc(1 << 30)
 	fmt.Println(errors.Is(err, hakmem.ErrMemoryLimit))
 	// Output: true
 }

@@ -181,8 +181,11 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	}
 	h.reapRetired(all)
 	if len(unmap) > 0 || cooled > 0 || purged > 0 || all {
-		config.logAttrs(debugVerbose, "scavenger pass", slog.Bool("release", all), slog.Int("unmapped", len(unmap)),
-			slog.Int("cooled", cooled), slog.Int("purged", purged), slog.Duration("next", time.Duration(next)))
+		attrs := []slog.Attr{slog.Bool("release", all), slog.Int("unmapped", len(unmap)), slog.Int("cooled", cooled), slog.Int("purged", purged)}
+		if next >= 0 {
+			attrs = append(attrs, slog.Duration("next", time.Duration(next)))
+		}
+		config.logAttrs(debugVerbose, "scavenger pass", attrs...)
 	}
 	return next
 }
