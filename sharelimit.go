@@ -184,6 +184,19 @@ func shareAfterUnmap() {
 	heap.mu.Unlock()
 }
 
+// shareStats returns the shared budget's total, the Go limit it last set
+// and the number of updates, for Stats.
+func shareStats() (total, goLimit int64, updates uint64) {
+	total = share.total.Load()
+	share.mu.Lock()
+	goLimit = share.goLimit
+	share.mu.Unlock()
+	if total == 0 {
+		goLimit = 0
+	}
+	return total, goLimit, share.updates.Load()
+}
+
 // goMemoryLimitSet returns Go's memory limit when one is set (GOMEMLIMIT
 // or debug.SetMemoryLimit), or 0.
 func goMemoryLimitSet() int64 {

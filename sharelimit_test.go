@@ -212,6 +212,19 @@ func TestShareMemoryLimitSetsGoLimit(t *testing.T) {
 	if goLim != want {
 		t.Fatalf("Go limit %d, want %d (total %d, headroom %d, mapped %d)", goLim, want, total, headroom, mapped())
 	}
+	if st := ReadStats(); st.SharedBudget != total || st.GoMemoryLimit != goLim || st.GoLimitUpdates == 0 {
+		t.Errorf("Stats: shared budget %d, Go limit %d, %d updates; want %d, %d, some", st.SharedBudget, st.GoMemoryLimit, st.GoLimitUpdates, total, goLim)
+	}
+	var report strings.Builder
+	WriteStats(&report)
+	if !strings.Contains(report.String(), "shared budget 1.0 GiB with the Go runtime") {
+		t.Errorf("WriteStats lacks the shared budget:\n%s", report.String())
+	}
+	for _, name := range []string{"/hakmem/memory/shared-budget:bytes", "/hakmem/memory/go-limit:bytes"} {
+		if !strings.Contains(readmeText(t), name) {
+			t.Errorf("README.md does not name %s", name)
+		}
+	}
 	// Map 64 MiB more: the Go limit follows within one step.
 	var held [][]byte
 	for range 32 {
@@ -240,6 +253,9 @@ func TestShareMemoryLimitSetsGoLimit(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != before {
 		t.Errorf("Go limit after sharing ended: %d, want %d", got, before)
+	}
+	if st := ReadStats(); st.SharedBudget != 0 || st.GoMemoryLimit != 0 {
+		t.Errorf("Stats after sharing ended: %d, %d", st.SharedBudget, st.GoMemoryLimit)
 	}
 	if b, err := TryAlloc(int(total - goMem)); err != nil {
 		t.Errorf("after sharing ended: %v", err)
@@ -415,4 +431,13 @@ func inFreshProcess(t *testing.T, env ...string) bool {
 		t.Errorf("%s in a fresh process: %v\n%s", t.Name(), err, out)
 	}
 	return false
+}
+
+// readmeText is README.md.
+func readmeText(t *testing.T) string {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
