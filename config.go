@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sort"
 	"strconv"
@@ -48,7 +49,8 @@ type option struct {
 	def      int    // default
 	min, max int    // accepted range, inclusive
 	unit     string
-	enum     []string // typeEnum: the name of each value (index = value)
+	enum     []string       // typeEnum: the name of each value (index = value)
+	words    map[string]int // words accepted besides the range, e.g. "auto" for a value outside it
 	doc      string
 	// modes gives the value of the option in modes that change it; the
 	// other modes use def.
@@ -74,7 +76,8 @@ type policy struct {
 	warmNs          int64         // age at which a cached block or segment gets MADV_FREE, ns
 	coldNs          int64         // age at which it gets MADV_DONTNEED, ns
 	decayNs         int64         // age at which it is unmapped (and free pages purged), ns
-	memLimit        int64         // HAKMEM_MEMORY_LIMIT in bytes; applied to memLimit at first use and by Configure
+	memLimit        int64         // HAKMEM_MEMORY_LIMIT in bytes, or memLimitAuto; applied to memLimit (or the shared budget) at first use and by Configure
+	memHeadroom     int           // HAKMEM_MEMORY_HEADROOM: the shared budget's headroom, percent of the total (sharelimit.go)
 	thp             int           // thpOff, thpAuto or thpOn
 	learning        int           // learnOff, learnFrozen or learnLive: the learning layer's mode (learn.go)
 	learn           learnSettings // the learning layer's settings (learn_settings.go), mode included
@@ -199,8 +202,20 @@ var options = []option{
 	},
 	{
 		name: "memory_limit", env: "HAKMEM_MEMORY_LIMIT", typ: typeInt, def: 0, min: 0, max: 1 << 30, unit: "MiB",
-		doc: "Most memory hakmem maps (segments and large blocks, cached ones included); past it caches are emptied, then allocations fail with ErrMemoryLimit. 0: no limit. SetMemoryLimit overrides it.",
-		set: func(p *policy, v int) { p.memLimit = int64(v) * mib },
+		words: map[string]int{"auto": memLimitAutoMiB},
+		doc:   "Most memory hakmem maps (segments and large blocks, cached ones included); past it caches are emptied, then allocations fail with ErrMemoryLimit. 0: no limit. SetMemoryLimit overrides it. auto: one budget shared with the Go runtime (ShareMemoryLimit), read from GOMEMLIMIT, else from the cgroup's memory limit (v2 memory.max, v1 memory.limit_in_bytes); none found: no limit.",
+		set: func(p *policy, v int) {
+			if v == memLimitAutoMiB {
+				p.memLimit = memLimitAuto
+			} else {
+				p.memLimit = int64(v) * mib
+			}
+		},
+	},
+	{
+		name: "memory_headroom", env: "HAKMEM_MEMORY_HEADROOM", typ: typeInt, def: 5, min: 0, max: 50, unit: "percent",
+		doc: "Shared budget (ShareMemoryLimit, HAKMEM_MEMORY_LIMIT=auto): the share of the total left to memory neither the Go runtime nor hakmem counts (the binary, C allocations) and to the lag of the updates; the Go limit is the total less hakmem's mappings less this, and hakmem stops at the total less the Go runtime's memory less this.",
+		set: func(p *policy, v int) { p.memHeadroom = v },
 	},
 	{
 		name: "thp", env: "HAKMEM_THP", typ: typeEnum, def: thpAuto, min: thpOff, max: thpOn, unit: "0 off, 1 auto, 2 on",
@@ -304,7 +319,7 @@ var options = []option{
 	{
 		name: "debug", env: "HAKMEM_DEBUG", typ: typeEnum, def: debugOff, min: debugOff, max: debugVerbose, unit: "0 off, 1 minimal, 2 verbose",
 		enum:  []string{"off", "minimal", "verbose"},
-		doc:   "Debug log to stderr, one line per slow-path event, never on the fast path: minimal logs memory-limit hits and mode changes; verbose also segment and large-block maps and unmaps and scavenger passes, and keeps the slow-path size histogram.",
+		doc:   "Debug log through log/slog (SetLogger; text on stderr by default), one record per slow-path event, never on the fast path: minimal logs memory-limit hits and mode changes (slog.LevelInfo); verbose also segment and large-block maps and unmaps and scavenger passes (slog.LevelDebug), and keeps the slow-path size histogram.",
 		modes: map[Mode]int{Learning: debugMinimal, Research: debugVerbose},
 		set:   func(p *policy, v int) { p.debug = v },
 	},
@@ -334,6 +349,11 @@ func (o *option) format(v int) string {
 	if o.typ == typeEnum && v >= 0 && v < len(o.enum) {
 		return o.enum[v]
 	}
+	for w, wv := range o.words {
+		if v == wv {
+			return w
+		}
+	}
 	return strconv.Itoa(v)
 }
 
@@ -342,12 +362,44 @@ func (o *option) accepted() string {
 	if o.typ == typeEnum {
 		return fmt.Sprintf("one of %s (or %d .. %d)", strings.Join(o.enum, ", "), o.min, o.max)
 	}
+	if len(o.words) > 0 {
+		return fmt.Sprintf("an integer from %d to %d (%s) or %s", o.min, o.max, o.unit, strings.Join(o.wordList(), ", "))
+	}
 	return fmt.Sprintf("an integer from %d to %d (%s)", o.min, o.max, o.unit)
+}
+
+// valid reports whether v is a value of the option: in its range, or a
+// word's value.
+func (o *option) valid(v int) bool {
+	if v >= o.min && v <= o.max {
+		return true
+	}
+	for _, w := range o.words {
+		if v == w {
+			return true
+		}
+	}
+	return false
+}
+
+// wordList is the option's words, sorted, for messages and the README.
+func (o *option) wordList() []string {
+	ws := make([]string, 0, len(o.words))
+	for w := range o.words {
+		ws = append(ws, w)
+	}
+	sort.Strings(ws)
+	return ws
 }
 
 // parse reads a value of the option from text.
 func (o *option) parse(s string) (int, error) {
 	t := strings.TrimSpace(s)
+	for w, v := range o.words {
+		if strings.EqualFold(t, w) {
+			return v, nil
+		}
+	}
 	if o.typ == typeEnum {
 		for i, name := range o.enum {
 			if strings.EqualFold(t, name) {
@@ -424,10 +476,10 @@ func loadConfigFrom(getenv func(string) (string, bool), w io.Writer) {
 	cfgState.envMode, cfgState.envVals = readEnv(getenv, w)
 	p := buildPolicy(&cfgState)
 	cfgState.mu.Unlock()
-	memLimit.Store(p.memLimit)
 	// Not publish: first use may come from a path that holds heap.mu, and
 	// there is nothing cached yet to drop.
 	storePolicy(p)
+	applyMemLimit(p.memLimit) // after storePolicy: the shared budget reads the headroom
 	// Nothing has been learned or started yet: only the learner's settings.
 	initLearnSettings(p.learn)
 }
@@ -567,7 +619,7 @@ func Configure(c Config) error {
 		}
 		o := &options[i]
 		v := c.Options[k]
-		if v < o.min || v > o.max {
+		if !o.valid(v) {
 			return fmt.Errorf("hakmem: Configure: %s = %d is not valid: want %s", o.name, v, o.accepted())
 		}
 		api[i] = v
@@ -637,7 +689,7 @@ func publish(p *policy) {
 	}
 	heap.mu.Unlock()
 	if old != nil && old.mode != p.mode {
-		p.logf(debugMinimal, "mode %s -> %s", old.mode, p.mode)
+		p.logAttrs(debugMinimal, "mode change", slog.String("from", old.mode.String()), slog.String("to", p.mode.String()))
 	}
 	if old == nil || old.learn != p.learn {
 		applyLearnSettings(p.learn)
@@ -679,7 +731,7 @@ func Settings() []Setting {
 		s := Setting{Name: o.name, Env: o.env, Type: o.typ, Value: p.vals[i], Unit: o.unit,
 			Default: o.def, Source: p.srcs[i], Doc: o.doc}
 		if o.name == "memory_limit" {
-			if lim := memLimit.Load(); lim != p.memLimit {
+			if lim := memLimit.Load(); lim != p.memLimit && (p.memLimit != memLimitAuto || lim != 0) {
 				s.Value, s.Source = int(lim/mib), SourceAPI
 			}
 		}
@@ -710,8 +762,12 @@ func optionsMarkdown() string {
 				ms = append(ms, m.String()+" "+o.format(v))
 			}
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %d .. %d | %s | %s | %s |\n",
-			o.env, o.name, o.typ, o.format(o.def), o.min, o.max, o.unit, strings.Join(ms, ", "), o.doc)
+		rng := fmt.Sprintf("%d .. %d", o.min, o.max)
+		if len(o.words) > 0 {
+			rng += ", " + strings.Join(o.wordList(), ", ")
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n",
+			o.env, o.name, o.typ, o.format(o.def), rng, o.unit, strings.Join(ms, ", "), o.doc)
 	}
 	return b.String()
 }

@@ -2,12 +2,13 @@ package hakmem
 
 import (
 	"flag"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
 )
 
-var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's option and modes tables (and doc.go's modes table)")
+var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's option and modes tables (and DESIGN.md's modes table)")
 var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/*.golden")
 
 // envFunc is a getenv over a map.
@@ -184,14 +185,8 @@ func TestSetMode(t *testing.T) {
 func TestDebugLog(t *testing.T) {
 	config := withConfig(t)
 	var buf strings.Builder
-	debugLog.mu.Lock()
-	debugLog.w = &buf
-	debugLog.mu.Unlock()
-	t.Cleanup(func() {
-		debugLog.mu.Lock()
-		debugLog.w = os.Stderr
-		debugLog.mu.Unlock()
-	})
+	prev := SetLogger(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { SetLogger(prev) })
 	config.bigCacheBytes = 0
 	Free(Alloc(3 << 20))
 	if buf.Len() != 0 {
@@ -200,8 +195,8 @@ func TestDebugLog(t *testing.T) {
 	config.debug = debugVerbose
 	Free(Alloc(3 << 20))
 	Release()
-	if s := buf.String(); !strings.Contains(s, "hakmem: map large block") || !strings.Contains(s, "hakmem: unmap large block") ||
-		!strings.Contains(s, "hakmem: scavenger pass") {
+	if s := buf.String(); !strings.Contains(s, `level=DEBUG msg="map large block`) || !strings.Contains(s, `msg="unmap large block`) ||
+		!strings.Contains(s, `msg="scavenger pass`) {
 		t.Fatalf("research log:\n%s", s)
 	}
 }
@@ -212,12 +207,12 @@ func TestReadmeOptionTable(t *testing.T) {
 	checkGenerated(t, "README.md", "<!-- options:begin -->\n", "<!-- options:end -->", optionsMarkdown(), "")
 }
 
-// TestModesTable keeps the modes table in the README and in doc.go
+// TestModesTable keeps the modes table in the README and in DESIGN.md
 // generated from the option table.
 func TestModesTable(t *testing.T) {
 	want := modesMarkdown()
 	checkGenerated(t, "README.md", "<!-- modes:begin -->\n", "<!-- modes:end -->", want, "")
-	checkGenerated(t, "doc.go", "//\t| setting |", "\n//\n", want, "//\t")
+	checkGenerated(t, "DESIGN.md", "\t| setting |", "\n\n", want, "\t")
 }
 
 // checkGenerated checks that file holds want between begin and end (each

@@ -1,37 +1,70 @@
 package hakmem
 
 import (
+	"context"
 	"fmt"
-	"io"
+	"log/slog"
 	"math/bits"
 	"os"
-	"sync"
+	"strconv"
 	"sync/atomic"
 )
 
 // The debug log (HAKMEM_DEBUG; Learning mode: minimal, Research: verbose):
-// one line on stderr per notable slow-path event. Calls sit only on slow
+// one log/slog record per notable slow-path event. Calls sit only on slow
 // paths (segment and large-block maps and unmaps, scavenger passes, memory
 // limit hits, mode changes), each behind one load of the policy; the fast
-// paths have none. In verbose mode a line may be written while heap.mu is
-// held: a development setting, not a production one.
+// paths have none. Minimal events are logged at slog.LevelInfo, verbose
+// ones at slog.LevelDebug. In verbose mode a record may be written while
+// heap.mu is held: a development setting, not a production one (and a
+// handler must not call back into hakmem).
 
-var debugLog struct {
-	mu sync.Mutex // serialises lines; guards w
-	w  io.Writer  // os.Stderr; tests replace it
+// debugLogger is the logger records go to: SetLogger's, or text on stderr
+// (every level) with the attribute logger=hakmem.
+var debugLogger atomic.Pointer[slog.Logger]
+
+func init() { debugLogger.Store(defaultLogger()) }
+
+func defaultLogger() *slog.Logger {
+	h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
+	return slog.New(h).With("logger", "hakmem")
 }
 
-func init() { debugLog.w = os.Stderr }
+// SetLogger sends hakmem's debug log (HAKMEM_DEBUG, or the Learning and
+// Research modes) to l and returns the logger it replaces; nil restores
+// the default, text on stderr. Which events are logged is still decided by
+// HAKMEM_DEBUG: minimal ones (memory limit hits, mode changes) at
+// slog.LevelInfo, verbose ones (maps, unmaps, scavenger passes, learning
+// transitions) at slog.LevelDebug, so l's handler may filter them further.
+// Records are written from slow paths, some with hakmem's locks held: the
+// handler must not allocate from hakmem.
+func SetLogger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		l = defaultLogger()
+	}
+	return debugLogger.Swap(l)
+}
 
-// logf writes one line if the policy's debug level is at least level.
+// logf logs one event, its message formatted with fmt, if the policy's
+// debug level is at least level.
 func (p *policy) logf(level int, format string, args ...any) {
 	if p.debug < level {
 		return
 	}
-	line := fmt.Sprintf("hakmem: "+format+"\n", args...)
-	debugLog.mu.Lock()
-	io.WriteString(debugLog.w, line)
-	debugLog.mu.Unlock()
+	p.logAttrs(level, fmt.Sprintf(format, args...))
+}
+
+// logAttrs logs one event with attributes if the policy's debug level is
+// at least level.
+func (p *policy) logAttrs(level int, msg string, attrs ...slog.Attr) {
+	if p.debug < level {
+		return
+	}
+	lv := slog.LevelInfo
+	if level >= debugVerbose {
+		lv = slog.LevelDebug
+	}
+	debugLogger.Load().LogAttrs(context.Background(), lv, msg, attrs...)
 }
 
 // slowSizes is the debug size histogram (Stats.SlowAllocSizes): slow-path
@@ -63,3 +96,6 @@ func timeSlowAlloc(t0 int64) {
 	slowTimed.Add(1)
 	slowNs.Add(uint64(max(now()-t0, 0)))
 }
+
+// hexAddr formats an address for the log.
+func hexAddr(p uintptr) string { return "0x" + strconv.FormatUint(uint64(p), 16) }

@@ -4,348 +4,68 @@
 // Memory from hakmem is mapped from the operating system (mmap) and is
 // invisible to the garbage collector: the GC neither scans it nor frees it,
 // so a large live set held here costs no GC time, and a block lives until
-// you Free it. The price is the C rules: free exactly once, do not use a
-// block after freeing it, and never store a Go pointer (a pointer, slice,
-// map, string, interface, channel or func) in hakmem memory, because the
-// GC cannot see it there and may free what it points to. The typed helpers
-// (New, MakeSlice) refuse types that contain Go pointers.
+// you Free it. It suits services that hold big caches or buffers,
+// databases and interpreters: anyone whose GC cost grows with a large live
+// heap.
 //
-// # API
+// # Safety rules
 //
-//	b := hakmem.Alloc(4096)   // len 4096, cap = UsableSize(b), contents unspecified
-//	z := hakmem.Calloc(100)   // zeroed
-//	b = hakmem.Realloc(b, 1<<20)
-//	hakmem.Free(b)            // any reslice that starts at the block frees it
+// The price is the C rules:
+//   - Never store a Go pointer (a pointer, slice, map, string, interface,
+//     channel or func) in hakmem memory: the GC cannot see it there and may
+//     free what it points to. New and MakeSlice refuse such types
+//     (ErrPointerType). Store indexes, offsets or uintptr handles instead.
+//   - Free exactly once, and do not use a block after freeing it. A double
+//     free, a foreign pointer (Go heap, stack, C) or an interior pointer is
+//     reported (ErrDoubleFree, ErrInvalidPointer) and changes nothing; a
+//     stale free of a block that was handed out again cannot be detected.
+//     A write into a freed block cannot make hakmem hand out foreign or
+//     live memory; a freed block written over is dropped (ErrCorrupted).
+//     Two goroutines freeing one block at the same instant may both
+//     succeed: hakmem stays consistent, but the block may reach two owners.
+//   - Every block is 16-byte aligned; every function is goroutine-safe, and
+//     a block may be freed on another goroutine.
 //
-//	p := hakmem.New[Point]()  // zeroed *Point; Point must hold no Go pointers
-//	hakmem.Delete(p)
-//	v := hakmem.MakeSlice[float64](1000)
-//	hakmem.FreeSlice(v)
+// # API families
 //
-//	hakmem.SetMemoryLimit(8 << 30) // past 8 GiB mapped, allocations fail (ErrMemoryLimit)
-//	hakmem.Release()               // return cached memory to the OS now
-//	hakmem.StopScavenger()         // stop the background goroutine (tests checking for leaks)
+//   - Alloc, Calloc, Realloc, Free, UsableSize: byte slices. The plain
+//     functions panic on error; TryAlloc, TryCalloc, TryRealloc and TryFree
+//     return an *Error that matches one of the Err* sentinels (errors.Is).
+//   - New, Delete, MakeSlice, FreeSlice: typed values and slices of
+//     pointer-free types.
+//   - NewSite: a named allocation site, counted apart, with its own
+//     BigCache list and routing threshold (learned in the learning mode).
+//   - SetMemoryLimit bounds what hakmem maps; ShareMemoryLimit (or
+//     HAKMEM_MEMORY_LIMIT=auto) shares one budget with the Go runtime's
+//     memory limit (GOMEMLIMIT, the cgroup's limit). Release returns cached
+//     memory to the OS now; StopScavenger and StopLearner stop the
+//     background goroutines.
+//   - ReadStats and WriteStats: every counter, and a report for people. The
+//     subpackage metrics exports them (runtime/metrics-style names, expvar);
+//     the module github.com/hakmem-go/hakmem/metrics/prometheus is a
+//     Prometheus collector.
+//   - Configure, SetMode, Settings, CheckEnvironment: the configuration.
+//     SavePolicy and LoadPolicy carry what the learners learned across
+//     restarts; Leaderboard shows it.
 //
-//	hakmem.Configure(hakmem.Config{Mode: hakmem.Fast}) // before first use; wins over HAKMEM_MODE
-//	hakmem.SetMode(hakmem.Minimal) // at any time; HAKMEM_* and Configure options keep their values
-//	hakmem.Settings()              // the effective configuration, with each value's source
-//	hakmem.WriteStats(os.Stderr)   // a readable report of ReadStats()
+// # Modes and configuration
 //
-//	hakmem.SavePolicy(f)           // what the learners learned: per site, and per-P caps (JSON)
-//	hakmem.LoadPolicy(f)           // start FROZEN on it; a bad file changes nothing
-//	hakmem.StopLearner()           // stop the learner goroutine (tests checking for leaks)
-//	hakmem.Leaderboard()           // per learning site: state, threshold, transitions, ratings
+// A Mode is a preset of the options: Minimal (no caches), Fast, Balanced
+// (the default), Learning and Research. Choose one with HAKMEM_MODE or
+// Configure before first use, or SetMode at any time; each option also has
+// a HAKMEM_* environment variable, read once at first use. The README
+// lists them all; Settings returns the effective values with their source.
+// HAKMEM_DEBUG writes a debug log of slow-path events through log/slog
+// (SetLogger chooses the handler; stderr text by default).
 //
-// Errors are *Error values matching one of the Err* sentinels through
-// errors.Is. The Try functions return them; the plain ones panic with the
-// same value. A foreign pointer (Go heap, stack, C), an interior pointer, a
-// double free, a negative or impossible size, exhausted memory and the
-// memory limit are all reported, and the allocator keeps working
-// afterwards: a rejected call changes nothing. Double frees are detected
-// when the block is free at the time of the second Free; once a freed block
-// has been handed out again, a stale Free of it cannot be told from a
-// legitimate one (as in C).
+// Build tags: hakmem_nolinkname replaces runtime.procPin with a portable
+// per-P emulation (also used under -race); hakmem_nommap backs memory with
+// the Go heap instead of mmap.
 //
-// Semantics:
-//   - Alignment: every block is 16-byte aligned; a power-of-two size up to
-//     4 KiB is naturally aligned (Alloc(4096) is page-aligned); large
-//     blocks (above 1 MiB, or above a site's routing threshold) are 2 MiB-aligned.
-//   - Zero size: Alloc(0) returns a non-nil empty slice; freeing a slice of
-//     capacity zero is a no-op.
-//   - Goroutine safety: every function may be called from any goroutine; a
-//     block may be freed on a different goroutine than allocated it.
-//   - Realloc keeps the first min(len(b), size) bytes and may move the block.
+// # More
 //
-// # Design
-//
-// The allocator is a descendant of hakmem, a C research allocator, and of
-// the allocators it learned from (tcmalloc, mimalloc, the Go runtime). Its
-// components, one per file:
-//
-//   - sizeclasses.go (generated by internal/mksizeclasses): 112 size
-//     classes from 16 B to 1 MiB in three tiers. Tiny, 16 B .. 1 KiB, in 16 B
-//     steps to 128 B; mid, 1 KiB .. 64 KiB, including the "bridge" classes
-//     hakmem added below 64 KiB; l2.5, 64 KiB .. 1 MiB. Above 128 B there are
-//     eight classes per power of two, so rounding up wastes less than 12.5%.
-//     Every class is a multiple of 16: that gives the alignment promise and
-//     room for the two words a free block carries.
-//   - segment.go: segments ("SuperSlabs" in hakmem) are 2 MiB of address
-//     space aligned to 2 MiB, cut into 128 pages of 16 KiB. A slab is a run
-//     of pages holding blocks of one class. The page heap hands out page
-//     runs best-fit (segments are bucketed by their longest free run) and
-//     takes empty slabs back. Empty segments go to the segment cache, an
-//     LRU bounded by count (HAKMEM_SEGMENT_CACHE: the coldest is unmapped
-//     when it overflows) and by age (the scavenger cools and unmaps them;
-//     all segments are 2 MiB, so the count is the byte bound too).
-//   - meta.go: all metadata lives out of band and off the Go heap: segment,
-//     slab and large-block headers and registry leaves are carved from
-//     chunks hakmem maps for itself (never unmapped, reused through free
-//     lists), so the garbage collector scans nothing that grows with
-//     memory held (TestMetadataOffGoHeap: under 2 KiB of scannable heap
-//     per GiB held, where Go structs cost 6 MiB). Pointers between
-//     headers point outside the Go heap, never into it. A header may be
-//     reused while a racing Free still holds it, so every decision on one
-//     is checked again under heap.mu against the block's address; hakmem
-//     memory holds only blocks.
-//   - retire.go: Free checks a block against the metadata and claims it in
-//     one pinned section; a segment of small blocks is never released at
-//     once but retired (tombstoned in the registry) and reaped after a
-//     pin barrier (a stop-the-world, which waits for every pinned
-//     goroutine), so a racing or stale Free cannot fault on memory that
-//     went back to the OS (TestRetireWaitsForPinnedFree). Reaping drops
-//     the pages (MADV_DONTNEED) but keeps the range mapped as a spare for
-//     the next segment, as the Go runtime keeps its arenas: a stale copy
-//     of a block's address that a racing double free left in a P stack
-//     then reads zeros, never an unmapped page (TestStaleCopyAfterReap).
-//   - registry.go: a two-level table indexed by address/2 MiB, like the Go
-//     runtime's arena index, maps any address to its segment or to nothing.
-//     Free validates a pointer with two loads, no map and no lock, so a
-//     foreign pointer is rejected before any hakmem memory is touched. From
-//     the segment, page = (p>>14)&127 finds the slab; a multiply by a
-//     reciprocal finds the block index and rejects interior pointers.
-//   - pcache.go, pin_linkname.go, pin_portable.go: per-P front caches, one
-//     stack of free blocks per class, held in a slot array off the Go heap
-//     (not linked through the blocks: nothing hakmem follows lives in a
-//     free block, so a write after free cannot steer it). A goroutine owns
-//     its P's cache between pin and
-//     unpin (runtime.procPin through go:linkname, about 2.5 ns a pair, as
-//     sync.Pool does; or, with -tags hakmem_nolinkname and under -race, a
-//     set of mutex-guarded slots). Alloc pops, Free pushes: no lock, no
-//     atomic read-modify-write, no shared cache line on the fast path. While
-//     pinned, nothing blocks, locks, allocates or makes a syscall.
-//   - central.go: one central list per class behind its own mutex. A cache
-//     miss refills one batch: from the transfer cache (whole batches other
-//     Ps flushed, in a bounded array), else from partially used slabs,
-//     whose free blocks are a bitmap in the slab's header (taking a block
-//     reads no block memory), else from a fresh slab (which may map a new
-//     segment). A cache over its cap flushes one batch back. Blocks carry no owner, so a block freed on another P simply
-//     joins that P's cache; producer/consumer traffic moves in whole
-//     batches through the transfer cache, and no list grows without bound.
-//   - large.go: requests above a site's routing threshold get a mapping of
-//     their own, page-rounded and 2 MiB-aligned so the registry names them.
-//     The threshold is HAKMEM_LARGE_THRESHOLD (64 KiB .. 1 MiB, default
-//     1 MiB: every class is pooled), kept per site in an atomic field so
-//     that a policy can move it per site; the slow path reads it only for
-//     requests above 64 KiB. Realloc of a large block that stays large
-//     resizes the mapping with mremap (in place, or by moving the pages to
-//     a fresh aligned range): no copy. The portable build copies.
-//   - bigcache.go: freed large blocks go to their site's BigCache list
-//     instead of munmap. The next large allocation of that site takes the
-//     smallest cached block that fits and is at most 25% larger. Limits in
-//     blocks and bytes, per site and in all, evict the coldest block. A
-//     cached block stays registered with its segment marked cached, so Free
-//     and UsableSize report it as freed. A hit costs a lock and a short list
-//     walk instead of mmap, page faults and munmap.
-//   - scavenger.go: the free policy by temperature for cached large blocks
-//     and empty segments: HOT (younger than HAKMEM_WARM_MS) stays as it is;
-//     WARM gets madvise(MADV_FREE), which the kernel honours only under
-//     memory pressure; COLD (HAKMEM_COLD_MS) gets MADV_DONTNEED, which drops
-//     the pages now (and lets a reused block skip Calloc's clearing); after
-//     HAKMEM_DECAY_MS it is unmapped. Free slab pages inside live segments
-//     are dropped (MADV_DONTNEED, one call per run) once free that long,
-//     never on the slab free itself. One pass does everything due, oldest
-//     first, under the heap lock, so no allocation can take a block whose
-//     pages are being dropped. The pass runs in one background goroutine,
-//     started by the first free into a cache, asleep until the next stage is
-//     due (or, with nothing cached, until something is), and stopped by
-//     StopScavenger; Release runs a pass that treats everything as expired.
-//     The scavenger and the learner share worker.go: a background goroutine
-//     started lazily and stopped (and waited for) on demand.
-//   - limit.go: the memory limit (SetMemoryLimit, HAKMEM_MEMORY_LIMIT) on
-//     all that hakmem maps, cached memory and mappings in progress included.
-//     An allocation that would cross it empties the caches first, then
-//     fails with ErrMemoryLimit.
-//   - THP (HAKMEM_THP, in large.go and segment.go): "auto" asks for
-//     transparent huge pages (MADV_HUGEPAGE) on large blocks of 2 MiB and
-//     more, "on" on segments too. With the kernel in its usual "madvise"
-//     mode this turns 512 page faults per 2 MiB into one (and one TLB
-//     entry), at the price of zeroing 2 MiB at once and of huge pages that
-//     MADV_DONTNEED of part of a segment splits again. The whole block is
-//     advised: advising part of a mapping splits it, and mremap cannot move
-//     a range that spans two.
-//   - malloc.go: the API and its fast paths. Alloc: size to class by table,
-//     pin, pop, unpin. Free: registry, slab, block-boundary and cookie
-//     checks, pin, push, unpin. Everything else is in named slow paths.
-//   - typed.go, site.go, config.go, mode.go, stats.go: typed helpers,
-//     allocation sites, the option table (the only reader of the
-//     environment) and the policy snapshot, the modes, and the one
-//     declaration of every counter.
-//   - debuglog.go, writestats.go, callsite.go: the debug log and size
-//     histogram of Research mode, the readable statistics report, and
-//     call-site discovery: one plain Alloc in HAKMEM_CALLSITE_SAMPLE (drawn
-//     at random) that takes the slow path records its caller, and WriteStats lists the
-//     busiest callers (file:line) as sites worth naming.
-//   - learn.go, profile.go, elo.go, lifecycle.go, policyfile.go,
-//     learn_settings.go: the learning layer. Each named Site keeps a
-//     profile (a size-class histogram, sampled lifetimes, live bytes, the
-//     time and faults its requests cost) from one request above 64 KiB in
-//     64: one pooled hit in 256 is picked by its P's tick and counted four
-//     times at a fixed cost (atomic adds, no lock), a slow path is drawn
-//     and timed; plain Alloc is not sampled, so only named sites learn. A
-//     strategy is a routing threshold (64, 128, 256, 512 KiB or all
-//     pooled); thresholds with no sampled size between them are one
-//     strategy. A site whose threshold sends requests to the large path,
-//     and whose BigCache churns, then learns its BigCache policy the same
-//     way: default, lean (a quarter of the per-site limits, cooling four
-//     times sooner) or hold (four times the limits, cooling four times
-//     later). ELO ratings (1500, K 32) compare the strategy of each window
-//     with the previous one on a composite score (CPU 40%, faults 30%,
-//     memory 30%; fresh pages count as far as the process actually
-//     faulted), with 10% exploration. A site goes LEARN -> FROZEN when the
-//     gain stays under 1% for 3 windows, FROZEN -> CANARY one window in 20
-//     (spaced out after a costly loss: canaries cost at most 1%), and back
-//     to LEARN on a 20% degradation for 3 windows or a size-distribution
-//     shift of 0.25 (total variation distance). Site.SetThreshold fixes a
-//     site's threshold by hand instead. One background goroutine closes
-//     windows (woken by a full window at most once in 2 ms, each wake being
-//     paid by the allocating thread) and publishes a decision by storing
-//     the site's threshold and cache policy, which the slow paths read with
-//     one atomic load each. HAKMEM_LEARNING (set by the mode) chooses off,
-//     frozen or live; SavePolicy and LoadPolicy carry what was learned
-//     across restarts; Leaderboard (also in WriteStats, the metrics package
-//     and its Prometheus collector) shows it.
-//   - caplearn.go: the capacity learner (hakmem's, global rather than per
-//     site). The generated per-P caps thrash when a program's bursts of
-//     one class outgrow them: the P refills a batch on allocation and
-//     flushes one on free, a lock and a batch each time. The slow paths
-//     count each P's refills and flushes per class (the fast paths count
-//     nothing new; hits are allocs and frees minus those). The learner
-//     goroutine closes a window every tick in live mode and, per class,
-//     counts as capacity misses only a P's refills matched by its own
-//     flushes (a producer P that only refills, or a consumer P that only
-//     flushes, cannot be helped by any cap). A class whose hit rate on
-//     that count stays under HAKMEM_CAP_TARGET (98%) gets its cap doubled,
-//     up to 16 times the generated cap or 1 MiB per P, while the worst-case
-//     bytes the raised caps may hold on all Ps stay within a budget
-//     (HAKMEM_CAP_BUDGET_MB, 16 MiB, or 1/8 of mapped memory if larger);
-//     a calm class is halved back toward the generated cap, probing with
-//     a backoff, and an exceeded budget halves the largest first. The
-//     decision is published as one atomic target per class and a
-//     generation number; each P copies the targets into its own lists'
-//     caps on its next slow path and flushes what a lowered cap leaves
-//     over, so a list's cap is still written only by its owner. Live
-//     learning adjusts; frozen keeps the caps; off restores the generated
-//     ones. SavePolicy writes the caps above the generated ones by block
-//     size; LoadPolicy checks them against this build's classes and the
-//     learner's range and publishes them the same way.
-//   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
-//     the only files that turn addresses into pointers or talk to the OS
-//     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The
-//     portable OS layer (-tags hakmem_nommap, or systems without mmap) backs
-//     segments with Go-heap byte slices; its advice is a no-op and Realloc
-//     copies. A test hook (osMapFailAt) makes the n-th mapping fail.
-//
-// An allocation climbs these steps until one succeeds:
-//  1. pop from the current P's stack for the class (the fast path);
-//  2. take a batch from the central transfer cache;
-//  3. take blocks from partially used slabs of the class;
-//  4. carve a fresh slab from a segment with room (best fit), or from an
-//     empty cached segment;
-//  5. map a new segment from the OS.
-//
-// A request above the site's routing threshold skips all that: it takes a
-// block from the site's BigCache, or maps one.
-//
-// A free goes down the same steps: push onto the current P's stack; when the
-// stack is at its cap, flush a batch to the central transfer cache, or
-// onto the blocks' slabs when that is full; a slab whose blocks are all
-// back returns its pages to the segment; an empty segment goes to the
-// segment cache or back to the OS. A large block goes to its site's
-// BigCache or back to the OS. What is cached cools down and is returned by
-// the scavenger (or by Release, at once).
-//
-// Double-free detection: a free block carries a cookie (its address xor a
-// per-process random key) in its second word; Free refuses a block that
-// carries it, and allocation clears it. Fresh slabs are carved completely,
-// so every block is either allocated or carries the cookie. Free sets the
-// cookie with a plain load and store (claimBlock), not a compare-and-swap:
-// the freed block is usually cold, and a locked instruction cannot overlap
-// the cache miss (it was a quarter of larson's CPU). Sequential double
-// frees are always caught. Two goroutines racing to free one small block
-// (a data race in the program) may both succeed, and the block's address
-// land in two P stacks. The second copy is caught later and dropped, never
-// faulting: a pop hands
-// out only a block whose cookie is intact (the second copy of a block
-// handed out through the first finds the cookie cleared: ErrCorrupted); a
-// copy coming back to its slab is checked against the slab's bitmap and
-// the cookie; a copy that outlives its segment reads a spare range. The
-// one outcome left, as in C, is two pops of the two copies at the same
-// instant handing the block to two owners. The same cookie check is what
-// a write after free meets: a block whose cookie was overwritten is
-// dropped and the allocation that finds it reports ErrCorrupted. When a whole chunk goes back to the OS its registry
-// entry becomes a tombstone: a later Free there is a double free while the
-// address stays unmapped, and a foreign pointer once someone else maps it.
-//
-// # Modes and the policy snapshot
-//
-// A mode (HAKMEM_MODE, Configure, SetMode) is a preset of the option table
-// in config.go; the environment and then Configure override it option by
-// option (default < mode < environment < API). The effective values form
-// one immutable policy, published through an atomic pointer: a slow path
-// loads it once and reads plain fields, and SetMode builds a new one and
-// swaps it in (emptying the BigCache or trimming the segment cache at once
-// when the new policy calls for it). The fast paths in malloc.go read
-// neither the policy nor any flag, so every mode runs the same small-block
-// code: hakmem's modes checked bit flags on the hot path and paid 5% for
-// it. The modes (generated from the option table; TestModesTable):
-//
-//	| setting | minimal | fast | balanced | learning | research |
-//	|---|---|---|---|---|---|
-//	| purpose | baseline: no caches, free to the OS at once | production speed: cache more, longer | recommended default | learning phase | development, all on |
-//	| `HAKMEM_SEGMENT_CACHE` | 0 | 32 | 8 | 8 | 8 |
-//	| `HAKMEM_BIGCACHE_MB` | 0 | 256 | 256 | 256 | 256 |
-//	| `HAKMEM_WARM_MS` | 250 | 1000 | 250 | 250 | 250 |
-//	| `HAKMEM_COLD_MS` | 2000 | 5000 | 2000 | 2000 | 2000 |
-//	| `HAKMEM_DECAY_MS` | 10000 | 30000 | 10000 | 10000 | 10000 |
-//	| `HAKMEM_THP` | off | auto | auto | auto | on |
-//	| `HAKMEM_LEARNING` | off | frozen | frozen | live | live |
-//	| `HAKMEM_DEBUG` | off | off | off | minimal | verbose |
-//
-// Minimal caches nothing beyond the free lists: a freed large block or
-// empty segment is unmapped at once, so the temperature stages have
-// nothing to do. The learning setting switches the learning layer off,
-// frozen or live (learn.go). The debug log (debuglog.go) writes one line
-// per slow-path event: segment and large-block maps and unmaps, scavenger
-// passes, memory limit hits, mode changes, learning transitions.
-//
-// # Statistics
-//
-// Counters are kept per P with plain adds (atomic in race builds) and per
-// central list under its lock, and merged by ReadStats. No counter is
-// shared between Ps. The identity MappedBytes == InUseBytes + CachedBytes +
-// FreeBytes holds exactly when nothing allocates during the read (cached
-// large blocks count as CachedBytes); a test checks every counter against a
-// slow recount that walks every structure, BigCache lists included. The
-// large path, the caches and the scavenger keep their counters under the
-// heap lock; system calls (mmap, munmap, each kind of madvise, mremap) are
-// counted where they are made.
-//
-// Observability: ReadStats covers every tier and site: bytes mapped, in
-// use, cached and free; a resident estimate (CommittedBytes: mapped minus
-// what was dropped with MADV_DONTNEED and not handed out since; WARM
-// memory, which the kernel takes only under pressure, counts as resident);
-// per-class counts, per-P caps, refills, flushes and hit rates; refill
-// stages; the free pipeline; the per-P cached bytes and the capacity
-// learner's budget; the BigCache in total and per site; the scavenger's
-// work; every system call. WriteStats formats it for people (listing the
-// classes whose cap the capacity learner changed). The subpackage metrics
-// gives the values runtime/metrics-style names
-// (/hakmem/memory/mapped:bytes) and publishes them with expvar;
-// metrics/prometheus is a Prometheus collector of the same samples. The core package imports neither expvar nor net/http
-// (TestCoreImports). Counters that cost something on every slow path,
-// the slow-path size histogram, run only with HAKMEM_DEBUG=verbose
-// (Research mode), behind one load of the policy; the owner's fast path
-// counts nothing beyond its plain per-P adds.
-//
-// Release flushes the per-P caches, empties the transfer caches, unmaps
-// empty segments and cached large blocks, and drops the free pages of live
-// segments. A live P's cache can only be touched from that P, so Release
-// sends a visitor goroutine to every P (pin_linkname.go); a P the program
-// keeps busy may miss the visit and flushes itself at its next slow path.
-// A P that a smaller GOMAXPROCS retired cannot run, so Release drains its
-// cache itself (stealRetired), safely against GOMAXPROCS growing back. Per-P caps
-// keep what a cache can hold small (a few MiB per P at worst, plus what the
-// capacity learner's budget allows all Ps together; after a 1 GiB
-// working set is freed, a test measures RSS back within 16 MiB of where it
-// started).
+// The README (https://github.com/hakmem-go/hakmem#readme) has the tour and
+// the configuration table; DESIGN.md has the design, file by file; and
+// docs/BENCHMARKS.md has the measured figures, including where hakmem
+// loses.
 package hakmem

@@ -1,5 +1,7 @@
 package hakmem
 
+import "log/slog"
+
 // The large path: requests above a site's routing threshold (by default
 // maxSmall, 1 MiB) get a mapping of their own, rounded up to the OS page and
 // aligned to 2 MiB so that the registry (one entry per 2 MiB) can name the
@@ -78,7 +80,7 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 	heap.large++
 	heap.largeSize += uint64(usable)
 	heap.mu.Unlock()
-	config.logf(debugVerbose, "map large block %#x, %d bytes, site %d", base, usable, sid)
+	config.logAttrs(debugVerbose, "map large block", slog.String("addr", hexAddr(base)), slog.Uint64("bytes", uint64(usable)), slog.Int("site", int(sid)))
 	learnMapped(sid, usable) // learn: fresh pages per site (profile.go)
 	return base, usable, true, nil
 }
@@ -123,7 +125,8 @@ func freeLarge(p uintptr, seg *segment) bool {
 	}
 	heap.mu.Unlock()
 	if len(evicted) > 0 || !cached {
-		config.logf(debugVerbose, "unmap large block %#x, %d bytes (cached %v, %d evicted)", p, size, cached, len(evicted))
+		config.logAttrs(debugVerbose, "unmap large block", slog.String("addr", hexAddr(p)), slog.Uint64("bytes", uint64(size)),
+			slog.Bool("cached", cached), slog.Int("evicted", len(evicted)))
 	}
 	learnFreedLarge(learnAt, sid, size) // learn: lifetime of a sampled block (profile.go)
 	return true

@@ -218,11 +218,10 @@ func TestFreePolicyStages(t *testing.T) {
 	seg := regLookup(addrOf(b))
 	// Empty a segment into the segment cache too.
 	mid := Alloc(1 << 20)
-	mseg := regLookup(addrOf(mid)).pages[(addrOf(mid)>>pageShift)&(pagesPerSegment-1)].seg
 	Free(mid)
 	Release() // flush the per-P cache: the segment empties (and is unmapped)
 	mid = Alloc(1 << 20)
-	mseg = regLookup(addrOf(mid)).pages[(addrOf(mid)>>pageShift)&(pagesPerSegment-1)].seg
+	mseg := regLookup(addrOf(mid)).pages[(addrOf(mid)>>pageShift)&(pagesPerSegment-1)].seg
 	for i := range b {
 		b[i] = 1
 	}

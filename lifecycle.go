@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"log/slog"
 	"math"
 	"sync"
 )
@@ -103,7 +104,8 @@ var transitionNames = [numTransitions]string{
 // verbose debug level (Research mode). Caller holds sl.mu.
 func (sl *siteLearn) transition(tr int) {
 	sl.transitions[tr]++
-	cfg().logf(debugVerbose, "learn: site %s: %s, threshold %d KiB, bigcache %s", sl.site.Name(), transitionNames[tr], sl.strats[sl.cur].threshold>>10, cachePolicyNames[sl.ccur])
+	cfg().logAttrs(debugVerbose, "learn transition", slog.String("site", sl.site.Name()), slog.String("transition", transitionNames[tr]),
+		slog.Int("threshold", int(sl.strats[sl.cur].threshold)), slog.String("bigcache", cachePolicyNames[sl.ccur]))
 }
 
 // Cost floors (costOf, compositeScore): a measure this small counts as

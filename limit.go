@@ -2,6 +2,7 @@ package hakmem
 
 import (
 	"errors"
+	"log/slog"
 	"sync/atomic"
 )
 
@@ -9,7 +10,9 @@ import (
 // cached large blocks, and mappings being made). An allocation that would
 // cross it first empties the caches (the heap's at once; for a large block
 // also Release's), then fails with ErrMemoryLimit. Set by
-// HAKMEM_MEMORY_LIMIT or SetMemoryLimit.
+// HAKMEM_MEMORY_LIMIT or SetMemoryLimit. A budget shared with the Go
+// runtime (ShareMemoryLimit, HAKMEM_MEMORY_LIMIT=auto; sharelimit.go)
+// lowers the bound further as the Go runtime grows.
 
 // memLimit is the limit in bytes; 0 means none. Read under heap.mu by
 // checkLimit, written by SetMemoryLimit and loadConfig.
@@ -45,6 +48,11 @@ func (h *pageHeap) mapped() uint64 {
 // holds heap.mu.
 func (h *pageHeap) checkLimit(n uintptr) error {
 	lim := memLimit.Load()
+	if total := share.total.Load(); total != 0 {
+		if sl := max(shareLimit(total, h.mapped(), n), 1); lim <= 0 || sl < lim {
+			lim = sl
+		}
+	}
 	if lim <= 0 || h.mapped()+uint64(n) <= uint64(lim) {
 		return nil
 	}
@@ -69,4 +77,35 @@ func (h *pageHeap) dropCaches() {
 		h.unmapSegment(s)
 		h.segEvicted++
 	}
+}
+
+// memLimitAutoMiB is HAKMEM_MEMORY_LIMIT=auto in the option's unit, and
+// memLimitAuto the policy's memLimit for it: a budget shared with the Go
+// runtime (sharelimit.go), read at first use.
+const (
+	memLimitAutoMiB = -1
+	memLimitAuto    = -1
+)
+
+// autoFrom says where HAKMEM_MEMORY_LIMIT=auto found its budget
+// ("GOMEMLIMIT" or the cgroup file), "" when it found none or was not
+// asked. Written once at first use.
+var autoFrom atomic.Pointer[string]
+
+// applyMemLimit applies the policy's memory limit at first use: a limit in
+// bytes (0: none), or memLimitAuto, which starts the shared budget.
+func applyMemLimit(v int64) {
+	if v != memLimitAuto {
+		memLimit.Store(v)
+		return
+	}
+	memLimit.Store(0)
+	total, from := autoMemoryTotal()
+	autoFrom.Store(&from)
+	if total <= 0 {
+		cfg().logAttrs(debugMinimal, "memory limit auto: no GOMEMLIMIT and no cgroup memory limit; no limit")
+		return
+	}
+	shareSet(total, 0) // first use: nothing is mapped yet
+	cfg().logAttrs(debugMinimal, "memory limit auto: shared with the Go runtime", slog.Int64("bytes", total), slog.String("from", from))
 }

@@ -74,7 +74,7 @@ func ParseMode(s string) (Mode, error) {
 }
 
 // modesMarkdown renders the modes table: one row per option a mode changes,
-// a column per mode. The README and doc.go carry it (TestModesTable).
+// a column per mode. The README and DESIGN.md carry it (TestModesTable).
 func modesMarkdown() string {
 	var b strings.Builder
 	b.WriteString("| setting |")

@@ -1,9 +1,8 @@
 package hakmem
 
 import (
-	"io"
+	"log/slog"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"sync"
 	"testing"
@@ -287,14 +286,8 @@ func TestStatsEveryMode(t *testing.T) {
 		cfgState.mu.Unlock()
 	})
 	site := NewSite("stats-every-mode")
-	debugLog.mu.Lock()
-	debugLog.w = io.Discard // Research logs every map
-	debugLog.mu.Unlock()
-	t.Cleanup(func() {
-		debugLog.mu.Lock()
-		debugLog.w = os.Stderr
-		debugLog.mu.Unlock()
-	})
+	prev := SetLogger(slog.New(slog.DiscardHandler)) // Research logs every map
+	t.Cleanup(func() { SetLogger(prev) })
 	for _, m := range modes {
 		if err := SetMode(m); err != nil {
 			t.Fatal(err)

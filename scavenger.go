@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"log/slog"
 	"math"
 	"sync/atomic"
 	"time"
@@ -89,6 +90,7 @@ func scavengerLoop(stop, done chan struct{}) {
 		scav.wakeAt.Store(math.MaxInt64)
 		t := now()
 		next := heap.scavenge(t, false)
+		shareAfterUnmap() // the Go runtime may have the unmapped bytes (sharelimit.go)
 		if next < 0 {
 			select {
 			case <-stop:
@@ -179,12 +181,11 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	}
 	h.reapRetired(all)
 	if len(unmap) > 0 || cooled > 0 || purged > 0 || all {
-		nextText := "nothing waiting"
+		attrs := []slog.Attr{slog.Bool("release", all), slog.Int("unmapped", len(unmap)), slog.Int("cooled", cooled), slog.Int("purged", purged)}
 		if next >= 0 {
-			nextText = "next stage in " + time.Duration(next).String()
+			attrs = append(attrs, slog.Duration("next", time.Duration(next)))
 		}
-		config.logf(debugVerbose, "scavenger pass (release %v): %d unmapped, %d cooled a stage, %d segments purged, %s",
-			all, len(unmap), cooled, purged, nextText)
+		config.logAttrs(debugVerbose, "scavenger pass", attrs...)
 	}
 	return next
 }

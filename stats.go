@@ -75,6 +75,14 @@ type Stats struct {
 	MemoryLimit   int64
 	LimitFailures uint64
 
+	// The budget shared with the Go runtime (ShareMemoryLimit,
+	// HAKMEM_MEMORY_LIMIT=auto): SharedBudget is its total in bytes (0:
+	// none), GoMemoryLimit the Go memory limit it last set (0: none set
+	// yet), GoLimitUpdates how many times it set one.
+	SharedBudget   int64
+	GoMemoryLimit  int64
+	GoLimitUpdates uint64
+
 	// ScavengerPasses counts passes of the free policy (scavenger.go), the
 	// background goroutine's and Release's.
 	ScavengerPasses uint64
@@ -287,6 +295,7 @@ func ReadStats() Stats {
 	st.CachedBytes += st.BigCacheBytes
 	st.MemoryLimit = memLimit.Load()
 	st.LimitFailures = limitFailures.Load()
+	st.SharedBudget, st.GoMemoryLimit, st.GoLimitUpdates = shareStats()
 	st.ScavengerPasses = scav.passes.Load()
 	st.MadviseFree = sysMadvFree.Load()
 	st.MadviseDontneed = sysMadvDontneed.Load()

@@ -37,6 +37,9 @@ func WriteStats(w io.Writer) error {
 	}
 	p("  mapped %s = in use %s + cached %s + free %s\n", fmtBytes(st.MappedBytes), fmtBytes(st.InUseBytes), fmtBytes(st.CachedBytes), fmtBytes(st.FreeBytes))
 	p("  committed %s (estimate), dropped %s; limit %s, %d allocations refused\n", fmtBytes(st.CommittedBytes), fmtBytes(st.DroppedBytes), limit, st.LimitFailures)
+	if st.SharedBudget > 0 {
+		p("  shared budget %s with the Go runtime: Go memory limit %s (%d updates)\n", fmtBytes(uint64(st.SharedBudget)), fmtBytes(uint64(max(st.GoMemoryLimit, 0))), st.GoLimitUpdates)
+	}
 	p("  metadata %s (off the Go heap, not in mapped)\n", fmtBytes(st.MetadataBytes))
 	p("  segments %d (%d cached, %d evicted, %d decayed), slabs %d, large blocks %d (%s)\n",
 		st.Segments, st.SegmentsCached, st.SegmentsEvicted, st.SegmentsDecayed, st.Slabs, st.LargeBlocks, fmtBytes(st.LargeBytes))

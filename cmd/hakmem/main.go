@@ -6,6 +6,7 @@
 //	hakmem compare OLD.json NEW.json      compare two results
 //	hakmem report RESULT.json --html FILE write an HTML report
 //	hakmem config                         print and validate the configuration
+//	hakmem version                        print the library's version and commit
 //
 // Each subcommand lives in its own file.
 package main
@@ -41,6 +42,7 @@ var commands = map[string]command{
 	"compare": {"compare two result files, exit 1 on a significant regression", runCompare},
 	"config":  {"print the effective configuration and validate HAKMEM_* variables", runConfig},
 	"report":  {"write the HTML report of a result file", runReport},
+	"version": {"print the hakmem library's version, the commit and the Go version", runVersion},
 }
 
 func main() {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -207,5 +208,30 @@ func TestBenchLearning(t *testing.T) {
 	code, out, errs = runCmd(t, "bench", "learning", "--quick", "--warmups", "0", "--allocators", "syncpool")
 	if code != 0 || !regexp.MustCompile(`(?m)^  +syncpool .*\n  throughput over time`).MatchString(out) || strings.Contains(out, "hakmem-fixed") {
 		t.Errorf("--allocators syncpool: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestVersion: hakmem version names the library module and its version as
+// the build info has it, the commit, and the Go version; bench provenance
+// carries the same library version.
+func TestVersion(t *testing.T) {
+	code, out, errs := runCmd(t, "version")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	v := bench.ReadBuildVersion()
+	for _, want := range []string{"hakmem library: github.com/hakmem-go/hakmem " + v.Hakmem, "commit:", runtime.Version()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("hakmem version lacks %q:\n%s", want, out)
+		}
+	}
+	if v.Hakmem == "unknown" || v.Hakmem == "" {
+		t.Errorf("the build info does not list the hakmem module: %+v", v)
+	}
+	if p := bench.CollectProvenance(nil); p.HakmemVersion != v.Hakmem {
+		t.Errorf("provenance hakmem_version %q, want %q", p.HakmemVersion, v.Hakmem)
+	}
+	if code, _, _ := runCmd(t, "version", "extra"); code != exitUsage {
+		t.Errorf("version with an argument: exit %d", code)
 	}
 }

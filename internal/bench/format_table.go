@@ -20,7 +20,11 @@ func WriteTable(w io.Writer, r *Result) error {
 	if p.GitDirty {
 		commit += " (dirty)"
 	}
-	fmt.Fprintf(bw, "hakmem bench %s, commit %s, %s\n", p.ToolVersion, commit, p.Date)
+	lib := ""
+	if p.HakmemVersion != "" {
+		lib = ", hakmem " + p.HakmemVersion
+	}
+	fmt.Fprintf(bw, "hakmem bench %s%s, commit %s, %s\n", p.ToolVersion, lib, commit, p.Date)
 	fmt.Fprintf(bw, "%s %s/%s, %s, %d cores, GOMAXPROCS %d", p.GoVersion, p.GOOS, p.GOARCH, p.CPUModel, p.Cores, p.GOMAXPROCS)
 	if kv := p.changedConfig(); len(kv) > 0 {
 		fmt.Fprintf(bw, ", %s", strings.Join(kv, " "))

@@ -20,7 +20,7 @@ func syntheticResult() *Result {
 	r := &Result{
 		Schema: SchemaVersion,
 		Provenance: Provenance{
-			ToolVersion: ToolVersion, GitCommit: "0123456789abcdef0123456789abcdef01234567", GitSource: "git",
+			ToolVersion: ToolVersion, HakmemVersion: "v0.1.0", GitCommit: "0123456789abcdef0123456789abcdef01234567", GitSource: "git",
 			Date: "2026-01-02T03:04:05Z", GoVersion: "go1.26.8", GOOS: "linux", GOARCH: "amd64",
 			CPUModel: "Test CPU 9000", Cores: 2, GOMAXPROCS: 2,
 			HakmemConfig: map[string]ConfigValue{"HAKMEM_MODE": {"balanced", "env"}, "HAKMEM_THP": {"auto", "default"}},

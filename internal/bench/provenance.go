@@ -21,6 +21,10 @@ const ToolVersion = "0.1.0"
 // be traced back and two results can be checked for comparability.
 type Provenance struct {
 	ToolVersion string `json:"tool_version"` // ToolVersion
+	// HakmemVersion is the hakmem library's module version in the binary
+	// (debug.ReadBuildInfo): a tag, "(devel)" when built in the
+	// repository's workspace, or "unknown".
+	HakmemVersion string `json:"hakmem_version,omitempty"`
 	// GitCommit is the commit the tool was built from, or "unknown";
 	// GitDirty says the working tree had uncommitted changes; GitSource
 	// says where the commit came from: "buildinfo" (-buildvcs), "git"
@@ -65,6 +69,7 @@ func CollectProvenance(args []string) Provenance {
 		Command:      append([]string(nil), args...),
 	}
 	p.GitCommit, p.GitDirty, p.GitSource = gitCommit()
+	p.HakmemVersion = ReadBuildVersion().Hakmem
 	return p
 }
 

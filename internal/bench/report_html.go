@@ -247,7 +247,7 @@ svg { display: block; max-width: 100%; height: auto; }
 <h1>hakmem bench report</h1>
 <table class="prov">
 <tr><td>date</td><td>{{.P.Date}}</td></tr>
-<tr><td>tool</td><td>hakmem bench {{.P.ToolVersion}}, schema {{.Schema}}</td></tr>
+<tr><td>tool</td><td>hakmem bench {{.P.ToolVersion}}, schema {{.Schema}}{{if .P.HakmemVersion}}, hakmem library {{.P.HakmemVersion}}{{end}}</td></tr>
 <tr><td>commit</td><td><code>{{.Commit}}</code> (from {{.P.GitSource}})</td></tr>
 <tr><td>Go</td><td>{{.P.GoVersion}} {{.P.GOOS}}/{{.P.GOARCH}}, GOMAXPROCS {{.P.GOMAXPROCS}}{{if .P.GOGC}}, GOGC={{.P.GOGC}}{{end}}</td></tr>
 <tr><td>CPU</td><td>{{.P.CPUModel}}, {{.P.Cores}} cores</td></tr>

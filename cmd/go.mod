@@ -1,0 +1,46 @@
+module github.com/hakmem-go/hakmem/cmd
+
+go 1.26.0
+
+require (
+	github.com/hakmem-go/hakmem v0.0.0
+	github.com/hakmem-go/hakmem/internal/bench v0.0.0
+	github.com/hakmem-go/hakmem/internal/cgopeers v0.0.0
+	github.com/hakmem-go/hakmem/internal/native v0.0.0
+	github.com/schollz/progressbar/v3 v3.19.1
+	golang.org/x/term v0.48.0
+)
+
+require (
+	codeberg.org/go-fonts/liberation v0.5.0 // indirect
+	codeberg.org/go-latex/latex v0.2.0 // indirect
+	codeberg.org/go-pdf/fpdf v0.11.1 // indirect
+	git.sr.ht/~sbinet/gg v0.7.0 // indirect
+	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
+	github.com/aclements/go-moremath v0.0.0-20210112150236-f10218a38794 // indirect
+	github.com/ajstarks/svgo v0.0.0-20211024235047-1546f124cd8b // indirect
+	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
+	github.com/mitchellh/colorstring v0.0.0-20190213212951-d06e56a500db // indirect
+	github.com/rivo/uniseg v0.4.7 // indirect
+	golang.org/x/exp/typeparams v0.0.0-20231108232855-2478ac86f678 // indirect
+	golang.org/x/image v0.46.0 // indirect
+	golang.org/x/mod v0.41.0 // indirect
+	golang.org/x/perf v0.0.0-20260908200009-22c9c6c9d4da // indirect
+	golang.org/x/sync v0.23.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/tools v0.51.0 // indirect
+	gonum.org/v1/plot v0.17.0 // indirect
+	honnef.co/go/tools v0.8.2 // indirect
+	modernc.org/memory v1.12.1 // indirect
+)
+
+replace github.com/hakmem-go/hakmem => ..
+
+replace github.com/hakmem-go/hakmem/internal/bench => ../internal/bench
+
+replace github.com/hakmem-go/hakmem/internal/cgopeers => ../internal/cgopeers
+
+replace github.com/hakmem-go/hakmem/internal/native => ../internal/native
+
+tool honnef.co/go/tools/cmd/staticcheck
