@@ -2,7 +2,6 @@ package hakmem
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math/bits"
 	"os"
@@ -43,15 +42,6 @@ func SetLogger(l *slog.Logger) *slog.Logger {
 		l = defaultLogger()
 	}
 	return debugLogger.Swap(l)
-}
-
-// logf logs one event, its message formatted with fmt, if the policy's
-// debug level is at least level.
-func (p *policy) logf(level int, format string, args ...any) {
-	if p.debug < level {
-		return
-	}
-	p.logAttrs(level, fmt.Sprintf(format, args...))
 }
 
 // logAttrs logs one event with attributes if the policy's debug level is

@@ -2,6 +2,7 @@ package hakmem
 
 import (
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 )
 
@@ -238,7 +239,7 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 func allocError(op string, size int, what string, err error) *Error {
 	if err == errOverLimit {
 		limitFailures.Add(1)
-		cfg().logf(debugMinimal, "memory limit hit: %s(%d): %s", op, size, what)
+		cfg().logAttrs(debugMinimal, "memory limit hit", slog.String("op", op), slog.Int("size", size), slog.String("what", what))
 		return newError(op, 0, size, ErrMemoryLimit, what+": "+err.Error())
 	}
 	return newError(op, 0, size, ErrOutOfMemory, what+": "+err.Error())
@@ -318,7 +319,7 @@ func freeSlow(p uintptr, op string) error {
 		unpin(pc)
 		return freeOther(p, seg, op)
 	}
-	s, bad, detail := checkSmall(p, seg)
+	s, detail, bad := checkSmall(p, seg)
 	if bad == nil && !claimBlock(p) {
 		bad = ErrDoubleFree
 	}
@@ -333,16 +334,16 @@ func freeSlow(p uintptr, op string) error {
 // checkSmall finds the slab of p in the small-block segment seg and checks
 // that p starts a block of it; bad and detail say what is wrong. Called
 // pinned, so it builds no error.
-func checkSmall(p uintptr, seg *segment) (s *slab, bad error, detail string) {
+func checkSmall(p uintptr, seg *segment) (s *slab, detail string, bad error) {
 	s = seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
 	if s == nil {
-		return nil, ErrDoubleFree, "the page holds no allocated block (freed already, or stale)"
+		return nil, "the page holds no allocated block (freed already, or stale)", ErrDoubleFree
 	}
 	off := p - s.base
 	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
-		return nil, ErrInvalidPointer, "not the start of a block (interior pointer)"
+		return nil, "not the start of a block (interior pointer)", ErrInvalidPointer
 	}
-	return s, nil, ""
+	return s, "", nil
 }
 
 // freeOther handles pointers outside small-block segments.
@@ -393,7 +394,7 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 		return 0, newError(op, p, 0, ErrDoubleFree, "the block is free (in the BigCache)")
 	}
 	pc := pin() // the block is read pinned (retire.go)
-	s, bad, detail := checkSmall(p, seg)
+	s, detail, bad := checkSmall(p, seg)
 	if bad == nil && loadWord(p+8) == p^cookieKey {
 		bad, detail = ErrDoubleFree, "the block is free"
 	}

@@ -83,10 +83,7 @@ type siteCtr struct{ allocs, bytes counter }
 // GOMAXPROCS does); the *pcache values are stable. It starts empty, so the
 // first pin of the process takes the slow path, which initialises hakmem.
 var (
-	caches atomic.Pointer[[]*pcache]
-	// noCache is the sentinel pin returns for a P without a cache: all its
-	// lists are empty with cap 0, so both fast paths miss. Never written.
-	noCache  pcache
+	caches   atomic.Pointer[[]*pcache]
 	cachesMu sync.Mutex // serialises growth
 	initOnce sync.Once
 	// releaseEpoch is bumped by Release; a cache that sees a newer epoch on
@@ -371,19 +368,6 @@ func flushOwn() {
 		pc := pinSlow()
 		c, k := pc.cutAny(buf[:])
 		unpin(pc)
-		if k == 0 {
-			return
-		}
-		centrals[c].put(buf[:k])
-	}
-}
-
-// drainHeld empties a cache that the caller holds without pinning (a
-// retired P's cache taken over by Release).
-func (pc *pcache) drainHeld() {
-	var buf [flushChunk]uintptr
-	for {
-		c, k := pc.cutAny(buf[:])
 		if k == 0 {
 			return
 		}

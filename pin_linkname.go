@@ -37,6 +37,10 @@ type pinState struct {
 
 const pinVariant = "procpin"
 
+// noCache is the sentinel pin returns for a P without a cache: all its
+// lists are empty with cap 0, so both fast paths miss. Never written.
+var noCache pcache
+
 // maxProcCaches bounds the table the fast path indexes directly. A P with a
 // larger id (GOMAXPROCS above 1024) still works, through the slow paths.
 const maxProcCaches = 1024
@@ -214,3 +218,16 @@ const (
 	visitRounds = 4                      // attempts to reach every P
 	visitSpin   = 200 * time.Microsecond // longest a visitor waits for the others
 )
+
+// drainHeld empties a cache that the caller holds without pinning (a
+// retired P's cache taken over by Release).
+func (pc *pcache) drainHeld() {
+	var buf [flushChunk]uintptr
+	for {
+		c, k := pc.cutAny(buf[:])
+		if k == 0 {
+			return
+		}
+		centrals[c].put(buf[:k])
+	}
+}

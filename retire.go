@@ -1,6 +1,9 @@
 package hakmem
 
-import "unsafe"
+import (
+	"log/slog"
+	"unsafe"
+)
 
 // Retiring segments. Free checks a block against the metadata and then
 // writes into the block (its cookie and link). If another goroutine could
@@ -100,7 +103,7 @@ func (h *pageHeap) reapRetired(wait bool) {
 		if osMapsGoHeap || !h.putSpare(s.base) {
 			osUnmap(s.base, segmentSize)
 		}
-		cfg().logf(debugVerbose, "reap segment %#x", s.base)
+		cfg().logAttrs(debugVerbose, "reap segment", slog.String("addr", hexAddr(s.base)))
 		freeSegment(s) // after the barrier: no pinned Free still reads it
 	}
 	h.mu.Unlock()

@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"log/slog"
 	"math/bits"
 	"sync"
 	"sync/atomic"
@@ -257,7 +258,7 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 		}
 	}
 	config := cfg()
-	config.logf(debugVerbose, "map segment %#x (reused: %v)", base, reused)
+	config.logAttrs(debugVerbose, "map segment", slog.String("addr", hexAddr(base)), slog.Bool("spare", reused))
 	if config.thp == thpOn {
 		osHugepage(base, segmentSize)
 	}

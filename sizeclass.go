@@ -2,7 +2,7 @@ package hakmem
 
 //go:generate go run ./internal/mksizeclasses -o sizeclasses.go
 
-// Tier names a band of size classes (see doc.go). The tier decides the
+// Tier names a band of size classes (see DESIGN.md). The tier decides the
 // per-P cache policy that internal/mksizeclasses bakes into the table.
 type tier uint8
 
