@@ -32,8 +32,9 @@ import (
 
 // maxOptions bounds the option table: hakmem's configuration grew to 282
 // variables and was called a crisis; this one stays small. Also the length
-// of the per-policy value arrays (a policy is copied by value).
-const maxOptions = 32
+// of the per-policy value arrays (a policy is copied by value). 40: the
+// checked mode and the heap profile (issue 12) took the last of 32.
+const maxOptions = 40
 
 // Option types.
 const (
@@ -82,6 +83,10 @@ type policy struct {
 	capTarget       float64       // capacity learner: per-class capacity hit rate to reach, 0 .. 1 (caplearn.go)
 	capBudget       int64         // capacity learner: the least budget for learned per-P caps, bytes
 	debug           int           // debugOff, debugMinimal or debugVerbose (debuglog.go)
+	check           bool          // checked mode (check.go); fixed at first use
+	checkQuarantine uint64        // checked mode: bytes the quarantine holds, at most (check_quarantine.go)
+	checkStacks     int           // checked mode: one block in N records full stacks; 0: none
+	profileRate     int           // heap profile: one sample per this many bytes allocated on average; 0: off (heapprof.go)
 }
 
 // pol is the current policy; never nil (a default snapshot until first use).
@@ -307,6 +312,22 @@ var options = []option{
 		doc:   "Debug log to stderr, one line per slow-path event, never on the fast path: minimal logs memory-limit hits and mode changes; verbose also segment and large-block maps and unmaps and scavenger passes, and keeps the slow-path size histogram.",
 		modes: map[Mode]int{Learning: debugMinimal, Research: debugVerbose},
 		set:   func(p *policy, v int) { p.debug = v },
+	},
+	{
+		name: "check", env: "HAKMEM_CHECK", typ: typeEnum, def: checkDefault, min: 0, max: 1, unit: "0 off, 1 on",
+		enum: []string{"off", "on"},
+		doc:  "Checked mode (check.go), read at first use: every block records its allocating and freeing caller; a freed block is poisoned and held in a FIFO quarantine, verified when it leaves; bytes past len are canaries checked on free; double frees (racing ones too) and interior frees are reported with both callers. Per-P caches are off: every operation takes the slow path. The default is on when built with -tags hakmem_check.",
+		set:  func(p *policy, v int) { p.check = v != 0 },
+	},
+	{
+		name: "check_quarantine_mb", env: "HAKMEM_CHECK_QUARANTINE_MB", typ: typeInt, def: 16, min: 0, max: 1 << 20, unit: "MiB",
+		doc: "Checked mode: freed bytes held (poisoned) in the quarantine before reuse; the oldest leave first and are verified. 0: verified and reused at once.",
+		set: func(p *policy, v int) { p.checkQuarantine = uint64(v) * mib },
+	},
+	{
+		name: "check_stacks", env: "HAKMEM_CHECK_STACKS", typ: typeInt, def: 64, min: 0, max: 1 << 20, unit: "blocks",
+		doc: "Checked mode: one block in N (counted per size class) records full allocation and free stacks, interned in a bounded table; every block records one caller each way. 0: callers only.",
+		set: func(p *policy, v int) { p.checkStacks = v },
 	},
 }
 

@@ -28,6 +28,12 @@ var (
 	// ErrPointerType: a typed helper was asked for a type that contains Go
 	// pointers, which the garbage collector could not see in hakmem memory.
 	ErrPointerType = errors.New("type contains Go pointers")
+	// ErrUseAfterFree: checked mode found a freed block written to (its
+	// poison changed in the quarantine).
+	ErrUseAfterFree = errors.New("use after free")
+	// ErrOverflow: checked mode found a block written past its length (a
+	// canary changed when it was freed).
+	ErrOverflow = errors.New("write past len")
 )
 
 // Error describes a failed operation: which one, on what, and why.

@@ -207,6 +207,8 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		return 0, 0, false, nil
 	case size > MaxAlloc:
 		return 0, 0, false, newError(op, 0, size, ErrSizeTooLarge, "the limit is MaxAlloc (32 TiB)")
+	case checkOn(): // hook: checked mode (check.go)
+		return checkAlloc(size, sid, op)
 	case size <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)):
 		c := sizeClass(uintptr(size))
 		p, err = allocSmallSlow(c, sid, uintptr(size))
@@ -306,6 +308,9 @@ func freeFast(p uintptr) bool {
 // freeSlow is everything freeFast declines: it validates p again and
 // reports what is wrong, or frees a large block.
 func freeSlow(p uintptr, op string) error {
+	if checkOn() { // hook: checked mode (check.go)
+		return checkFreeSlow(p, op)
+	}
 	pc := pin() // the checks and the claim run pinned (retire.go)
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
@@ -401,6 +406,9 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 }
 
 func realloc(b []byte, size int, op string) ([]byte, error) {
+	if checkOn() { // hook: checked mode (check.go)
+		return checkRealloc(b, size, op)
+	}
 	if cap(b) == 0 {
 		return allocSlowOrFast(size, op)
 	}

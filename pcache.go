@@ -189,6 +189,10 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 
 // freeSmallSlow handles a free into a full list: push, then flush a batch.
 func freeSmallSlow(p uintptr, s *slab) {
+	if checkOn() { // hook: checked mode (check.go)
+		checkFreeSmall(p, s)
+		return
+	}
 	c := s.class
 	pc := pinSlow()
 	if pc.capGen != capLearn.gen.Load() {

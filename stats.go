@@ -101,6 +101,9 @@ type Stats struct {
 
 	// Errors reported to the program (misuse and failures), all kinds.
 	Errors uint64
+	// CheckFailures counts the failures checked mode found (check.go):
+	// every report made to the OnCheckFailure handler.
+	CheckFailures uint64
 
 	// Syscalls made. The madvise calls: MADV_FREE (WARM), MADV_DONTNEED
 	// (COLD, purged slab pages, Release) and MADV_HUGEPAGE (HAKMEM_THP).
@@ -287,6 +290,7 @@ func ReadStats() Stats {
 	st.Allocs += largeAllocs.Load()
 	st.Frees += largeFrees.Load()
 	st.Errors = errorCount.Load()
+	st.CheckFailures = chk.failures.Load()
 	st.Mmaps = sysMmaps.Load()
 	st.Munmaps = sysMunmaps.Load()
 	readCapStats(&st, &pcached)

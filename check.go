@@ -1,0 +1,330 @@
+package hakmem
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Checked mode (HAKMEM_CHECK=1, or -tags hakmem_check): catch use after
+// free, overflows past len and double frees, and say which code allocated
+// and freed the block. It is a mode of the slow paths, so the default fast
+// paths carry no check: with checked mode on every per-P cache has
+// capacity zero (capOf), so nothing is ever pushed onto a per-P list and
+// every Alloc misses it, and every Free of a small block reaches
+// freeSmallSlow. The engine calls into this file at five points:
+//
+//   - allocAddr: every allocation that gets past the size checks goes to
+//     checkAlloc;
+//   - freeSmallSlow: a small block the fast path validated and claimed goes
+//     to checkFreeSmall instead of a free list;
+//   - freeSlow: everything else Free is given (large blocks, double frees,
+//     interior and foreign pointers) goes to checkFreeSlow;
+//   - realloc: checkRealloc (always a new block and a copy, so a stale
+//     slice of the old one is caught);
+//   - capOf: the per-P caps are zero.
+//
+// A checked block gets a record (check_rec.go): its length, its
+// allocating and freeing callers (check_pc.go) and, for one block in
+// HAKMEM_CHECK_STACKS, full stacks (stacktab.go). Its bytes past len, up
+// to the block's usable size, are canaries: a small request is served
+// from the class of len+checkTail, so there are always at least
+// checkTail of them. Free checks the canaries (an overflow), poisons the
+// block and puts it at the tail of the quarantine (check_quarantine.go), a
+// FIFO bounded in bytes; the block at the head leaves when the bound is
+// passed, and its poison is verified then (a use after free). Verified
+// blocks wait on a free stack per class, from which checkAlloc takes
+// first; a stack over two batches returns a batch to the central list.
+// The record's state moves by compare-and-swap, so of two racing Frees
+// exactly one frees and the other is a double free, whatever the engine's
+// own claim does. Failures go to the OnCheckFailure handler
+// (check_report.go), after every lock is released.
+
+// checkTail is the least number of canary bytes past len of a small
+// block: an overflow by up to 16 bytes is caught byte for byte.
+const checkTail = 16
+
+const (
+	poisonByte = 0xdd // freed memory
+	canaryByte = 0xcb // past len
+	poisonWord = 0xdddddddddddddddd
+	canaryWord = 0xcbcbcbcbcbcbcbcb
+)
+
+// checkOn reports whether checked mode is on (fixed at first use). Slow
+// paths only: one atomic load.
+func checkOn() bool {
+	ensureInit() // the first call may be a fast path's miss on the sentinel cache
+	return cfg().check
+}
+
+// chk is checked mode's shared state. Lock order: chk.mu before a central
+// list's lock; never held pinned.
+var chk struct {
+	mu      sync.Mutex
+	qhead   uintptr // oldest quarantined block; guarded by mu
+	qtail   uintptr // newest; guarded by mu
+	qbytes  uint64  // usable bytes quarantined; guarded by mu
+	qblocks int     // blocks quarantined; guarded by mu
+	free    [numClasses]struct {
+		head uintptr // verified blocks ready for reuse, linked through their records; guarded by mu
+		n    uint32
+	}
+	tick     atomic.Uint64 // allocations, for the 1-in-N stack sample
+	failures atomic.Uint64 // reports made (Stats.CheckFailures)
+}
+
+// checkAlloc is allocAddr in checked mode: size is valid and positive.
+func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool, err error) {
+	apc := callerPC()
+	want := uintptr(size) + checkTail
+	class := uint8(classLarge)
+	if want <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)) {
+		class = sizeClass(want)
+		p, err = checkTake(class)
+		if err == errOverLimit {
+			Release()
+			p, err = checkTake(class)
+		}
+		if err != nil {
+			return 0, 0, false, allocError(op, size, "mapping a segment", err)
+		}
+		usable = uintptr(classes[class].size)
+		storeWord(p+8, 0) // the free cookie (pcache.go), if len covers it
+	} else {
+		p, usable, zeroed, err = allocLarge(want, sid)
+		if err != nil {
+			return 0, 0, false, allocError(op, size, "mapping a large block", err)
+		}
+		countLargeAlloc(sid, uintptr(size))
+	}
+	r, err := recEnsure(p)
+	if err != nil {
+		checkGiveBack(p, class)
+		return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
+	}
+	fill(p+uintptr(size), usable-uintptr(size), canaryByte, canaryWord)
+	r.size, r.apc, r.fpc, r.class, r.flags, r.astk, r.fstk = uintptr(size), apc, 0, class, 0, 0, 0
+	if n := cfg().checkStacks; n > 0 && chk.tick.Add(1)%uint64(n) == 0 {
+		var buf [maxStack + maxCallerWalk]uintptr
+		r.flags = recSampled
+		r.astk = stackTab.intern(callerStack(&buf))
+	}
+	r.state.Store(recLive)
+	return p, usable, zeroed, nil
+}
+
+// checkTake returns a block of class c: from the class's free stack, else
+// a batch from the central list, onto the stack.
+func checkTake(c uint8) (uintptr, error) {
+	chk.mu.Lock()
+	fs := &chk.free[c]
+	if fs.head == 0 {
+		chk.mu.Unlock()
+		b, err := centrals[c].take(uint32(classes[c].batch), 0)
+		if err != nil {
+			return 0, err
+		}
+		// Records first, unlocked (mapping one may take a while).
+		for p, i := b.head, uint32(0); i < b.n; i++ {
+			if _, err := recEnsure(p); err != nil {
+				centrals[c].put(b)
+				return 0, err
+			}
+			p = loadWord(p)
+		}
+		chk.mu.Lock()
+		for p, i := b.head, uint32(0); i < b.n; i++ {
+			next := loadWord(p)
+			r := recFor(p)
+			r.state.Store(recFree)
+			r.next = fs.head
+			fs.head = p
+			fs.n++
+			p = next
+		}
+	}
+	p := fs.head
+	r := recFor(p)
+	fs.head = r.next
+	fs.n--
+	r.next = 0
+	chk.mu.Unlock()
+	return p, nil
+}
+
+// checkGiveBack returns a block checkAlloc could not record.
+func checkGiveBack(p uintptr, class uint8) {
+	if class == classLarge {
+		freeLarge(p, regLookup(p))
+		return
+	}
+	storeWord(p+8, p^cookieKey)
+	centrals[class].put(batch{head: p, tail: p, n: 1})
+}
+
+// checkFreeSmall is freeSmallSlow in checked mode: the fast path found p
+// to start a block of s and claimed it (the free cookie is in word 1).
+func checkFreeSmall(p uintptr, s *slab) {
+	fpc := callerPC()
+	r := recFor(p)
+	if r == nil || !r.state.CompareAndSwap(recLive, recQuarantined) {
+		deliver(doubleFreeReport("Free", p, r, fpc, false))
+		return
+	}
+	checkFree(p, r, uintptr(s.size), fpc, "Free")
+}
+
+// checkFreeSlow is freeSlow in checked mode: large blocks, and every
+// pointer the fast path declined.
+func checkFreeSlow(p uintptr, op string) error {
+	fpc := callerPC()
+	pc := pin() // the checks and the claim run pinned (retire.go)
+	seg := regLookup(p)
+	if seg == nil || seg.kind != kindSmall {
+		unpin(pc)
+		if seg != nil && seg.kind == kindLarge && p == seg.base {
+			r := recFor(p)
+			if r != nil && r.state.CompareAndSwap(recLive, recQuarantined) {
+				checkFree(p, r, largeUsable(p, seg), fpc, op)
+				return nil
+			}
+			rep := doubleFreeReport(op, p, r, fpc, true)
+			deliver(rep)
+			return newError(op, p, 0, ErrDoubleFree, rep.detail())
+		}
+		return freeOther(p, seg, op)
+	}
+	s, bad, detail := checkSmall(p, seg)
+	if bad == nil {
+		if old := loadWord(p + 8); old != p^cookieKey && claimWord(p+8, old, p^cookieKey) {
+			unpin(pc)
+			checkFreeSmall(p, s) // claimed on the second try
+			return nil
+		}
+		bad = ErrDoubleFree
+	}
+	unpin(pc)
+	switch {
+	case bad == ErrDoubleFree && s != nil:
+		rep := doubleFreeReport(op, p, recFor(p), fpc, true)
+		deliver(rep)
+		return newError(op, p, 0, ErrDoubleFree, rep.detail())
+	case bad == ErrInvalidPointer && s != nil:
+		start := s.base + (p-s.base)/s.size*s.size
+		rep := CheckReport{Err: ErrInvalidPointer, Op: op, Block: start, Offset: int(p - start), Class: int(s.class), Usable: int(s.size), Returned: true, FreePC: fpc}
+		rep.fill(recFor(start))
+		deliver(rep)
+		return newError(op, p, 0, ErrInvalidPointer, rep.detail())
+	}
+	return newError(op, p, 0, bad, detail)
+}
+
+// checkFree checks and quarantines the block at p (record r, now
+// recQuarantined) of usable bytes.
+func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
+	var reps []CheckReport
+	if off, got := checkCanary(p, r.size, usable, r.class != classLarge); off >= 0 {
+		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}
+		r.fpc = fpc
+		rep.fill(r)
+		reps = append(reps, rep)
+	}
+	r.fpc = fpc
+	if r.flags&recSampled != 0 {
+		var buf [maxStack + maxCallerWalk]uintptr
+		r.fstk = stackTab.intern(callerStack(&buf))
+	}
+	if r.class == classLarge && uint64(usable) > cfg().checkQuarantine/4 {
+		// Too big to poison and hold: freed at once, unchecked.
+		r.state.Store(recNone)
+		releaseLarge(p)
+	} else {
+		poison(p, usable, r.class != classLarge)
+		reps = quarantine(p, r, usable, op, reps)
+	}
+	for _, rep := range reps {
+		deliver(rep)
+	}
+}
+
+// checkRealloc is realloc in checked mode: a new block, a copy and a free,
+// every time.
+func checkRealloc(b []byte, size int, op string) ([]byte, error) {
+	if cap(b) == 0 {
+		return allocSlow(size, 0, op)
+	}
+	p := addrOf(b)
+	if size < 0 {
+		return nil, newError(op, p, size, ErrNegativeSize, "")
+	}
+	if _, err := usableSize(p, op); err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return zeroSlice(), freeAddr(p, op)
+	}
+	nb, err := allocSlow(size, 0, op)
+	if err != nil {
+		return nil, err
+	}
+	copy(nb, b[:min(len(b), size)])
+	return nb, freeAddr(p, op)
+}
+
+// checkCanary returns the offset of the first canary byte of block p
+// (bytes size .. usable) that changed, and that byte; -1 when none did.
+// A small block's word 1 holds the free cookie by now (the engine's
+// claim): those bytes are not checked.
+func checkCanary(p, size, usable uintptr, small bool) (int, byte) {
+	if !small || size >= 16 {
+		if off, got := firstNot(p+size, usable-size, canaryByte, canaryWord); off >= 0 {
+			return int(size) + off, got
+		}
+		return -1, 0
+	}
+	if size < 8 {
+		if off, got := firstNot(p+size, 8-size, canaryByte, canaryWord); off >= 0 {
+			return int(size) + off, got
+		}
+	}
+	if off, got := firstNot(p+16, usable-16, canaryByte, canaryWord); off >= 0 {
+		return 16 + off, got
+	}
+	return -1, 0
+}
+
+// fill sets n bytes at p to c (w: c in every byte of a word).
+func fill(p, n uintptr, c byte, w uintptr) {
+	i := uintptr(0)
+	for ; i < n && (p+i)&7 != 0; i++ {
+		*(*byte)(ptr(p + i)) = c
+	}
+	for ; i+8 <= n; i += 8 {
+		storeWord(p+i, w)
+	}
+	for ; i < n; i++ {
+		*(*byte)(ptr(p + i)) = c
+	}
+}
+
+// firstNot returns the offset of the first of n bytes at p that is not c,
+// and that byte; -1 when all are c.
+func firstNot(p, n uintptr, c byte, w uintptr) (int, byte) {
+	i := uintptr(0)
+	for ; i < n && (p+i)&7 != 0; i++ {
+		if b := *(*byte)(ptr(p + i)); b != c {
+			return int(i), b
+		}
+	}
+	for ; i+8 <= n; i += 8 {
+		if loadWord(p+i) != w {
+			break
+		}
+	}
+	for ; i < n; i++ {
+		if b := *(*byte)(ptr(p + i)); b != c {
+			return int(i), b
+		}
+	}
+	return -1, 0
+}

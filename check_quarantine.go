@@ -1,0 +1,151 @@
+package hakmem
+
+// The quarantine of checked mode: freed blocks, poisoned, in FIFO order,
+// bounded in bytes (HAKMEM_CHECK_QUARANTINE_MB). A block leaves when the
+// quarantine is over its bound, oldest first, and its poison is verified
+// then: any changed byte is a write after free, reported with the offset
+// of the first one. A small block keeps the engine's free cookie in its
+// word 1 (the engine's fast path refuses a second Free of it without
+// reaching checked mode), so that word is verified against the cookie.
+// CheckQuarantine verifies every block in it now.
+
+// poison fills the usable bytes of a freed block with poisonByte; a small
+// block keeps its free cookie in word 1.
+func poison(p, usable uintptr, small bool) {
+	if !small {
+		fill(p, usable, poisonByte, poisonWord)
+		return
+	}
+	storeWord(p, poisonWord)
+	fill(p+16, usable-16, poisonByte, poisonWord)
+}
+
+// verifyPoison returns the offset of the first byte of the quarantined
+// block p that changed, with the byte expected and the byte found; -1
+// when none did.
+func verifyPoison(p, usable uintptr, small bool) (off int, want, got byte) {
+	if !small {
+		off, got = firstNot(p, usable, poisonByte, poisonWord)
+		return off, poisonByte, got
+	}
+	if off, got = firstNot(p, 8, poisonByte, poisonWord); off >= 0 {
+		return off, poisonByte, got
+	}
+	if w := loadWord(p + 8); w != p^cookieKey {
+		for i := uintptr(0); i < 8; i++ {
+			if c, g := byte((p^cookieKey)>>(8*i)), byte(w>>(8*i)); c != g {
+				return 8 + int(i), c, g
+			}
+		}
+	}
+	if off, got = firstNot(p+16, usable-16, poisonByte, poisonWord); off >= 0 {
+		return 16 + off, poisonByte, got
+	}
+	return -1, 0, 0
+}
+
+// usableOf is the usable size of a recorded block.
+func usableOf(p uintptr, r *checkRec) uintptr {
+	if r.class == classLarge {
+		return regLookup(p).largeSize
+	}
+	return uintptr(classes[r.class].size)
+}
+
+// quarantine appends p (record r, recQuarantined) to the quarantine and
+// lets the oldest blocks leave while it is over its bound. Reports of
+// failures found are appended to reps.
+func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckReport) []CheckReport {
+	limit := cfg().checkQuarantine
+	var out [numClasses]batch // verified blocks beyond what the free stacks keep
+	var large []uintptr       // verified large blocks, to free
+	chk.mu.Lock()
+	r.next = 0
+	if chk.qtail != 0 {
+		recFor(chk.qtail).next = p
+	} else {
+		chk.qhead = p
+	}
+	chk.qtail = p
+	chk.qbytes += uint64(usable)
+	chk.qblocks++
+	for chk.qbytes > limit && chk.qhead != 0 {
+		q := chk.qhead
+		qr := recFor(q)
+		chk.qhead = qr.next
+		if chk.qhead == 0 {
+			chk.qtail = 0
+		}
+		qu := usableOf(q, qr)
+		chk.qbytes -= uint64(qu)
+		chk.qblocks--
+		if off, want, got := verifyPoison(q, qu, qr.class != classLarge); off >= 0 {
+			rep := CheckReport{Err: ErrUseAfterFree, Op: op, Block: q, Offset: off, Want: want, Got: got, Usable: int(qu)}
+			rep.fill(qr)
+			reps = append(reps, rep)
+		}
+		if qr.class == classLarge {
+			qr.state.Store(recNone)
+			large = append(large, q)
+			continue
+		}
+		fs := &chk.free[qr.class]
+		if fs.n < 2*uint32(classes[qr.class].batch) {
+			qr.state.Store(recFree)
+			qr.next = fs.head
+			fs.head = q
+			fs.n++
+			continue
+		}
+		qr.state.Store(recNone)
+		b := &out[qr.class]
+		b.push(q)
+		storeWord(q+8, q^cookieKey) // push cleared nothing but word 0; keep the cookie honest
+	}
+	chk.mu.Unlock()
+	for c := range out {
+		if out[c].n > 0 {
+			centrals[c].put(out[c])
+		}
+	}
+	for _, q := range large {
+		releaseLarge(q)
+	}
+	return reps
+}
+
+// releaseLarge frees a checked large block for good.
+func releaseLarge(p uintptr) {
+	if freeLarge(p, regLookup(p)) {
+		countLargeFree()
+	}
+}
+
+// CheckQuarantine verifies the poison of every block in checked mode's
+// quarantine now, reports each write after free found (through the
+// OnCheckFailure handler) and returns how many it found. Without checked
+// mode it does nothing and returns 0.
+func CheckQuarantine() int {
+	ensureInit()
+	if !checkOn() {
+		return 0
+	}
+	var reps []CheckReport
+	chk.mu.Lock()
+	for q := chk.qhead; q != 0; {
+		qr := recFor(q)
+		qu := usableOf(q, qr)
+		if off, want, got := verifyPoison(q, qu, qr.class != classLarge); off >= 0 {
+			rep := CheckReport{Err: ErrUseAfterFree, Op: "CheckQuarantine", Block: q, Offset: off, Want: want, Got: got, Usable: int(qu)}
+			rep.fill(qr)
+			reps = append(reps, rep)
+			poison(q, qu, qr.class != classLarge) // reported once
+		}
+		q = qr.next
+	}
+	chk.mu.Unlock()
+	for _, rep := range reps {
+		deliver(rep)
+	}
+	return len(reps)
+}
