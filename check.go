@@ -195,6 +195,9 @@ func checkFreeSlow(p uintptr, op string) error {
 		return freeOther(p, seg, op)
 	}
 	s, bad, detail := checkSmall(p, seg)
+	if bad == ErrInvalidPointer {
+		s = seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	}
 	if bad == nil {
 		if old := loadWord(p + 8); old != p^cookieKey && claimWord(p+8, old, p^cookieKey) {
 			unpin(pc)
@@ -225,6 +228,7 @@ func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
 	var reps []CheckReport
 	if off, got := checkCanary(p, r.size, usable, r.class != classLarge); off >= 0 {
 		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}
+		rep.Extent = lastChanged(p, r.size, usable, r.class != classLarge) + 1 - int(r.size)
 		r.fpc = fpc
 		rep.fill(r)
 		reps = append(reps, rep)
@@ -291,6 +295,20 @@ func checkCanary(p, size, usable uintptr, small bool) (int, byte) {
 		return 16 + off, got
 	}
 	return -1, 0
+}
+
+// lastChanged is the offset of the last canary byte of block p that
+// changed (checkCanary found one).
+func lastChanged(p, size, usable uintptr, small bool) int {
+	for i := usable; i > size; i-- {
+		if small && i-1 >= 8 && i-1 < 16 {
+			continue // the cookie's word
+		}
+		if *(*byte)(ptr(p + i - 1)) != canaryByte {
+			return int(i - 1)
+		}
+	}
+	return int(size)
 }
 
 // fill sets n bytes at p to c (w: c in every byte of a word).

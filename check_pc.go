@@ -101,19 +101,23 @@ func funcAt(pc uintptr) string {
 		return "?"
 	}
 	frames := runtime.CallersFrames([]uintptr{pc})
-	var first runtime.Frame
-	for i := 0; ; i++ {
+	for {
 		f, more := frames.Next()
-		if i == 0 {
-			first = f
-		}
 		if !strings.HasPrefix(f.Function, pkgPrefix) || strings.HasSuffix(f.File, "_test.go") {
 			return frameString(f)
 		}
 		if !more {
-			return frameString(first)
+			break
 		}
 	}
+	// hakmem's function was inlined into the program's and the frames do
+	// not go past it: name the physical function (without a line).
+	if f := runtime.FuncForPC(pc - 1); f != nil {
+		if outer := runtime.FuncForPC(f.Entry()); outer != nil {
+			return outer.Name()
+		}
+	}
+	return "?"
 }
 
 func frameString(f runtime.Frame) string {

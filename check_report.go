@@ -28,6 +28,9 @@ type CheckReport struct {
 	// expected there and the byte found.
 	Offset    int
 	Want, Got byte
+	// Extent is, for an overflow, how far past len the last changed
+	// canary byte lies (1: the byte at len).
+	Extent int
 	// State is the block's state when the failure was found ("live",
 	// "freed (in the quarantine)", ...).
 	State string
@@ -77,9 +80,9 @@ func doubleFreeReport(op string, p uintptr, r *checkRec, fpc uintptr, returned b
 func (rep *CheckReport) what() string {
 	switch rep.Err {
 	case ErrUseAfterFree:
-		return fmt.Sprintf("write after free: byte %d of the block changed (%#02x, want %#02x)", rep.Offset, rep.Got, rep.Want)
+		return fmt.Sprintf("written after free: byte %d changed (%#02x, want %#02x)", rep.Offset, rep.Got, rep.Want)
 	case ErrOverflow:
-		return fmt.Sprintf("write past len: byte %d of the block changed (%#02x, want %#02x), %d bytes past len %d", rep.Offset, rep.Got, rep.Want, rep.Offset-rep.Size+1, rep.Size)
+		return fmt.Sprintf("written past len %d: bytes %d .. %d changed (%d bytes past len; the first %#02x, want %#02x)", rep.Size, rep.Offset, rep.Size+rep.Extent-1, rep.Extent, rep.Got, rep.Want)
 	case ErrInvalidPointer:
 		return fmt.Sprintf("free of an interior pointer, %d bytes into the block", rep.Offset)
 	}

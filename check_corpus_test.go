@@ -1,0 +1,257 @@
+package hakmem_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"reflect"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hakmem-go/hakmem"
+)
+
+// The misuse corpus: each case is a small program that misuses hakmem
+// memory, run in a child process of the test binary, once in checked
+// mode (HAKMEM_CHECK=1) and once without. A case is detected when its
+// child panics with hakmem's error for it; in checked mode the report must
+// also name the case's function as the allocating one. TestCheckCorpus
+// checks every case and keeps the detection table in docs/CHECKING.md
+// true (HAKMEM_UPDATE_DOCS=1 rewrites it).
+
+type corpusCase struct {
+	name  string
+	want  error  // the sentinel the report matches
+	run   func() // the misuse; a write after free ends with CheckQuarantine, so that it is found deterministically
+	alloc any    // the function that calls Alloc, when not run itself
+}
+
+var corpus = []corpusCase{
+	{"write after free, tiny block (24 B), offset 0", hakmem.ErrUseAfterFree, corpusUAFTiny0, uafTiny},
+	{"write after free, tiny block (24 B), offset 8 (the free cookie's word)", hakmem.ErrUseAfterFree, corpusUAFTiny8, uafTiny},
+	{"write after free, tiny block (24 B), offset 23", hakmem.ErrUseAfterFree, corpusUAFTiny23, uafTiny},
+	{"write after free, mid block (3000 B), offset 1500", hakmem.ErrUseAfterFree, corpusUAFMid, nil},
+	{"write after free, large block (2 MiB), offset 1 MiB", hakmem.ErrUseAfterFree, corpusUAFLarge, nil},
+	{"write after free, found as the block leaves a 1 MiB quarantine", hakmem.ErrUseAfterFree, corpusUAFEvicted, nil},
+	{"overflow by 1 byte past len (100 B)", hakmem.ErrOverflow, corpusOverflow1, overflow},
+	{"overflow by 8 bytes past len (100 B)", hakmem.ErrOverflow, corpusOverflow8, overflow},
+	{"overflow by 16 bytes past len (64 B, an exact class size)", hakmem.ErrOverflow, corpusOverflow16, overflow},
+	{"overflow by 1 byte past len, large block (1.5 MiB)", hakmem.ErrOverflow, corpusOverflowLarge, nil},
+	{"double free", hakmem.ErrDoubleFree, corpusDoubleFree, nil},
+	{"double free, racing (two goroutines, 200 rounds)", hakmem.ErrDoubleFree, corpusRacingDoubleFree, nil},
+	{"free of an interior pointer (8 bytes in)", hakmem.ErrInvalidPointer, corpusInterior, nil},
+}
+
+// corpusFuncs names each case's allocating function, as reports print it.
+var corpusFuncs = map[string]string{}
+
+func init() {
+	for _, c := range corpus {
+		var f any = c.run
+		if c.alloc != nil {
+			f = c.alloc
+		}
+		corpusFuncs[c.name] = runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+	}
+}
+
+const corpusEnv = "HAKMEM_CORPUS_CASE"
+
+func uafTiny(off int) {
+	b := hakmem.Alloc(24)
+	hakmem.Free(b)
+	b[off] = 1
+	hakmem.CheckQuarantine()
+}
+
+func corpusUAFTiny0()  { uafTiny(0) }
+func corpusUAFTiny8()  { uafTiny(8) }
+func corpusUAFTiny23() { uafTiny(23) }
+
+func corpusUAFMid() {
+	b := hakmem.Alloc(3000)
+	hakmem.Free(b)
+	b[1500] = 1
+	hakmem.CheckQuarantine()
+}
+
+func corpusUAFLarge() {
+	b := hakmem.Alloc(2 << 20)
+	hakmem.Free(b)
+	b[1<<20] = 1
+	hakmem.CheckQuarantine()
+}
+
+func corpusUAFEvicted() {
+	b := hakmem.Alloc(200)
+	hakmem.Free(b)
+	b[100] = 1
+	for range 3 << 20 / 4096 { // 3 MiB of frees push it out of the quarantine
+		hakmem.Free(hakmem.Alloc(4000))
+	}
+}
+
+func overflow(size, by int) {
+	b := hakmem.Alloc(size)
+	b = b[:cap(b)]
+	for i := range by {
+		b[size+i] = 0x42
+	}
+	hakmem.Free(b)
+}
+
+func corpusOverflow1()  { overflow(100, 1) }
+func corpusOverflow8()  { overflow(100, 8) }
+func corpusOverflow16() { overflow(64, 16) }
+
+func corpusOverflowLarge() {
+	b := hakmem.Alloc(3 << 19)
+	b = b[:cap(b)]
+	b[3<<19] = 0x42
+	hakmem.Free(b)
+}
+
+func corpusDoubleFree() {
+	b := hakmem.Alloc(48)
+	hakmem.Free(b)
+	hakmem.Free(b)
+}
+
+func corpusRacingDoubleFree() {
+	for range 200 {
+		b := hakmem.Alloc(32)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		for i := range errs {
+			wg.Go(func() {
+				<-start
+				errs[i] = hakmem.TryFree(b)
+			})
+		}
+		close(start)
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			panic(fmt.Sprintf("racing frees: want exactly one to succeed, got %v and %v", errs[0], errs[1]))
+		}
+		if err := errors.Join(errs...); !errors.Is(err, hakmem.ErrDoubleFree) {
+			panic(err)
+		}
+		if strings.Contains(errors.Join(errs...).Error(), "allocated by") {
+			panic(errors.Join(errs...))
+		}
+	}
+	panic(errors.New("hakmem: the losing Free reported ErrDoubleFree without callers: double free"))
+}
+
+func corpusInterior() {
+	b := hakmem.Alloc(64)
+	hakmem.Free(b[8:])
+}
+
+// corpusResult is what the parent saw of one child.
+type corpusResult struct {
+	detected, named bool
+	excerpt         string
+}
+
+var (
+	addrRE = regexp.MustCompile(`0x[0-9a-f]{6,}`)
+	fileRE = regexp.MustCompile(` /[^ ;]*\.go:\d+`)
+	// cookieRE matches a byte of the free cookie, which is random.
+	cookieRE = regexp.MustCompile(`want 0x(?:[0-9a-ce-f][0-9a-f]|d[0-9a-ce-f])\)`)
+)
+
+func runCorpusCase(t *testing.T, c corpusCase, check string) corpusResult {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckCorpus$", "-test.count=1")
+	cmd.Env = append(os.Environ(), corpusEnv+"="+c.name, "HAKMEM_CHECK="+check, "GOTRACEBACK=single")
+	if strings.Contains(c.name, "quarantine") {
+		cmd.Env = append(cmd.Env, "HAKMEM_CHECK_QUARANTINE_MB=1")
+	}
+	out, _ := cmd.CombinedOutput()
+	var line string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "panic: ") {
+			line = strings.TrimPrefix(l, "panic: ")
+			line, _, _ = strings.Cut(line, " [recovered")
+			break
+		}
+	}
+	if line == "" && strings.Contains(string(out), "FAIL") {
+		t.Errorf("%s (HAKMEM_CHECK=%s): the child failed without a panic:\n%s", c.name, check, out)
+	}
+	r := corpusResult{
+		detected: strings.Contains(line, "hakmem: ") && strings.Contains(line, c.want.Error()),
+		named:    strings.Contains(line, "allocated by "+corpusFuncs[c.name]+" "),
+	}
+	ex := addrRE.ReplaceAllString(line, "0x…")
+	ex = fileRE.ReplaceAllString(ex, "")
+	ex = strings.ReplaceAll(ex, "github.com/hakmem-go/", "")
+	ex = cookieRE.ReplaceAllString(ex, "want the cookie's byte)") // random per process
+	r.excerpt = strings.ReplaceAll(ex, "|", "\\|")
+	return r
+}
+
+func TestCheckCorpus(t *testing.T) {
+	if name := os.Getenv(corpusEnv); name != "" {
+		for _, c := range corpus {
+			if c.name == name {
+				c.run()
+				return
+			}
+		}
+		t.Fatalf("no corpus case %q", name)
+	}
+	var b strings.Builder
+	b.WriteString("| case | checked mode | report (checked mode) | default build |\n|---|---|---|---|\n")
+	for _, c := range corpus {
+		on := runCorpusCase(t, c, "1")
+		off := runCorpusCase(t, c, "0")
+		if !on.detected || !on.named {
+			t.Errorf("%s: checked mode did not report it naming %s: %q", c.name, corpusFuncs[c.name], on.excerpt)
+		}
+		verdict := func(r corpusResult) string {
+			switch {
+			case r.detected && r.named:
+				return "detected, allocating function named"
+			case r.detected:
+				return "detected, no callers"
+			}
+			return "not detected"
+		}
+		fmt.Fprintf(&b, "| %s | %s | `%s` | %s |\n", c.name, verdict(on), on.excerpt, verdict(off))
+	}
+	checkDocTable(t, "docs/CHECKING.md", "<!-- corpus:begin -->\n", "<!-- corpus:end -->", b.String())
+}
+
+// checkDocTable checks that file holds want between begin and end, or
+// rewrites it when HAKMEM_UPDATE_DOCS=1.
+func checkDocTable(t *testing.T, file, begin, end, want string) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	i := strings.Index(s, begin)
+	j := strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s lacks the %q .. %q markers", file, begin, end)
+	}
+	got := s[i+len(begin) : j]
+	if got == want {
+		return
+	}
+	if os.Getenv("HAKMEM_UPDATE_DOCS") == "1" {
+		if err := os.WriteFile(file, []byte(s[:i+len(begin)]+want+s[j:]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("%s is out of date (HAKMEM_UPDATE_DOCS=1 go test -run %s rewrites it); want:\n%s", file, t.Name(), want)
+}
