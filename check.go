@@ -97,7 +97,7 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 		}
 		countLargeAlloc(sid, uintptr(size))
 	}
-	r, err := recEnsure(p)
+	r, err := recEnsure(p, class == classLarge)
 	if err != nil {
 		checkGiveBack(p, class)
 		return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
@@ -126,7 +126,7 @@ func checkTake(c uint8) (uintptr, error) {
 		}
 		// Records first, unlocked (mapping one may take a while).
 		for p, i := b.head, uint32(0); i < b.n; i++ {
-			if _, err := recEnsure(p); err != nil {
+			if _, err := recEnsure(p, false); err != nil {
 				centrals[c].put(b)
 				return 0, err
 			}

@@ -14,8 +14,10 @@ import (
 // kept for good: a chunk hakmem unmaps and maps again finds it ready. Only
 // the records of slots that start blocks are ever touched, so the array
 // costs address space in proportion to the chunk and memory in proportion
-// to the blocks (48 bytes a block). A large block's record is the first of
-// its first chunk.
+// to the blocks (48 bytes a block). A chunk that starts a large block
+// needs one record: its slot gets a single record from a pool instead
+// (tagged with the low bit), replaced by an array if the chunk later holds
+// a segment of small blocks.
 
 const (
 	recShift  = 4 // every block starts on a 16-byte boundary
@@ -72,20 +74,32 @@ func recFor(p uintptr) *checkRec {
 		return nil
 	}
 	arr := leaf[(p>>segmentShift)&(1<<regL2Bits-1)].Load()
-	if arr == 0 {
+	switch {
+	case arr == 0:
 		return nil
+	case arr&1 != 0: // a single record, for a large block
+		if p&(segmentSize-1) != 0 {
+			return nil
+		}
+		return (*checkRec)(ptr(arr &^ 1))
 	}
 	return (*checkRec)(ptr(arr + (p&(segmentSize-1))>>recShift*unsafe.Sizeof(checkRec{})))
 }
 
-// recEnsure returns p's record, mapping its chunk's array if needed.
-func recEnsure(p uintptr) (*checkRec, error) {
-	if r := recFor(p); r != nil {
-		return r, nil
+// recPool holds the single records of chunks that start large blocks.
+var recPool = metaPool{size: (unsafe.Sizeof(checkRec{}) + 63) &^ 63}
+
+// recEnsure returns the record of the block at p (a large block when
+// large), mapping its chunk's array if needed.
+func recEnsure(p uintptr, large bool) (*checkRec, error) {
+	i := p >> (segmentShift + regL2Bits)
+	if leaf := recDir[i].Load(); leaf != nil {
+		if arr := leaf[(p>>segmentShift)&(1<<regL2Bits-1)].Load(); arr != 0 && (arr&1 == 0 || large) {
+			return recFor(p), nil
+		}
 	}
 	recMu.Lock()
 	defer recMu.Unlock()
-	i := p >> (segmentShift + regL2Bits)
 	leaf := recDir[i].Load()
 	if leaf == nil {
 		base, err := osMap(unsafe.Sizeof(recLeaf{}), osPageSize)
@@ -97,13 +111,23 @@ func recEnsure(p uintptr) (*checkRec, error) {
 		recDir[i].Store(leaf)
 	}
 	slot := &leaf[(p>>segmentShift)&(1<<regL2Bits-1)]
-	if slot.Load() == 0 {
+	switch old := slot.Load(); {
+	case old == 0 && large:
+		r, err := recPool.get()
+		if err != nil {
+			return nil, err
+		}
+		slot.Store(r | 1)
+	case old == 0 || old&1 != 0 && !large:
 		base, err := osMap(recsBytes, osPageSize)
 		if err != nil {
 			return nil, err
 		}
 		recMapped.Add(uint64(recsBytes))
 		slot.Store(base)
+		if old != 0 {
+			recPool.put(old &^ 1) // a stale reader still reads mapped memory (meta.go)
+		}
 	}
 	return recFor(p), nil
 }

@@ -326,7 +326,7 @@ var options = []option{
 	},
 	{
 		name: "check_stacks", env: "HAKMEM_CHECK_STACKS", typ: typeInt, def: 64, min: 0, max: 1 << 20, unit: "blocks",
-		doc: "Checked mode: one block in N (counted per size class) records full allocation and free stacks, interned in a bounded table; every block records one caller each way. 0: callers only.",
+		doc: "Checked mode: one block in N records full allocation and free stacks, interned in a bounded table; every block records one caller each way. 0: callers only.",
 		set: func(p *policy, v int) { p.checkStacks = v },
 	},
 }
