@@ -1,0 +1,217 @@
+package hakmem
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// Checked mode's own tests. Checked mode is fixed at first use, so each
+// runs in a child process started with HAKMEM_CHECK=1 (checkedChild).
+
+// checkedChild runs the calling test in a child process in checked mode
+// with the extra settings env ("NAME=value"), and reports whether this is
+// the child.
+func checkedChild(t *testing.T, env ...string) bool {
+	t.Helper()
+	t.Setenv("HAKMEM_CHECK", "1")
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	if os.Getenv(checkChildEnv) != t.Name() {
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), checkChildEnv+"="+t.Name())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s failed in its child process (%v):\n%s", t.Name(), err, out)
+		}
+		return false
+	}
+	if !checkOn() {
+		t.Fatal("checked mode is off in the child")
+	}
+	return true
+}
+
+const checkChildEnv = "HAKMEM_CHECK_TEST_CHILD"
+
+// framePCsBoth walks its frames both ways; each list starts with the
+// return address into framePCsBoth itself.
+//
+//go:noinline
+func framePCsBoth(pcs, want *[maxCallerWalk]uintptr) (int, int) {
+	return framePCs(pcs), runtime.Callers(1, want[:])
+}
+
+// TestCallerPCsMatchRuntime: the frame-pointer walk (amd64) finds the same
+// return addresses as runtime.Callers, frame for frame.
+func TestCallerPCsMatchRuntime(t *testing.T) {
+	var pcs [maxCallerWalk]uintptr
+	var want [maxCallerWalk]uintptr
+	n, m := framePCsBoth(&pcs, &want)
+	if n < 3 || m < 3 {
+		t.Fatalf("walked %d frames, runtime.Callers %d", n, m)
+	}
+	for i := range 3 { // beyond, the walk also sees wrappers runtime.Callers elides (T.Run.gowrap1)
+		fn, fm := runtime.FuncForPC(pcs[i]-1), runtime.FuncForPC(want[i]-1)
+		if fn.Name() != fm.Name() {
+			t.Errorf("frame %d: walk %s, runtime.Callers %s", i, fn.Name(), fm.Name())
+		}
+	}
+}
+
+//go:noinline
+func allocForCallerTest() []byte { return Alloc(40) }
+
+// TestCheckedCallers: a report names the program's functions that
+// allocated and freed the block, through every entry point.
+func TestCheckedCallers(t *testing.T) {
+	if !checkedChild(t) {
+		return
+	}
+	var got []CheckReport
+	OnCheckFailure(func(r CheckReport) { got = append(got, r) })
+	defer OnCheckFailure(nil)
+	before := ReadStats().CheckFailures
+	b := allocForCallerTest()
+	Free(b)
+	if err := TryFree(b); !errors.Is(err, ErrDoubleFree) {
+		t.Fatalf("second free: %v", err)
+	}
+	if len(got) != 1 || !got[0].Returned {
+		t.Fatalf("reports %+v", got)
+	}
+	r := got[0]
+	if !strings.Contains(funcAt(r.AllocPC), "allocForCallerTest") || !strings.Contains(funcAt(r.FreePC), "TestCheckedCallers") ||
+		!strings.Contains(funcAt(r.SecondFreePC), "TestCheckedCallers") {
+		t.Errorf("callers: alloc %s, free %s, second free %s", funcAt(r.AllocPC), funcAt(r.FreePC), funcAt(r.SecondFreePC))
+	}
+	if r.Block != addrOf(b) || r.Size != 40 || r.Class != int(sizeClass(40+checkTail)) || r.State != recStateName[recQuarantined] {
+		t.Errorf("report %+v", r)
+	}
+	if d := ReadStats().CheckFailures - before; d != 1 {
+		t.Errorf("Stats.CheckFailures grew by %d, want 1", d)
+	}
+	// Typed helpers and Realloc go through the same paths.
+	p := New[[4]uint64]()
+	Delete(p)
+	v := MakeSlice[uint32](10)
+	v2 := Realloc(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 40), 400)
+	if err := TryFree(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 40)); !errors.Is(err, ErrDoubleFree) {
+		t.Errorf("the block Realloc moved from: %v", err)
+	}
+	Free(v2)
+}
+
+// TestCheckedStacksAndDescribe: with every block sampled, reports and
+// Describe carry full stacks; Describe says what an address is.
+func TestCheckedStacksAndDescribe(t *testing.T) {
+	if !checkedChild(t, "HAKMEM_CHECK_STACKS=1") {
+		return
+	}
+	b := allocForCallerTest()
+	p := addrOf(b)
+	d := Describe(p + 5)
+	for _, want := range []string{"5 bytes into the block", "len 40: live", "allocated by", "allocForCallerTest", "allocation stack:", "TestCheckedStacksAndDescribe"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("Describe of a live block lacks %q:\n%s", want, d)
+		}
+	}
+	if d := Describe(p + 44); !strings.Contains(d, "4 bytes past len") {
+		t.Errorf("Describe past len:\n%s", d)
+	}
+	Free(b)
+	d = Describe(p)
+	for _, want := range []string{"freed (in the quarantine)", "freed by", "free stack:"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("Describe of a freed block lacks %q:\n%s", want, d)
+		}
+	}
+	var x int
+	if d := Describe(uintptr(unsafe.Pointer(&x))); !strings.Contains(d, "not hakmem memory") {
+		t.Errorf("Describe of a Go variable: %s", d)
+	}
+	if d := Describe(0); !strings.Contains(d, "not hakmem memory") {
+		t.Errorf("Describe(0): %s", d)
+	}
+	var reps []CheckReport
+	OnCheckFailure(func(r CheckReport) { reps = append(reps, r) })
+	defer OnCheckFailure(nil)
+	b[7] = 1 // a write after free
+	if n := CheckQuarantine(); n != 1 || len(reps) != 1 {
+		t.Fatalf("CheckQuarantine found %d, handler got %d", n, len(reps))
+	}
+	if s := reps[0].String(); !strings.Contains(s, "allocation stack:") || !strings.Contains(s, "free stack:") || reps[0].Offset != 7 {
+		t.Errorf("report:\n%s", s)
+	}
+}
+
+// TestCheckedQuarantineBound: the quarantine holds at most its bound, a
+// block is not reused while in it, and verified blocks are reused.
+func TestCheckedQuarantineBound(t *testing.T) {
+	if !checkedChild(t, "HAKMEM_CHECK_QUARANTINE_MB=1") {
+		return
+	}
+	first := Alloc(1000)
+	fp := addrOf(first)
+	Free(first)
+	seen := false
+	for i := range 4000 {
+		b := Alloc(1000)
+		if addrOf(b) == fp {
+			seen = true
+			if i < 1<<20/1024-1 {
+				t.Fatalf("the block was reused after %d frees of 1 KiB, inside a 1 MiB quarantine", i)
+			}
+		}
+		Free(b)
+		chk.mu.Lock()
+		q := chk.qbytes
+		chk.mu.Unlock()
+		if q > 1<<20 {
+			t.Fatalf("quarantine holds %d bytes, over its 1 MiB bound", q)
+		}
+	}
+	if !seen {
+		t.Error("the first block was never reused (verified blocks must be)")
+	}
+	for c := range chk.free {
+		if n := chk.free[c].n; n > 2*uint32(classes[c].batch) {
+			t.Errorf("class %d: free stack holds %d", c, n)
+		}
+	}
+	for _, pc := range *caches.Load() {
+		for c := range pc.lists {
+			if pc.lists[c].cap != 0 || pc.lists[c].n != 0 {
+				t.Fatalf("P %d class %d: cap %d, %d cached: checked mode has no per-P caching", pc.id, c, pc.lists[c].cap, pc.lists[c].n)
+			}
+		}
+	}
+}
+
+// TestCheckedRealloc: Realloc keeps the contents and the new block's
+// length is checked.
+func TestCheckedRealloc(t *testing.T) {
+	if !checkedChild(t) {
+		return
+	}
+	b := Alloc(10)
+	copy(b, "0123456789")
+	b = Realloc(b, 20)
+	if string(b[:10]) != "0123456789" || len(b) != 20 {
+		t.Fatalf("Realloc: %q", b)
+	}
+	b = b[:cap(b)]
+	b[20] = 1
+	defer func() {
+		err, _ := recover().(error)
+		if !errors.Is(err, ErrOverflow) {
+			t.Fatalf("overflow past the new len: recovered %v", err)
+		}
+	}()
+	Free(b)
+}
