@@ -160,8 +160,8 @@ type corpusResult struct {
 }
 
 var (
-	addrRE = regexp.MustCompile(`0x[0-9a-f]{6,}`)
-	fileRE = regexp.MustCompile(` /[^ ;]*\.go:\d+`)
+	addrRE   = regexp.MustCompile(`0x[0-9a-f]{6,}`)
+	fileRE   = regexp.MustCompile(` /[^ ;]*\.go:\d+`)
 	cookieRE = regexp.MustCompile(`want 0x[0-9a-f]{2}\)`)
 )
 
