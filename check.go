@@ -69,7 +69,8 @@ var chk struct {
 		head uintptr // verified blocks ready for reuse, linked through their records; guarded by mu
 		n    uint32
 	}
-	tick     atomic.Uint64 // allocations, for the 1-in-N stack sample
+	tick      atomic.Uint64 // allocations, for the 1-in-N stack sample
+	guardTick atomic.Uint64 // allocations, for the 1-in-N guard-page sample
 	failures atomic.Uint64 // reports made (Stats.CheckFailures)
 }
 
@@ -78,6 +79,21 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 	apc := callerPC()
 	want := uintptr(size) + checkTail
 	class := uint8(classLarge)
+	var flags uint8
+	if g := cfg().checkGuard; g > 0 && osProtectSupported && chk.guardTick.Add(1)%uint64(g) == 0 {
+		var base uintptr
+		p, usable, base, err = guardAlloc(size, sid)
+		if err != nil {
+			return 0, 0, false, allocError(op, size, "mapping a guarded block", err)
+		}
+		r, err := recEnsure(base, true)
+		if err != nil {
+			guardRelease(base)
+			return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
+		}
+		checkRecord(p, r, size, usable, apc, classLarge, recGuard)
+		return p, usable, false, nil
+	}
 	if want <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)) {
 		class = sizeClass(want)
 		p, err = checkTake(class)
@@ -102,15 +118,21 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 		checkGiveBack(p, class)
 		return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
 	}
+	checkRecord(p, r, size, usable, apc, class, flags)
+	return p, usable, zeroed, nil
+}
+
+// checkRecord fills the canaries and the record of a new block and makes
+// it live.
+func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, flags uint8) {
 	fill(p+uintptr(size), usable-uintptr(size), canaryByte, canaryWord)
-	r.size, r.apc, r.fpc, r.class, r.flags, r.astk, r.fstk = uintptr(size), apc, 0, class, 0, 0, 0
+	r.size, r.apc, r.fpc, r.class, r.flags, r.astk, r.fstk = uintptr(size), apc, 0, class, flags, 0, 0
 	if n := cfg().checkStacks; n > 0 && chk.tick.Add(1)%uint64(n) == 0 {
 		var buf [maxStack + maxCallerWalk]uintptr
-		r.flags = recSampled
+		r.flags |= recSampled
 		r.astk = stackTab.intern(callerStack(&buf))
 	}
 	r.state.Store(recLive)
-	return p, usable, zeroed, nil
 }
 
 // checkTake returns a block of class c: from the class's free stack, else
@@ -182,6 +204,17 @@ func checkFreeSlow(p uintptr, op string) error {
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
 		unpin(pc)
+		if seg != nil && seg.kind == kindLarge {
+			if r := guardOf(p, seg); r != nil {
+				if r.state.CompareAndSwap(recLive, recQuarantined) {
+					guardFree(p, r, seg, fpc, op)
+					return nil
+				}
+				rep := doubleFreeReport(op, p, r, fpc, true)
+				deliver(rep)
+				return newError(op, p, 0, ErrDoubleFree, rep.detail())
+			}
+		}
 		if seg != nil && seg.kind == kindLarge && p == seg.base {
 			r := recFor(p)
 			if r != nil && r.state.CompareAndSwap(recLive, recQuarantined) {

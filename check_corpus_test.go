@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -28,22 +29,25 @@ type corpusCase struct {
 	want  error  // the sentinel the report matches
 	run   func() // the misuse; a write after free ends with CheckQuarantine, so that it is found deterministically
 	alloc any    // the function that calls Alloc, when not run itself
+	env   string // an extra setting for the child, "NAME=value"
 }
 
 var corpus = []corpusCase{
-	{"write after free, tiny block (24 B), offset 0", hakmem.ErrUseAfterFree, corpusUAFTiny0, uafTiny},
-	{"write after free, tiny block (24 B), offset 8 (the free cookie's word)", hakmem.ErrUseAfterFree, corpusUAFTiny8, uafTiny},
-	{"write after free, tiny block (24 B), offset 23", hakmem.ErrUseAfterFree, corpusUAFTiny23, uafTiny},
-	{"write after free, mid block (3000 B), offset 1500", hakmem.ErrUseAfterFree, corpusUAFMid, nil},
-	{"write after free, large block (2 MiB), offset 1 MiB", hakmem.ErrUseAfterFree, corpusUAFLarge, nil},
-	{"write after free, found as the block leaves a 1 MiB quarantine", hakmem.ErrUseAfterFree, corpusUAFEvicted, nil},
-	{"overflow by 1 byte past len (100 B)", hakmem.ErrOverflow, corpusOverflow1, overflow},
-	{"overflow by 8 bytes past len (100 B)", hakmem.ErrOverflow, corpusOverflow8, overflow},
-	{"overflow by 16 bytes past len (64 B, an exact class size)", hakmem.ErrOverflow, corpusOverflow16, overflow},
-	{"overflow by 1 byte past len, large block (1.5 MiB)", hakmem.ErrOverflow, corpusOverflowLarge, nil},
-	{"double free", hakmem.ErrDoubleFree, corpusDoubleFree, nil},
-	{"double free, racing (two goroutines, 200 rounds)", hakmem.ErrDoubleFree, corpusRacingDoubleFree, nil},
-	{"free of an interior pointer (8 bytes in)", hakmem.ErrInvalidPointer, corpusInterior, nil},
+	{"write after free, tiny block (24 B), offset 0", hakmem.ErrUseAfterFree, corpusUAFTiny0, uafTiny, ""},
+	{"write after free, tiny block (24 B), offset 8 (the free cookie's word)", hakmem.ErrUseAfterFree, corpusUAFTiny8, uafTiny, ""},
+	{"write after free, tiny block (24 B), offset 23", hakmem.ErrUseAfterFree, corpusUAFTiny23, uafTiny, ""},
+	{"write after free, mid block (3000 B), offset 1500", hakmem.ErrUseAfterFree, corpusUAFMid, nil, ""},
+	{"write after free, large block (2 MiB), offset 1 MiB", hakmem.ErrUseAfterFree, corpusUAFLarge, nil, ""},
+	{"write after free, found as the block leaves a 1 MiB quarantine", hakmem.ErrUseAfterFree, corpusUAFEvicted, nil, "HAKMEM_CHECK_QUARANTINE_MB=1"},
+	{"overflow by 1 byte past len (100 B)", hakmem.ErrOverflow, corpusOverflow1, overflow, ""},
+	{"overflow by 8 bytes past len (100 B)", hakmem.ErrOverflow, corpusOverflow8, overflow, ""},
+	{"overflow by 16 bytes past len (64 B, an exact class size)", hakmem.ErrOverflow, corpusOverflow16, overflow, ""},
+	{"overflow by 1 byte past len, large block (1.5 MiB)", hakmem.ErrOverflow, corpusOverflowLarge, nil, ""},
+	{"double free", hakmem.ErrDoubleFree, corpusDoubleFree, nil, ""},
+	{"double free, racing (two goroutines, 200 rounds)", hakmem.ErrDoubleFree, corpusRacingDoubleFree, nil, ""},
+	{"free of an interior pointer (8 bytes in)", hakmem.ErrInvalidPointer, corpusInterior, nil, ""},
+	{"read after free of a guarded block (HAKMEM_CHECK_GUARD=1; SetPanicOnFault, Describe)", errGuardFault, corpusGuardRead, guardFault, "HAKMEM_CHECK_GUARD=1"},
+	{"write after free of a guarded block (HAKMEM_CHECK_GUARD=1; SetPanicOnFault, Describe)", errGuardFault, corpusGuardWrite, guardFault, "HAKMEM_CHECK_GUARD=1"},
 }
 
 // corpusFuncs names each case's allocating function, as reports print it.
@@ -148,6 +152,35 @@ func corpusRacingDoubleFree() {
 	panic(errors.New("hakmem: the losing Free reported ErrDoubleFree without callers: double free"))
 }
 
+// errGuardFault is what a guarded case panics with: the fault, and
+// Describe of its address.
+var errGuardFault = errors.New("fault on a guarded block")
+
+func guardFault(touch func([]byte)) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	b := hakmem.Alloc(100)
+	hakmem.Free(b)
+	defer func() {
+		r := recover()
+		f, ok := r.(interface{ Addr() uintptr })
+		if !ok {
+			panic(r)
+		}
+		panic(fmt.Errorf("hakmem: %w: %v: %s", errGuardFault, r, strings.ReplaceAll(hakmem.Describe(f.Addr()), "\n", "; ")))
+	}()
+	touch(b)
+}
+
+func corpusGuardRead() {
+	guardFault(func(b []byte) {
+		if b[50] == 0xdd {
+			fmt.Println("read the poison")
+		}
+	})
+}
+
+func corpusGuardWrite() { guardFault(func(b []byte) { b[3] = 1 }) }
+
 func corpusInterior() {
 	b := hakmem.Alloc(64)
 	hakmem.Free(b[8:])
@@ -169,16 +202,18 @@ func runCorpusCase(t *testing.T, c corpusCase, check string) corpusResult {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckCorpus$", "-test.count=1")
 	cmd.Env = append(os.Environ(), corpusEnv+"="+c.name, "HAKMEM_CHECK="+check, "GOTRACEBACK=single")
-	if strings.Contains(c.name, "quarantine") {
-		cmd.Env = append(cmd.Env, "HAKMEM_CHECK_QUARANTINE_MB=1")
+	if c.env != "" {
+		cmd.Env = append(cmd.Env, c.env)
 	}
 	out, _ := cmd.CombinedOutput()
 	var line string
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, "panic: ") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "panic: ") {
 			line = strings.TrimPrefix(l, "panic: ")
 			line, _, _ = strings.Cut(line, " [recovered")
-			break
+			if strings.HasPrefix(line, "hakmem: ") { // a panic recovered and raised again comes after the first
+				break
+			}
 		}
 	}
 	if line == "" && strings.Contains(string(out), "FAIL") {

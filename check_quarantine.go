@@ -46,6 +46,9 @@ func verifyPoison(p, usable uintptr, small bool) (off int, want, got byte) {
 
 // usableOf is the usable size of a recorded block.
 func usableOf(p uintptr, r *checkRec) uintptr {
+	if r.flags&recGuard != 0 {
+		return (r.size + 15) &^ 15
+	}
 	if r.class == classLarge {
 		return regLookup(p).largeSize
 	}

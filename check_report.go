@@ -60,6 +60,9 @@ func (rep *CheckReport) fill(r *checkRec) {
 	if st < uint32(len(recStateName)) {
 		rep.State = recStateName[st]
 	}
+	if r.flags&recGuard != 0 && st == recQuarantined {
+		rep.State = "freed (a guarded block, held inaccessible)"
+	}
 	rep.Size, rep.AllocPC, rep.FreePC = int(r.size), r.apc, r.fpc
 	if rep.Usable == 0 && (r.class != classLarge || st == recLive || st == recQuarantined) {
 		rep.Usable = int(usableOf(rep.Block, r))

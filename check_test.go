@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"unsafe"
@@ -214,4 +215,59 @@ func TestCheckedRealloc(t *testing.T) {
 		}
 	}()
 	Free(b)
+}
+
+// TestCheckedGuard: with every allocation guarded, the block ends 16-byte
+// aligned just before an inaccessible page, its API works as any block's,
+// a freed one faults when touched, and at most guardHeld are held.
+func TestCheckedGuard(t *testing.T) {
+	if !checkedChild(t, "HAKMEM_CHECK_GUARD=1") {
+		return
+	}
+	if !osProtectSupported {
+		t.Skip("no page protection in this OS layer")
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	faults := func(p uintptr) (addr uintptr) {
+		defer func() {
+			if f, ok := recover().(interface{ Addr() uintptr }); ok {
+				addr = f.Addr()
+			}
+		}()
+		_ = *(*byte)(ptr(p))
+		return 0
+	}
+	st0 := ReadStats()
+	b := Alloc(100)
+	p := addrOf(b)
+	if cap(b) != 112 || UsableSize(b) != 112 || (p+112)%osPageSize != 0 {
+		t.Fatalf("guarded block %#x: cap %d, usable %d; want 112, ending at a page", p, cap(b), UsableSize(b))
+	}
+	if a := faults(p + 112); a != p+112 {
+		t.Errorf("the page after the block: fault at %#x, want %#x", a, p+112)
+	}
+	if d := Describe(p + 112); !strings.Contains(d, "a guarded block") || !strings.Contains(d, "12 bytes past len") {
+		t.Errorf("Describe of the guard page: %s", d)
+	}
+	copy(b, "guarded")
+	b2 := Realloc(b, 300)
+	if string(b2[:7]) != "guarded" {
+		t.Fatalf("Realloc lost the contents: %q", b2[:7])
+	}
+	if a := faults(p); a != p {
+		t.Errorf("the freed block: fault at %#x, want %#x", a, p)
+	}
+	if err := TryFree(b); !errors.Is(err, ErrDoubleFree) {
+		t.Errorf("free of a freed guarded block: %v", err)
+	}
+	if err := TryFree(b2[8:]); !errors.Is(err, ErrInvalidPointer) {
+		t.Errorf("interior free of a guarded block: %v", err)
+	}
+	Free(b2)
+	for range 3 * guardHeld {
+		Free(Alloc(64))
+	}
+	if d := ReadStats().LargeBlocks - st0.LargeBlocks; d != guardHeld {
+		t.Errorf("%d guarded mappings held after the frees, want %d", d, guardHeld)
+	}
 }

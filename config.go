@@ -86,6 +86,7 @@ type policy struct {
 	check           bool          // checked mode (check.go); fixed at first use
 	checkQuarantine uint64        // checked mode: bytes the quarantine holds, at most (check_quarantine.go)
 	checkStacks     int           // checked mode: one block in N records full stacks; 0: none
+	checkGuard      int           // checked mode: one allocation in N gets guard pages (check_guard.go); 0: none
 	profileRate     int           // heap profile: one sample per this many bytes allocated on average; 0: off (heapprof.go)
 }
 
@@ -328,6 +329,11 @@ var options = []option{
 		name: "check_stacks", env: "HAKMEM_CHECK_STACKS", typ: typeInt, def: 64, min: 0, max: 1 << 20, unit: "blocks",
 		doc: "Checked mode: one block in N records full allocation and free stacks, interned in a bounded table; every block records one caller each way. 0: callers only.",
 		set: func(p *policy, v int) { p.checkStacks = v },
+	},
+	{
+		name: "check_guard", env: "HAKMEM_CHECK_GUARD", typ: typeInt, def: 1000, min: 0, max: 1 << 30, unit: "allocations",
+		doc: "Checked mode: one allocation in N gets a mapping of its own, the block at the end of its pages and followed by an inaccessible page; freed, its pages become inaccessible (64 such blocks are held). A touch faults at once: with debug.SetPanicOnFault(true) it is a panic, and Describe names the block. 0: none; 1: every allocation (slow: a few system calls each).",
+		set: func(p *policy, v int) { p.checkGuard = v },
 	},
 }
 

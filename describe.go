@@ -20,7 +20,7 @@ func Describe(addr uintptr) string {
 	seg := regLookup(addr)
 	var s *slab
 	var start, usable uintptr
-	var free, inSlab bool
+	var free, inSlab, guarded bool
 	var kind uint8
 	if seg != nil {
 		kind = seg.kind
@@ -45,6 +45,10 @@ func Describe(addr uintptr) string {
 	case kind == kindFreed:
 		return fmt.Sprintf("%#x: hakmem memory returned to the OS (every block there was freed)", addr)
 	case kind == kindLarge:
+		if r := recFor(seg.base); r != nil && r.flags&recGuard != 0 && r.state.Load() != recNone {
+			start, usable, guarded = guardStart(seg, r), (r.size+15)&^15, true
+			break
+		}
 		usable = largeUsable(start, seg)
 		free = usable == 0
 		if free {
@@ -57,11 +61,21 @@ func Describe(addr uintptr) string {
 	}
 	var b strings.Builder
 	class := "a large block"
-	if s != nil {
+	switch {
+	case guarded:
+		class = "a guarded block"
+	case s != nil:
 		class = fmt.Sprintf("size class %d", s.class)
 	}
-	fmt.Fprintf(&b, "%#x: %d bytes into the block at %#x (%s, %d usable)", addr, addr-start, start, class, usable)
+	if addr >= start {
+		fmt.Fprintf(&b, "%#x: %d bytes into the block at %#x (%s, %d usable)", addr, addr-start, start, class, usable)
+	} else {
+		fmt.Fprintf(&b, "%#x: %d bytes before the block at %#x (%s, %d usable), in its mapping", addr, start-addr, start, class, usable)
+	}
 	r := recFor(start)
+	if guarded {
+		r = recFor(seg.base)
+	}
 	if r == nil || r.state.Load() == recNone {
 		if free {
 			b.WriteString(": free")

@@ -385,6 +385,11 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 	case seg.kind == kindFreed:
 		return 0, tombstoneError(p, op)
 	case seg.kind == kindLarge:
+		if checkOn() { // hook: checked mode's guarded blocks (check_guard.go)
+			if n, err, ok := checkGuardUsable(p, seg, op); ok {
+				return n, err
+			}
+		}
 		if p != seg.base {
 			return 0, newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
 		}
