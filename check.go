@@ -71,7 +71,7 @@ var chk struct {
 	}
 	tick      atomic.Uint64 // allocations, for the 1-in-N stack sample
 	guardTick atomic.Uint64 // allocations, for the 1-in-N guard-page sample
-	failures atomic.Uint64 // reports made (Stats.CheckFailures)
+	failures  atomic.Uint64 // reports made (Stats.CheckFailures)
 }
 
 // checkAlloc is allocAddr in checked mode: size is valid and positive.
