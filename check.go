@@ -95,6 +95,9 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 		return p, usable, false, nil
 	}
 	if want <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)) {
+		if p, usable, ok := profileAllocSmallSlow(size, sizeClass(uintptr(size))); ok {
+			return p, usable, false, nil // a heap profile sample: not checked (heapprof.go)
+		}
 		class = sizeClass(want)
 		p, err = checkTake(class)
 		if err == errOverLimit {
@@ -112,6 +115,7 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 			return 0, 0, false, allocError(op, size, "mapping a large block", err)
 		}
 		countLargeAlloc(sid, uintptr(size))
+		profileLarge(p, uintptr(size), usable)
 	}
 	r, err := recEnsure(p, class == classLarge)
 	if err != nil {
@@ -218,6 +222,7 @@ func checkFreeSlow(p uintptr, op string) error {
 		if seg != nil && seg.kind == kindLarge && p == seg.base {
 			r := recFor(p)
 			if r != nil && r.state.CompareAndSwap(recLive, recQuarantined) {
+				profileFreedLarge(p) // the program freed it; the quarantine holds it
 				checkFree(p, r, largeUsable(p, seg), fpc, op)
 				return nil
 			}

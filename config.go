@@ -315,6 +315,11 @@ var options = []option{
 		set:   func(p *policy, v int) { p.debug = v },
 	},
 	{
+		name: "profile_rate", env: "HAKMEM_PROFILE_RATE", typ: typeInt, def: 512, min: 0, max: 1 << 30, unit: "KiB",
+		doc: "Heap profile (WriteHeapProfile, Leaks): one sample per this many KiB allocated on average, drawn only on slow paths (a refill is charged the batch it brings; in checked mode each allocation its size); 0: off. Sampled small blocks live in pages of their own (at most 64 2 MiB sample segments).",
+		set: func(p *policy, v int) { p.profileRate = v * kib },
+	},
+	{
 		name: "check", env: "HAKMEM_CHECK", typ: typeEnum, def: checkDefault, min: 0, max: 1, unit: "0 off, 1 on",
 		enum: []string{"off", "on"},
 		doc:  "Checked mode (check.go), read at first use: every block records its allocating and freeing caller; a freed block is poisoned and held in a FIFO quarantine, verified when it leaves; bytes past len are canaries checked on free; double frees (racing ones too) and interior frees are reported with both callers. Per-P caches are off: every operation takes the slow path. The default is on when built with -tags hakmem_check.",

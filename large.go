@@ -126,6 +126,7 @@ func freeLarge(p uintptr, seg *segment) bool {
 		config.logf(debugVerbose, "unmap large block %#x, %d bytes (cached %v, %d evicted)", p, size, cached, len(evicted))
 	}
 	learnFreedLarge(learnAt, sid, size) // learn: lifetime of a sampled block (profile.go)
+	profileFreedLarge(p)                // hook: heap profile (heapprof.go)
 	return true
 }
 

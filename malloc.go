@@ -219,6 +219,9 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)
 		}
+		if sp, ok := profileSwapSmall(p, size, c); ok { // hook: heap profile sample (heapprof.go)
+			p = sp
+		}
 		return p, uintptr(classes[c].size), false, nil
 	}
 	p, usable, zeroed, err = allocLarge(uintptr(size), sid)
@@ -226,6 +229,7 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		return 0, 0, false, allocError(op, size, "mapping a large block", err)
 	}
 	countLargeAlloc(sid, uintptr(size))
+	profileLarge(p, uintptr(size), usable) // hook: heap profile (heapprof.go)
 	return p, usable, zeroed, nil
 }
 
@@ -353,6 +357,8 @@ func freeOther(p uintptr, seg *segment, op string) error {
 		return newError(op, p, 0, ErrInvalidPointer, "not hakmem memory")
 	case seg.kind == kindFreed:
 		return tombstoneError(p, op)
+	case seg.kind == kindSampled: // hook: heap profile sample (heapprof.go)
+		return profileFree(p, op)
 	case p != seg.base:
 		return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
 	case !freeLarge(p, seg):
@@ -384,6 +390,8 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 		return 0, newError(op, p, 0, ErrInvalidPointer, "not hakmem memory")
 	case seg.kind == kindFreed:
 		return 0, tombstoneError(p, op)
+	case seg.kind == kindSampled: // hook: heap profile sample (heapprof.go)
+		return profileUsable(p, op)
 	case seg.kind == kindLarge:
 		if checkOn() { // hook: checked mode's guarded blocks (check_guard.go)
 			if n, err, ok := checkGuardUsable(p, seg, op); ok {
@@ -436,6 +444,7 @@ func realloc(b []byte, size int, op string) ([]byte, error) {
 	// it can be: no copy.
 	if seg := regLookup(p); seg.kind == kindLarge && size > maxSmall && size <= MaxAlloc {
 		if np, nu, ok := reallocLarge(p, seg, uintptr(size)); ok {
+			profileFreedLarge(p) // hook: heap profile (heapprof.go): a moved or resized sample is forgotten
 			return bytesAt(np, uintptr(size), nu), nil
 		}
 	}

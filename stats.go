@@ -104,6 +104,11 @@ type Stats struct {
 	// CheckFailures counts the failures checked mode found (check.go):
 	// every report made to the OnCheckFailure handler.
 	CheckFailures uint64
+	// ProfileBytes: mapped for the heap profile's samples (sample
+	// segments and the sample table; heapprof.go), not part of
+	// MappedBytes; ProfileSamples: live samples.
+	ProfileBytes   uint64
+	ProfileSamples int
 
 	// Syscalls made. The madvise calls: MADV_FREE (WARM), MADV_DONTNEED
 	// (COLD, purged slab pages, Release) and MADV_HUGEPAGE (HAKMEM_THP).
@@ -291,6 +296,7 @@ func ReadStats() Stats {
 	st.Frees += largeFrees.Load()
 	st.Errors = errorCount.Load()
 	st.CheckFailures = chk.failures.Load()
+	st.ProfileBytes, st.ProfileSamples = prof.mapped.Load(), int(prof.live.Load())
 	st.Mmaps = sysMmaps.Load()
 	st.Munmaps = sysMunmaps.Load()
 	readCapStats(&st, &pcached)
