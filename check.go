@@ -69,9 +69,11 @@ var chk struct {
 		head uintptr // verified blocks ready for reuse, linked through their records; guarded by mu
 		n    uint32
 	}
-	tick      atomic.Uint64 // allocations, for the 1-in-N stack sample
-	guardTick atomic.Uint64 // allocations, for the 1-in-N guard-page sample
-	failures  atomic.Uint64 // reports made (Stats.CheckFailures)
+	tick       atomic.Uint64 // allocations, for the 1-in-N stack sample
+	guardTick  atomic.Uint64 // allocations, for the 1-in-N guard-page sample
+	failures   atomic.Uint64 // reports made (Stats.CheckFailures)
+	liveBlocks atomic.Int64  // blocks live (Stats.LiveBlocks)
+	liveBytes  atomic.Int64  // their lengths
 }
 
 // checkAlloc is allocAddr in checked mode: size is valid and positive.
@@ -136,6 +138,8 @@ func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, f
 		r.flags |= recSampled
 		r.astk = stackTab.intern(callerStack(&buf))
 	}
+	chk.liveBlocks.Add(1)
+	chk.liveBytes.Add(int64(size))
 	r.state.Store(recLive)
 }
 
@@ -263,6 +267,8 @@ func checkFreeSlow(p uintptr, op string) error {
 // checkFree checks and quarantines the block at p (record r, now
 // recQuarantined) of usable bytes.
 func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
+	chk.liveBlocks.Add(-1)
+	chk.liveBytes.Add(-int64(r.size))
 	var reps []CheckReport
 	if off, got := checkCanary(p, r.size, usable, r.class != classLarge); off >= 0 {
 		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/hakmem-go/hakmem"
+	"github.com/hakmem-go/hakmem/hakmemtest"
 )
 
 // The misuse corpus: each case is a small program that misuses hakmem
@@ -46,6 +47,7 @@ var corpus = []corpusCase{
 	{"double free", hakmem.ErrDoubleFree, corpusDoubleFree, nil, ""},
 	{"double free, racing (two goroutines, 200 rounds)", hakmem.ErrDoubleFree, corpusRacingDoubleFree, nil, ""},
 	{"free of an interior pointer (8 bytes in)", hakmem.ErrInvalidPointer, corpusInterior, nil, ""},
+	{"a leak (one 48-byte block), found by hakmemtest.VerifyNoLeaks", errLeaked, corpusLeak, nil, ""},
 	{"read after free of a guarded block (HAKMEM_CHECK_GUARD=1; SetPanicOnFault, Describe)", errGuardFault, corpusGuardRead, guardFault, "HAKMEM_CHECK_GUARD=1"},
 	{"write after free of a guarded block (HAKMEM_CHECK_GUARD=1; SetPanicOnFault, Describe)", errGuardFault, corpusGuardWrite, guardFault, "HAKMEM_CHECK_GUARD=1"},
 }
@@ -181,6 +183,33 @@ func corpusGuardRead() {
 
 func corpusGuardWrite() { guardFault(func(b []byte) { b[3] = 1 }) }
 
+var errLeaked = errors.New("leaked")
+
+// leakTB is a testing.TB that keeps what VerifyNoLeaks reports.
+type leakTB struct {
+	testing.TB
+	errs     []string
+	cleanups []func()
+}
+
+func (r *leakTB) Helper()           {}
+func (r *leakTB) Error(args ...any) { r.errs = append(r.errs, fmt.Sprint(args...)) }
+func (r *leakTB) Cleanup(f func())  { r.cleanups = append(r.cleanups, f) }
+
+var corpusLeaked []byte
+
+func corpusLeak() {
+	tb := &leakTB{}
+	hakmemtest.VerifyNoLeaks(tb)
+	corpusLeaked = hakmem.Alloc(48)
+	for _, f := range tb.cleanups {
+		f()
+	}
+	if len(tb.errs) > 0 {
+		panic(strings.ReplaceAll(strings.TrimSpace(tb.errs[0]), "\n", "; "))
+	}
+}
+
 func corpusInterior() {
 	b := hakmem.Alloc(64)
 	hakmem.Free(b[8:])
@@ -220,8 +249,8 @@ func runCorpusCase(t *testing.T, c corpusCase, check string) corpusResult {
 		t.Errorf("%s (HAKMEM_CHECK=%s): the child failed without a panic:\n%s", c.name, check, out)
 	}
 	r := corpusResult{
-		detected: strings.Contains(line, "hakmem: ") && strings.Contains(line, c.want.Error()),
-		named:    strings.Contains(line, "allocated by "+corpusFuncs[c.name]+" "),
+		detected: strings.HasPrefix(line, "hakmem") && strings.Contains(line, c.want.Error()),
+		named:    strings.Contains(line[max(strings.Index(line, "allocated "), 0):], corpusFuncs[c.name]+" "),
 	}
 	ex := addrRE.ReplaceAllString(line, "0x…")
 	ex = fileRE.ReplaceAllString(ex, "")

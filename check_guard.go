@@ -66,6 +66,8 @@ func guardOf(p uintptr, seg *segment) *checkRec {
 // mapping seg): canaries checked, pages made inaccessible, held; the
 // oldest held block is released.
 func guardFree(p uintptr, r *checkRec, seg *segment, fpc uintptr, op string) {
+	chk.liveBlocks.Add(-1)
+	chk.liveBytes.Add(-int64(r.size))
 	usable := (r.size + 15) &^ 15
 	var reps []CheckReport
 	if off, got := checkCanary(p, r.size, usable, false); off >= 0 {

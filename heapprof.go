@@ -75,11 +75,14 @@ var prof struct {
 		base uintptr
 		used [sampPages / 64]uint64 // pages holding sampled blocks
 	}
-	nsegs  int
-	live   atomic.Int64  // live samples, read without the lock by profileFreedLarge
-	mapped atomic.Uint64 // bytes mapped for sample segments and the table (Stats.ProfileBytes)
-	taken  atomic.Uint64 // samples taken
-	missed atomic.Uint64 // samples drawn but not taken (the table, the segments or the stack table full)
+	nsegs int
+	// smallBlocks and smallBytes count the sampled blocks in sample
+	// segments (usable bytes), for Stats.LiveBlocks; guarded by mu.
+	smallBlocks, smallBytes int64
+	live                    atomic.Int64  // live samples, read without the lock by profileFreedLarge
+	mapped                  atomic.Uint64 // bytes mapped for sample segments and the table (Stats.ProfileBytes)
+	taken                   atomic.Uint64 // samples taken
+	missed                  atomic.Uint64 // samples drawn but not taken (the table, the segments or the stack table full)
 }
 
 // profileDue draws whether an allocation charged charge bytes is sampled,
@@ -208,6 +211,8 @@ func profileAllocSmall(size int, c uint8, bytes float64) (p uintptr, ok bool) {
 		return 0, false
 	}
 	profileRecord(&s)
+	prof.smallBlocks++
+	prof.smallBytes += int64(usable)
 	return p, true
 }
 
@@ -288,6 +293,8 @@ func profileFree(p uintptr, op string) error {
 	}
 	s := slotAt(uintptr(i))
 	npages := int((s.usable + samplePage - 1) / samplePage)
+	prof.smallBlocks--
+	prof.smallBytes -= int64(s.usable)
 	profileForget(i)
 	sampleGive(p, npages)
 	prof.mu.Unlock()

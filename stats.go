@@ -109,6 +109,12 @@ type Stats struct {
 	// MappedBytes; ProfileSamples: live samples.
 	ProfileBytes   uint64
 	ProfileSamples int
+	// LiveBlocks and LiveBytes: the blocks the program holds now and
+	// their bytes, exact when no goroutine allocates or frees during the
+	// read (package hakmemtest compares them). Usable sizes, except in
+	// checked mode (leaks.go), where they are the lengths asked for and
+	// blocks in the quarantine are not live.
+	LiveBlocks, LiveBytes int64
 
 	// Syscalls made. The madvise calls: MADV_FREE (WARM), MADV_DONTNEED
 	// (COLD, purged slab pages, Release) and MADV_HUGEPAGE (HAKMEM_THP).
@@ -297,6 +303,7 @@ func ReadStats() Stats {
 	st.Errors = errorCount.Load()
 	st.CheckFailures = chk.failures.Load()
 	st.ProfileBytes, st.ProfileSamples = prof.mapped.Load(), int(prof.live.Load())
+	liveCounts(&st) // after InUseBytes, Classes and LargeBlocks (leaks.go)
 	st.Mmaps = sysMmaps.Load()
 	st.Munmaps = sysMunmaps.Load()
 	readCapStats(&st, &pcached)
