@@ -23,6 +23,10 @@ import (
 //     slice of the old one is caught);
 //   - capOf: the per-P caps are zero.
 //
+// A checked block's slice has cap == len (UsableSize says the same), so
+// safe code cannot write past len: the rest of the block is canaries,
+// which catch writes through unsafe code or cgo.
+//
 // A checked block gets a record (check_rec.go): its length, its
 // allocating and freeing callers (check_pc.go) and, for one block in
 // HAKMEM_CHECK_STACKS, full stacks (stacktab.go). Its bytes past len, up
@@ -94,7 +98,7 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 			return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
 		}
 		checkRecord(p, r, size, usable, apc, classLarge, recGuard)
-		return p, usable, false, nil
+		return p, uintptr(size), false, nil
 	}
 	if want <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)) {
 		if p, usable, ok := profileAllocSmallSlow(size, sizeClass(uintptr(size))); ok {
@@ -125,7 +129,23 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 		return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
 	}
 	checkRecord(p, r, size, usable, apc, class, flags)
-	return p, usable, zeroed, nil
+	return p, uintptr(size), zeroed, nil // cap == len: the rest of the block is canaries
+}
+
+// checkedLen is UsableSize in checked mode: the length of the live
+// checked block at p (its cap), or n, the engine's answer, for a block
+// without a record (a heap profile sample).
+func checkedLen(p, n uintptr) uintptr {
+	r := recFor(p)
+	if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
+		if g := guardOf(p, seg); g != nil {
+			r = g
+		}
+	}
+	if r != nil && r.state.Load() == recLive {
+		return r.size
+	}
+	return n
 }
 
 // checkRecord fills the canaries and the record of a new block and makes

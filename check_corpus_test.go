@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/hakmem-go/hakmem"
 	"github.com/hakmem-go/hakmem/hakmemtest"
@@ -40,10 +41,10 @@ var corpus = []corpusCase{
 	{"write after free, mid block (3000 B), offset 1500", hakmem.ErrUseAfterFree, corpusUAFMid, nil, ""},
 	{"write after free, large block (2 MiB), offset 1 MiB", hakmem.ErrUseAfterFree, corpusUAFLarge, nil, ""},
 	{"write after free, found as the block leaves a 1 MiB quarantine", hakmem.ErrUseAfterFree, corpusUAFEvicted, nil, "HAKMEM_CHECK_QUARANTINE_MB=1"},
-	{"overflow by 1 byte past len (100 B)", hakmem.ErrOverflow, corpusOverflow1, overflow, ""},
-	{"overflow by 8 bytes past len (100 B)", hakmem.ErrOverflow, corpusOverflow8, overflow, ""},
-	{"overflow by 16 bytes past len (64 B, an exact class size)", hakmem.ErrOverflow, corpusOverflow16, overflow, ""},
-	{"overflow by 1 byte past len, large block (1.5 MiB)", hakmem.ErrOverflow, corpusOverflowLarge, nil, ""},
+	{"overflow by 1 byte past len (100 B), through unsafe code", hakmem.ErrOverflow, corpusOverflow1, overflow, ""},
+	{"overflow by 8 bytes past len (100 B), through unsafe code", hakmem.ErrOverflow, corpusOverflow8, overflow, ""},
+	{"overflow by 16 bytes past len (64 B, an exact class size), through unsafe code", hakmem.ErrOverflow, corpusOverflow16, overflow, ""},
+	{"overflow by 1 byte past len, large block (1.5 MiB), through unsafe code", hakmem.ErrOverflow, corpusOverflowLarge, nil, ""},
 	{"double free", hakmem.ErrDoubleFree, corpusDoubleFree, nil, ""},
 	{"double free, racing (two goroutines, 200 rounds)", hakmem.ErrDoubleFree, corpusRacingDoubleFree, nil, ""},
 	{"free of an interior pointer (8 bytes in)", hakmem.ErrInvalidPointer, corpusInterior, nil, ""},
@@ -101,11 +102,13 @@ func corpusUAFEvicted() {
 	}
 }
 
+// overflow writes by bytes past len through unsafe code (in checked
+// mode cap == len, so safe code cannot).
 func overflow(size, by int) {
 	b := hakmem.Alloc(size)
-	b = b[:cap(b)]
+	p := unsafe.Pointer(unsafe.SliceData(b))
 	for i := range by {
-		b[size+i] = 0x42
+		*(*byte)(unsafe.Add(p, size+i)) = 0x42
 	}
 	hakmem.Free(b)
 }
@@ -116,8 +119,7 @@ func corpusOverflow16() { overflow(64, 16) }
 
 func corpusOverflowLarge() {
 	b := hakmem.Alloc(3 << 19)
-	b = b[:cap(b)]
-	b[3<<19] = 0x42
+	*(*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b)), 3<<19)) = 0x42
 	hakmem.Free(b)
 }
 
@@ -277,8 +279,12 @@ func TestCheckCorpus(t *testing.T) {
 	}
 	var b strings.Builder
 	b.WriteString("| case | checked mode | report (checked mode) | default build |\n|---|---|---|---|\n")
+	var readmeReport string // the README's example: the 8-byte overflow
 	for _, c := range corpus {
 		on := runCorpusCase(t, c, "1")
+		if strings.HasPrefix(c.name, "overflow by 8 bytes") {
+			readmeReport = strings.ReplaceAll(on.excerpt, "\\|", "|")
+		}
 		off := runCorpusCase(t, c, "0")
 		if !on.detected || !on.named {
 			t.Errorf("%s: checked mode did not report it naming %s: %q", c.name, corpusFuncs[c.name], on.excerpt)
@@ -295,6 +301,7 @@ func TestCheckCorpus(t *testing.T) {
 		fmt.Fprintf(&b, "| %s | %s | `%s` | %s |\n", c.name, verdict(on), on.excerpt, verdict(off))
 	}
 	checkDocTable(t, "docs/CHECKING.md", "<!-- corpus:begin -->\n", "<!-- corpus:end -->", b.String())
+	checkDocTable(t, "README.md", "<!-- report:begin -->\n", "<!-- report:end -->", "```\n"+readmeReport+"\n```\n")
 }
 
 // checkDocTable checks that file holds want between begin and end, or

@@ -206,8 +206,10 @@ func TestCheckedRealloc(t *testing.T) {
 	if string(b[:10]) != "0123456789" || len(b) != 20 {
 		t.Fatalf("Realloc: %q", b)
 	}
-	b = b[:cap(b)]
-	b[20] = 1
+	if cap(b) != 20 || UsableSize(b) != 20 {
+		t.Fatalf("checked block: cap %d, UsableSize %d, want both 20 (the length)", cap(b), UsableSize(b))
+	}
+	*(*byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(b)), 20)) = 1
 	defer func() {
 		err, _ := recover().(error)
 		if !errors.Is(err, ErrOverflow) {
@@ -240,8 +242,8 @@ func TestCheckedGuard(t *testing.T) {
 	st0 := ReadStats()
 	b := Alloc(100)
 	p := addrOf(b)
-	if cap(b) != 112 || UsableSize(b) != 112 || (p+112)%osPageSize != 0 {
-		t.Fatalf("guarded block %#x: cap %d, usable %d; want 112, ending at a page", p, cap(b), UsableSize(b))
+	if cap(b) != 100 || UsableSize(b) != 100 || (p+112)%osPageSize != 0 {
+		t.Fatalf("guarded block %#x: cap %d, usable %d; want 100, the block ending at a page 12 bytes later", p, cap(b), UsableSize(b))
 	}
 	if a := faults(p + 112); a != p+112 {
 		t.Errorf("the page after the block: fault at %#x, want %#x", a, p+112)

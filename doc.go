@@ -220,6 +220,28 @@
 //     ones. SavePolicy writes the caps above the generated ones by block
 //     size; LoadPolicy checks them against this build's classes and the
 //     learner's range and publishes them the same way.
+//   - check.go, check_rec.go, check_quarantine.go, check_guard.go,
+//     check_report.go, check_pc*.go, describe.go: checked mode
+//     (HAKMEM_CHECK, -tags hakmem_check), a mode of the slow paths: with
+//     it on every per-P cap is zero (capOf), so every operation reaches
+//     allocAddr, freeSmallSlow or freeSlow, which hand it to check.go; the
+//     fast paths are unchanged. Each block gets an off-heap record (its
+//     length, the program's allocating and freeing calls found by a
+//     frame-pointer walk, sampled full stacks in the bounded stack table
+//     of stacktab.go) whose state moves by compare-and-swap, so racing
+//     double frees are caught whatever the engine's claim does; a small
+//     request is served from the class of len+16, and the bytes past len
+//     are canaries checked on free; freed blocks are poisoned and held in a
+//     FIFO quarantine bounded in bytes, verified when they leave it; one
+//     allocation in HAKMEM_CHECK_GUARD gets a mapping of its own before an
+//     inaccessible page (GWP-ASan's guard pages). Failures go to the
+//     OnCheckFailure handler; Describe names any address.
+//   - heapprof.go, pprofenc.go, leaks.go: the live-memory profile, drawn
+//     on slow paths only (a refill is charged the bytes refilled since
+//     the P's last draw, a large block its size), with sampled small
+//     blocks in sample segments of their own so that their Free is seen;
+//     a small pprof encoder (WriteHeapProfile); the leak report and the
+//     exact live counts package hakmemtest compares.
 //   - mem.go, os_unix.go, os_linux.go, os_unix_other.go, os_portable.go:
 //     the only files that turn addresses into pointers or talk to the OS
 //     (mmap, munmap, madvise; mremap and MADV_HUGEPAGE on Linux only). The

@@ -111,6 +111,9 @@ func UsableSize(b []byte) int {
 	if err != nil {
 		panic(err)
 	}
+	if checkOn() { // hook: checked mode's blocks end at len (check.go)
+		n = checkedLen(addrOf(b), n)
+	}
 	return int(n)
 }
 
