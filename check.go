@@ -1,6 +1,8 @@
 package hakmem
 
 import (
+	"math/rand/v2"
+	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -73,11 +75,8 @@ var chk struct {
 		head uintptr // verified blocks ready for reuse, linked through their records; guarded by mu
 		n    uint32
 	}
-	tick       atomic.Uint64 // allocations, for the 1-in-N stack sample
-	guardTick  atomic.Uint64 // allocations, for the 1-in-N guard-page sample
-	failures   atomic.Uint64 // reports made (Stats.CheckFailures)
-	liveBlocks atomic.Int64  // blocks live (Stats.LiveBlocks)
-	liveBytes  atomic.Int64  // their lengths
+	liveBlocks, liveBytes int64         // blocks live and their lengths (Stats.LiveBlocks); guarded by mu
+	failures              atomic.Uint64 // reports made (Stats.CheckFailures)
 }
 
 // checkAlloc is allocAddr in checked mode: size is valid and positive.
@@ -86,7 +85,7 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 	want := uintptr(size) + checkTail
 	class := uint8(classLarge)
 	var flags uint8
-	if g := cfg().checkGuard; g > 0 && osProtectSupported && chk.guardTick.Add(1)%uint64(g) == 0 {
+	if g := cfg().checkGuard; g > 0 && osProtectSupported && rand.Uint32N(uint32(g)) == 0 {
 		var base uintptr
 		p, usable, base, err = guardAlloc(size, sid)
 		if err != nil {
@@ -105,10 +104,10 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 			return p, usable, false, nil // a heap profile sample: not checked (heapprof.go)
 		}
 		class = sizeClass(want)
-		p, err = checkTake(class)
+		p, err = checkTake(class, size)
 		if err == errOverLimit {
 			Release()
-			p, err = checkTake(class)
+			p, err = checkTake(class, size)
 		}
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)
@@ -125,6 +124,9 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 	}
 	r, err := recEnsure(p, class == classLarge)
 	if err != nil {
+		if class != classLarge {
+			chkLive(-1, -int64(size))
+		}
 		checkGiveBack(p, class)
 		return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
 	}
@@ -153,19 +155,29 @@ func checkedLen(p, n uintptr) uintptr {
 func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, flags uint8) {
 	fill(p+uintptr(size), usable-uintptr(size), canaryByte, canaryWord)
 	r.size, r.apc, r.fpc, r.class, r.flags, r.astk, r.fstk = uintptr(size), apc, 0, class, flags, 0, 0
-	if n := cfg().checkStacks; n > 0 && chk.tick.Add(1)%uint64(n) == 0 {
+	if n := cfg().checkStacks; n > 0 && rand.Uint32N(uint32(n)) == 0 {
 		var buf [maxStack + maxCallerWalk]uintptr
 		r.flags |= recSampled
 		r.astk = stackTab.intern(callerStack(&buf))
 	}
-	chk.liveBlocks.Add(1)
-	chk.liveBytes.Add(int64(size))
+	if class == classLarge { // a small block is counted by checkTake, under chk.mu
+		chkLive(1, int64(size))
+	}
 	r.state.Store(recLive)
 }
 
-// checkTake returns a block of class c: from the class's free stack, else
-// a batch from the central list, onto the stack.
-func checkTake(c uint8) (uintptr, error) {
+// chkLive adds to the live counts.
+func chkLive(blocks, bytes int64) {
+	chk.mu.Lock()
+	chk.liveBlocks += blocks
+	chk.liveBytes += bytes
+	chk.mu.Unlock()
+}
+
+// checkTake returns a block of class c for a request of size bytes (counted
+// live): from the class's free stack, else a batch from the central list,
+// onto the stack.
+func checkTake(c uint8, size int) (uintptr, error) {
 	chk.mu.Lock()
 	fs := &chk.free[c]
 	if fs.head == 0 {
@@ -198,6 +210,8 @@ func checkTake(c uint8) (uintptr, error) {
 	fs.head = r.next
 	fs.n--
 	r.next = 0
+	chk.liveBlocks++
+	chk.liveBytes += int64(size)
 	chk.mu.Unlock()
 	return p, nil
 }
@@ -271,7 +285,13 @@ func checkFreeSlow(p uintptr, op string) error {
 	unpin(pc)
 	switch {
 	case bad == ErrDoubleFree && s != nil:
-		rep := doubleFreeReport(op, p, recFor(p), fpc, true)
+		r := recFor(p)
+		// A racing Free that won the engine's claim may not have moved
+		// the record yet: give it a moment, so the report has its caller.
+		for i := 0; i < 100 && r != nil && r.state.Load() == recLive; i++ {
+			runtime.Gosched()
+		}
+		rep := doubleFreeReport(op, p, r, fpc, true)
 		deliver(rep)
 		return newError(op, p, 0, ErrDoubleFree, rep.detail())
 	case bad == ErrInvalidPointer && s != nil:
@@ -287,8 +307,6 @@ func checkFreeSlow(p uintptr, op string) error {
 // checkFree checks and quarantines the block at p (record r, now
 // recQuarantined) of usable bytes.
 func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
-	chk.liveBlocks.Add(-1)
-	chk.liveBytes.Add(-int64(r.size))
 	var reps []CheckReport
 	if off, got := checkCanary(p, r.size, usable, r.class != classLarge); off >= 0 {
 		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}
@@ -304,6 +322,7 @@ func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
 	}
 	if r.class == classLarge && uint64(usable) > cfg().checkQuarantine/4 {
 		// Too big to poison and hold: freed at once, unchecked.
+		chkLive(-1, -int64(r.size))
 		r.state.Store(recNone)
 		releaseLarge(p)
 	} else {

@@ -66,8 +66,6 @@ func guardOf(p uintptr, seg *segment) *checkRec {
 // mapping seg): canaries checked, pages made inaccessible, held; the
 // oldest held block is released.
 func guardFree(p uintptr, r *checkRec, seg *segment, fpc uintptr, op string) {
-	chk.liveBlocks.Add(-1)
-	chk.liveBytes.Add(-int64(r.size))
 	usable := (r.size + 15) &^ 15
 	var reps []CheckReport
 	if off, got := checkCanary(p, r.size, usable, false); off >= 0 {
@@ -86,6 +84,8 @@ func guardFree(p uintptr, r *checkRec, seg *segment, fpc uintptr, op string) {
 	_ = osProtect(base, seg.largeSize-osPageSize, false) // on failure the block is merely unguarded
 	var old uintptr
 	chk.mu.Lock()
+	chk.liveBlocks--
+	chk.liveBytes -= int64(r.size)
 	if guards.n == guardHeld {
 		old = guards.ring[guards.head]
 		guards.head = (guards.head + 1) % guardHeld

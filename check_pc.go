@@ -74,7 +74,7 @@ func classifyPC(pc uintptr) bool {
 // none is found within maxCallerWalk frames.
 func callerPC() uintptr {
 	var pcs [maxCallerWalk]uintptr
-	n := framePCs(&pcs)
+	n := framePCs(pcs[:])
 	for _, pc := range pcs[:n] {
 		if !pcInternal(pc) {
 			return pc
@@ -84,9 +84,10 @@ func callerPC() uintptr {
 }
 
 // callerStack fills buf with the stack above hakmem's frames and returns
-// its length (runtime.Callers: only for sampled blocks).
+// it (by frame pointers where framePCs walks them: physical frames, each
+// expanded into the functions inlined there when it is printed).
 func callerStack(buf *[maxStack + maxCallerWalk]uintptr) []uintptr {
-	n := runtime.Callers(2, buf[:])
+	n := framePCs(buf[:])
 	i := 0
 	for i < n && pcInternal(buf[i]) {
 		i++

@@ -12,10 +12,10 @@ func callerFP() uintptr
 // zero link or one that does not lead up the stack.
 //
 //go:nosplit
-func framePCs(pcs *[maxCallerWalk]uintptr) int {
+func framePCs(pcs []uintptr) int {
 	fp := callerFP()
 	n := 0
-	for n < maxCallerWalk && fp != 0 {
+	for n < len(pcs) && fp != 0 {
 		pcs[n] = loadWord(fp + 8)
 		n++
 		next := loadWord(fp)

@@ -7,6 +7,6 @@ import "runtime"
 // framePCs fills pcs with the return addresses of the frames above its
 // caller, through runtime.Callers (no frame-pointer walk on this
 // architecture: about 200 ns a call).
-func framePCs(pcs *[maxCallerWalk]uintptr) int {
-	return runtime.Callers(2, pcs[:])
+func framePCs(pcs []uintptr) int {
+	return runtime.Callers(2, pcs)
 }

@@ -60,9 +60,17 @@ func usableOf(p uintptr, r *checkRec) uintptr {
 // failures found are appended to reps.
 func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckReport) []CheckReport {
 	limit := cfg().checkQuarantine
-	var out [numClasses]batch // verified blocks beyond what the free stacks keep
-	var large []uintptr       // verified large blocks, to free
+	// Verified blocks beyond what the free stacks keep, for the central
+	// lists: a few classes per call (a class past them stays on its stack).
+	var out [4]struct {
+		c uint8
+		b batch
+	}
+	nout := 0
+	var large []uintptr // verified large blocks, to free
 	chk.mu.Lock()
+	chk.liveBlocks--
+	chk.liveBytes -= int64(r.size)
 	r.next = 0
 	if chk.qtail != 0 {
 		recFor(chk.qtail).next = p
@@ -93,23 +101,28 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 			continue
 		}
 		fs := &chk.free[qr.class]
-		if fs.n < 2*uint32(classes[qr.class].batch) {
+		k := 0
+		for k < nout && out[k].c != qr.class {
+			k++
+		}
+		if fs.n < 2*uint32(classes[qr.class].batch) || k == len(out) {
 			qr.state.Store(recFree)
 			qr.next = fs.head
 			fs.head = q
 			fs.n++
 			continue
 		}
+		if k == nout {
+			out[k].c = qr.class
+			nout++
+		}
 		qr.state.Store(recNone)
-		b := &out[qr.class]
-		b.push(q)
-		storeWord(q+8, q^cookieKey) // push cleared nothing but word 0; keep the cookie honest
+		out[k].b.push(q)
+		storeWord(q+8, q^cookieKey) // the cookie, which a write after free may have changed
 	}
 	chk.mu.Unlock()
-	for c := range out {
-		if out[c].n > 0 {
-			centrals[c].put(out[c])
-		}
+	for _, o := range out[:nout] {
+		centrals[o.c].put(o.b)
 	}
 	for _, q := range large {
 		releaseLarge(q)

@@ -45,7 +45,7 @@ const checkChildEnv = "HAKMEM_CHECK_TEST_CHILD"
 //
 //go:noinline
 func framePCsBoth(pcs, want *[maxCallerWalk]uintptr) (int, int) {
-	return framePCs(pcs), runtime.Callers(1, want[:])
+	return framePCs(pcs[:]), runtime.Callers(1, want[:])
 }
 
 // TestCallerPCsMatchRuntime: the frame-pointer walk (amd64) finds the same

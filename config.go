@@ -322,8 +322,8 @@ var options = []option{
 	{
 		name: "check", env: "HAKMEM_CHECK", typ: typeEnum, def: checkDefault, min: 0, max: 1, unit: "0 off, 1 on",
 		enum: []string{"off", "on"},
-		doc:  "Checked mode (check.go), read at first use: every block records its allocating and freeing caller; a freed block is poisoned and held in a FIFO quarantine, verified when it leaves; bytes past len are canaries checked on free; double frees (racing ones too) and interior frees are reported with both callers. Per-P caches are off: every operation takes the slow path. The default is on when built with -tags hakmem_check.",
-		set:  func(p *policy, v int) { p.check = v != 0 },
+		doc:  "Checked mode (check.go), read at first use: every block records its allocating and freeing caller; a freed block is poisoned and held in a FIFO quarantine, verified when it leaves; bytes past len are canaries checked on free; double frees (racing ones too) and interior frees are reported with both callers. Per-P caches and call-site discovery are off: every operation takes the slow path. The default is on when built with -tags hakmem_check.",
+		set:  func(p *policy, v int) { p.check = v != 0; p.callsiteSample *= 1 - v }, // every operation is a slow path: call-site discovery has nothing to find
 	},
 	{
 		name: "check_quarantine_mb", env: "HAKMEM_CHECK_QUARANTINE_MB", typ: typeInt, def: 16, min: 0, max: 1 << 20, unit: "MiB",
@@ -336,7 +336,7 @@ var options = []option{
 		set: func(p *policy, v int) { p.checkStacks = v },
 	},
 	{
-		name: "check_guard", env: "HAKMEM_CHECK_GUARD", typ: typeInt, def: 1000, min: 0, max: 1 << 30, unit: "allocations",
+		name: "check_guard", env: "HAKMEM_CHECK_GUARD", typ: typeInt, def: 10000, min: 0, max: 1 << 30, unit: "allocations",
 		doc: "Checked mode: one allocation in N gets a mapping of its own, the block at the end of its pages and followed by an inaccessible page; freed, its pages become inaccessible (64 such blocks are held). A touch faults at once: with debug.SetPanicOnFault(true) it is a panic, and Describe names the block. 0: none; 1: every allocation (slow: a few system calls each).",
 		set: func(p *policy, v int) { p.checkGuard = v },
 	},

@@ -283,13 +283,27 @@ func sampleMap() bool {
 	return true
 }
 
+// sampleError reports a pointer into a sample segment that starts no
+// sampled block: inside one (interior), or on a free page (freed
+// already). Caller holds prof.mu.
+func sampleError(p uintptr, op string) error {
+	for k := 0; k < prof.nsegs; k++ {
+		sg := &prof.segs[k]
+		if i := (p - sg.base) / samplePage; p-sg.base < segmentSize && sg.used[i/64]&(1<<(i%64)) != 0 {
+			return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a heap profile sample)")
+		}
+	}
+	return newError(op, p, 0, ErrDoubleFree, "the block is free (a heap profile sample)")
+}
+
 // profileFree frees the sampled block at p (in a sample segment).
 func profileFree(p uintptr, op string) error {
 	prof.mu.Lock()
 	i := slotFind(p)
 	if i < 0 {
+		err := sampleError(p, op)
 		prof.mu.Unlock()
-		return newError(op, p, 0, ErrDoubleFree, "not an allocated block of a sample segment (heap profile): freed already, or an interior pointer")
+		return err
 	}
 	s := slotAt(uintptr(i))
 	npages := int((s.usable + samplePage - 1) / samplePage)
@@ -308,7 +322,7 @@ func profileUsable(p uintptr, op string) (uintptr, error) {
 	if i := slotFind(p); i >= 0 {
 		return slotAt(uintptr(i)).usable, nil
 	}
-	return 0, newError(op, p, 0, ErrDoubleFree, "not an allocated block of a sample segment (heap profile): freed already, or an interior pointer")
+	return 0, sampleError(p, op)
 }
 
 // profileLarge draws whether the new large block p (size bytes asked

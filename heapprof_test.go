@@ -24,7 +24,7 @@ func heapProfBigHolder() {
 
 //go:noinline
 func heapProfSmallHolder() {
-	for range 4 << 20 / 100 { // 4 MiB in 100-byte blocks
+	for range 16 << 20 / 100 { // 16 MiB in 100-byte blocks: about 32 samples
 		heapProfHeld = append(heapProfHeld, hakmem.Alloc(100))
 	}
 }
@@ -37,7 +37,7 @@ func heapProfLargeHolder() {
 }
 
 // TestHeapProfilePprofTop writes a heap profile while three functions hold
-// 64, 24 and 4 MiB and reads it with `go tool pprof -top`: each is listed
+// 64, 24 and 16 MiB and reads it with `go tool pprof -top`: each is listed
 // with its inuse_space within a factor of 2, and freeing brings it down.
 func TestHeapProfilePprofTop(t *testing.T) {
 	if testing.Short() {
@@ -60,7 +60,7 @@ func TestHeapProfilePprofTop(t *testing.T) {
 		t.Fatal("no live samples")
 	}
 	top := pprofTop(t, goBin, "inuse_space")
-	for fn, want := range map[string]float64{"heapProfBigHolder": 64 << 20, "heapProfLargeHolder": 24 << 20, "heapProfSmallHolder": 4 << 20} {
+	for fn, want := range map[string]float64{"heapProfBigHolder": 64 << 20, "heapProfLargeHolder": 24 << 20, "heapProfSmallHolder": 16 << 20} {
 		got, ok := top[fn]
 		if !ok {
 			t.Errorf("go tool pprof -top does not list %s:\n%v", fn, top)

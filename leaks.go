@@ -136,7 +136,9 @@ func liveCounts(st *Stats) {
 	sblocks, sbytes := prof.smallBlocks, prof.smallBytes
 	prof.mu.Unlock()
 	if cfg().check {
-		st.LiveBlocks, st.LiveBytes = chk.liveBlocks.Load()+sblocks, chk.liveBytes.Load()+sbytes
+		chk.mu.Lock()
+		st.LiveBlocks, st.LiveBytes = chk.liveBlocks+sblocks, chk.liveBytes+sbytes
+		chk.mu.Unlock()
 		return
 	}
 	var n int64
