@@ -288,7 +288,7 @@ func checkFreeSlow(p uintptr, op string) error {
 		r := recFor(p)
 		// A racing Free that won the engine's claim may not have moved
 		// the record yet: give it a moment, so the report has its caller.
-		for i := 0; i < 100 && r != nil && r.state.Load() == recLive; i++ {
+		for deadline := now() + 50*ms; r != nil && r.state.Load() == recLive && now() < deadline; {
 			runtime.Gosched()
 		}
 		rep := doubleFreeReport(op, p, r, fpc, true)
