@@ -264,6 +264,9 @@ func checkFreeSlow(p uintptr, op string) error {
 				checkFree(p, r, largeUsable(p, seg), fpc, op)
 				return nil
 			}
+			if profileSampledLarge(p) { // a heap profile sample, not a checked block
+				return freeOther(p, seg, op)
+			}
 			rep := doubleFreeReport(op, p, r, fpc, true)
 			deliver(rep)
 			return newError(op, p, 0, ErrDoubleFree, rep.detail())

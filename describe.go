@@ -44,6 +44,8 @@ func Describe(addr uintptr) string {
 		return fmt.Sprintf("%#x: not hakmem memory", addr)
 	case kind == kindFreed:
 		return fmt.Sprintf("%#x: hakmem memory returned to the OS (every block there was freed)", addr)
+	case kind == kindSampled:
+		return fmt.Sprintf("%#x: in a heap profile sample segment (the pages of sampled small blocks; heapprof.go)", addr)
 	case kind == kindLarge:
 		if r := recFor(seg.base); r != nil && r.flags&recGuard != 0 && r.state.Load() != recNone {
 			start, usable, guarded = guardStart(seg, r), (r.size+15)&^15, true

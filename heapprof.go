@@ -25,8 +25,10 @@ import (
 //     churn served from a P's cache (alloc and free on one P) is not seen.
 //     In checked mode every allocation takes the slow path and is charged
 //     its own size, as the Go runtime does.
-//   - a sampled small block is not taken from the pools: it gets pages of
-//     a sample segment (a 2 MiB mapping of kind kindSampled, registered
+//   - a sampled small block is not taken from the pools: one of up to
+//     sampleMaxPages pages becomes a large block of its own (the memory
+//     limit applies, the engine counts it, its Free is a large one); a
+//     smaller one gets pages of a sample segment (a 2 MiB mapping of kind kindSampled, registered
 //     like any segment), so that its Free, which the fast path declines,
 //     reaches freeOther and is seen. At most sampleSegs such segments are
 //     mapped (never unmapped; their pages are reused); when they are full,
@@ -44,10 +46,15 @@ import (
 const kindSampled = kindFreed + 1
 
 const (
-	profSlots  = 1 << 16 // live samples tracked at most (3 MiB of address space for the table)
-	sampleSegs = 64      // sample segments at most (128 MiB of address space)
-	samplePage = osPageSize
-	sampPages  = segmentSize / samplePage
+	profSlots = 1 << 16 // live samples tracked at most (3 MiB of address space for the table)
+	// sampleMaxPages is the biggest sampled block (in pages) a sample
+	// segment takes: a bigger one (64 KiB .. 1 MiB classes) becomes a large
+	// block of its own, within the memory limit, so that sampling never
+	// moves much memory out of the pools.
+	sampleMaxPages = 16
+	sampleSegs     = 64 // sample segments at most (128 MiB of address space)
+	samplePage     = osPageSize
+	sampPages      = segmentSize / samplePage
 )
 
 // profSlot is one live sample, in the off-heap table; addr 0 is empty.
@@ -192,28 +199,47 @@ func profileForget(i int) {
 // profileAllocSmall serves a sampled small allocation of size bytes (class
 // c, usable as the class's blocks) from a sample segment; ok is false
 // when there is no room (the caller allocates as usual).
-func profileAllocSmall(size int, c uint8, bytes float64) (p uintptr, ok bool) {
+func profileAllocSmall(size int, c uint8, bytes float64) (p, usable uintptr, ok bool) {
 	var buf [maxStack + maxCallerWalk]uintptr
 	stk := stackTab.intern(callerStack(&buf))
-	usable := uintptr(classes[c].size)
+	usable = uintptr(classes[c].size)
+	if usable > sampleMaxPages*samplePage {
+		// Too big for the sample segments: a large block of its own (the
+		// memory limit applies, and the engine counts it as one).
+		p, usable, _, err := allocLarge(uintptr(size), 0)
+		if err != nil {
+			prof.missed.Add(1)
+			return 0, 0, false
+		}
+		countLargeAlloc(0, uintptr(size))
+		s := profSlot{addr: p, size: uintptr(size), usable: usable, objs: bytes / float64(classes[c].size), stk: stk, large: true}
+		prof.mu.Lock()
+		defer prof.mu.Unlock()
+		if !slotInsert(s) {
+			prof.missed.Add(1) // it stays a large block, unsampled
+		} else {
+			profileRecord(&s)
+		}
+		return p, usable, true
+	}
 	npages := int((usable + samplePage - 1) / samplePage)
 	prof.mu.Lock()
 	defer prof.mu.Unlock()
 	p = sampleTake(npages)
 	if p == 0 {
 		prof.missed.Add(1)
-		return 0, false
+		return 0, 0, false
 	}
 	s := profSlot{addr: p, size: uintptr(size), usable: usable, objs: bytes / float64(usable), stk: stk}
 	if !slotInsert(s) {
 		sampleGive(p, npages)
 		prof.missed.Add(1)
-		return 0, false
+		return 0, 0, false
 	}
 	profileRecord(&s)
 	prof.smallBlocks++
 	prof.smallBytes += int64(usable)
-	return p, true
+	return p, usable, true
 }
 
 // sampleTake finds npages free pages in a sample segment, mapping one if
@@ -371,9 +397,9 @@ const maxProfPs = 256
 // returned block p: charged the bytes refilled into the P's list since its
 // last draw, and when sampled, p goes back and a block of a sample
 // segment is returned instead (ok).
-func profileSwapSmall(p uintptr, size int, c uint8) (uintptr, bool) {
+func profileSwapSmall(p uintptr, size int, c uint8) (sp, usable uintptr, ok bool) {
 	if cfg().profileRate == 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	pc := pin()
 	var n uint64
@@ -387,13 +413,12 @@ func profileSwapSmall(p uintptr, size int, c uint8) (uintptr, bool) {
 	unpin(pc)
 	due, bytes := profileDue(uintptr(n) * uintptr(classes[c].size))
 	if !due {
-		return 0, false
+		return 0, 0, false
 	}
-	sp, ok := profileAllocSmall(size, c, bytes)
-	if ok {
+	if sp, usable, ok = profileAllocSmall(size, c, bytes); ok {
 		_ = freeAddr(p, "Alloc") // never fails: p was just allocated
 	}
-	return sp, ok
+	return sp, usable, ok
 }
 
 // profileAllocSmallSlow is checkAlloc's draw: in checked mode every small
@@ -404,10 +429,7 @@ func profileAllocSmallSlow(size int, c uint8) (p, usable uintptr, ok bool) {
 	if !due {
 		return 0, 0, false
 	}
-	if p, ok = profileAllocSmall(size, c, bytes); !ok {
-		return 0, 0, false
-	}
-	return p, uintptr(classes[c].size), true
+	return profileAllocSmall(size, c, bytes)
 }
 
 // heapSamples returns one sample per stack with samples, scaled.
@@ -444,4 +466,15 @@ func heapSamples() []heapSample {
 func WriteHeapProfile(w io.Writer) error {
 	ensureInit()
 	return writeHeapProto(w, heapSamples(), int64(cfg().profileRate))
+}
+
+// profileSampledLarge reports whether p is a live large-block sample.
+func profileSampledLarge(p uintptr) bool {
+	if prof.live.Load() == 0 {
+		return false
+	}
+	prof.mu.Lock()
+	defer prof.mu.Unlock()
+	i := slotFind(p)
+	return i >= 0 && slotAt(uintptr(i)).large
 }

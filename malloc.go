@@ -222,8 +222,8 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)
 		}
-		if sp, ok := profileSwapSmall(p, size, c); ok { // hook: heap profile sample (heapprof.go)
-			p = sp
+		if sp, su, ok := profileSwapSmall(p, size, c); ok { // hook: heap profile sample (heapprof.go)
+			return sp, su, false, nil
 		}
 		return p, uintptr(classes[c].size), false, nil
 	}

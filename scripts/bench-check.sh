@@ -10,8 +10,12 @@
 # the process (user+sys). The summary gives medians and the median of the
 # run-by-run ratios (the second variant over the first).
 #
+# With BASE=<git revision>, each round also runs BenchmarkPair/hakmem/64 and
+# /4096 of that revision and of this tree (default settings): the fast
+# paths' cost of the hooks.
+#
 #   scripts/bench-check.sh                      # 5 rounds
-#   RUNS=3 BATTLE='larson json' scripts/bench-check.sh
+#   RUNS=3 BATTLE='larson json' BASE=2c7de1f scripts/bench-check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
@@ -21,6 +25,13 @@ bin=$(mktemp -t hakmem-test.XXXXXX)
 cli=$(mktemp -t hakmem-cli.XXXXXX)
 go test -c -o "$bin" .
 go build -o "$cli" ./cmd/hakmem
+if [[ -n ${BASE:-} ]]; then
+	basedir=$(mktemp -d -t hakmem-base.XXXXXX)
+	git archive "$BASE" | tar -x -C "$basedir"
+	basebin=$(mktemp -t hakmem-basetest.XXXXXX)
+	(cd "$basedir" && go test -c -o "$basebin" .)
+	rm -rf "$basedir"
+fi
 cpu=$(mktemp -t hakmem-cpu.XXXXXX)
 
 # timed VARIANT FIGURE-PREFIX CMD...: runs CMD, prints "figure variant ns/op cpu-s".
@@ -37,15 +48,19 @@ timed() {
 	echo "# $(date -u +%FT%TZ) $(go version) $(git rev-parse --short HEAD 2>/dev/null || echo nogit) nproc=$(nproc)"
 	for i in $(seq "$runs"); do
 		for check in 0 1; do
-			HAKMEM_CHECK=$check timed "check=$check" "" "$bin" -test.run '^$' -test.bench '^BenchmarkPair$/hakmem/64$' -test.benchtime 200ms -test.count 1
-			HAKMEM_CHECK=$check timed "check=$check" "battle:" "$cli" bench --allocators hakmem --format gobench larson
+			HAKMEM_CHECK=$check timed "check=$check" "core:" "$bin" -test.run '^$' -test.bench '^BenchmarkPair$/hakmem/64$' -test.benchtime 200ms -test.count 1
+			HAKMEM_CHECK=$check timed "check=$check" "battle-check:" "$cli" bench --runs 1 --allocators hakmem --format gobench larson
 		done
+		if [[ -n ${BASE:-} ]]; then
+			timed "base" "fastpath:" "$basebin" -test.run '^$' -test.bench '^BenchmarkPair$/hakmem/(64|4096)$' -test.benchtime 200ms -test.count 1
+			timed "tree" "fastpath:" "$bin" -test.run '^$' -test.bench '^BenchmarkPair$/hakmem/(64|4096)$' -test.benchtime 200ms -test.count 1
+		fi
 		for rate in 512 0; do
-			HAKMEM_PROFILE_RATE=$rate timed "profile=$rate" "battle:" "$cli" bench --allocators hakmem --format gobench $battle
+			HAKMEM_PROFILE_RATE=$rate timed "profile=$rate" "battle-profile:" "$cli" bench --runs 1 --allocators hakmem --format gobench $battle
 		done
 	done
 } | tee "$out" >&2
-rm -f "$bin" "$cli" "$cpu"
+rm -f "$bin" "$cli" "$cpu" "${basebin:-}"
 echo "raw output: $out" >&2
 awk '
 	/^#/ { next }
