@@ -100,8 +100,11 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 		return p, uintptr(size), false, nil
 	}
 	if want <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)) {
-		if p, usable, ok := profileAllocSmallSlow(size, sizeClass(uintptr(size))); ok {
-			return p, usable, false, nil // a heap profile sample: not checked (heapprof.go)
+		{
+			c := sizeClass(uintptr(size))
+			if p, ok := profileSmall(size, c); ok {
+				return p, uintptr(classes[c].size), false, nil // a heap profile sample: not checked (heapprof.go)
+			}
 		}
 		class = sizeClass(want)
 		p, err = checkTake(class, size)

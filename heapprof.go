@@ -52,7 +52,7 @@ const (
 	// block of its own, within the memory limit, so that sampling never
 	// moves much memory out of the pools.
 	sampleMaxPages = 16
-	sampleSegs     = 64 // sample segments at most (128 MiB of address space)
+	sampleSegs     = 16 // sample segments at most (32 MiB)
 	samplePage     = osPageSize
 	sampPages      = segmentSize / samplePage
 )
@@ -65,6 +65,7 @@ type profSlot struct {
 	objs   float64 // allocations the sample stands for
 	stk    uint32  // stack id, 0 when the stack table was full
 	large  bool    // a large block (its own mapping), not a sample segment's pages
+	class  uint8   // a sample segment's block: its size class
 }
 
 // profBucket counts what the samples of one stack stand for.
@@ -86,23 +87,34 @@ var prof struct {
 	// smallBlocks and smallBytes count the sampled blocks in sample
 	// segments (usable bytes), for Stats.LiveBlocks; guarded by mu.
 	smallBlocks, smallBytes int64
+	// classAllocs and classFrees count them by class, for ReadStats,
+	// which counts them as blocks of their class; guarded by mu.
+	classAllocs, classFrees [numClasses]uint64
 	live                    atomic.Int64  // live samples, read without the lock by profileFreedLarge
 	mapped                  atomic.Uint64 // bytes mapped for sample segments and the table (Stats.ProfileBytes)
 	taken                   atomic.Uint64 // samples taken
 	missed                  atomic.Uint64 // samples drawn but not taken (the table, the segments or the stack table full)
 }
 
-// profileDue draws whether an allocation charged charge bytes is sampled,
-// and the bytes a sample then stands for.
-func profileDue(charge uintptr) (bool, float64) {
+// profileDue draws whether an allocation of a block of usable bytes,
+// charged charge bytes, is sampled, and the bytes a sample then stands
+// for. The probability is charge/rate, at most 1, and at most 1/8 for a
+// block of more than sampleMaxPages pages (so that sampling moves little
+// of the memory of big classes out of the pools; the weight makes up for
+// it).
+func profileDue(charge, usable uintptr) (bool, float64) {
 	rate := uintptr(cfg().profileRate)
-	switch {
-	case rate == 0:
+	if rate == 0 || charge == 0 {
 		return false, 0
-	case charge >= rate:
-		return true, float64(charge)
 	}
-	return rand.Uint64N(uint64(rate)) < uint64(charge), float64(rate)
+	q := min(1, float64(charge)/float64(rate))
+	if usable > sampleMaxPages*samplePage {
+		q = min(q, 1.0/8)
+	}
+	if rand.Float64() >= q {
+		return false, 0
+	}
+	return true, float64(charge) / q
 }
 
 func (s *profSlot) hash() uintptr { return (s.addr >> 4) * 0x9e3779b97f4a7c15 >> 48 }
@@ -199,47 +211,29 @@ func profileForget(i int) {
 // profileAllocSmall serves a sampled small allocation of size bytes (class
 // c, usable as the class's blocks) from a sample segment; ok is false
 // when there is no room (the caller allocates as usual).
-func profileAllocSmall(size int, c uint8, bytes float64) (p, usable uintptr, ok bool) {
+func profileAllocSmall(size int, c uint8, bytes float64) (p uintptr, ok bool) {
 	var buf [maxStack + maxCallerWalk]uintptr
 	stk := stackTab.intern(callerStack(&buf))
-	usable = uintptr(classes[c].size)
-	if usable > sampleMaxPages*samplePage {
-		// Too big for the sample segments: a large block of its own (the
-		// memory limit applies, and the engine counts it as one).
-		p, usable, _, err := allocLarge(uintptr(size), 0)
-		if err != nil {
-			prof.missed.Add(1)
-			return 0, 0, false
-		}
-		countLargeAlloc(0, uintptr(size))
-		s := profSlot{addr: p, size: uintptr(size), usable: usable, objs: bytes / float64(classes[c].size), stk: stk, large: true}
-		prof.mu.Lock()
-		defer prof.mu.Unlock()
-		if !slotInsert(s) {
-			prof.missed.Add(1) // it stays a large block, unsampled
-		} else {
-			profileRecord(&s)
-		}
-		return p, usable, true
-	}
+	usable := uintptr(classes[c].size)
 	npages := int((usable + samplePage - 1) / samplePage)
 	prof.mu.Lock()
 	defer prof.mu.Unlock()
 	p = sampleTake(npages)
 	if p == 0 {
 		prof.missed.Add(1)
-		return 0, 0, false
+		return 0, false
 	}
-	s := profSlot{addr: p, size: uintptr(size), usable: usable, objs: bytes / float64(usable), stk: stk}
+	s := profSlot{addr: p, size: uintptr(size), usable: usable, objs: bytes / float64(usable), stk: stk, class: c}
 	if !slotInsert(s) {
 		sampleGive(p, npages)
 		prof.missed.Add(1)
-		return 0, 0, false
+		return 0, false
 	}
 	profileRecord(&s)
 	prof.smallBlocks++
 	prof.smallBytes += int64(usable)
-	return p, usable, true
+	prof.classAllocs[c]++
+	return p, true
 }
 
 // sampleTake finds npages free pages in a sample segment, mapping one if
@@ -335,6 +329,7 @@ func profileFree(p uintptr, op string) error {
 	npages := int((s.usable + samplePage - 1) / samplePage)
 	prof.smallBlocks--
 	prof.smallBytes -= int64(s.usable)
+	prof.classFrees[s.class]++
 	profileForget(i)
 	sampleGive(p, npages)
 	prof.mu.Unlock()
@@ -354,7 +349,7 @@ func profileUsable(p uintptr, op string) (uintptr, error) {
 // profileLarge draws whether the new large block p (size bytes asked
 // for, usable mapped) is sampled, and tracks it if so.
 func profileLarge(p, size, usable uintptr) {
-	due, bytes := profileDue(size)
+	due, bytes := profileDue(size, 0)
 	if !due {
 		return
 	}
@@ -393,43 +388,44 @@ var profRefilled [maxProfPs][numClasses]uint64
 // is charged one batch per slow path.
 const maxProfPs = 256
 
-// profileSwapSmall is allocAddr's hook after a small slow path that
-// returned block p: charged the bytes refilled into the P's list since its
-// last draw, and when sampled, p goes back and a block of a sample
-// segment is returned instead (ok).
-func profileSwapSmall(p uintptr, size int, c uint8) (sp, usable uintptr, ok bool) {
+// profileSmall is allocAddr's hook before a small slow path: charged the
+// bytes refilled into the P's list of class c since its last draw, and
+// when drawn, a block of a sample segment is returned instead (ok). In
+// checked mode (checkAlloc) every allocation is charged its size.
+func profileSmall(size int, c uint8) (uintptr, bool) {
 	if cfg().profileRate == 0 {
-		return 0, 0, false
+		return 0, false
 	}
-	pc := pin()
-	var n uint64
-	if id := pc.id; pc != &noCache && id < maxProfPs {
-		in := pc.moved[c].in.load()
-		n = in - profRefilled[id][c]
-		profRefilled[id][c] = in
-	} else {
-		n = uint64(classes[c].batch)
+	charge := uintptr(size)
+	if !cfg().check {
+		pc := pin()
+		var n uint64
+		if id := pc.id; pc != &noCache && id < maxProfPs {
+			in := pc.moved[c].in.load()
+			n = in - profRefilled[id][c]
+			profRefilled[id][c] = in
+		} else {
+			n = uint64(classes[c].batch)
+		}
+		unpin(pc)
+		charge = uintptr(n) * uintptr(classes[c].size)
 	}
-	unpin(pc)
-	due, bytes := profileDue(uintptr(n) * uintptr(classes[c].size))
+	due, bytes := profileDue(charge, uintptr(classes[c].size))
 	if !due {
-		return 0, 0, false
-	}
-	if sp, usable, ok = profileAllocSmall(size, c, bytes); ok {
-		_ = freeAddr(p, "Alloc") // never fails: p was just allocated
-	}
-	return sp, usable, ok
-}
-
-// profileAllocSmallSlow is checkAlloc's draw: in checked mode every small
-// allocation takes the slow path and is charged its own size. ok false:
-// not sampled, allocate as usual.
-func profileAllocSmallSlow(size int, c uint8) (p, usable uintptr, ok bool) {
-	due, bytes := profileDue(uintptr(size))
-	if !due {
-		return 0, 0, false
+		return 0, false
 	}
 	return profileAllocSmall(size, c, bytes)
+}
+
+// profileSampledLarge reports whether p is a live large-block sample.
+func profileSampledLarge(p uintptr) bool {
+	if prof.live.Load() == 0 {
+		return false
+	}
+	prof.mu.Lock()
+	defer prof.mu.Unlock()
+	i := slotFind(p)
+	return i >= 0 && slotAt(uintptr(i)).large
 }
 
 // heapSamples returns one sample per stack with samples, scaled.
@@ -468,13 +464,21 @@ func WriteHeapProfile(w io.Writer) error {
 	return writeHeapProto(w, heapSamples(), int64(cfg().profileRate))
 }
 
-// profileSampledLarge reports whether p is a live large-block sample.
-func profileSampledLarge(p uintptr) bool {
-	if prof.live.Load() == 0 {
-		return false
-	}
+// profileStats adds the sample segments to a ReadStats snapshot: their
+// bytes mapped, their sampled blocks as blocks of their classes (in use,
+// allocated, freed), their other pages free.
+func profileStats(st *Stats) {
 	prof.mu.Lock()
 	defer prof.mu.Unlock()
-	i := slotFind(p)
-	return i >= 0 && slotAt(uintptr(i)).large
+	segs := uint64(prof.nsegs) * segmentSize
+	st.MappedBytes += segs
+	st.InUseBytes += uint64(prof.smallBytes)
+	st.FreeBytes += segs - uint64(prof.smallBytes)
+	st.CommittedBytes += segs
+	for c := range st.Classes {
+		cs := &st.Classes[c]
+		cs.Allocs += prof.classAllocs[c]
+		cs.Frees += prof.classFrees[c]
+		cs.InUse += prof.classAllocs[c] - prof.classFrees[c]
+	}
 }

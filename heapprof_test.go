@@ -47,9 +47,21 @@ func TestHeapProfilePprofTop(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command")
 	}
+	if !defaultProfileChild(t) {
+		return
+	}
+	st0 := hakmem.ReadStats()
 	heapProfBigHolder()
 	heapProfSmallHolder()
 	heapProfLargeHolder()
+	// Sampled blocks are blocks like the others to the statistics.
+	st := hakmem.ReadStats()
+	if d := st.LiveBlocks - st0.LiveBlocks; d != int64(len(heapProfHeld)) {
+		t.Errorf("LiveBlocks grew by %d, %d blocks held (%d samples)", d, len(heapProfHeld), st.ProfileSamples)
+	}
+	if os.Getenv("HAKMEM_CHECK") != "1" && st.MappedBytes != st.InUseBytes+st.CachedBytes+st.FreeBytes {
+		t.Errorf("mapped %d != in use %d + cached %d + free %d with %d samples", st.MappedBytes, st.InUseBytes, st.CachedBytes, st.FreeBytes, st.ProfileSamples)
+	}
 	defer func() {
 		for _, b := range heapProfHeld {
 			hakmem.Free(b)
@@ -82,6 +94,31 @@ func TestHeapProfilePprofTop(t *testing.T) {
 	if got := pprofTop(t, goBin, "alloc_space")["heapProfBigHolder"]; got < 32<<20 {
 		t.Errorf("alloc_space of heapProfBigHolder: %.1f MiB, want about 64", got/(1<<20))
 	}
+}
+
+// defaultProfileChild runs the calling test in a child process with
+// HAKMEM_PROFILE_RATE unset (the package's tests turn the profile off:
+// profile_off_test.go), and reports whether this is the child.
+func defaultProfileChild(t *testing.T) bool {
+	t.Helper()
+	if os.Getenv("HAKMEM_PROFILE_CHILD") == t.Name() {
+		return true
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HAKMEM_PROFILE_RATE=") {
+			env = append(env, kv)
+		}
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd.Env = append(env, "HAKMEM_PROFILE_CHILD="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Errorf("%s failed in its child process (%v):\n%s", t.Name(), err, out)
+	} else if testing.Verbose() {
+		t.Logf("child process:\n%s", out)
+	}
+	return false
 }
 
 var topLine = regexp.MustCompile(`^\s*([0-9.]+)([kMGT]?B)\s+[0-9.]+%\s+[0-9.]+%\s+[0-9.]+[kMGT]?B\s+[0-9.]+%\s+(\S+)`)

@@ -143,8 +143,8 @@ func liveCounts(st *Stats) {
 	}
 	var n int64
 	for _, c := range st.Classes {
-		n += int64(c.InUse)
+		n += int64(c.InUse) // sampled blocks included (profileStats)
 	}
-	st.LiveBlocks = n + int64(st.LargeBlocks) + sblocks
-	st.LiveBytes = int64(st.InUseBytes) + sbytes
+	st.LiveBlocks = n + int64(st.LargeBlocks)
+	st.LiveBytes = int64(st.InUseBytes)
 }

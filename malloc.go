@@ -214,6 +214,9 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		return checkAlloc(size, sid, op)
 	case size <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)):
 		c := sizeClass(uintptr(size))
+		if sp, ok := profileSmall(size, c); ok { // hook: heap profile sample (heapprof.go)
+			return sp, uintptr(classes[c].size), false, nil
+		}
 		p, err = allocSmallSlow(c, sid, uintptr(size))
 		if err == errOverLimit {
 			Release() // the caches may hold enough; try once more
@@ -221,9 +224,6 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		}
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)
-		}
-		if sp, su, ok := profileSwapSmall(p, size, c); ok { // hook: heap profile sample (heapprof.go)
-			return sp, su, false, nil
 		}
 		return p, uintptr(classes[c].size), false, nil
 	}

@@ -104,9 +104,11 @@ type Stats struct {
 	// CheckFailures counts the failures checked mode found (check.go):
 	// every report made to the OnCheckFailure handler.
 	CheckFailures uint64
-	// ProfileBytes: mapped for the heap profile's samples (sample
-	// segments and the sample table; heapprof.go), not part of
-	// MappedBytes; ProfileSamples: live samples.
+	// ProfileBytes: mapped for the heap profile (sample segments and the
+	// sample table; heapprof.go); the sample segments are also in
+	// MappedBytes, their sampled blocks in InUseBytes and in their
+	// classes' counts, the rest of their pages in FreeBytes.
+	// ProfileSamples: live samples.
 	ProfileBytes   uint64
 	ProfileSamples int
 	// LiveBlocks and LiveBytes: the blocks the program holds now and
@@ -303,7 +305,8 @@ func ReadStats() Stats {
 	st.Errors = errorCount.Load()
 	st.CheckFailures = chk.failures.Load()
 	st.ProfileBytes, st.ProfileSamples = prof.mapped.Load(), int(prof.live.Load())
-	liveCounts(&st) // after InUseBytes, Classes and LargeBlocks (leaks.go)
+	profileStats(&st) // sampled blocks count as blocks of their class (heapprof.go)
+	liveCounts(&st)   // after InUseBytes, Classes and LargeBlocks (leaks.go)
 	st.Mmaps = sysMmaps.Load()
 	st.Munmaps = sysMunmaps.Load()
 	readCapStats(&st, &pcached)
