@@ -232,7 +232,7 @@ var (
 func runCorpusCase(t *testing.T, c corpusCase, check string) corpusResult {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckCorpus$", "-test.count=1")
-	cmd.Env = append(os.Environ(), corpusEnv+"="+c.name, "HAKMEM_CHECK="+check, "GOTRACEBACK=single")
+	cmd.Env = append(os.Environ(), corpusEnv+"="+c.name, "HAKMEM_CHECK="+check, "HAKMEM_CHECK_STACKS=0", "GOTRACEBACK=single")
 	if c.env != "" {
 		cmd.Env = append(cmd.Env, c.env)
 	}
