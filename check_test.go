@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"regexp"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -271,5 +273,54 @@ func TestCheckedGuard(t *testing.T) {
 	}
 	if d := ReadStats().LargeBlocks - st0.LargeBlocks; d != guardHeld {
 		t.Errorf("%d guarded mappings held after the frees, want %d", d, guardHeld)
+	}
+}
+
+// TestDescribeDefault: without checked mode Describe still names the
+// block and says whether it is allocated.
+func TestDescribeDefault(t *testing.T) {
+	if checkOn() {
+		t.Skip("checked mode: TestCheckedStacksAndDescribe")
+	}
+	b := Alloc(100)
+	p := addrOf(b)
+	if d := Describe(p + 5); !strings.Contains(d, "5 bytes into the block") || !strings.Contains(d, ": allocated") || !strings.Contains(d, "HAKMEM_CHECK=1") {
+		t.Errorf("live small block: %s", d)
+	}
+	Free(b)
+	if d := Describe(p); !strings.Contains(d, ": free") {
+		t.Errorf("freed small block: %s", d)
+	}
+	l := Alloc(3 << 20)
+	lp := addrOf(l)
+	if d := Describe(lp + 1<<20); !strings.Contains(d, "a large block") || !strings.Contains(d, ": allocated") {
+		t.Errorf("live large block: %s", d)
+	}
+	Free(l)
+	if d := Describe(lp); !strings.Contains(d, ": free") && !strings.Contains(d, "returned to the OS") {
+		t.Errorf("freed large block: %s", d)
+	}
+}
+
+// TestReadmeFindingBugsDefaults: the defaults the README's "Finding bugs"
+// quotes are the option table's.
+func TestReadmeFindingBugsDefaults(t *testing.T) {
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := regexp.MustCompile("`(HAKMEM_[A-Z_]+)` \\(default (\\d+)\\)").FindAllStringSubmatch(string(raw), -1)
+	if len(found) < 4 {
+		t.Fatalf("README quotes %d defaults, want the checked mode's and the profile's", len(found))
+	}
+	for _, m := range found {
+		i := optionIndex(m[1])
+		if i < 0 {
+			t.Errorf("README quotes the default of %s, which is no option", m[1])
+			continue
+		}
+		if want := strconv.Itoa(options[i].def); m[2] != want && !(m[1] == "HAKMEM_CHECK" && checkDefault == 1) {
+			t.Errorf("README: %s (default %s), the option table says %s", m[1], m[2], want)
+		}
 	}
 }
