@@ -63,9 +63,12 @@ func checkOn() bool {
 	return cfg().check
 }
 
-// chk is checked mode's shared state. Lock order: chk.mu before a central
-// list's lock; never held pinned.
-var chk struct {
+// chkShard is one shard of checked mode's state: a quarantine and free
+// stacks. A goroutine uses the shard of the P it runs on (chkShardOf), so
+// that goroutines on different Ps do not contend for one lock; a block
+// freed on another P than allocated it goes to that P's shard. Lock
+// order: a shard's mu before a central list's lock; never held pinned.
+type chkShard struct {
 	mu      sync.Mutex
 	qhead   uintptr // oldest quarantined block; guarded by mu
 	qtail   uintptr // newest; guarded by mu
@@ -75,8 +78,31 @@ var chk struct {
 		head uintptr // verified blocks ready for reuse, linked through their records; guarded by mu
 		n    uint32
 	}
-	liveBlocks, liveBytes int64         // blocks live and their lengths (Stats.LiveBlocks); guarded by mu
-	failures              atomic.Uint64 // reports made (Stats.CheckFailures)
+	liveBlocks, liveBytes int64 // blocks made live and freed here, net, and their lengths (Stats.LiveBlocks); guarded by mu
+	_                     [64]byte
+}
+
+// chkShards is how many shards there are at most; P i uses shard
+// i % chkShards.
+const chkShards = 16
+
+var chk struct {
+	shards   [chkShards]chkShard
+	failures atomic.Uint64 // reports made (Stats.CheckFailures)
+}
+
+// chkShardOf returns the shard of the P the goroutine runs on now.
+func chkShardOf() *chkShard {
+	pc := pin()
+	id := pc.id
+	unpin(pc)
+	return &chk.shards[uint32(id)%chkShards]
+}
+
+// chkShardsUsed is how many shards the Ps use: the quarantine's bound is
+// split between them.
+func chkShardsUsed() uint64 {
+	return uint64(max(1, min(chkShards, len(*caches.Load()))))
 }
 
 // checkAlloc is allocAddr in checked mode: size is valid and positive.
@@ -163,7 +189,7 @@ func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, f
 		r.flags |= recSampled
 		r.astk = stackTab.intern(callerStack(&buf))
 	}
-	if class == classLarge { // a small block is counted by checkTake, under chk.mu
+	if class == classLarge { // a small block is counted by checkTake
 		chkLive(1, int64(size))
 	}
 	r.state.Store(recLive)
@@ -171,20 +197,22 @@ func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, f
 
 // chkLive adds to the live counts.
 func chkLive(blocks, bytes int64) {
-	chk.mu.Lock()
-	chk.liveBlocks += blocks
-	chk.liveBytes += bytes
-	chk.mu.Unlock()
+	sh := chkShardOf()
+	sh.mu.Lock()
+	sh.liveBlocks += blocks
+	sh.liveBytes += bytes
+	sh.mu.Unlock()
 }
 
 // checkTake returns a block of class c for a request of size bytes (counted
 // live): from the class's free stack, else a batch from the central list,
 // onto the stack.
 func checkTake(c uint8, size int) (uintptr, error) {
-	chk.mu.Lock()
-	fs := &chk.free[c]
+	sh := chkShardOf()
+	sh.mu.Lock()
+	fs := &sh.free[c]
 	if fs.head == 0 {
-		chk.mu.Unlock()
+		sh.mu.Unlock()
 		b, err := centrals[c].take(uint32(classes[c].batch), 0)
 		if err != nil {
 			return 0, err
@@ -197,7 +225,7 @@ func checkTake(c uint8, size int) (uintptr, error) {
 			}
 			p = loadWord(p)
 		}
-		chk.mu.Lock()
+		sh.mu.Lock()
 		for p, i := b.head, uint32(0); i < b.n; i++ {
 			next := loadWord(p)
 			r := recFor(p)
@@ -213,9 +241,9 @@ func checkTake(c uint8, size int) (uintptr, error) {
 	fs.head = r.next
 	fs.n--
 	r.next = 0
-	chk.liveBlocks++
-	chk.liveBytes += int64(size)
-	chk.mu.Unlock()
+	sh.liveBlocks++
+	sh.liveBytes += int64(size)
+	sh.mu.Unlock()
 	return p, nil
 }
 

@@ -1,5 +1,7 @@
 package hakmem
 
+import "sync"
+
 // Guard pages of checked mode (GWP-ASan's idea): one allocation in
 // HAKMEM_CHECK_GUARD gets a large-block mapping of its own, with the block
 // at the end of its pages (16-byte aligned, so at most 15 canary bytes
@@ -23,10 +25,10 @@ const guardHeld = 64
 // recGuard flags the record of a guarded block.
 const recGuard = 2
 
-// guards is the FIFO of freed guarded blocks (mapping bases), guarded by
-// chk.mu.
+// guards is the FIFO of freed guarded blocks (mapping bases).
 var guards struct {
-	ring    [guardHeld]uintptr
+	mu      sync.Mutex
+	ring    [guardHeld]uintptr // guarded by mu
 	head, n int
 }
 
@@ -83,9 +85,12 @@ func guardFree(p uintptr, r *checkRec, seg *segment, fpc uintptr, op string) {
 	base := seg.base
 	_ = osProtect(base, seg.largeSize-osPageSize, false) // on failure the block is merely unguarded
 	var old uintptr
-	chk.mu.Lock()
-	chk.liveBlocks--
-	chk.liveBytes -= int64(r.size)
+	sh := chkShardOf()
+	sh.mu.Lock()
+	sh.liveBlocks--
+	sh.liveBytes -= int64(r.size)
+	sh.mu.Unlock()
+	guards.mu.Lock()
 	if guards.n == guardHeld {
 		old = guards.ring[guards.head]
 		guards.head = (guards.head + 1) % guardHeld
@@ -93,7 +98,7 @@ func guardFree(p uintptr, r *checkRec, seg *segment, fpc uintptr, op string) {
 	}
 	guards.ring[(guards.head+guards.n)%guardHeld] = base
 	guards.n++
-	chk.mu.Unlock()
+	guards.mu.Unlock()
 	if old != 0 {
 		guardRelease(old)
 	}

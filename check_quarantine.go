@@ -59,7 +59,8 @@ func usableOf(p uintptr, r *checkRec) uintptr {
 // lets the oldest blocks leave while it is over its bound. Reports of
 // failures found are appended to reps.
 func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckReport) []CheckReport {
-	limit := cfg().checkQuarantine
+	sh := chkShardOf()
+	limit := cfg().checkQuarantine / chkShardsUsed()
 	// Verified blocks beyond what the free stacks keep, for the central
 	// lists: a few classes per call (a class past them stays on its stack).
 	var out [4]struct {
@@ -68,28 +69,28 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 	}
 	nout := 0
 	var large []uintptr // verified large blocks, to free
-	chk.mu.Lock()
-	chk.liveBlocks--
-	chk.liveBytes -= int64(r.size)
+	sh.mu.Lock()
+	sh.liveBlocks--
+	sh.liveBytes -= int64(r.size)
 	r.next = 0
-	if chk.qtail != 0 {
-		recFor(chk.qtail).next = p
+	if sh.qtail != 0 {
+		recFor(sh.qtail).next = p
 	} else {
-		chk.qhead = p
+		sh.qhead = p
 	}
-	chk.qtail = p
-	chk.qbytes += uint64(usable)
-	chk.qblocks++
-	for chk.qbytes > limit && chk.qhead != 0 {
-		q := chk.qhead
+	sh.qtail = p
+	sh.qbytes += uint64(usable)
+	sh.qblocks++
+	for sh.qbytes > limit && sh.qhead != 0 {
+		q := sh.qhead
 		qr := recFor(q)
-		chk.qhead = qr.next
-		if chk.qhead == 0 {
-			chk.qtail = 0
+		sh.qhead = qr.next
+		if sh.qhead == 0 {
+			sh.qtail = 0
 		}
 		qu := usableOf(q, qr)
-		chk.qbytes -= uint64(qu)
-		chk.qblocks--
+		sh.qbytes -= uint64(qu)
+		sh.qblocks--
 		if off, want, got := verifyPoison(q, qu, qr.class != classLarge); off >= 0 {
 			rep := CheckReport{Err: ErrUseAfterFree, Op: op, Block: q, Offset: off, Want: want, Got: got, Usable: int(qu)}
 			rep.fill(qr)
@@ -100,7 +101,7 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 			large = append(large, q)
 			continue
 		}
-		fs := &chk.free[qr.class]
+		fs := &sh.free[qr.class]
 		k := 0
 		for k < nout && out[k].c != qr.class {
 			k++
@@ -120,7 +121,7 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 		out[k].b.push(q)
 		storeWord(q+8, q^cookieKey) // the cookie, which a write after free may have changed
 	}
-	chk.mu.Unlock()
+	sh.mu.Unlock()
 	for _, o := range out[:nout] {
 		centrals[o.c].put(o.b)
 	}
@@ -147,8 +148,21 @@ func CheckQuarantine() int {
 		return 0
 	}
 	var reps []CheckReport
-	chk.mu.Lock()
-	for q := chk.qhead; q != 0; {
+	for i := range chk.shards {
+		reps = chk.shards[i].verify(reps)
+	}
+	for _, rep := range reps {
+		deliver(rep)
+	}
+	return len(reps)
+}
+
+// verify appends a report for each block of the shard's quarantine whose
+// poison changed, and poisons it again.
+func (sh *chkShard) verify(reps []CheckReport) []CheckReport {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for q := sh.qhead; q != 0; {
 		qr := recFor(q)
 		qu := usableOf(q, qr)
 		if off, want, got := verifyPoison(q, qu, qr.class != classLarge); off >= 0 {
@@ -159,9 +173,5 @@ func CheckQuarantine() int {
 		}
 		q = qr.next
 	}
-	chk.mu.Unlock()
-	for _, rep := range reps {
-		deliver(rep)
-	}
-	return len(reps)
+	return reps
 }

@@ -6,22 +6,24 @@ import (
 	"unsafe"
 )
 
-// Per-block records of checked mode, off the Go heap. Every 16-byte slot
-// of every 2 MiB chunk that held a checked block has a record, at the
-// same index in a records array of that chunk, so a block's record is two
-// loads away from its address (a two-level directory, like the registry's).
-// An array is mapped the first time a block of its chunk is recorded and
-// kept for good: a chunk hakmem unmaps and maps again finds it ready. Only
-// the records of slots that start blocks are ever touched, so the array
-// costs address space in proportion to the chunk and memory in proportion
-// to the blocks (48 bytes a block). A chunk that starts a large block
+// Per-block records of checked mode, off the Go heap. Each 2 MiB chunk
+// that held a checked block has a records array (found through a
+// two-level directory, like the registry), with room for 1024 records per
+// 16 KiB page: the block of index i of the slab that starts at page k has
+// record k*1024+i. A slab's records are thus contiguous (48 bytes a
+// block), so memory follows the blocks, not the address space (records
+// indexed by address would give a 1 KiB block a page of its own). Only
+// blocks the engine counts as allocated (live, quarantined, or on a
+// checked free stack) have records that mean anything, so their slabs
+// exist and the numbering is stable while it matters. An array is mapped
+// the first time a block of its chunk is recorded and kept for good. A chunk that starts a large block
 // needs one record: its slot gets a single record from a pool instead
 // (tagged with the low bit), replaced by an array if the chunk later holds
 // a segment of small blocks.
 
 const (
-	recShift  = 4 // every block starts on a 16-byte boundary
-	recsBytes = (segmentSize >> recShift) * unsafe.Sizeof(checkRec{})
+	recsPerPage = pageSize >> 4 // the most blocks a page of a slab holds (16-byte blocks)
+	recsBytes   = pagesPerSegment * recsPerPage * unsafe.Sizeof(checkRec{})
 )
 
 // Record states.
@@ -34,7 +36,8 @@ const (
 
 // checkRec is one block's record. state changes by compare-and-swap (so of
 // two racing Frees one wins); the other fields are written by the
-// goroutine that moved the state, or under chk.mu.
+// goroutine that moved the state, or under the lock of the shard whose
+// quarantine or free stack holds the block.
 type checkRec struct {
 	state atomic.Uint32
 	class uint8   // size class, or classLarge
@@ -62,28 +65,51 @@ var (
 	recStateName = [...]string{recNone: "not allocated", recLive: "live", recQuarantined: "freed (in the quarantine)", recFree: "freed (out of the quarantine, not yet reused)"}
 )
 
-// recFor returns the record of the block starting at p, or nil when p's
-// chunk never held a checked block.
-func recFor(p uintptr) *checkRec {
+// recArray returns the records of p's chunk: an array, or a single
+// record (low bit set); 0 when the chunk never had one.
+func recArray(p uintptr) uintptr {
 	i := p >> (segmentShift + regL2Bits)
 	if i >= uintptr(len(recDir)) {
-		return nil
+		return 0
 	}
 	leaf := recDir[i].Load()
 	if leaf == nil {
+		return 0
+	}
+	return leaf[(p>>segmentShift)&(1<<regL2Bits-1)].Load()
+}
+
+// recFor returns the record of the block starting at p (of a small slab,
+// or a large block's base), or nil when there is none.
+func recFor(p uintptr) *checkRec {
+	seg := regLookup(p)
+	if seg == nil {
 		return nil
 	}
-	arr := leaf[(p>>segmentShift)&(1<<regL2Bits-1)].Load()
-	switch {
-	case arr == 0:
-		return nil
-	case arr&1 != 0: // a single record, for a large block
-		if p&(segmentSize-1) != 0 {
+	switch seg.kind {
+	case kindSmall:
+		s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+		if s == nil {
 			return nil
 		}
-		return (*checkRec)(ptr(arr &^ 1))
+		arr := recArray(p)
+		if arr == 0 || arr&1 != 0 {
+			return nil
+		}
+		idx := uintptr(uint64(p-s.base) * s.divMul >> divShift)
+		slot := (s.base-seg.base)>>pageShift*recsPerPage + idx
+		return (*checkRec)(ptr(arr + slot*unsafe.Sizeof(checkRec{})))
+	case kindLarge:
+		if p != seg.base {
+			return nil
+		}
+		arr := recArray(p)
+		if arr == 0 {
+			return nil
+		}
+		return (*checkRec)(ptr(arr &^ 1)) // the single record, or the array's first
 	}
-	return (*checkRec)(ptr(arr + (p&(segmentSize-1))>>recShift*unsafe.Sizeof(checkRec{})))
+	return nil
 }
 
 // recPool holds the single records of chunks that start large blocks.

@@ -120,7 +120,7 @@ func forEachLiveRec(f func(*checkRec)) {
 			}
 			continue
 		}
-		for k := uintptr(0); k < segmentSize>>recShift; k++ {
+		for k := uintptr(0); k < pagesPerSegment*recsPerPage; k++ {
 			if r := (*checkRec)(ptr(a + k*unsafe.Sizeof(checkRec{}))); r.state.Load() == recLive {
 				f(r)
 			}
@@ -136,9 +136,14 @@ func liveCounts(st *Stats) {
 	sblocks, sbytes := prof.smallBlocks, prof.smallBytes
 	prof.mu.Unlock()
 	if cfg().check {
-		chk.mu.Lock()
-		st.LiveBlocks, st.LiveBytes = chk.liveBlocks+sblocks, chk.liveBytes+sbytes
-		chk.mu.Unlock()
+		st.LiveBlocks, st.LiveBytes = sblocks, sbytes
+		for i := range chk.shards {
+			sh := &chk.shards[i]
+			sh.mu.Lock()
+			st.LiveBlocks += sh.liveBlocks
+			st.LiveBytes += sh.liveBytes
+			sh.mu.Unlock()
+		}
 		return
 	}
 	var n int64
