@@ -175,3 +175,70 @@ func (sh *chkShard) verify(reps []CheckReport) []CheckReport {
 	}
 	return reps
 }
+
+// checkDrain verifies every block in checked mode's quarantines and hands
+// them, and the blocks of the free stacks, back to the engine (Release):
+// checked mode then holds nothing. Failures found are reported (Op
+// "Release").
+func checkDrain() {
+	var reps []CheckReport
+	var large []uintptr
+	for i := range chk.shards {
+		sh := &chk.shards[i]
+		var out [numClasses]batch
+		sh.mu.Lock()
+		for q := sh.qhead; q != 0; {
+			qr := recFor(q)
+			next := qr.next
+			qu := usableOf(q, qr)
+			if off, want, got := verifyPoison(q, qu, qr.class != classLarge); off >= 0 {
+				rep := CheckReport{Err: ErrUseAfterFree, Op: "Release", Block: q, Offset: off, Want: want, Got: got, Usable: int(qu)}
+				rep.fill(qr)
+				reps = append(reps, rep)
+			}
+			qr.state.Store(recNone)
+			if qr.class == classLarge {
+				large = append(large, q)
+			} else {
+				out[qr.class].push(q)
+				storeWord(q+8, q^cookieKey)
+			}
+			q = next
+		}
+		sh.qhead, sh.qtail, sh.qbytes, sh.qblocks = 0, 0, 0, 0
+		for c := range sh.free {
+			fs := &sh.free[c]
+			for q := fs.head; q != 0; {
+				qr := recFor(q)
+				next := qr.next
+				qr.state.Store(recNone)
+				out[c].push(q)
+				storeWord(q+8, q^cookieKey)
+				q = next
+			}
+			fs.head, fs.n = 0, 0
+		}
+		sh.mu.Unlock()
+		for c := range out {
+			if out[c].n > 0 {
+				centrals[c].put(out[c])
+			}
+		}
+	}
+	for _, q := range large {
+		releaseLarge(q)
+	}
+	guards.mu.Lock()
+	held := make([]uintptr, 0, guards.n)
+	for ; guards.n > 0; guards.n-- {
+		held = append(held, guards.ring[guards.head])
+		guards.head = (guards.head + 1) % guardHeld
+	}
+	guards.mu.Unlock()
+	for _, base := range held {
+		guardRelease(base)
+	}
+	for _, rep := range reps {
+		deliver(rep)
+	}
+}

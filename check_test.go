@@ -332,3 +332,40 @@ func TestReadmeFindingBugsDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckedRelease: Release verifies the quarantine and hands every block
+// checked mode holds back to the engine.
+func TestCheckedRelease(t *testing.T) {
+	if !checkedChild(t) {
+		return
+	}
+	var reps []CheckReport
+	OnCheckFailure(func(r CheckReport) { reps = append(reps, r) })
+	defer OnCheckFailure(nil)
+	var held [][]byte
+	for range 1000 {
+		held = append(held, Alloc(200))
+	}
+	for _, b := range held {
+		Free(b)
+	}
+	held[500][7] = 1 // a write after free
+	Release()
+	if len(reps) != 1 || reps[0].Op != "Release" || reps[0].Offset != 7 {
+		t.Fatalf("Release reported %+v", reps)
+	}
+	for i := range chk.shards {
+		sh := &chk.shards[i]
+		if sh.qhead != 0 || sh.qbytes != 0 {
+			t.Errorf("shard %d: quarantine holds %d bytes after Release", i, sh.qbytes)
+		}
+		for c := range sh.free {
+			if sh.free[c].n != 0 {
+				t.Errorf("shard %d: class %d free stack holds %d after Release", i, c, sh.free[c].n)
+			}
+		}
+	}
+	if st := ReadStats(); st.InUseBytes != 0 || st.LiveBlocks != 0 {
+		t.Errorf("after Release: InUseBytes %d, LiveBlocks %d", st.InUseBytes, st.LiveBlocks)
+	}
+}
