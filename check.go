@@ -13,7 +13,7 @@ import (
 // paths carry no check: with checked mode on every per-P cache has
 // capacity zero (capOf), so nothing is ever pushed onto a per-P list and
 // every Alloc misses it, and every Free of a small block reaches
-// freeSmallSlow. The engine calls into this file at five points:
+// freeSmallSlow. The engine calls into this file at these points:
 //
 //   - allocAddr: every allocation that gets past the size checks goes to
 //     checkAlloc;
@@ -23,7 +23,9 @@ import (
 //     interior and foreign pointers) goes to checkFreeSlow;
 //   - realloc: checkRealloc (always a new block and a copy, so a stale
 //     slice of the old one is caught);
-//   - capOf: the per-P caps are zero.
+//   - capOf: the per-P caps are zero;
+//   - Release: checkDrain verifies the quarantines and hands every block
+//     checked mode holds back to the engine.
 //
 // A checked block's slice has cap == len (UsableSize says the same), so
 // safe code cannot write past len: the rest of the block is canaries,
