@@ -2,6 +2,7 @@ package hakmem
 
 import (
 	"io"
+	"math/bits"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -244,6 +245,16 @@ func sampleTake(npages int) uintptr {
 			return 0
 		}
 		sg := &prof.segs[k]
+		if npages == 1 { // the common case: the first free page, a word at a time
+			for w := range sg.used {
+				if free := ^sg.used[w]; free != 0 {
+					i := bits.TrailingZeros64(free)
+					sg.used[w] |= 1 << i
+					return sg.base + uintptr(w*64+i)*samplePage
+				}
+			}
+			continue
+		}
 		run := 0
 		for i := 0; i < sampPages; i++ {
 			if sg.used[i/64]&(1<<(i%64)) != 0 {
