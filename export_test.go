@@ -27,3 +27,7 @@ func MappedBytes() uint64 {
 // OSMapsGoHeap reports the portable OS layer, whose "mappings" are Go-heap
 // byte slices (never scanned, but counted in the live heap).
 const OSMapsGoHeap = osMapsGoHeap
+
+// OSProtectSupported: the OS layer can make pages inaccessible (checked
+// mode's guard pages; not the portable layer).
+const OSProtectSupported = osProtectSupported
