@@ -317,7 +317,7 @@ func TestReadmeFindingBugsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := regexp.MustCompile("`(HAKMEM_[A-Z_]+)` \\(default (\\d+)\\)").FindAllStringSubmatch(string(raw), -1)
+	found := regexp.MustCompile("`(HAKMEM_[A-Z_]+)`\\s+\\(default (\\d+)\\)").FindAllStringSubmatch(string(raw), -1)
 	if len(found) < 4 {
 		t.Fatalf("README quotes %d defaults, want the checked mode's and the profile's", len(found))
 	}
