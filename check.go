@@ -323,8 +323,9 @@ func checkFreeSlow(p uintptr, op string) error {
 	case bad == ErrDoubleFree && s != nil:
 		r := recFor(p)
 		// A racing Free that won the engine's claim may not have moved
-		// the record yet: give it a moment, so the report has its caller.
-		for deadline := now() + 50*ms; r != nil && r.state.Load() == recLive && now() < deadline; {
+		// the record and written its caller yet: give it a moment, so the
+		// report has that caller.
+		for deadline := now() + 50*ms; r != nil && (r.state.Load() == recLive || r.fpc == 0) && now() < deadline; {
 			runtime.Gosched()
 		}
 		rep := doubleFreeReport(op, p, r, fpc, true)
