@@ -316,7 +316,7 @@ var options = []option{
 	},
 	{
 		name: "profile_rate", env: "HAKMEM_PROFILE_RATE", typ: typeInt, def: 512, min: 0, max: 1 << 30, unit: "KiB",
-		doc: "Heap profile (WriteHeapProfile, Leaks): one sample per this many KiB allocated on average, drawn only on slow paths (a refill is charged the batch it brings; in checked mode each allocation its size); 0: off. Sampled small blocks live in pages of their own: at most 16 sample segments of 2 MiB, within the memory limit, counted in ReadStats as blocks of their class.",
+		doc: "Heap profile (WriteHeapProfile, Leaks): one sample per this many KiB allocated on average, drawn only on slow paths (a small one is charged the bytes refilled into its P's list since the P's last draw, a large block its size; in checked mode each allocation its size); 0: off. Sampled small blocks live in pages of their own: at most 16 sample segments of 2 MiB, within the memory limit, counted in ReadStats as blocks of their class.",
 		set: func(p *policy, v int) { p.profileRate = v * kib },
 	},
 	{
