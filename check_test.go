@@ -369,3 +369,48 @@ func TestCheckedRelease(t *testing.T) {
 		t.Errorf("after Release: InUseBytes %d, LiveBlocks %d", st.InUseBytes, st.LiveBlocks)
 	}
 }
+
+//go:noinline
+func leakSomeBlocks(held *[][]byte) (bytes int64) {
+	for i := range 1000 {
+		n := 1 + i*37%3000
+		*held = append(*held, Alloc(n))
+		bytes += int64(n)
+	}
+	*held = append(*held, Alloc(3<<20)) // and one large block
+	return bytes + 3<<20
+}
+
+// TestCheckedLeaks: in checked mode Leaks counts every live block, exactly,
+// under its allocating call, and WriteLeaks names it.
+func TestCheckedLeaks(t *testing.T) {
+	if !checkedChild(t, "HAKMEM_CHECK_STACKS=0", "HAKMEM_CHECK_GUARD=0") {
+		return
+	}
+	var held [][]byte
+	bytes := leakSomeBlocks(&held)
+	var got Leak // the two calls of leakSomeBlocks (two groups: one per call)
+	groups := 0
+	for _, l := range Leaks() {
+		if len(l.Stack) == 1 && strings.Contains(funcAt(l.Stack[0]), "leakSomeBlocks") && l.Exact {
+			got.Blocks += l.Blocks
+			got.Bytes += l.Bytes
+			groups++
+		}
+	}
+	if groups != 2 || got.Blocks != 1001 || got.Bytes != bytes {
+		t.Fatalf("Leaks: %d groups, %d blocks, %d bytes; want 2, 1001, %d", groups, got.Blocks, got.Bytes, bytes)
+	}
+	var b strings.Builder
+	if err := WriteLeaks(&b); err != nil || !strings.Contains(b.String(), "leakSomeBlocks") {
+		t.Errorf("WriteLeaks (%v):\n%s", err, b.String())
+	}
+	for _, x := range held {
+		Free(x)
+	}
+	for _, l := range Leaks() {
+		if len(l.Stack) == 1 && strings.Contains(funcAt(l.Stack[0]), "leakSomeBlocks") {
+			t.Errorf("after the frees: %+v", l)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"unsafe"
 )
 
 // The leak report: the blocks the program holds, grouped by where they
@@ -100,29 +99,42 @@ func writeLeaks(w io.Writer, leaks []Leak) error {
 // seen.
 func forEachLiveRec(f func(*checkRec)) {
 	recMu.Lock()
-	var arrays []uintptr
+	var chunks []uintptr
 	for i := range recDir {
 		leaf := recDir[i].Load()
 		if leaf == nil {
 			continue
 		}
 		for j := range leaf {
-			if a := leaf[j].Load(); a != 0 {
-				arrays = append(arrays, a)
+			if leaf[j].Load() != 0 {
+				chunks = append(chunks, (uintptr(i)<<regL2Bits|uintptr(j))<<segmentShift)
 			}
 		}
 	}
 	recMu.Unlock()
-	for _, a := range arrays {
-		if a&1 != 0 {
-			if r := (*checkRec)(ptr(a &^ 1)); r.state.Load() == recLive {
-				f(r)
-			}
+	for _, base := range chunks {
+		// Only the records of the chunk's blocks now: a slab's are
+		// contiguous, the rest of the array is never touched.
+		seg := regLookup(base)
+		if seg == nil || seg.base != base {
 			continue
 		}
-		for k := uintptr(0); k < pagesPerSegment*recsPerPage; k++ {
-			if r := (*checkRec)(ptr(a + k*unsafe.Sizeof(checkRec{}))); r.state.Load() == recLive {
+		switch seg.kind {
+		case kindLarge:
+			if r := recFor(base); r != nil && r.state.Load() == recLive {
 				f(r)
+			}
+		case kindSmall:
+			for pg := range seg.pages {
+				s := seg.pages[pg]
+				if s == nil || s.base != base+uintptr(pg)<<pageShift {
+					continue // a free page, or not a slab's first
+				}
+				for i := uintptr(0); i < uintptr(s.nblocks); i++ {
+					if r := recFor(s.base + i*s.size); r != nil && r.state.Load() == recLive {
+						f(r)
+					}
+				}
 			}
 		}
 	}
