@@ -185,6 +185,9 @@ func capCeiling(c int, def uint32) uint32 {
 
 // capOf is the cap a P should give class c now.
 func capOf(c int, scale int) uint32 {
+	if checkOn() { // hook: checked mode has no per-P caching (check.go)
+		return 0
+	}
 	if t := capLearn.target[c].Load(); t != 0 {
 		return t
 	}

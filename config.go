@@ -33,8 +33,9 @@ import (
 
 // maxOptions bounds the option table: hakmem's configuration grew to 282
 // variables and was called a crisis; this one stays small. Also the length
-// of the per-policy value arrays (a policy is copied by value).
-const maxOptions = 32
+// of the per-policy value arrays (a policy is copied by value). 40: the
+// checked mode and the heap profile (issue 12) took the last of 32.
+const maxOptions = 40
 
 // Option types.
 const (
@@ -85,6 +86,11 @@ type policy struct {
 	capTarget       float64       // capacity learner: per-class capacity hit rate to reach, 0 .. 1 (caplearn.go)
 	capBudget       int64         // capacity learner: the least budget for learned per-P caps, bytes
 	debug           int           // debugOff, debugMinimal or debugVerbose (debuglog.go)
+	check           bool          // checked mode (check.go); fixed at first use
+	checkQuarantine uint64        // checked mode: bytes the quarantine holds, at most (check_quarantine.go)
+	checkStacks     int           // checked mode: one block in N records full stacks; 0: none
+	checkGuard      int           // checked mode: one allocation in N gets guard pages (check_guard.go); 0: none
+	profileRate     int           // heap profile: one sample per this many bytes allocated on average; 0: off (heapprof.go)
 }
 
 // pol is the current policy; never nil (a default snapshot until first use).
@@ -322,6 +328,32 @@ var options = []option{
 		doc:   "Debug log through log/slog (SetLogger; text on stderr by default), one record per slow-path event, never on the fast path: minimal logs memory-limit hits and mode changes (slog.LevelInfo); verbose also segment and large-block maps and unmaps and scavenger passes (slog.LevelDebug), and keeps the slow-path size histogram.",
 		modes: map[Mode]int{Learning: debugMinimal, Research: debugVerbose},
 		set:   func(p *policy, v int) { p.debug = v },
+	},
+	{
+		name: "profile_rate", env: "HAKMEM_PROFILE_RATE", typ: typeInt, def: 512, min: 0, max: 1 << 30, unit: "KiB",
+		doc: "Heap profile (WriteHeapProfile, Leaks): one sample per this many KiB allocated on average, drawn only on slow paths (a small one is charged the bytes refilled into its P's list since the P's last draw, a large block its size; in checked mode each allocation its size); 0: off. Sampled small blocks live in pages of their own: at most 16 sample segments of 2 MiB, within the memory limit, counted in ReadStats as blocks of their class.",
+		set: func(p *policy, v int) { p.profileRate = v * kib },
+	},
+	{
+		name: "check", env: "HAKMEM_CHECK", typ: typeEnum, def: checkDefault, min: 0, max: 1, unit: "0 off, 1 on",
+		enum: []string{"off", "on"},
+		doc:  "Checked mode (check.go), read at first use: every block records its allocating and freeing caller; a freed block is poisoned and held in a FIFO quarantine, verified when it leaves; bytes past len are canaries checked on free; double frees (racing ones too) and interior frees are reported with both callers. Per-P caches and call-site discovery are off: every operation takes the slow path. The default is on when built with -tags hakmem_check.",
+		set:  func(p *policy, v int) { p.check = v != 0; p.callsiteSample *= 1 - v }, // every operation is a slow path: call-site discovery has nothing to find
+	},
+	{
+		name: "check_quarantine_mb", env: "HAKMEM_CHECK_QUARANTINE_MB", typ: typeInt, def: 16, min: 0, max: 1 << 20, unit: "MiB",
+		doc: "Checked mode: freed bytes held (poisoned) in the quarantine before reuse; the oldest leave first and are verified. 0: verified and reused at once.",
+		set: func(p *policy, v int) { p.checkQuarantine = uint64(v) * mib },
+	},
+	{
+		name: "check_stacks", env: "HAKMEM_CHECK_STACKS", typ: typeInt, def: 64, min: 0, max: 1 << 20, unit: "blocks",
+		doc: "Checked mode: one block in N records full allocation and free stacks, interned in a bounded table; every block records one caller each way. 0: callers only.",
+		set: func(p *policy, v int) { p.checkStacks = v },
+	},
+	{
+		name: "check_guard", env: "HAKMEM_CHECK_GUARD", typ: typeInt, def: 10000, min: 0, max: 1 << 30, unit: "allocations",
+		doc: "Checked mode: one allocation in N gets a mapping of its own, the block at the end of its pages and followed by an inaccessible page; freed, its pages become inaccessible (64 such blocks are held). A touch faults at once: with debug.SetPanicOnFault(true) it is a panic, and Describe names the block. 0: none; 1: every allocation (slow: a few system calls each).",
+		set: func(p *policy, v int) { p.checkGuard = v },
 	},
 }
 

@@ -34,6 +34,12 @@ var (
 	// the block in two caches). The block is dropped, never reused; the
 	// allocation that found it fails and the next one proceeds normally.
 	ErrCorrupted = errors.New("free block corrupted (written after free)")
+	// ErrUseAfterFree: checked mode found a freed block written to (its
+	// poison changed in the quarantine).
+	ErrUseAfterFree = errors.New("use after free")
+	// ErrOverflow: checked mode found a block written past its length (a
+	// canary changed when it was freed).
+	ErrOverflow = errors.New("write past len")
 )
 
 // Error describes a failed operation: which one, on what, and why.

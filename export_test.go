@@ -46,3 +46,7 @@ func PushStale(size int, addr uintptr) bool {
 	}
 	return eachPinnable(push)
 }
+
+// OSProtectSupported: the OS layer can make pages inaccessible (checked
+// mode's guard pages; not the portable layer).
+const OSProtectSupported = osProtectSupported

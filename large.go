@@ -129,6 +129,7 @@ func freeLarge(p uintptr, seg *segment) bool {
 			slog.Bool("cached", cached), slog.Int("evicted", len(evicted)))
 	}
 	learnFreedLarge(learnAt, sid, size) // learn: lifetime of a sampled block (profile.go)
+	profileFreedLarge(p)                // hook: heap profile (heapprof.go)
 	return true
 }
 

@@ -74,7 +74,9 @@ func Free(b []byte) {
 					return
 				}
 				unpin(pc)
-				freeSmallSlow(p, s)
+				if err := freeSmallSlow(p, s); err != nil {
+					panic(err)
+				}
 				return
 			}
 		}
@@ -114,6 +116,9 @@ func UsableSize(b []byte) int {
 	n, err := usableSize(addrOf(b), "UsableSize")
 	if err != nil {
 		panic(err)
+	}
+	if checkOn() { // hook: checked mode's blocks end at len (check.go)
+		n = checkedLen(addrOf(b), n)
 	}
 	return int(n)
 }
@@ -211,8 +216,13 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		return 0, 0, false, nil
 	case size > MaxAlloc:
 		return 0, 0, false, newError(op, 0, size, ErrSizeTooLarge, "the limit is MaxAlloc (32 TiB)")
+	case checkOn(): // hook: checked mode (check.go)
+		return checkAlloc(size, sid, op)
 	case size <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)):
 		c := sizeClass(uintptr(size))
+		if sp, ok := profileSmall(size, c); ok { // hook: heap profile sample (heapprof.go)
+			return sp, uintptr(classes[c].size), false, nil
+		}
 		p, err = allocSmallSlow(c, sid, uintptr(size))
 		if err == errOverLimit {
 			Release() // the caches may hold enough; try once more
@@ -232,6 +242,7 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		return 0, 0, false, allocError(op, size, "mapping a large block", err)
 	}
 	countLargeAlloc(sid, uintptr(size))
+	profileLarge(p, uintptr(size), usable) // hook: heap profile (heapprof.go)
 	return p, usable, zeroed, nil
 }
 
@@ -265,8 +276,8 @@ func calloc(size int, sid int32, op string) ([]byte, error) {
 
 // freeAddr frees the block at p.
 func freeAddr(p uintptr, op string) error {
-	if freeFast(p) {
-		return nil
+	if ok, err := freeFast(p); ok {
+		return err
 	}
 	return freeSlow(p, op)
 }
@@ -274,27 +285,28 @@ func freeAddr(p uintptr, op string) error {
 // freeFast is the fast path of Free: when p is the start of an allocated
 // small block it claims the block (claimBlock: the cookie goes in), pushes it onto
 // the current P's list, flushing a batch if the list is full, and reports
-// true. For anything else (errors, large blocks) it reports false and
-// changes nothing. The checks, in order: p is in a hakmem segment
+// true (with the error checked mode may find on the slow path). For
+// anything else (errors, large blocks) it reports false and changes
+// nothing. The checks, in order: p is in a hakmem segment
 // (registry), on a page that belongs to a slab, at a block boundary, and
 // the block does not carry the free cookie.
-func freeFast(p uintptr) bool {
+func freeFast(p uintptr) (bool, error) {
 	pc := pin()
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
 		unpin(pc)
-		return false
+		return false, nil
 	}
 	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
 	if s == nil {
 		unpin(pc)
-		return false
+		return false, nil
 	}
 	off := p - s.base
 	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) ||
 		!claimBlock(p) {
 		unpin(pc)
-		return false
+		return false, nil
 	}
 	l := &pc.lists[s.class]
 	if l.n < l.cap {
@@ -303,16 +315,18 @@ func freeFast(p uintptr) bool {
 			pc.crossP.inc()
 		}
 		unpin(pc)
-		return true
+		return true, nil
 	}
 	unpin(pc)
-	freeSmallSlow(p, s)
-	return true
+	return true, freeSmallSlow(p, s)
 }
 
 // freeSlow is everything freeFast declines: it validates p again and
 // reports what is wrong, or frees a large block.
 func freeSlow(p uintptr, op string) error {
+	if checkOn() { // hook: checked mode (check.go)
+		return checkFreeSlow(p, op)
+	}
 	pc := pin() // the checks and the claim run pinned (retire.go)
 	seg := regLookup(p)
 	if seg == nil || seg.kind != kindSmall {
@@ -327,8 +341,7 @@ func freeSlow(p uintptr, op string) error {
 	if bad != nil {
 		return newError(op, p, 0, bad, detail) // allocates: never pinned
 	}
-	freeSmallSlow(p, s) // claimed here: a racing Free freed it under freeFast's checks
-	return nil
+	return freeSmallSlow(p, s) // claimed here: a racing Free freed it under freeFast's checks
 }
 
 // checkSmall finds the slab of p in the small-block segment seg and checks
@@ -353,6 +366,8 @@ func freeOther(p uintptr, seg *segment, op string) error {
 		return newError(op, p, 0, ErrInvalidPointer, "not hakmem memory")
 	case seg.kind == kindFreed:
 		return tombstoneError(p, op)
+	case seg.kind == kindSampled: // hook: heap profile sample (heapprof.go)
+		return profileFree(p, op)
 	case p != seg.base:
 		return newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
 	case !freeLarge(p, seg):
@@ -384,7 +399,14 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 		return 0, newError(op, p, 0, ErrInvalidPointer, "not hakmem memory")
 	case seg.kind == kindFreed:
 		return 0, tombstoneError(p, op)
+	case seg.kind == kindSampled: // hook: heap profile sample (heapprof.go)
+		return profileUsable(p, op)
 	case seg.kind == kindLarge:
+		if checkOn() { // hook: checked mode's guarded blocks (check_guard.go)
+			if n, err, ok := checkGuardUsable(p, seg, op); ok {
+				return n, err
+			}
+		}
 		if p != seg.base {
 			return 0, newError(op, p, 0, ErrInvalidPointer, "not the start of a block (interior pointer into a large block)")
 		}
@@ -406,6 +428,9 @@ func usableSize(p uintptr, op string) (uintptr, error) {
 }
 
 func realloc(b []byte, size int, op string) ([]byte, error) {
+	if checkOn() { // hook: checked mode (check.go)
+		return checkRealloc(b, size, op)
+	}
 	if cap(b) == 0 {
 		return allocSlowOrFast(size, op)
 	}
@@ -428,6 +453,7 @@ func realloc(b []byte, size int, op string) ([]byte, error) {
 	// it can be: no copy.
 	if seg := regLookup(p); seg.kind == kindLarge && size > maxSmall && size <= MaxAlloc {
 		if np, nu, ok := reallocLarge(p, seg, uintptr(size)); ok {
+			profileFreedLarge(p) // hook: heap profile (heapprof.go): a moved or resized sample is forgotten
 			return bytesAt(np, uintptr(size), nu), nil
 		}
 	}

@@ -83,7 +83,12 @@ type siteCtr struct{ allocs, bytes counter }
 // GOMAXPROCS does); the *pcache values are stable. It starts empty, so the
 // first pin of the process takes the slow path, which initialises hakmem.
 var (
-	caches   atomic.Pointer[[]*pcache]
+	caches atomic.Pointer[[]*pcache]
+	// noCache is the sentinel pin returns for a P without a cache (the
+	// procPin variant): all its lists are empty with cap 0, so both fast
+	// paths miss. Never written; the heap profile tells it from a real
+	// cache (heapprof.go).
+	noCache  pcache
 	cachesMu sync.Mutex // serialises growth
 	initOnce sync.Once
 	// releaseEpoch is bumped by Release; a cache that sees a newer epoch on
@@ -296,8 +301,12 @@ func allocSmallSlow(c uint8, sid int32, size uintptr) (uintptr, error) {
 }
 
 // freeSmallSlow handles a free into a full stack: the top batch-1 blocks
-// and p go back to the central list together.
-func freeSmallSlow(p uintptr, s *slab) {
+// and p go back to the central list together. Its error is checked
+// mode's (a racing double free found on the record); nil otherwise.
+func freeSmallSlow(p uintptr, s *slab) error {
+	if checkOn() { // hook: checked mode (check.go)
+		return checkFreeSmall(p, s)
+	}
 	c := s.class
 	pc := pinSlow()
 	if pc.capGen != capLearn.gen.Load() {
@@ -331,6 +340,7 @@ func freeSmallSlow(p uintptr, s *slab) {
 	if stale {
 		flushOwn()
 	}
+	return nil
 }
 
 // countSite records an allocation through a named site.

@@ -37,10 +37,6 @@ type pinState struct {
 
 const pinVariant = "procpin"
 
-// noCache is the sentinel pin returns for a P without a cache: all its
-// lists are empty with cap 0, so both fast paths miss. Never written.
-var noCache pcache
-
 // maxProcCaches bounds the table the fast path indexes directly. A P with a
 // larger id (GOMAXPROCS above 1024) still works, through the slow paths.
 const maxProcCaches = 1024

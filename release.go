@@ -10,6 +10,9 @@ package hakmem
 // (MADV_DONTNEED). It is the scavenger's work, done at once for everything.
 func Release() {
 	ensureInit()
+	if checkOn() { // hook: checked mode's quarantine and free stacks, verified, go back first (check_quarantine.go)
+		checkDrain()
+	}
 	releaseEpoch.Add(1)
 	flushOwn()
 	flushOthers()

@@ -116,6 +116,22 @@ type Stats struct {
 	// their free marker after they were freed (ErrCorrupted), or because
 	// one came back to its slab twice. Dropped blocks are never reused.
 	Corrupted uint64
+	// CheckFailures counts the failures checked mode found (check.go):
+	// every report made to the OnCheckFailure handler.
+	CheckFailures uint64
+	// ProfileBytes: mapped for the heap profile (sample segments and the
+	// sample table; heapprof.go); the sample segments are also in
+	// MappedBytes, their sampled blocks in InUseBytes and in their
+	// classes' counts, the rest of their pages in FreeBytes.
+	// ProfileSamples: live samples.
+	ProfileBytes   uint64
+	ProfileSamples int
+	// LiveBlocks and LiveBytes: the blocks the program holds now and
+	// their bytes, exact when no goroutine allocates or frees during the
+	// read (package hakmemtest compares them). Usable sizes, except in
+	// checked mode (leaks.go), where they are the lengths asked for and
+	// blocks in the quarantine are not live.
+	LiveBlocks, LiveBytes int64
 
 	// Syscalls made. The madvise calls: MADV_FREE (WARM), MADV_DONTNEED
 	// (COLD, purged slab pages, Release) and MADV_HUGEPAGE (HAKMEM_THP).
@@ -305,6 +321,10 @@ func ReadStats() Stats {
 	st.Frees += largeFrees.Load()
 	st.Errors = errorCount.Load()
 	st.Corrupted = corrupted.Load()
+	st.CheckFailures = chk.failures.Load()
+	st.ProfileBytes, st.ProfileSamples = prof.mapped.Load(), int(prof.live.Load())
+	profileStats(&st) // sampled blocks count as blocks of their class (heapprof.go)
+	liveCounts(&st)   // after InUseBytes, Classes and LargeBlocks (leaks.go)
 	st.Mmaps = sysMmaps.Load()
 	st.Munmaps = sysMunmaps.Load()
 	readCapStats(&st, &pcached)

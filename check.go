@@ -1,0 +1,475 @@
+package hakmem
+
+import (
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// Checked mode (HAKMEM_CHECK=1, or -tags hakmem_check): catch use after
+// free, overflows past len and double frees, and say which code allocated
+// and freed the block. It is a mode of the slow paths, so the default fast
+// paths carry no check: with checked mode on every per-P cache has
+// capacity zero (capOf), so nothing is ever pushed onto a per-P list and
+// every Alloc misses it, and every Free of a small block reaches
+// freeSmallSlow. The engine calls into this file at these points:
+//
+//   - allocAddr: every allocation that gets past the size checks goes to
+//     checkAlloc;
+//   - freeSmallSlow: a small block the fast path validated and claimed goes
+//     to checkFreeSmall instead of a free list;
+//   - freeSlow: everything else Free is given (large blocks, double frees,
+//     interior and foreign pointers) goes to checkFreeSlow;
+//   - realloc: checkRealloc (always a new block and a copy, so a stale
+//     slice of the old one is caught);
+//   - capOf: the per-P caps are zero;
+//   - Release: checkDrain verifies the quarantines and hands every block
+//     checked mode holds back to the engine.
+//
+// A checked block's slice has cap == len (UsableSize says the same), so
+// safe code cannot write past len: the rest of the block is canaries,
+// which catch writes through unsafe code or cgo.
+//
+// A checked block gets a record (check_rec.go): its length, its
+// allocating and freeing callers (check_pc.go) and, for one block in
+// HAKMEM_CHECK_STACKS, full stacks (stacktab.go). Its bytes past len, up
+// to the block's usable size, are canaries: a small request is served
+// from the class of len+checkTail, so there are always at least
+// checkTail of them. Free checks the canaries (an overflow), poisons the
+// block and puts it at the tail of the quarantine (check_quarantine.go), a
+// FIFO bounded in bytes; the block at the head leaves when the bound is
+// passed, and its poison is verified then (a use after free). Verified
+// blocks wait on a free stack per class, from which checkAlloc takes
+// first; a stack over two batches returns a batch to the central list.
+// The record's state moves by compare-and-swap, so of two racing Frees
+// exactly one frees and the other is a double free, whatever the engine's
+// own claim does. Failures go to the OnCheckFailure handler
+// (check_report.go), after every lock is released.
+
+// checkTail is the least number of canary bytes past len of a small
+// block: an overflow by up to 16 bytes is caught byte for byte.
+const checkTail = 16
+
+const (
+	poisonByte = 0xdd // freed memory
+	canaryByte = 0xcb // past len
+	poisonWord = 0xdddddddddddddddd
+	canaryWord = 0xcbcbcbcbcbcbcbcb
+)
+
+// checkOn reports whether checked mode is on (fixed at first use). Slow
+// paths only: one atomic load.
+func checkOn() bool {
+	ensureInit() // the first call may be a fast path's miss on the sentinel cache
+	return cfg().check
+}
+
+// chkShard is one shard of checked mode's state: a quarantine and free
+// stacks. A goroutine uses the shard of the P it runs on (chkShardOf), so
+// that goroutines on different Ps do not contend for one lock; a block
+// freed on another P than allocated it goes to that P's shard. Lock
+// order: a shard's mu before a central list's lock; never held pinned.
+type chkShard struct {
+	mu      sync.Mutex
+	qhead   uintptr // oldest quarantined block; guarded by mu
+	qtail   uintptr // newest; guarded by mu
+	qbytes  uint64  // usable bytes quarantined; guarded by mu
+	qblocks int     // blocks quarantined; guarded by mu
+	free    [numClasses]struct {
+		head uintptr // verified blocks ready for reuse, linked through their records; guarded by mu
+		n    uint32
+	}
+	liveBlocks, liveBytes int64 // blocks made live and freed here, net, and their lengths (Stats.LiveBlocks); guarded by mu
+	_                     [64]byte
+}
+
+// chkShards is how many shards there are at most; P i uses shard
+// i % chkShards.
+const chkShards = 16
+
+var chk struct {
+	shards   [chkShards]chkShard
+	failures atomic.Uint64 // reports made (Stats.CheckFailures)
+}
+
+// chkShardOf returns the shard of the P the goroutine runs on now.
+func chkShardOf() *chkShard {
+	pc := pin()
+	id := pc.id
+	unpin(pc)
+	return &chk.shards[uint32(id)%chkShards]
+}
+
+// chkShardsUsed is how many shards the Ps use: the quarantine's bound is
+// split between them.
+func chkShardsUsed() uint64 {
+	return uint64(max(1, min(chkShards, len(*caches.Load()))))
+}
+
+// checkAlloc is allocAddr in checked mode: size is valid and positive.
+func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool, err error) {
+	apc := callerPC()
+	want := uintptr(size) + checkTail
+	class := uint8(classLarge)
+	var flags uint8
+	if g := cfg().checkGuard; g > 0 && osProtectSupported && rand.Uint32N(uint32(g)) == 0 {
+		var base uintptr
+		p, usable, base, err = guardAlloc(size, sid)
+		if err != nil {
+			return 0, 0, false, allocError(op, size, "mapping a guarded block", err)
+		}
+		r, err := recEnsure(base, true)
+		if err != nil {
+			guardRelease(base)
+			return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
+		}
+		checkRecord(p, r, size, usable, apc, classLarge, recGuard)
+		return p, uintptr(size), false, nil
+	}
+	if want <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)) {
+		{
+			c := sizeClass(uintptr(size))
+			if p, ok := profileSmall(size, c); ok {
+				return p, uintptr(classes[c].size), false, nil // a heap profile sample: not checked (heapprof.go)
+			}
+		}
+		class = sizeClass(want)
+		p, err = checkTake(class, size)
+		if err == errOverLimit {
+			Release()
+			p, err = checkTake(class, size)
+		}
+		if err != nil {
+			return 0, 0, false, allocError(op, size, "mapping a segment", err)
+		}
+		usable = uintptr(classes[class].size)
+		storeWord(p+8, 0) // the free cookie (pcache.go), if len covers it
+	} else {
+		p, usable, zeroed, err = allocLarge(want, sid)
+		if err != nil {
+			return 0, 0, false, allocError(op, size, "mapping a large block", err)
+		}
+		countLargeAlloc(sid, uintptr(size))
+		profileLarge(p, uintptr(size), usable)
+	}
+	r, err := recEnsure(p, class == classLarge)
+	if err != nil {
+		if class != classLarge {
+			chkLive(-1, -int64(size))
+		}
+		checkGiveBack(p, class)
+		return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
+	}
+	checkRecord(p, r, size, usable, apc, class, flags)
+	return p, uintptr(size), zeroed, nil // cap == len: the rest of the block is canaries
+}
+
+// checkedLen is UsableSize in checked mode: the length of the live
+// checked block at p (its cap), or n, the engine's answer, for a block
+// without a record (a heap profile sample).
+func checkedLen(p, n uintptr) uintptr {
+	r := recFor(p)
+	if seg := regLookup(p); seg != nil && seg.kind == kindLarge {
+		if g := guardOf(p, seg); g != nil {
+			r = g
+		}
+	}
+	if r != nil && r.state.Load() == recLive {
+		return r.size
+	}
+	return n
+}
+
+// checkRecord fills the canaries and the record of a new block and makes
+// it live.
+func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, flags uint8) {
+	fill(p+uintptr(size), usable-uintptr(size), canaryByte, canaryWord)
+	r.size, r.apc, r.fpc, r.class, r.flags, r.astk, r.fstk = uintptr(size), apc, 0, class, flags, 0, 0
+	if n := cfg().checkStacks; n > 0 && rand.Uint32N(uint32(n)) == 0 {
+		var buf [maxStack + maxCallerWalk]uintptr
+		r.flags |= recSampled
+		r.astk = stackTab.intern(callerStack(&buf))
+	}
+	if class == classLarge { // a small block is counted by checkTake
+		chkLive(1, int64(size))
+	}
+	r.state.Store(recLive)
+}
+
+// chkLive adds to the live counts.
+func chkLive(blocks, bytes int64) {
+	sh := chkShardOf()
+	sh.mu.Lock()
+	sh.liveBlocks += blocks
+	sh.liveBytes += bytes
+	sh.mu.Unlock()
+}
+
+// checkTake returns a block of class c for a request of size bytes (counted
+// live): from the class's free stack, else a batch from the central list,
+// onto the stack.
+func checkTake(c uint8, size int) (uintptr, error) {
+	sh := chkShardOf()
+	sh.mu.Lock()
+	fs := &sh.free[c]
+	if fs.head == 0 {
+		sh.mu.Unlock()
+		var buf [maxBatch]uintptr
+		n, err := centrals[c].take(buf[:classes[c].batch], 0)
+		if err != nil {
+			return 0, err
+		}
+		b := buf[:n]
+		// Records first, unlocked (mapping one may take a while).
+		for _, p := range b {
+			if _, err := recEnsure(p, false); err != nil {
+				centrals[c].put(b)
+				return 0, err
+			}
+		}
+		sh.mu.Lock()
+		for _, p := range b {
+			r := recFor(p)
+			r.state.Store(recFree)
+			r.next = fs.head
+			fs.head = p
+			fs.n++
+		}
+	}
+	p := fs.head
+	r := recFor(p)
+	fs.head = r.next
+	fs.n--
+	r.next = 0
+	sh.liveBlocks++
+	sh.liveBytes += int64(size)
+	sh.mu.Unlock()
+	return p, nil
+}
+
+// checkGiveBack returns a block checkAlloc could not record.
+func checkGiveBack(p uintptr, class uint8) {
+	if class == classLarge {
+		freeLarge(p, regLookup(p))
+		return
+	}
+	storeWord(p+8, p^cookieKey)
+	one := [1]uintptr{p}
+	centrals[class].put(one[:])
+}
+
+// checkFreeSmall is freeSmallSlow in checked mode: the fast path found p
+// to start a block of s and claimed it (the free cookie is in word 1).
+//
+// The engine's claim takes no atomic (mem.go), so the loser of two racing
+// Frees of one block can get here too: the record's compare-and-swap is
+// what tells them apart, and the loser's error goes back to its caller
+// (TryFree returns it, Free panics with it), as freeSlow's would.
+func checkFreeSmall(p uintptr, s *slab) error {
+	fpc := callerPC()
+	r := recFor(p)
+	if r == nil || !r.state.CompareAndSwap(recLive, recQuarantined) {
+		rep := doubleFreeReport("Free", p, r, fpc, true)
+		deliver(rep)
+		return newError("Free", p, 0, ErrDoubleFree, rep.detail())
+	}
+	checkFree(p, r, uintptr(s.size), fpc, "Free")
+	return nil
+}
+
+// checkFreeSlow is freeSlow in checked mode: large blocks, and every
+// pointer the fast path declined.
+func checkFreeSlow(p uintptr, op string) error {
+	fpc := callerPC()
+	pc := pin() // the checks and the claim run pinned (retire.go)
+	seg := regLookup(p)
+	if seg == nil || seg.kind != kindSmall {
+		unpin(pc)
+		if seg != nil && seg.kind == kindLarge {
+			if r := guardOf(p, seg); r != nil {
+				if r.state.CompareAndSwap(recLive, recQuarantined) {
+					guardFree(p, r, seg, fpc, op)
+					return nil
+				}
+				rep := doubleFreeReport(op, p, r, fpc, true)
+				deliver(rep)
+				return newError(op, p, 0, ErrDoubleFree, rep.detail())
+			}
+		}
+		if seg != nil && seg.kind == kindLarge && p == seg.base {
+			r := recFor(p)
+			if r != nil && r.state.CompareAndSwap(recLive, recQuarantined) {
+				profileFreedLarge(p) // the program freed it; the quarantine holds it
+				checkFree(p, r, largeUsable(p, seg), fpc, op)
+				return nil
+			}
+			if profileSampledLarge(p) { // a heap profile sample, not a checked block
+				return freeOther(p, seg, op)
+			}
+			rep := doubleFreeReport(op, p, r, fpc, true)
+			deliver(rep)
+			return newError(op, p, 0, ErrDoubleFree, rep.detail())
+		}
+		return freeOther(p, seg, op)
+	}
+	s, detail, bad := checkSmall(p, seg)
+	if bad == ErrInvalidPointer {
+		s = seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	}
+	if bad == nil {
+		if claimBlock(p) {
+			unpin(pc)
+			checkFreeSmall(p, s) // claimed on the second try
+			return nil
+		}
+		bad = ErrDoubleFree
+	}
+	unpin(pc)
+	switch {
+	case bad == ErrDoubleFree && s != nil:
+		r := recFor(p)
+		// A racing Free that won the engine's claim may not have moved
+		// the record and written its caller yet: give it a moment, so the
+		// report has that caller.
+		for deadline := now() + 50*ms; r != nil && (r.state.Load() == recLive || r.fpc == 0) && now() < deadline; {
+			runtime.Gosched()
+		}
+		rep := doubleFreeReport(op, p, r, fpc, true)
+		deliver(rep)
+		return newError(op, p, 0, ErrDoubleFree, rep.detail())
+	case bad == ErrInvalidPointer && s != nil:
+		start := s.base + (p-s.base)/s.size*s.size
+		rep := CheckReport{Err: ErrInvalidPointer, Op: op, Block: start, Offset: int(p - start), Class: int(s.class), Usable: int(s.size), Returned: true, FreePC: fpc}
+		rep.fill(recFor(start))
+		deliver(rep)
+		return newError(op, p, 0, ErrInvalidPointer, rep.detail())
+	}
+	return newError(op, p, 0, bad, detail)
+}
+
+// checkFree checks and quarantines the block at p (record r, now
+// recQuarantined) of usable bytes.
+func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
+	var reps []CheckReport
+	if off, got := checkCanary(p, r.size, usable, r.class != classLarge); off >= 0 {
+		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}
+		rep.Extent = lastChanged(p, r.size, usable, r.class != classLarge) + 1 - int(r.size)
+		r.fpc = fpc
+		rep.fill(r)
+		reps = append(reps, rep)
+	}
+	r.fpc = fpc
+	if r.flags&recSampled != 0 {
+		var buf [maxStack + maxCallerWalk]uintptr
+		r.fstk = stackTab.intern(callerStack(&buf))
+	}
+	if r.class == classLarge && uint64(usable) > cfg().checkQuarantine/4 {
+		// Too big to poison and hold: freed at once, unchecked.
+		chkLive(-1, -int64(r.size))
+		r.state.Store(recNone)
+		releaseLarge(p)
+	} else {
+		poison(p, usable, r.class != classLarge)
+		reps = quarantine(p, r, usable, op, reps)
+	}
+	for _, rep := range reps {
+		deliver(rep)
+	}
+}
+
+// checkRealloc is realloc in checked mode: a new block, a copy and a free,
+// every time.
+func checkRealloc(b []byte, size int, op string) ([]byte, error) {
+	if cap(b) == 0 {
+		return allocSlow(size, 0, op)
+	}
+	p := addrOf(b)
+	if size < 0 {
+		return nil, newError(op, p, size, ErrNegativeSize, "")
+	}
+	if _, err := usableSize(p, op); err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		return zeroSlice(), freeAddr(p, op)
+	}
+	nb, err := allocSlow(size, 0, op)
+	if err != nil {
+		return nil, err
+	}
+	copy(nb, b[:min(len(b), size)])
+	return nb, freeAddr(p, op)
+}
+
+// checkCanary returns the offset of the first canary byte of block p
+// (bytes size .. usable) that changed, and that byte; -1 when none did.
+// A small block's word 1 holds the free cookie by now (the engine's
+// claim): those bytes are not checked.
+func checkCanary(p, size, usable uintptr, small bool) (int, byte) {
+	if !small || size >= 16 {
+		if off, got := firstNot(p+size, usable-size, canaryByte, canaryWord); off >= 0 {
+			return int(size) + off, got
+		}
+		return -1, 0
+	}
+	if size < 8 {
+		if off, got := firstNot(p+size, 8-size, canaryByte, canaryWord); off >= 0 {
+			return int(size) + off, got
+		}
+	}
+	if off, got := firstNot(p+16, usable-16, canaryByte, canaryWord); off >= 0 {
+		return 16 + off, got
+	}
+	return -1, 0
+}
+
+// lastChanged is the offset of the last canary byte of block p that
+// changed (checkCanary found one).
+func lastChanged(p, size, usable uintptr, small bool) int {
+	for i := usable; i > size; i-- {
+		if small && i-1 >= 8 && i-1 < 16 {
+			continue // the cookie's word
+		}
+		if *(*byte)(ptr(p + i - 1)) != canaryByte {
+			return int(i - 1)
+		}
+	}
+	return int(size)
+}
+
+// fill sets n bytes at p to c (w: c in every byte of a word).
+func fill(p, n uintptr, c byte, w uintptr) {
+	i := uintptr(0)
+	for ; i < n && (p+i)&7 != 0; i++ {
+		*(*byte)(ptr(p + i)) = c
+	}
+	for ; i+8 <= n; i += 8 {
+		storeWord(p+i, w)
+	}
+	for ; i < n; i++ {
+		*(*byte)(ptr(p + i)) = c
+	}
+}
+
+// firstNot returns the offset of the first of n bytes at p that is not c,
+// and that byte; -1 when all are c.
+func firstNot(p, n uintptr, c byte, w uintptr) (int, byte) {
+	i := uintptr(0)
+	for ; i < n && (p+i)&7 != 0; i++ {
+		if b := *(*byte)(ptr(p + i)); b != c {
+			return int(i), b
+		}
+	}
+	for ; i+8 <= n; i += 8 {
+		if loadWord(p+i) != w {
+			break
+		}
+	}
+	for ; i < n; i++ {
+		if b := *(*byte)(ptr(p + i)); b != c {
+			return int(i), b
+		}
+	}
+	return -1, 0
+}
