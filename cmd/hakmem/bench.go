@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,10 +41,17 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "table", "output on stdout: "+strings.Join(formats, ", "))
 	native := fs.Bool("native", false, "also run the native C peers (glibc, mimalloc, jemalloc, tcmalloc)")
 	live := fs.String("live", "", "gc-pressure live set `SIZE` (e.g. 1GiB, 256MiB; default 1GiB, 256MiB in the default battle)")
+	suiteSecs := fs.Float64("suite-seconds", suiteSeconds, "learning-suite: each variant's run in `SECONDS` (the second half is measured)")
+	suiteVars := fs.String("suite-variants", "", "learning-suite: comma-separated variants (default all: default, fixed-64K .. fixed-512K, per-site ones, learning)")
+	suiteLoads := fs.String("suite-workloads", "", "learning-suite: comma-separated workloads (default all): "+strings.Join(bench.SuiteWorkloadNames(), ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s\n\nWith no scenario, runs every scenario (the default battle).\n\nscenarios:\n", synopsis)
 		for _, sc := range bench.Scenarios() {
 			fmt.Fprintf(stderr, "  %-18s %s\n  %-18s default: %s\n", sc.Name, sc.Doc, "", bench.ParamsString(sc))
+		}
+		fmt.Fprintf(stderr, "  %-18s %s\n", suiteName, suiteDoc)
+		for _, d := range bench.SuiteWorkloadDocs() {
+			fmt.Fprintf(stderr, "  %-18s   %s\n", "", d)
 		}
 		fmt.Fprintf(stderr, "\nallocators:\n")
 		for _, a := range bench.AllocatorNames() {
@@ -55,6 +63,18 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	names, err := parseArgs(fs, args)
 	if err != nil {
 		return flagError(err)
+	}
+
+	if slices.Contains(names, suiteName) {
+		if len(names) != 1 {
+			fmt.Fprintf(stderr, "hakmem bench: %s runs alone (it starts its own processes)\n", suiteName)
+			return exitUsage
+		}
+		rounds := suiteRounds
+		if flagSet(fs, "runs") {
+			rounds = *runs
+		}
+		return runSuite(*suiteSecs, rounds, splitList(*suiteLoads), splitList(*suiteVars), *jsonFile, stdout, stderr)
 	}
 
 	// Validate everything before running anything.
