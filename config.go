@@ -227,7 +227,7 @@ var options = []option{
 		set: func(p *policy, v int) { p.learn.sampleEvery = uint32(v) },
 	},
 	{
-		name: "learn_window_ops", env: "HAKMEM_LEARN_WINDOW_OPS", typ: typeInt, def: 200, min: 1, max: 1 << 30, unit: "requests",
+		name: "learn_window_ops", env: "HAKMEM_LEARN_WINDOW_OPS", typ: typeInt, def: 50, min: 1, max: 1 << 30, unit: "requests",
 		doc: "Learning: a window lasts until the site made this many requests in it (at most 20 times HAKMEM_LEARN_WINDOW_MS; a window with fewer is not rated): its throughput is not a handful of requests' noise.",
 		set: func(p *policy, v int) { p.learn.minWindowOps = uint64(v) },
 	},

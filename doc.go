@@ -168,34 +168,41 @@
 //     at random) that takes the slow path records its caller, and WriteStats lists the
 //     busiest callers (file:line) as sites worth naming.
 //   - learn.go, profile.go, elo.go, lifecycle.go, policyfile.go,
-//     learn_settings.go: the learning layer. Each named Site keeps a
-//     profile (a size-class histogram, sampled lifetimes, live bytes, the
-//     time and faults its requests cost) from one request above 64 KiB in
-//     64: one pooled hit in 256 is picked by its P's tick and counted four
-//     times at a fixed cost (atomic adds, no lock), a slow path is drawn
-//     and timed; plain Alloc is not sampled, so only named sites learn. A
-//     strategy is a routing threshold (64, 128, 256, 512 KiB or all
-//     pooled); thresholds with no sampled size between them are one
-//     strategy. A site whose threshold sends requests to the large path,
-//     and whose BigCache churns, then learns its BigCache policy the same
-//     way: default, lean (a quarter of the per-site limits, cooling four
-//     times sooner) or hold (four times the limits, cooling four times
-//     later). ELO ratings (1500, K 32) compare the strategy of each window
-//     with the previous one on a composite score (CPU 40%, faults 30%,
-//     memory 30%; fresh pages count as far as the process actually
-//     faulted), with 10% exploration. A site goes LEARN -> FROZEN when the
-//     gain stays under 1% for 3 windows, FROZEN -> CANARY one window in 20
-//     (spaced out after a costly loss: canaries cost at most 1%), and back
-//     to LEARN on a 20% degradation for 3 windows or a size-distribution
-//     shift of 0.25 (total variation distance). Site.SetThreshold fixes a
-//     site's threshold by hand instead. One background goroutine closes
-//     windows (woken by a full window at most once in 2 ms, each wake being
-//     paid by the allocating thread) and publishes a decision by storing
-//     the site's threshold and cache policy, which the slow paths read with
-//     one atomic load each. HAKMEM_LEARNING (set by the mode) chooses off,
-//     frozen or live; SavePolicy and LoadPolicy carry what was learned
-//     across restarts; Leaderboard (also in WriteStats, the metrics package
-//     and its Prometheus collector) shows it.
+//     learn_settings.go, learn_cpu_*.go: the learning layer. A strategy
+//     is a routing threshold (64, 128, 256, 512 KiB or all pooled, the
+//     default), then, for a site whose threshold sends requests to the
+//     large path and whose BigCache churns, a BigCache policy (default,
+//     lean, hold). What the learner scores is the program's throughput:
+//     the site's requests (the per-P site counters, exact) per CPU-second
+//     of the whole process, over 100 ms windows, because that is what a
+//     strategy costs the program, the page faults when it touches memory
+//     the large path returned or purged, cold blocks and the learner's
+//     own goroutine included; the time spent inside hakmem and the fresh
+//     mappings, which the first learner scored, missed those and chose a
+//     64 KiB threshold that cost 15-21% where the default was right
+//     (issue 15). Strategies are compared only in A/B tests against the
+//     incumbent, windows interleaved (incumbent, challenger, incumbent)
+//     so that drift and phase changes cancel, and a challenger is adopted
+//     only when a one-sided sign test over the pairs says it wins more
+//     often than not at 95% (7 of 7 pairs, up to 10 of 12) with a median
+//     no worse than 2%; else the incumbent, the default first, stays. The
+//     composite of the old score (allocator time, fresh pages, memory
+//     held; weights in the option table) only breaks ties within 2%. A
+//     frozen site re-checks with the same test (the default first: a
+//     rollback when it wins), spaced so that checks cost at most 1% of
+//     the throughput they measured, and relearns on a size shift or a 20%
+//     drop. One site tests at a time, since the CPU time is the process's.
+//     Sampling (one request above 64 KiB in 64: pooled hits by the per-P
+//     tick, slow paths drawn) keeps the size histogram that tells routing
+//     classes apart and detects shifts; plain Alloc is not sampled.
+//     Site.SetThreshold fixes a site's threshold by hand instead. One
+//     background goroutine closes windows by time and publishes a
+//     decision by storing the site's threshold and cache policy, which the
+//     slow paths read with one atomic load each. HAKMEM_LEARNING (set by
+//     the mode) chooses off, frozen or live; SavePolicy and LoadPolicy
+//     carry what was learned across restarts; Leaderboard (also in
+//     WriteStats, the metrics package and its Prometheus collector) shows
+//     it, ELO ratings moved by every pair included.
 //   - caplearn.go: the capacity learner (hakmem's, global rather than per
 //     site). The generated per-P caps thrash when a program's bursts of
 //     one class outgrow them: the P refills a batch on allocation and

@@ -38,10 +38,11 @@ type learnSettings struct {
 	settle float64
 	// minWindowOps: a window lasts until the site made this many
 	// requests in its measured part (at most maxWindowStretch windowNs;
-	// a window closed with fewer is not rated). 200: a site that touches
-	// a megabyte per request (~1,000 requests a second) gets windows of
-	// about 200 ms, in which a burst of 24 blocks and its frees weigh an
-	// eighth, not half.
+	// a window closed with fewer is not rated). 50: two bursts of 24
+	// blocks of a site that touches a megabyte per request (~1,000
+	// requests a CPU-second, a few hundred a second on a loaded machine);
+	// more makes each of its windows under a losing challenger last
+	// seconds.
 	minWindowOps uint64
 	// tickNs is the longest the learner goroutine sleeps: it wakes at the
 	// next window's end or settle, at most tickNs later.
@@ -134,7 +135,7 @@ func defaultLearnSettings() learnSettings {
 		sampleEvery:    64,
 		windowNs:       int64(100 * time.Millisecond),
 		settle:         0.2,
-		minWindowOps:   200,
+		minWindowOps:   50,
 		tickNs:         int64(100 * time.Millisecond),
 		initialRating:  1500,
 		eloK:           32,

@@ -1390,3 +1390,68 @@ func TestHitWeight(t *testing.T) {
 		t.Errorf("next window starts with %d samples, %d draws", n, d)
 	}
 }
+
+// TestLearnPrune: with the default the incumbent and 512 KiB rejected,
+// the thresholds beyond it (256, 128, 64 KiB) are dropped untested; the
+// site freezes on the default after one test.
+func TestLearnPrune(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk, nil)
+	sl := newTestSiteLearn(t, "learn-prune", &clk)
+	for w := 0; sl.state != stateFrozen; w++ {
+		if w > 2+7 {
+			t.Fatalf("not frozen after %d windows: todo %v", w, sl.todo)
+		}
+		ns := int64(200)
+		if sl.cur != defaultArm {
+			ns = 400
+		}
+		feed(sl, &clk, 100, spread, ns, 0)
+	}
+	if sl.best != defaultArm || sl.strats[3].losses != 3 {
+		t.Fatalf("frozen on %d; 512 KiB %+v", sl.best, sl.strats[3])
+	}
+	for i := range 3 {
+		if sl.strats[i].samples != 0 || !sl.strats[i].retired {
+			t.Errorf("threshold %d KiB: %+v, want pruned untested", thresholdCandidates[i]>>10, sl.strats[i])
+		}
+	}
+}
+
+// TestLearnOneTester: the throughput is the process's, so only one site
+// runs an A/B test at a time: a second site in LEARN runs its incumbent
+// until the first one's test ends, then tests.
+func TestLearnOneTester(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk, nil)
+	a := newTestSiteLearn(t, "learn-one-tester-a", &clk)
+	b := newTestSiteLearn(t, "learn-one-tester-b", &clk)
+	for range 2 {
+		feed(a, &clk, 100, 300<<10, 200, 0)
+		feed(b, &clk, 100, 300<<10, 200, 0)
+	}
+	if !a.test.on || b.test.on || b.cur != defaultArm || learner.tester.Load() != a.sid+1 {
+		t.Fatalf("a testing %v, b testing %v (running %d), token %d", a.test.on, b.test.on, b.cur, learner.tester.Load())
+	}
+	for w := 0; a.test.on; w++ {
+		if w > 30 {
+			t.Fatal("a's test never ended")
+		}
+		ns := int64(200)
+		if a.cur != defaultArm {
+			ns = 1000 // a's challenger loses
+		}
+		feed(a, &clk, 100, 300<<10, ns, 0)
+		if !a.test.on {
+			break
+		}
+		feed(b, &clk, 100, 300<<10, 200, 0)
+		if b.test.on || b.cur != defaultArm {
+			t.Fatal("b tested while a held the token")
+		}
+	}
+	feed(b, &clk, 100, 300<<10, 200, 0)
+	if !b.test.on || learner.tester.Load() != b.sid+1 {
+		t.Fatalf("b did not take the token after a's test: testing %v, token %d", b.test.on, learner.tester.Load())
+	}
+}

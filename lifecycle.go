@@ -367,9 +367,6 @@ func (sl *siteLearn) step(t int64, st *learnSettings, env *learnEnv) {
 	m := sl.prof.close(t, sl.sid, cached, churn, sl.cur, sl.ccur, st, faults)
 	sl.measure(&m, env, st)
 	cur, ccur := sl.cur, sl.ccur
-	if traceLearn {
-		println("win", sl.site.Name(), sl.state.String(), sl.cur, sl.ccur, int64(m.tput), int64(m.fullTput), m.siteOps, (t-sl.win.t0)/1e6)
-	}
 	if m.siteOps >= max(st.minWindowOps, 1) && m.tput > 0 {
 		switch sl.state {
 		case stateLearn:
@@ -681,9 +678,6 @@ func (sl *siteLearn) testStep(m *windowMetrics, st *learnSettings) int {
 		ts.haveChal = false
 		v = testVerdict(ts.wins, len(ts.ratios), median(ts.ratios), st)
 		if v != verdictNone {
-			if traceLearn {
-				println("learn test", sl.site.Name(), ts.dim, ts.arm, "vs", *sl.incumbent(ts.dim), "verdict", v, "wins", ts.wins, "ratios", fmtF(ts.ratios))
-			}
 			sl.lostPerWin[ts.dim][ts.arm] = ts.lost / float64(max(ts.chalWindows, 1))
 			if v == verdictAdopt {
 				// The incumbent it replaces now costs what it lost
@@ -943,13 +937,3 @@ func acquireTester(sid int32) bool {
 
 // releaseTester gives the token back if site sid holds it.
 func releaseTester(sid int32) { learner.tester.CompareAndSwap(sid+1, 0) }
-
-var traceLearn = os.Getenv("HAKMEM_TRACE_LEARN") != ""
-
-func fmtF(xs []float64) string {
-	var b strings.Builder
-	for _, x := range xs {
-		fmt.Fprintf(&b, " %.3f", x)
-	}
-	return b.String()
-}
