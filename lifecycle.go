@@ -1,11 +1,8 @@
 package hakmem
 
 import (
-	"fmt"
 	"math"
-	"os"
 	"sort"
-	"strings"
 	"sync"
 )
 
