@@ -52,6 +52,15 @@ func TestLearningScenario(t *testing.T) {
 	if got := half/f + half/sec; !near(got, raw.seconds, 1e-9) {
 		t.Errorf("halves take %v s, the run %v s", got, raw.seconds)
 	}
+	// Each half's steady state is the harmonic mean of its last half of
+	// windows.
+	nw := p.Steps / 2 / p.Window
+	if want := steadyRate(s.OpsPerSec, nw+nw/2, 2*nw); !near(raw.extra["second_half_steady_ops_per_sec"], want, 1e-12) || want <= 0 {
+		t.Errorf("second half steady %v, want %v", raw.extra["second_half_steady_ops_per_sec"], want)
+	}
+	if got := steadyRate([]float64{1, 2, 4, 4}, 2, 4); got != 4 || steadyRate([]float64{2, 2}, 1, 1) != 0 {
+		t.Errorf("steadyRate: %v", got)
+	}
 	for i, n := range rec.sizes {
 		big := n >= learnBigMin
 		if want := i >= p.Steps/2; big != want {
@@ -215,7 +224,8 @@ func learningResult() *Result {
 	r.Provenance.Notes = []string{"HAKMEM_LEARN_MIN_MS=0 set by a test"}
 	run := func(ops float64, tr []Transition, th []uint64, rates ...float64) Run {
 		return Run{Ops: 1000, Seconds: 1000 / ops, NsPerOp: 1e9 / ops, OpsPerSec: ops,
-			Extra:  map[string]float64{"first_half_ops_per_sec": rates[0], "second_half_ops_per_sec": rates[len(rates)-1], "switch_window": 2},
+			Extra: map[string]float64{"first_half_ops_per_sec": rates[0], "second_half_ops_per_sec": rates[len(rates)-1], "switch_window": 2,
+				"first_half_steady_ops_per_sec": rates[1], "second_half_steady_ops_per_sec": rates[len(rates)-1]},
 			Series: &Series{WindowOps: 250, SwitchWindow: 2, OpsPerSec: rates, Threshold: th, Transitions: tr}}
 	}
 	froze := []Transition{{Window: 1, Name: "LEARN->FROZEN", State: "FROZEN", Threshold: 512 << 10},
@@ -317,7 +327,11 @@ func TestSeriesChart(t *testing.T) {
 	if err := WriteTable(&table, r); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1st half ops/s", "8.50M", "w1:512K w3:128K | w1:512K", "note: HAKMEM_LEARN_MIN_MS=0"} {
+	// Steady states: learning 1.05e7 (median of 1e7 and 1.1e7) against the
+	// fixed 1.2e7 in the first half, 3e5 against 3e5 in the second.
+	for _, want := range []string{"1st half ops/s", "8.50M", "w1:512K w3:128K | w1:512K", "note: HAKMEM_LEARN_MIN_MS=0", "2nd steady",
+		"steady state, hakmem-learning / best fixed (hakmem-fixed-1M): 0.88 in the first half",
+		"steady state, hakmem-learning / best fixed (hakmem-fixed-1M): 1.00 in the second half"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
