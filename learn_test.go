@@ -1455,3 +1455,38 @@ func TestLearnOneTester(t *testing.T) {
 		t.Fatalf("b did not take the token after a's test: testing %v, token %d", b.test.on, learner.tester.Load())
 	}
 }
+
+// TestLearnRecall: a site whose sizes go back to a distribution it froze
+// on before takes that choice again at once (FROZEN -> FROZEN recalled),
+// without relearning; a distribution never seen is learned.
+func TestLearnRecall(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery = 0 // no check in the way
+	sl, clk := frozenSiteOn(t, "learn-recall", st, 300<<10)
+	if sl.best != 2 {
+		t.Fatalf("frozen on %d, want 2 (256 KiB: 300 KiB large)", sl.best)
+	}
+	// 900 KiB: every threshold but the default sends it large; large costs
+	// 200 ns and pooled 2,000 here, so the incumbent (256 KiB) stays.
+	cost900 := func() int64 {
+		if sl.cur == defaultArm {
+			return 2000
+		}
+		return 200
+	}
+	for w := 0; sl.state != stateFrozen || sl.transitions[trShifted] == 0; w++ {
+		if w > 30 {
+			t.Fatalf("900 KiB not learned after 30 windows: %v", sl.state)
+		}
+		feed(sl, clk, 100, 900<<10, cost900(), 0)
+	}
+	learned := sl.transitions[trLearnFrozen]
+	feed(sl, clk, 100, 300<<10, costModel(sl.cur), 0) // back to 300 KiB
+	if sl.state != stateFrozen || sl.transitions[trRecalled] != 1 || sl.transitions[trShifted] != 1 || sl.best != 2 {
+		t.Fatalf("back to 300 KiB: %v on %d, transitions %v", sl.state, sl.best, sl.transitions)
+	}
+	feed(sl, clk, 100, 900<<10, cost900(), 0) // and to 900 KiB again
+	if sl.state != stateFrozen || sl.transitions[trRecalled] != 2 || sl.transitions[trLearnFrozen] != learned {
+		t.Fatalf("back to 900 KiB: %v, transitions %v", sl.state, sl.transitions)
+	}
+}

@@ -76,6 +76,10 @@ import (
 //   - FROZEN -> LEARN (shift): a window's histogram is at TVD >= shift
 //     (0.25) from the signature, beyond the sampling noise (tvdNoise).
 //     LEARN starts again from the frozen strategy as the incumbent.
+//   - FROZEN -> FROZEN (recalled): the same, but the histogram is within
+//     the shift distance of a distribution an earlier episode froze on
+//     (the last recallSlots are remembered): that choice is frozen again
+//     at once, and the checks guard it like any other.
 //
 // Only one site runs a test at a time (learner.tester): the throughput is
 // the process's, so a second site changing its strategy at the same time
@@ -114,6 +118,7 @@ const (
 	trLearnCache          // LEARN moves from the threshold to the BigCache policy
 	trLearnAdopt          // a LEARN test adopted its challenger as the incumbent
 	trRollback            // a check adopted the default over the frozen choice
+	trRecalled            // FROZEN -> FROZEN on a shift to sizes learned before
 	numTransitions
 )
 
@@ -121,7 +126,7 @@ const (
 var transitionNames = [numTransitions]string{
 	"LEARN->FROZEN", "FROZEN->CANARY", "CANARY->FROZEN", "CANARY->FROZEN(adopted)",
 	"FROZEN->LEARN(degradation)", "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)",
-	"LEARN(adopted)", "CANARY->FROZEN(rollback)",
+	"LEARN(adopted)", "CANARY->FROZEN(rollback)", "FROZEN->FROZEN(recalled)",
 }
 
 // transition counts a lifecycle transition of sl and logs it in the
@@ -211,16 +216,30 @@ type siteLearn struct {
 	test         abTest   // the A/B test in progress (LEARN, CANARY)
 
 	// FROZEN, CANARY
-	signature   sizeHist // the distribution learned on
-	baseSum     float64  // summed throughput of the first baseN frozen windows
-	baseN       int      // windows summed so far
-	baseline    float64  // their mean, once baseN == degradeWindows: degradation is checked
-	degraded    int      // rated windows in a row under baseline*(1-degrade)
-	frozenRated int      // rated frozen windows since the last check
-	checkWait   int      // rated frozen windows before the next check; 0: canaryEvery-1
-	checks      int      // checks started since the freeze (they take turns)
+	signature   sizeHist              // the distribution learned on
+	baseSum     float64               // summed throughput of the first baseN frozen windows
+	baseN       int                   // windows summed so far
+	baseline    float64               // their mean, once baseN == degradeWindows: degradation is checked
+	degraded    int                   // rated windows in a row under baseline*(1-degrade)
+	frozenRated int                   // rated frozen windows since the last check
+	checkWait   int                   // rated frozen windows before the next check; 0: canaryEvery-1
+	checks      int                   // checks started since the freeze (they take turns)
+	recall      [recallSlots]recalled // what earlier episodes froze on, by signature
+	nrecall     int                   // entries recorded; the next one replaces recall[nrecall%recallSlots]
 	transitions [numTransitions]uint64
 	lostPerWin  [numDims][numArmsMax]float64 // per arm, the throughput its last test lost per challenger window (the check budget)
+}
+
+// recallSlots is how many frozen choices a site remembers with the size
+// distribution they were learned on: a program whose phases alternate
+// between a few distributions relearns each only once.
+const recallSlots = 4
+
+// recalled is one remembered frozen choice.
+type recalled struct {
+	sig        sizeHist
+	best, cbst int
+	cache      bool // the cache dimension was learned on it
 }
 
 // numArmsMax is the larger of the two dimensions' arm counts.
@@ -763,12 +782,48 @@ func (sl *siteLearn) freeze(b, c int) {
 	sl.endTest()
 	sl.state, sl.best, sl.cur, sl.cbest, sl.ccur = stateFrozen, b, b, c, c
 	sl.signature = sl.episodeHist
+	sl.remember()
 	sl.newBaseline()
 	sl.checks = 0
 	sl.checkWait = 0
 	if d, ch := sl.checkChallenger(); ch >= 0 {
 		sl.checkWait = checkWaitFor(sl.lostPerWin[d][ch], learner.st.Load())
 	}
+}
+
+// remember records the frozen choice with its signature, replacing the
+// entry of a signature within the shift distance of it, else the oldest.
+// Caller holds sl.mu.
+func (sl *siteLearn) remember() {
+	st := learner.st.Load()
+	e := recalled{sig: sl.signature, best: sl.best, cbst: sl.cbest, cache: sl.cacheLearned}
+	for i := range min(sl.nrecall, recallSlots) {
+		if tvd(&sl.recall[i].sig, &sl.signature) < st.shift {
+			sl.recall[i] = e
+			return
+		}
+	}
+	sl.recall[sl.nrecall%recallSlots] = e
+	sl.nrecall++
+}
+
+// recallFor looks for a remembered choice whose signature window m's
+// histogram is within the shift distance of: a distribution learned
+// before. Found, it is frozen again at once, with a new baseline, and
+// true returned; the checks guard it as any frozen choice. Caller holds
+// sl.mu.
+func (sl *siteLearn) recallFor(m *windowMetrics, st *learnSettings) bool {
+	for i := range min(sl.nrecall, recallSlots) {
+		e := &sl.recall[i]
+		if tvd(&m.hist, &e.sig) < st.shift {
+			sl.best, sl.cur, sl.cbest, sl.ccur = e.best, e.best, e.cbst, e.cbst
+			sl.signature, sl.cacheLearned = e.sig, e.cache
+			sl.newBaseline()
+			sl.checks, sl.checkWait = 0, 0
+			return true
+		}
+	}
+	return false
 }
 
 // newBaseline forgets the frozen baseline: the next degradeWindows rated
@@ -793,6 +848,10 @@ func (sl *siteLearn) relearn(t int64) {
 func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 	sl.strats[sl.cur].samples += m.samples
 	if tvd(&m.hist, &sl.signature)-tvdNoise(&m.hist, &sl.signature, m.draws) >= st.shift {
+		if sl.recallFor(m, st) {
+			sl.transition(trRecalled)
+			return
+		}
 		sl.transition(trShifted)
 		sl.relearn(t)
 		// The window that showed the shift ran the frozen arms on the new
