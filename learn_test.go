@@ -1490,3 +1490,33 @@ func TestLearnRecall(t *testing.T) {
 		t.Fatalf("back to 900 KiB: %v, transitions %v", sl.state, sl.transitions)
 	}
 }
+
+// TestSiteSetBigCachePolicy: SetBigCachePolicy validates, sets the
+// site's policy, keeps the learner away from the site, and SetThreshold(0)
+// gives the site back.
+func TestSiteSetBigCachePolicy(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk, nil)
+	s := NewSite("site-set-bigcache-policy")
+	t.Cleanup(func() { _ = s.SetThreshold(0) })
+	if err := s.SetBigCachePolicy("huge"); err == nil || !strings.Contains(err.Error(), "site-set-bigcache-policy") {
+		t.Errorf("SetBigCachePolicy(huge) = %v, want an error naming the site", err)
+	}
+	sl := learnSite(s, s.id, clk.Load(), learner.st.Load(), learner.env.Load())
+	if err := s.SetBigCachePolicy("hold"); err != nil {
+		t.Fatal(err)
+	}
+	if cachePolicy(siteCachePol[s.id].Load()) != cacheHold || !s.fixed.Load() {
+		t.Fatalf("policy %d, fixed %v", siteCachePol[s.id].Load(), s.fixed.Load())
+	}
+	sl.mu.Lock()
+	sl.ccur = int(cacheLean)
+	sl.publish(learnLive) // a fixed site: nothing published
+	sl.mu.Unlock()
+	if cachePolicy(siteCachePol[s.id].Load()) != cacheHold {
+		t.Fatal("the learner published over a fixed policy")
+	}
+	if err := s.SetThreshold(0); err != nil || cachePolicy(siteCachePol[s.id].Load()) != cacheLean || s.fixed.Load() {
+		t.Fatalf("given back: %v, policy %d (want the learned lean), fixed %v", err, siteCachePol[s.id].Load(), s.fixed.Load())
+	}
+}

@@ -24,6 +24,8 @@ import (
 // A variant is one way to run a workload: "default" (learning off: every
 // site on the default threshold, 1 MiB), "fixed-<K>" (learning off, the
 // workload's sites fixed at one candidate threshold by Site.SetThreshold),
+// "cache-lean" and "cache-hold" (learning off, the default threshold, the
+// sites' BigCache policy fixed by Site.SetBigCachePolicy),
 // a per-site choice for the two-site workload ("fixed-A512K-B1M"), and
 // "learning" (HAKMEM_MODE=learning, HAKMEM_LEARN_MIN_MS=0, every other
 // setting default). The parent (RunLearningSuite) starts this program again
@@ -256,12 +258,20 @@ func lookupSuiteWorkload(name string) (suiteWorkload, bool) {
 	return suiteWorkload{}, false
 }
 
-// variants of w: default, one per fixed candidate below the default, w's
-// own fixed ones, learning.
+// suiteCachePolicies are the BigCache policies other than the default
+// that the learner may choose (Site.SetBigCachePolicy), each a variant
+// with the default threshold: "cache-lean", "cache-hold".
+var suiteCachePolicies = []string{"lean", "hold"}
+
+// variants of w: default, one per fixed candidate below the default, one
+// per other BigCache policy, w's own fixed ones, learning.
 func (w suiteWorkload) variants() []string {
 	v := []string{"default"}
 	for _, th := range fixedThresholds[:len(fixedThresholds)-1] {
 		v = append(v, "fixed-"+fmtThreshold(uint64(th)))
+	}
+	for _, p := range suiteCachePolicies {
+		v = append(v, "cache-"+p)
 	}
 	var extra []string
 	for k := range w.fixed {
@@ -272,12 +282,12 @@ func (w suiteWorkload) variants() []string {
 }
 
 // thresholds returns the per-site thresholds of a fixed variant (nil for
-// default and learning).
+// default, learning and the cache variants).
 func (w suiteWorkload) thresholds(variant string) ([]int, error) {
 	if ths, ok := w.fixed[variant]; ok {
 		return ths, nil
 	}
-	if variant == "default" || variant == "learning" {
+	if variant == "default" || variant == "learning" || cachePolicyOf(variant) != "" {
 		return nil, nil
 	}
 	for _, th := range fixedThresholds {
@@ -290,6 +300,15 @@ func (w suiteWorkload) thresholds(variant string) ([]int, error) {
 		}
 	}
 	return nil, fmt.Errorf("unknown variant %q", variant)
+}
+
+// cachePolicyOf is the BigCache policy of a cache variant, "" for the
+// others.
+func cachePolicyOf(variant string) string {
+	if p, ok := strings.CutPrefix(variant, "cache-"); ok && slices.Contains(suiteCachePolicies, p) {
+		return p
+	}
+	return ""
 }
 
 // variantEnv is the environment a child of variant runs in: learning live
@@ -356,6 +375,11 @@ func runSuiteVariant(spec suiteSpec) (SuiteResult, error) {
 		sites[i] = hakmem.NewSite("suite/" + n)
 		if ths != nil {
 			if err := sites[i].SetThreshold(ths[i]); err != nil {
+				return SuiteResult{}, err
+			}
+		}
+		if p := cachePolicyOf(spec.Variant); p != "" {
+			if err := sites[i].SetBigCachePolicy(p); err != nil {
 				return SuiteResult{}, err
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -22,11 +23,11 @@ func TestLearningSuiteProtocol(t *testing.T) {
 		t.Skip("starts a child process per workload and variant")
 	}
 	rs, err := RunLearningSuite(context.Background(), SuiteOptions{Seconds: 0.2, Rounds: 1,
-		Variants: []string{"default", "fixed-A512K-B1M", "learning"}, Seed: 1})
+		Variants: []string{"default", "fixed-A512K-B1M", "cache-hold", "learning"}, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := 2*len(suiteWorkloads) + 1; len(rs) != want {
+	if want := 3*len(suiteWorkloads) + 1; len(rs) != want {
 		t.Fatalf("%d results, want %d", len(rs), want)
 	}
 	for _, r := range rs {
@@ -62,8 +63,8 @@ func TestLearningSuiteProtocol(t *testing.T) {
 }
 
 // TestSuiteVariants: every workload has the default, the four fixed
-// thresholds below it and learning; the fixed ones give every site its
-// threshold.
+// thresholds below it, the two other BigCache policies and learning; the
+// fixed ones give every site its threshold.
 func TestSuiteVariants(t *testing.T) {
 	for _, w := range suiteWorkloads {
 		vs := w.variants()
@@ -72,9 +73,18 @@ func TestSuiteVariants(t *testing.T) {
 		}
 		for _, v := range vs[1 : len(vs)-1] {
 			ths, err := w.thresholds(v)
+			if cachePolicyOf(v) != "" {
+				if err != nil || ths != nil {
+					t.Errorf("%s %s: %v %v, want the default threshold", w.name, v, ths, err)
+				}
+				continue
+			}
 			if err != nil || len(ths) != len(w.sites) {
 				t.Errorf("%s %s: %v %v", w.name, v, ths, err)
 			}
+		}
+		if !slices.Contains(vs, "cache-hold") || !slices.Contains(vs, "cache-lean") || cachePolicyOf("cache-hold") != "hold" || cachePolicyOf("fixed-64K") != "" {
+			t.Errorf("%s: cache variants %v", w.name, vs)
 		}
 		if _, err := w.thresholds("fixed-3K"); err == nil {
 			t.Errorf("%s: unknown variant accepted", w.name)
