@@ -533,6 +533,7 @@ type SuiteRow struct {
 	Variants   []string
 	PerCPU     map[string][]float64 // every round's ops per CPU-second
 	PerWall    map[string][]float64
+	Failed     map[string]int // children that failed, per variant
 	Best       string  // the fixed variant (default included) with the highest median per CPU-second
 	LearnRatio float64 // learning's median per CPU-second over Best's
 	WallRatio  float64 // the same per wall second
@@ -551,9 +552,10 @@ func SummariseSuite(rs []SuiteResult) []SuiteRow {
 			i = len(rows)
 			idx[r.Workload] = i
 			rows = append(rows, SuiteRow{Workload: r.Workload, Variants: w.variants(),
-				PerCPU: map[string][]float64{}, PerWall: map[string][]float64{}})
+				PerCPU: map[string][]float64{}, PerWall: map[string][]float64{}, Failed: map[string]int{}})
 		}
 		if r.Error != "" {
+			rows[i].Failed[r.Variant]++
 			continue
 		}
 		rows[i].PerCPU[r.Variant] = append(rows[i].PerCPU[r.Variant], r.OpsPerCPU)
@@ -567,6 +569,9 @@ func SummariseSuite(rs []SuiteResult) []SuiteRow {
 		bestWall := 0.0
 		for _, v := range row.Variants {
 			if v == "learning" {
+				continue
+			}
+			if len(row.PerCPU[v]) == 0 {
 				continue
 			}
 			if m := median(row.PerCPU[v]); row.Best == "" || m > median(row.PerCPU[row.Best]) {
@@ -596,8 +601,10 @@ func WriteSuiteTable(w io.Writer, rows []SuiteRow) error {
 		for _, v := range row.Variants {
 			xs := row.PerCPU[v]
 			if len(xs) == 0 {
-				fmt.Fprintf(w, "| %s | %s | (failed) | |\n", row.Workload, v)
-				continue
+				if row.Failed[v] > 0 {
+					fmt.Fprintf(w, "| %s | %s | (failed) | |\n", row.Workload, v)
+				}
+				continue // not run (SuiteOptions.Variants)
 			}
 			mark := ""
 			if v == row.Best {
