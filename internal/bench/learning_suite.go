@@ -290,6 +290,10 @@ func (w suiteWorkload) thresholds(variant string) ([]int, error) {
 	if variant == "default" || variant == "learning" || cachePolicyOf(variant) != "" {
 		return nil, nil
 	}
+	// live-fixed-<K>: learning live (its mode, its goroutine, the draws on
+	// the slow path), every site fixed at K, so nothing is learned: what
+	// the learning mode costs by itself.
+	variant = strings.TrimPrefix(variant, "live-")
 	for _, th := range fixedThresholds {
 		if variant == "fixed-"+fmtThreshold(uint64(th)) {
 			ths := make([]int, len(w.sites))
@@ -320,7 +324,7 @@ func variantEnv(variant string) []string {
 			env = append(env, e)
 		}
 	}
-	if variant == "learning" {
+	if variant == "learning" || strings.HasPrefix(variant, "live-") {
 		return append(env, "HAKMEM_MODE=learning", "HAKMEM_LEARN_MIN_MS=0")
 	}
 	return append(env, "HAKMEM_LEARNING=0")
@@ -474,6 +478,15 @@ func RunLearningSuite(ctx context.Context, o SuiteOptions) ([]SuiteResult, error
 			vs := w.variants()
 			if len(o.Variants) > 0 {
 				vs = slices.DeleteFunc(vs, func(v string) bool { return !slices.Contains(o.Variants, v) })
+				for _, v := range o.Variants {
+					// live-fixed-<K>: not in the table by default (a
+					// diagnosis: learning live, the site fixed).
+					if strings.HasPrefix(v, "live-") && !slices.Contains(vs, v) {
+						if _, err := w.thresholds(v); err == nil {
+							vs = append(vs, v)
+						}
+					}
+				}
 			}
 			for k := range vs {
 				v := vs[(k+round)%len(vs)]

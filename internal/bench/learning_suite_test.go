@@ -86,6 +86,12 @@ func TestSuiteVariants(t *testing.T) {
 		if !slices.Contains(vs, "cache-hold") || !slices.Contains(vs, "cache-lean") || cachePolicyOf("cache-hold") != "hold" || cachePolicyOf("fixed-64K") != "" {
 			t.Errorf("%s: cache variants %v", w.name, vs)
 		}
+		if ths, err := w.thresholds("live-fixed-512K"); err != nil || len(ths) != len(w.sites) || ths[0] != 512<<10 {
+			t.Errorf("%s live-fixed-512K: %v %v", w.name, ths, err)
+		}
+		if env := variantEnv("live-fixed-512K"); !slices.Contains(env, "HAKMEM_MODE=learning") {
+			t.Errorf("live-fixed-512K runs in %v", env)
+		}
 		if _, err := w.thresholds("fixed-3K"); err == nil {
 			t.Errorf("%s: unknown variant accepted", w.name)
 		}
