@@ -362,14 +362,30 @@ func learnStepAll(force bool) int64 {
 			sl.step(t, st, env)
 		}
 		sl.mu.Lock()
-		if sl.win.measuring {
-			next = min(next, sl.win.t0+st.windowNs)
-		} else {
-			next = min(next, sl.win.measureFrom)
-		}
+		next = min(next, sl.nextEvent(t, st, env))
 		sl.mu.Unlock()
 	}
 	return next
+}
+
+// nextEvent is when site sl's window next needs the learner, at time t:
+// its measured part's start, its end, or, past its end while the site
+// has made fewer than minWindowOps requests, when it should have them at
+// its rate so far (at most a window later: a quiet site is polled ten
+// times a second, not spun on). Caller holds sl.mu.
+func (sl *siteLearn) nextEvent(t int64, st *learnSettings, env *learnEnv) int64 {
+	if !sl.win.measuring {
+		return sl.win.measureFrom
+	}
+	end := sl.win.t0 + st.windowNs
+	if end > t {
+		return end
+	}
+	wait := st.windowNs
+	if k := sl.siteOps(env, st) - sl.win.ops0; k > 0 && k < st.minWindowOps {
+		wait = min(wait, (t-sl.win.t0)*int64(st.minWindowOps-k)/int64(k))
+	}
+	return t + max(wait, int64(time.Millisecond))
 }
 
 // learnMeasureAll starts the measured part of every site's window now

@@ -576,12 +576,19 @@ func TestLearnWindowMeasure(t *testing.T) {
 	if !sl.win.measuring {
 		t.Fatal("the first window does not measure from its start")
 	}
-	testOps[sl.sid].Add(99)
+	testOps[sl.sid].Add(50)
 	testCPU.Add(1e6)
 	clk.Add(st.windowNs)
-	learnStepAll(false)
-	if closed() != 0 {
-		t.Fatal("closed with 99 requests of 100")
+	// 50 requests of 100 in a window: the learner comes back when the
+	// other 50 should be there, a window later.
+	if next := learnStepAll(false); closed() != 0 || next != clk.Load()+st.windowNs {
+		t.Fatalf("windows %d, next event %d: want none closed, the next at +windowNs", closed(), next-clk.Load())
+	}
+	testOps[sl.sid].Add(49)
+	// 99 of 100 after 1.1 windows: the last one is due in 1/99 of that.
+	clk.Add(st.windowNs / 10)
+	if next := learnStepAll(false); closed() != 0 || next != clk.Load()+(st.windowNs*11/10)/99 {
+		t.Fatalf("closed with 99 requests of 100, or next event %d, want %d", next-clk.Load(), (st.windowNs*11/10)/99)
 	}
 	testOps[sl.sid].Add(1)
 	if next := learnStepAll(false); closed() != 1 || next != clk.Load()+st.windowNs {
