@@ -547,10 +547,10 @@ type SuiteRow struct {
 	PerCPU     map[string][]float64 // every round's ops per CPU-second
 	PerWall    map[string][]float64
 	Failed     map[string]int // children that failed, per variant
-	Best       string  // the fixed variant (default included) with the highest median per CPU-second
-	LearnRatio float64 // learning's median per CPU-second over Best's
-	WallRatio  float64 // the same per wall second
-	DefRatio   float64 // learning's median per CPU-second over default's
+	Best       string         // the fixed variant (default included) with the highest median per CPU-second
+	LearnRatio float64        // learning's median per CPU-second over Best's
+	WallRatio  float64        // the same per wall second
+	DefRatio   float64        // learning's median per CPU-second over default's
 	Learned    []string
 }
 
