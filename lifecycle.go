@@ -568,6 +568,8 @@ func (sl *siteLearn) prune(d, r int) {
 	for _, c := range sl.todo {
 		if up && c > r || !up && c < r {
 			sl.strats[c].retired = true
+			// Its check, if one comes, waits at least as long as r's.
+			sl.lostPerWin[d][c] = max(sl.lostPerWin[d][c], sl.lostPerWin[d][r])
 			continue
 		}
 		kept = append(kept, c)
@@ -694,7 +696,13 @@ func (sl *siteLearn) testStep(m *windowMetrics, st *learnSettings) int {
 		ts.haveChal = false
 		v = testVerdict(ts.wins, len(ts.ratios), median(ts.ratios), st)
 		if v != verdictNone {
-			sl.lostPerWin[ts.dim][ts.arm] = ts.lost / float64(max(ts.chalWindows, 1))
+			lost := ts.lost / float64(max(ts.chalWindows, 1))
+			arms, _ := sl.arms(ts.dim)
+			for j := range arms { // the arm's routing class lost it
+				if j == ts.arm || ts.dim == dimThreshold && equivalent(j, ts.arm, &sl.episodeHist) {
+					sl.lostPerWin[ts.dim][j] = lost
+				}
+			}
 			if v == verdictAdopt {
 				// The incumbent it replaces now costs what it lost
 				// against it: its next check waits by that.
@@ -899,9 +907,9 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 // checkChallenger is the challenger of the next check, with its
 // dimension: in turn, the default threshold and the default cache policy
 // while the frozen choice differs from them (rollback checks), and the
-// best-rated other arm that acts differently (a threshold routing the
-// signature otherwise; a cache policy once that dimension was learned and
-// matters). (dimThreshold, -1) when there is none.
+// other arm that acts differently (a threshold routing the signature
+// otherwise; a cache policy once that dimension was learned and matters)
+// whose last test lost least. (dimThreshold, -1) when there is none.
 func (sl *siteLearn) checkChallenger() (d, c int) {
 	type cand struct{ d, c int }
 	var cs []cand
@@ -912,11 +920,20 @@ func (sl *siteLearn) checkChallenger() (d, c int) {
 	if cacheMatters && sl.cbest != int(cacheDefault) {
 		cs = append(cs, cand{dimCache, int(cacheDefault)})
 	}
+	// The other arm most worth checking: the one whose last test lost
+	// least (untested arms share the loss of their routing class, and
+	// pruned ones that of the arm that pruned them), then the better
+	// rated.
+	better := func(d, i, j int) bool {
+		arms, _ := sl.arms(d)
+		li, lj := sl.lostPerWin[d][i], sl.lostPerWin[d][j]
+		return li < lj || li == lj && arms[i].rating > arms[j].rating
+	}
 	bt := -1
 	for i := range sl.strats {
 		if i != sl.best && i != defaultArm && !equivalent(i, sl.best, &sl.signature) &&
 			(len(cs) == 0 || !equivalent(i, defaultArm, &sl.signature) || sl.best == defaultArm) &&
-			(bt < 0 || sl.strats[i].rating > sl.strats[bt].rating) {
+			(bt < 0 || better(dimThreshold, i, bt)) {
 			bt = i
 		}
 	}
@@ -926,7 +943,7 @@ func (sl *siteLearn) checkChallenger() (d, c int) {
 	if cacheMatters {
 		bc := -1
 		for i := range sl.carms {
-			if i != sl.cbest && i != int(cacheDefault) && (bc < 0 || sl.carms[i].rating > sl.carms[bc].rating) {
+			if i != sl.cbest && i != int(cacheDefault) && (bc < 0 || better(dimCache, i, bc)) {
 				bc = i
 			}
 		}
