@@ -3,7 +3,6 @@ package hakmem
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -74,7 +73,7 @@ var learner struct {
 	bg     worker       // the learner goroutine (worker.go)
 	tester atomic.Int32 // the site running an A/B test: its id + 1, 0 when none (lifecycle.go)
 
-	stepMu sync.Mutex // serialises window closing (learnStepAll) and guards env.rnd's state
+	stepMu sync.Mutex // serialises window closing (learnStepAll)
 }
 
 // liveFlag is learner.on: whether learning is live, held as the sampling
@@ -105,8 +104,7 @@ func init() {
 // defaultLearnEnv samples one request in every with learnRand32 (no lock,
 // no shared state) and reads the hakmem clock.
 func defaultLearnEnv(every uint32) *learnEnv {
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15))
-	return &learnEnv{clock: now, every: max(every, 1), rnd: r.Float64, faults: osMinorFaults}
+	return &learnEnv{clock: now, every: max(every, 1), faults: osMinorFaults}
 }
 
 // applyLearnSettings installs st (from the option table and the mode) and
@@ -413,7 +411,7 @@ type siteLearnStats struct {
 	Threshold   uint64  // routing threshold now, bytes
 	Traffic     uint64  // sampled requests
 	Windows     uint64  // windows closed
-	Unrated     uint64  // of them with fewer than minSamples samples
+	Unrated     uint64  // of them with fewer than minWindowOps requests
 	Lifetimes   uint64  // sampled large blocks freed
 	MeanLife    float64 // their mean lifetime, ns
 	LiveBytes   uint64  // estimated live bytes of the site's large blocks (sampled x sampleEvery)

@@ -68,9 +68,6 @@ type learnSettings struct {
 	confidence float64
 	minPairs   int
 	maxPairs   int
-	// minSamples: a strategy's samples below this are too few for its
-	// size histogram to tell routing classes apart (50, as hakmem).
-	minSamples uint64
 	// drawMargin: a pair is won only by a throughput ratio above
 	// 1 + max(drawMargin, the test's measured noise), and a challenger
 	// whose median ratio is below 1 - drawMargin is never adopted (2%:
@@ -142,7 +139,6 @@ func defaultLearnSettings() learnSettings {
 		confidence:     0.95,
 		minPairs:       7,
 		maxPairs:       12,
-		minSamples:     50,
 		drawMargin:     0.02,
 		wCPU:           0.4,
 		wFaults:        0.3,

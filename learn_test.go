@@ -12,19 +12,16 @@ import (
 )
 
 // fakeLearn installs test settings and a manual environment: a clock the
-// test moves (clk, ns), every request sampled, no exploration unless the
-// test's rnd says so, no goroutine. It forgets every site's learning state
-// and restores everything afterwards.
-func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64, rnd func() float64) {
+// test moves (clk, ns), every request sampled, the process CPU time and
+// the sites' requests from testCPU and testOps, no goroutine. It forgets
+// every site's learning state and restores everything afterwards.
+func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64) {
 	t.Helper()
 	ensureInit() // first use installs the configured settings: do it before ours
 	stopLearner()
 	oldSt, oldEnv, oldOn := learner.st.Load(), learner.env.Load(), learner.on.Load()
-	if rnd == nil {
-		rnd = func() float64 { return 0.99 } // never below epsilon: no exploration
-	}
 	learner.st.Store(&st)
-	learner.env.Store(&learnEnv{clock: clk.Load, sample: func() bool { return true }, rnd: rnd, manual: true,
+	learner.env.Store(&learnEnv{clock: clk.Load, sample: func() bool { return true }, manual: true,
 		cpu: testCPU.Load, ops: func(sid int32) uint64 { return testOps[sid].Load() }})
 	forgetLearning()
 	t.Cleanup(func() {
@@ -163,16 +160,6 @@ func TestCompositeScore(t *testing.T) {
 			t.Errorf("gameResult(%v) = %v, want %v", c.score, g, c.want)
 		}
 	}
-	// costOf: ref costs 1; double CPU and memory, equal faults (both under
-	// the floor): 0.4*2 + 0.3*1 + 0.3*2 = 1.7.
-	ref := windowMetrics{cpuNsPerOp: 100, memBytes: 1000}
-	m := windowMetrics{cpuNsPerOp: 200, memBytes: 2000}
-	if c := costOf(&ref, &ref, &st); c != 1 {
-		t.Errorf("costOf(ref) = %v", c)
-	}
-	if c := costOf(&m, &ref, &st); math.Abs(c-1.7) > 1e-12 {
-		t.Errorf("costOf = %v, want 1.7", c)
-	}
 }
 
 func TestTVD(t *testing.T) {
@@ -196,28 +183,6 @@ func TestTVD(t *testing.T) {
 	}
 	if sizeBucket(maxSmall+1) != numClasses || sizeBucket(100<<10) != int(sizeClass(100<<10)) {
 		t.Error("sizeBucket")
-	}
-}
-
-func TestRetireWeakest(t *testing.T) {
-	var ss [numStrategies]strategy
-	for i, r := range []float64{1500, 1550, 1450, 1600, 1400} {
-		ss[i].rating = r
-	}
-	// Five active: two retire, the weakest apart from the current (4,
-	// rated 1400): 2 (1450) and 0 (1500).
-	retireWeakest(ss[:], 4)
-	for i, want := range []bool{true, false, true, false, false} {
-		if ss[i].retired != want {
-			t.Errorf("strategy %d retired = %v, want %v", i, ss[i].retired, want)
-		}
-	}
-	if l := leader(ss[:]); l != 3 {
-		t.Errorf("leader = %d, want 3", l)
-	}
-	retireWeakest(ss[:], 4) // three active: one more goes, two stay
-	if !ss[1].retired || ss[3].retired || ss[4].retired {
-		t.Errorf("second retirement: %+v", ss)
 	}
 }
 
@@ -247,7 +212,7 @@ func learnToFrozenOn(t *testing.T, sl *siteLearn, clk *atomic.Int64, size int) i
 
 func TestLearnConverges(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	sl := newTestSiteLearn(t, "learn-converges", &clk)
 	if sl.cur != numStrategies-1 || sl.state != stateLearn {
 		t.Fatalf("starts on %d in %v, want the default (1 MiB) in LEARN", sl.cur, sl.state)
@@ -288,7 +253,7 @@ func TestLearnMinSamplesAndTime(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
 	st.minLearnNs = int64(time.Hour)
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	sl := newTestSiteLearn(t, "learn-min", &clk)
 	// 49 requests: unrated; nothing moves, the strategy stays.
 	feed(sl, &clk, 49, spread, 100, 0)
@@ -380,7 +345,7 @@ func TestSignTestRule(t *testing.T) {
 // the same wins only through the composite (here: it maps fewer pages).
 func TestLearnKeepsDefault(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	// 300 KiB: two routings. Large (0-2) within the noise of pooled (3, 4)
 	// but 3% slower: never adopted.
 	sl := newTestSiteLearn(t, "learn-keeps-default", &clk)
@@ -426,7 +391,7 @@ func frozenSite(t *testing.T, name string, st learnSettings) (*siteLearn, *atomi
 func frozenSiteOn(t *testing.T, name string, st learnSettings, size int) (*siteLearn, *atomic.Int64) {
 	t.Helper()
 	clk := new(atomic.Int64)
-	fakeLearn(t, st, clk, nil)
+	fakeLearn(t, st, clk)
 	sl := newTestSiteLearn(t, name, clk)
 	learnToFrozenOn(t, sl, clk, size)
 	return sl, clk
@@ -563,7 +528,7 @@ func TestLearnWindowMeasure(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
 	st.minWindowOps = 100
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.manual = false // the goroutine's rule; learning is not live, so none starts
 	learner.env.Store(&env)
@@ -633,7 +598,7 @@ func TestLearnWindowMeasure(t *testing.T) {
 // published threshold routes the next request.
 func TestLearnSiteAlloc(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	learner.on.Store(true)
 	s := NewSite("learn-site-alloc")
 	s.setThreshold(64 << 10) // 200 KiB is large
@@ -688,7 +653,7 @@ func TestLearnerGoroutine(t *testing.T) {
 	st := testSettings()
 	st.minWindowOps, st.windowNs = 10, int64(time.Millisecond)
 	st.tickNs = int64(time.Millisecond)
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.manual = false
 	env.clock = func() int64 { return clk.Add(int64(time.Millisecond)) } // time moves: windows close
@@ -859,7 +824,7 @@ func TestLearnEndToEnd(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
 	st.windowNs = 100_000 // 100 requests of 1 us on the learner clock
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	s := NewSite("learn-end-to-end")
 	const size = 300 << 10
 	env := *learner.env.Load()
@@ -927,7 +892,7 @@ func TestLearnConcurrent(t *testing.T) {
 	st := testSettings()
 	st.minWindowOps, st.windowNs = 64, 5000
 	st.tickNs = int64(time.Millisecond)
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.manual = false
 	env.clock = func() int64 { return clk.Add(1000) }
@@ -971,7 +936,7 @@ func TestLearnConcurrent(t *testing.T) {
 // TestLeaderboard: the exported leaderboard of a site frozen on 256 KiB.
 func TestLeaderboard(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	if lb := Leaderboard(); len(lb) != 0 {
 		t.Fatalf("no learning site yet, got %+v", lb)
 	}
@@ -1023,7 +988,7 @@ func TestLeaderboard(t *testing.T) {
 // away from the site, and SetThreshold(0) gives the learned choice back.
 func TestSiteSetThreshold(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	learner.on.Store(true)
 	s := NewSite("site-set-threshold")
 	t.Cleanup(func() { _ = s.SetThreshold(0) })
@@ -1113,7 +1078,7 @@ func TestEquivalent(t *testing.T) {
 // default; the representative's equivalents never run.
 func TestLearnEquivalentShare(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	sl := newTestSiteLearn(t, "learn-equivalent", &clk)
 	// 300 KiB: large (indexes 0-2) costs 2,000 ns, pooled (3, 4) 200 ns.
 	cost := func(i int) int64 {
@@ -1222,7 +1187,7 @@ func TestLearnCachePhase(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
 	st.canaryBudget = 0 // canaries every canaryEvery windows
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	sl := newTestSiteLearn(t, "learn-cache-phase", &clk)
 	t.Cleanup(func() { setSiteCachePolicy(sl.sid, cacheDefault) })
 	cost := func() int64 { return []int64{500, 900, 100}[sl.ccur] } // hold is cheapest
@@ -1308,7 +1273,7 @@ func TestLearnHitCounters(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
 	st.sampleEvery = 4
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.every, env.sample = 4, nil
 	learner.env.Store(&env)
@@ -1403,7 +1368,7 @@ func TestHitWeight(t *testing.T) {
 // site freezes on the default after one test.
 func TestLearnPrune(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	sl := newTestSiteLearn(t, "learn-prune", &clk)
 	for w := 0; sl.state != stateFrozen; w++ {
 		if w > 2+7 {
@@ -1430,7 +1395,7 @@ func TestLearnPrune(t *testing.T) {
 // until the first one's test ends, then tests.
 func TestLearnOneTester(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	a := newTestSiteLearn(t, "learn-one-tester-a", &clk)
 	b := newTestSiteLearn(t, "learn-one-tester-b", &clk)
 	for range 2 {
@@ -1503,7 +1468,7 @@ func TestLearnRecall(t *testing.T) {
 // gives the site back.
 func TestSiteSetBigCachePolicy(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	s := NewSite("site-set-bigcache-policy")
 	t.Cleanup(func() { _ = s.SetThreshold(0) })
 	if err := s.SetBigCachePolicy("huge"); err == nil || !strings.Contains(err.Error(), "site-set-bigcache-policy") {

@@ -148,12 +148,6 @@ const (
 	memFloorByte = 64   // bytes per request: below a cache line is noise
 )
 
-// costOf is window m's composite cost against reference ref: the weighted
-// mean of the three measures' ratios, so ref itself costs 1.
-func costOf(m, ref *windowMetrics, st *learnSettings) float64 {
-	return weighMeasures(m, ref, st, 1, func(x, r float64) float64 { return x / r })
-}
-
 // The two dimensions a site learns, one after the other in a LEARN
 // episode: the routing threshold (elo.go), then, when the threshold sends
 // some of the site's requests to the large path, the BigCache policy of its
@@ -442,7 +436,6 @@ func (sl *siteLearn) stepLearn(m *windowMetrics, t int64, st *learnSettings) {
 	arms, _ := sl.arms(sl.phase)
 	s := &arms[*sl.armRef(sl.phase)]
 	s.samples += m.samples
-	s.epSamples += m.samples
 	s.epWindows++
 	sl.episodeWins++
 	for i := range m.hist {
@@ -584,17 +577,6 @@ func absInt(x int) int {
 	return x
 }
 
-// oneRouting reports whether every threshold arm routes the episode's
-// sampled requests like every other.
-func (sl *siteLearn) oneRouting() bool {
-	for i := 1; i < numStrategies; i++ {
-		if !equivalent(0, i, &sl.episodeHist) {
-			return false
-		}
-	}
-	return true
-}
-
 // churnShare is the site's BigCache churn in the episode over its large
 // requests (estimated: the episode's sampled requests that threshold arm
 // i sends to the large path, times sampleEvery).
@@ -633,7 +615,7 @@ func (sl *siteLearn) enterPhase(d int) {
 	sl.phase, sl.listed, sl.todo = d, false, nil
 	arms, _ := sl.arms(d)
 	for i := range arms {
-		arms[i].retired, arms[i].epSamples, arms[i].epWindows = false, 0, 0
+		arms[i].retired, arms[i].epWindows = false, 0
 	}
 }
 

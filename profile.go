@@ -159,7 +159,7 @@ type profile struct {
 	hitHist0  sizeHist    // hits.hist at the window start
 
 	start   int64    // window start, ns on the learner clock
-	samples uint64   // sampled requests in the window, a counted pooled hit hitWeight times (minSamples)
+	samples uint64   // sampled requests in the window, a counted pooled hit hitWeight times
 	draws   uint64   // samples drawn, a counted hit once: the histogram's evidence (the noise bound)
 	cpuNs   int64    // their summed time in the allocator, ns
 	waste   uint64   // their summed rounding waste, bytes
@@ -175,7 +175,7 @@ type profile struct {
 	lifetimeNs  int64  // their summed lifetimes, ns
 	maxLifetime int64  // the longest, ns
 	windows     uint64 // windows closed
-	unrated     uint64 // windows closed with fewer than minSamples samples
+	unrated     uint64 // windows closed with fewer than minWindowOps requests
 }
 
 // record adds one sampled request of size bytes served by a block of
