@@ -1492,3 +1492,28 @@ func TestSiteSetBigCachePolicy(t *testing.T) {
 		t.Fatalf("given back: %v, policy %d (want the learned lean), fixed %v", err, siteCachePol[s.id].Load(), s.fixed.Load())
 	}
 }
+
+// TestLearnDegradationOtherTester: while another site runs a test, a
+// frozen site's windows count neither for its baseline nor as degraded.
+func TestLearnDegradationOtherTester(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery = 0 // no check in the way
+	sl, clk := frozenSite(t, "learn-degrade-other", st)
+	for range st.degradeWindows {
+		feed(sl, clk, 100, spread, 200, 0)
+	}
+	learner.tester.Store(sl.sid + 2) // another site's test
+	for range 5 {
+		feed(sl, clk, 100, spread, 1000, 0) // 5x slower: the other site's challenger
+	}
+	if sl.state != stateFrozen || sl.degraded != 0 {
+		t.Fatalf("degraded by another site's test: %v, %d windows", sl.state, sl.degraded)
+	}
+	learner.tester.Store(0)
+	for range st.degradeWindows {
+		feed(sl, clk, 100, spread, 1000, 0)
+	}
+	if sl.state != stateLearn {
+		t.Fatalf("not degraded once the other test ended: %v", sl.state)
+	}
+}

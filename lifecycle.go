@@ -72,7 +72,8 @@ import (
 //     the default: it becomes the frozen strategy.
 //   - FROZEN -> LEARN (degradation): throughput stayed more than degrade
 //     (20%) under the baseline (the mean of the first degradeWindows frozen
-//     windows) for degradeWindows (3) windows.
+//     windows) for degradeWindows (3) windows. Windows in which another
+//     site runs a test count for neither.
 //   - FROZEN -> LEARN (shift): a window's histogram is at TVD >= shift
 //     (0.25) from the signature, beyond the sampling noise (tvdNoise).
 //     LEARN starts again from the frozen strategy as the incumbent.
@@ -849,7 +850,12 @@ func (sl *siteLearn) stepFrozen(m *windowMetrics, t int64, st *learnSettings) {
 		sl.stepLearn(m, t, st)
 		return
 	}
-	if sl.baseline == 0 {
+	if h := learner.tester.Load(); h != 0 && h != sl.sid+1 {
+		// Another site is testing: its challenger windows move this
+		// site's throughput too (the CPU time is the process's), which
+		// is neither a degradation nor a baseline of this site's.
+		sl.degraded = 0
+	} else if sl.baseline == 0 {
 		// The baseline is the mean of several windows: one window's
 		// noise (a GC, a burst) would make every later window look
 		// degraded or healthy by chance.
