@@ -191,7 +191,8 @@
 //     frozen site re-checks with the same test (the default first: a
 //     rollback when it wins), spaced so that checks cost at most 1% of
 //     the throughput they measured, and relearns on a size shift or a 20%
-//     drop. One site tests at a time, since the CPU time is the process's.
+//     drop (a shift back to sizes it froze on before re-freezes at once).
+//     One site tests at a time, since the CPU time is the process's.
 //     Sampling (one request above 64 KiB in 64: pooled hits by the per-P
 //     tick, slow paths drawn) keeps the size histogram that tells routing
 //     classes apart and detects shifts; plain Alloc is not sampled.
