@@ -83,7 +83,7 @@ func pinnedCaps() [numClasses]uint32 {
 func TestCapPolicyRoundTrip(t *testing.T) {
 	p := capTestEnv(t)
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil) // no other test's sites in the file
+	fakeLearn(t, testSettings(), &clk) // no other test's sites in the file
 	scale := p.pcacheScale
 	c16, c256, c512 := int(sizeClass(16)), int(sizeClass(256)), int(sizeClass(512))
 	want := map[int]uint32{
@@ -156,7 +156,7 @@ func TestCapPolicyRoundTrip(t *testing.T) {
 func TestCapPolicyOff(t *testing.T) {
 	p := capTestEnv(t)
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	scale := p.pcacheScale
 	c := int(sizeClass(256))
 	def := defaultCap(c, scale)

@@ -256,23 +256,23 @@ func checkGenerated(t *testing.T, file, begin, end, want, prefix string) {
 // table, with the mode choosing whether it learns.
 func TestLearnOptions(t *testing.T) {
 	p, warn := policyFrom(t, map[string]string{
-		"HAKMEM_MODE":              "learning",
-		"HAKMEM_LEARN_WINDOW_OPS":  "5000",
-		"HAKMEM_LEARN_WINDOW_MS":   "500",
-		"HAKMEM_LEARN_EXPLORE":     "20",
-		"HAKMEM_LEARN_CANARY":      "10",
-		"HAKMEM_LEARN_SHIFT":       "40",
-		"HAKMEM_LEARN_CONFIRM":     "4",
-		"HAKMEM_LEARN_WEIGHT_CPU":  "100",
-		"HAKMEM_LEARN_FREEZE_GAIN": "2",
+		"HAKMEM_MODE":             "learning",
+		"HAKMEM_LEARN_WINDOW_OPS": "5000",
+		"HAKMEM_LEARN_WINDOW_MS":  "500",
+		"HAKMEM_LEARN_CONFIDENCE": "90",
+		"HAKMEM_LEARN_PAIRS":      "10",
+		"HAKMEM_LEARN_CANARY":     "10",
+		"HAKMEM_LEARN_SHIFT":      "40",
+		"HAKMEM_LEARN_CONFIRM":    "4",
+		"HAKMEM_LEARN_WEIGHT_CPU": "100",
 	}, 0, nil)
 	if warn != "" {
 		t.Fatalf("warnings: %q", warn)
 	}
 	l := p.learn
-	if l.mode != learnLive || l.windowOps != 5000 || l.windowNs != 500*ms || l.epsilon != 0.2 ||
+	if l.mode != learnLive || l.minWindowOps != 5000 || l.windowNs != 500*ms || l.confidence != 0.9 || l.maxPairs != 10 ||
 		l.canaryEvery != 10 || l.shift != 0.4 || l.freezeWindows != 4 || l.degradeWindows != 4 ||
-		l.wCPU != 1 || l.wFaults != 0.3 || l.freezeGain != 0.02 {
+		l.wCPU != 1 || l.wFaults != 0.3 {
 		t.Fatalf("learn settings = %+v", l)
 	}
 	d := defaultLearnSettings()

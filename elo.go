@@ -2,13 +2,15 @@ package hakmem
 
 import "math"
 
-// ELO strategy selection, per site. A strategy is a routing threshold: the
-// site's requests above it take the large path (own mapping, BigCache), the
-// others the pooled classes. Each window the learner rates the strategy
-// that ran against the one that ran the window before, on a composite score
-// (CPU time, page faults, memory; learnSettings weights), with the chess
-// expected-score formula. The ratings choose the leader, which LEARN mostly
-// runs and FROZEN keeps.
+// Strategies and their ELO ratings, per site. A strategy is a routing
+// threshold: the site's requests above it take the large path (own
+// mapping, BigCache), the others the pooled classes. Every A/B window pair
+// (lifecycle.go) is a game between the challenger and the incumbent, won
+// on throughput (the composite of CPU time in the allocator, page faults
+// and memory breaking ties), rated with the chess expected-score formula.
+// The ratings are the leaderboard's: they record what was learned (and are
+// saved in policy files); the sign test over the pairs, not the ratings,
+// decides what runs.
 
 // thresholdCandidates are the strategies, in bytes, doubling from 64 KiB to
 // 1 MiB. Below minLargeThreshold every request is pooled whatever the
@@ -30,10 +32,8 @@ type strategy struct {
 	rating              float64 // ELO rating, starts at learnSettings.initialRating
 	wins, losses, draws uint64  // rated games
 	samples             uint64  // sampled allocations it ran, in all
-	epSamples           uint64  // of them in the current LEARN episode
-	epWindows           int     // rated windows it ran in the current LEARN episode: 1 is "tried", 2 "confirmed"
-	retired             bool    // dropped by retireWeakest; not chosen again until LEARN restarts
-	cost                float64 // smoothed window cost against the episode's reference (lifecycle.go); 0: none yet
+	epWindows           int     // rated windows it ran in the current LEARN episode
+	retired             bool    // rejected or pruned in the current episode (lifecycle.go); not tested again until LEARN restarts
 }
 
 // eloExpected is the expected score of a player rated ra against one rated
@@ -98,58 +98,6 @@ func play(a, b *strategy, sa, k float64) {
 	default:
 		a.draws++
 		b.draws++
-	}
-}
-
-// leader is the index of the best active strategy: the highest rating; on
-// a tie the lower smoothed cost, then the larger threshold (fewer mappings).
-func leader(ss []strategy) int {
-	best := -1
-	for i := range ss {
-		s := &ss[i]
-		if s.retired {
-			continue
-		}
-		if best < 0 {
-			best = i
-			continue
-		}
-		b := &ss[best]
-		switch {
-		case s.rating > b.rating,
-			s.rating == b.rating && s.cost != 0 && (b.cost == 0 || s.cost < b.cost),
-			s.rating == b.rating && s.cost == b.cost && s.threshold > b.threshold:
-			best = i
-		}
-	}
-	return best
-}
-
-// retireWeakest retires the lower-rated half of the active strategies
-// (keeping at least two, so that there is still a challenger for CANARY).
-// The current strategy cur is never retired.
-func retireWeakest(ss []strategy, cur int) {
-	var act []int
-	for i := range ss {
-		if !ss[i].retired {
-			act = append(act, i)
-		}
-	}
-	drop := len(act) / 2
-	if len(act)-drop < 2 {
-		drop = len(act) - 2
-	}
-	for ; drop > 0; drop-- {
-		w := -1
-		for _, i := range act {
-			if !ss[i].retired && i != cur && (w < 0 || ss[i].rating < ss[w].rating) {
-				w = i
-			}
-		}
-		if w < 0 {
-			return
-		}
-		ss[w].retired = true
 	}
 }
 

@@ -3,7 +3,6 @@ package hakmem
 import (
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -54,12 +53,14 @@ import (
 // learnEnv is what tests replace: the clock, the sampler, the random
 // source. Immutable once published in learner.env.
 type learnEnv struct {
-	clock  func() int64          // ns, monotonic
-	every  uint32                // with sample nil: sample one request in every (learnRand32)
-	sample func() bool           // nil, or reports whether to sample this request (tests)
-	rnd    func() float64        // uniform in [0, 1), for exploration; called under learner.stepMu
-	faults func() (uint64, bool) // the process's minor page faults, and whether they can be counted
-	manual bool                  // no goroutine: the test closes windows with learnStepAll
+	clock  func() int64           // ns, monotonic
+	every  uint32                 // with sample nil: sample one request in every (learnRand32)
+	sample func() bool            // nil, or reports whether to sample this request (tests)
+	rnd    func() float64         // uniform in [0, 1), for exploration; called under learner.stepMu
+	faults func() (uint64, bool)  // the process's minor page faults, and whether they can be counted
+	cpu    func() int64           // nil, or the process's CPU time, ns (tests); nil reads osProcessCPU
+	ops    func(sid int32) uint64 // nil, or site sid's requests so far (tests); nil reads the per-P site counters
+	manual bool                   // no goroutine: the test closes windows with learnStepAll
 }
 
 var learner struct {
@@ -68,12 +69,11 @@ var learner struct {
 	env   atomic.Pointer[learnEnv]            // clock and sources
 	sites [maxSites]atomic.Pointer[siteLearn] // by site id; set once under mu (reset by tests)
 
-	mu       sync.Mutex    // guards creating sites
-	bg       worker        // the learner goroutine (worker.go)
-	kick     chan struct{} // a window is full; buffered, never closed
-	lastKick atomic.Int64  // when a full window last kicked, ns (now()); see learnSettings.kickNs
+	mu     sync.Mutex   // guards creating sites
+	bg     worker       // the learner goroutine (worker.go)
+	tester atomic.Int32 // the site running an A/B test: its id + 1, 0 when none (lifecycle.go)
 
-	stepMu sync.Mutex // serialises window closing (learnStepAll) and guards env.rnd's state
+	stepMu sync.Mutex // serialises window closing (learnStepAll)
 }
 
 // liveFlag is learner.on: whether learning is live, held as the sampling
@@ -98,15 +98,13 @@ func (f *liveFlag) Store(on bool) {
 func init() {
 	st := defaultLearnSettings()
 	learner.st.Store(&st)
-	learner.kick = make(chan struct{}, 1)
 	learner.env.Store(defaultLearnEnv(st.sampleEvery))
 }
 
 // defaultLearnEnv samples one request in every with learnRand32 (no lock,
 // no shared state) and reads the hakmem clock.
 func defaultLearnEnv(every uint32) *learnEnv {
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x9e3779b97f4a7c15))
-	return &learnEnv{clock: now, every: max(every, 1), rnd: r.Float64, faults: osMinorFaults}
+	return &learnEnv{clock: now, every: max(every, 1), faults: osMinorFaults}
 }
 
 // applyLearnSettings installs st (from the option table and the mode) and
@@ -159,10 +157,10 @@ func (sl *siteLearn) settle(m int) {
 	if m != learnLive {
 		switch sl.state {
 		case stateCanary:
-			sl.state, sl.cur, sl.ccur = stateFrozen, sl.best, sl.cbest
+			sl.endTest()
+			sl.state = stateFrozen
 		case stateLearn:
-			arms, cur := sl.arms(sl.phase)
-			*cur = leader(arms)
+			sl.endTest() // the incumbent runs
 		}
 	}
 	sl.publish(m)
@@ -195,8 +193,8 @@ func (s *Site) learnHit(size int, usable uintptr) {
 	h := &sl.prof.hits
 	h.hist[sizeBucket(size)].Add(1)
 	h.waste.Add(uint64(usable - uintptr(size)))
-	n := h.n.Add(1)
-	learnWake(env, (n-h.n0.Load())*hitWeight(st.sampleEvery)*uint64(st.sampleEvery) >= st.windowOps)
+	h.n.Add(1)
+	learnWake(env)
 }
 
 // missSample is a slow-path request drawn for the learner: the
@@ -245,10 +243,8 @@ func (s *Site) learnRecord(size int, b []byte, ns int64, env *learnEnv) {
 	}
 	sl.mu.Lock()
 	sl.prof.record(size, uintptr(cap(b)), ns)
-	n, _ := sl.prof.pending(st)
-	full := n*uint64(st.sampleEvery) >= st.windowOps
 	sl.mu.Unlock()
-	learnWake(env, full)
+	learnWake(env)
 }
 
 // learned reports whether the learning layer learns site s: not a site
@@ -269,26 +265,14 @@ func (s *Site) learnState(env *learnEnv, st *learnSettings) *siteLearn {
 	return learnSite(s, sid, env.clock(), st, env)
 }
 
-// learnWake starts the learner goroutine if it does not run, and kicks it
-// when a window is full.
-func learnWake(env *learnEnv, full bool) {
+// learnWake starts the learner goroutine if it does not run. Windows are
+// closed by time (the goroutine's timer), so a sample never wakes it.
+func learnWake(env *learnEnv) {
 	if !env.manual && !learner.bg.running.Load() && learner.on.Load() {
 		// A site that learned before (an earlier live phase, LoadPolicy)
 		// has no first sample to start the goroutine in learnSite: without
 		// this, going live again closed no window, ever.
 		learner.bg.start(learnerLoop)
-	}
-	if full {
-		// At most one kick in kickNs (learnSettings); the window closes a
-		// little later than full, or at the next tick.
-		t, last := now(), learner.lastKick.Load()
-		if t-last < learner.st.Load().kickNs || !learner.lastKick.CompareAndSwap(last, t) {
-			return
-		}
-		select {
-		case learner.kick <- struct{}{}:
-		default:
-		}
 	}
 }
 
@@ -336,38 +320,85 @@ func stopLearner() { learner.bg.halt() }
 func learnerLoop(stop, done chan struct{}) {
 	defer close(done)
 	for {
-		tick := time.Duration(learner.st.Load().tickNs)
-		timer := time.NewTimer(tick)
+		next := learnStepAll(false)
+		capTick() // per-class per-P cache caps (caplearn.go)
+		st := learner.st.Load()
+		d := time.Duration(min(max(next-learner.env.Load().clock(), int64(time.Millisecond)), st.tickNs))
+		timer := time.NewTimer(d)
 		select {
 		case <-stop:
 			timer.Stop()
 			return
-		case <-learner.kick:
-			timer.Stop()
 		case <-timer.C:
 		}
-		learnStepAll(false)
-		capTick() // per-class per-P cache caps (caplearn.go)
 	}
 }
 
-// learnStepAll closes every window that is due (all of them when force),
-// at the learner clock's now.
-func learnStepAll(force bool) {
+// learnStepAll starts the measured part of every window whose settle time
+// is over and closes every window that is due (all of them when force),
+// at the learner clock's now. It returns when the next of those events is
+// due (learner clock).
+func learnStepAll(force bool) int64 {
 	learner.stepMu.Lock()
 	defer learner.stepMu.Unlock()
 	env, st := learner.env.Load(), learner.st.Load()
 	t := env.clock()
+	next := t + st.tickNs
 	for i := range learner.sites {
 		sl := learner.sites[i].Load()
 		if sl == nil {
 			continue
 		}
 		sl.mu.Lock()
-		due := force || sl.prof.due(t, st)
+		if !sl.win.measuring && t >= sl.win.measureFrom && !env.manual {
+			sl.beginMeasure(t, env, st)
+		}
+		due := force || sl.win.measuring && t-sl.win.t0 >= st.windowNs &&
+			(sl.siteOps(env, st)-sl.win.ops0 >= st.minWindowOps || t-sl.win.t0 >= maxWindowStretch*st.windowNs)
 		sl.mu.Unlock()
 		if due {
-			sl.step(t, st, env.rnd)
+			sl.step(t, st, env)
+		}
+		sl.mu.Lock()
+		next = min(next, sl.nextEvent(t, st, env))
+		sl.mu.Unlock()
+	}
+	return next
+}
+
+// nextEvent is when site sl's window next needs the learner, at time t:
+// its measured part's start, its end, or, past its end while the site
+// has made fewer than minWindowOps requests, when it should have them at
+// its rate so far (at most a window later: a quiet site is polled ten
+// times a second, not spun on). Caller holds sl.mu.
+func (sl *siteLearn) nextEvent(t int64, st *learnSettings, env *learnEnv) int64 {
+	if !sl.win.measuring {
+		return sl.win.measureFrom
+	}
+	end := sl.win.t0 + st.windowNs
+	if end > t {
+		return end
+	}
+	wait := st.windowNs
+	if k := sl.siteOps(env, st) - sl.win.ops0; k > 0 && k < st.minWindowOps {
+		wait = min(wait, (t-sl.win.t0)*int64(st.minWindowOps-k)/int64(k))
+	}
+	return t + max(wait, int64(time.Millisecond))
+}
+
+// learnMeasureAll starts the measured part of every site's window now
+// (manual environments: the acceptance benchmarks call it after a switch's
+// settle, right before the operations they measure).
+func learnMeasureAll() {
+	learner.stepMu.Lock()
+	defer learner.stepMu.Unlock()
+	env, st := learner.env.Load(), learner.st.Load()
+	t := env.clock()
+	for i := range learner.sites {
+		if sl := learner.sites[i].Load(); sl != nil {
+			sl.mu.Lock()
+			sl.beginMeasure(t, env, st)
+			sl.mu.Unlock()
 		}
 	}
 }
@@ -380,7 +411,7 @@ type siteLearnStats struct {
 	Threshold   uint64  // routing threshold now, bytes
 	Traffic     uint64  // sampled requests
 	Windows     uint64  // windows closed
-	Unrated     uint64  // of them with fewer than minSamples samples
+	Unrated     uint64  // of them with fewer than minWindowOps requests
 	Lifetimes   uint64  // sampled large blocks freed
 	MeanLife    float64 // their mean lifetime, ns
 	LiveBytes   uint64  // estimated live bytes of the site's large blocks (sampled x sampleEvery)

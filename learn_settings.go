@@ -15,32 +15,38 @@ type learnSettings struct {
 	// lifecycle, one background goroutine).
 	mode int
 	// sampleEvery: one request in sampleEvery above minLargeThreshold is
-	// recorded. A pooled hit is picked by its P's tick and counted with
-	// atomic adds, booked at fastHitNs (no clock, no lock); a slow-path
-	// request is drawn at random and timed (two
-	// clock reads, ~25 ns each on this project's VMs, beside a slow path
-	// of hundreds of ns) and recorded under the site's lock. 64 keeps the
-	// records well under 1 ns per request, and a 10,000-request window
-	// still gets ~156 samples, three times minSamples.
+	// recorded, for the size histogram (the routing classes, the shift
+	// check), the lifetimes and the composite tie-breaker. A pooled hit is
+	// picked by its P's tick and counted with atomic adds, booked at
+	// fastHitNs (no clock, no lock); a slow-path request is drawn at random
+	// and timed (two clock reads, ~25 ns each on this project's VMs, beside
+	// a slow path of hundreds of ns) and recorded under the site's lock.
+	// 64 keeps the records well under 1 ns per request.
 	sampleEvery uint32
-	// windowOps and windowNs end a window: whichever comes first, 10,000
-	// operations (estimated as samples x sampleEvery) or 2 s, as in
-	// hakmem; a window stretches past 2 s until it has minSamples.
-	windowOps uint64
-	windowNs  int64
-	// tickNs is how often the learner goroutine looks at windows closed by
-	// time (a window closed by count kicks it). 100 ms: a 2 s window ends
-	// at most 5% late.
+	// windowNs is the measured part of a window: the site's requests per
+	// CPU-second of the process are counted over it (lifecycle.go). 100 ms
+	// is long against the getrusage resolution (1 us) and the scheduler's
+	// time slices, holds a few hundred requests even of a site that
+	// touches a megabyte per request (~1,000 a second), and lets an A/B
+	// test of 5 to 8 pairs end within 1-2 s.
+	windowNs int64
+	// settle is the share of windowNs that a window waits after a switch
+	// of strategy before its measured part starts (20%: 20 ms): the
+	// switch's warm-up (fresh mappings, the blocks of the other routing
+	// coming back) is a one-off cost of trying, not of the strategy. It is
+	// still counted in the cost of checks (windowMetrics.fullTput).
+	settle float64
+	// minWindowOps: a window lasts until the site made this many
+	// requests in its measured part (at most maxWindowStretch windowNs;
+	// a window closed with fewer is not rated). 50: two bursts of 24
+	// blocks of a site that touches a megabyte per request (~1,000
+	// requests a CPU-second, a few hundred a second on a loaded machine);
+	// more makes each of its windows under a losing challenger last
+	// seconds.
+	minWindowOps uint64
+	// tickNs is the longest the learner goroutine sleeps: it wakes at the
+	// next window's end or settle, at most tickNs later.
 	tickNs int64
-	// kickNs is the shortest time between two kicks of the learner by a
-	// full window. Each kick wakes the learner goroutine, a futex wake
-	// paid by the allocating thread; a busy site fills a 10,000-request
-	// window every few hundred microseconds, and waking the learner that
-	// often measured ~4% of a 45 ns operation's time. 2 ms bounds the
-	// wakes at 500 a second (about 0.1% of a core); a site busier than
-	// 10,000 requests in 2 ms (5M a second) gets windows of 2 ms instead,
-	// still 500 a second: learning within 10 windows takes 20 ms.
-	kickNs int64
 
 	// initialRating (1500) and eloK (32) are the standard chess values
 	// hakmem used: K = 32 moves a rating by at most 32 per game, so about
@@ -48,61 +54,72 @@ type learnSettings struct {
 	// expected score).
 	initialRating float64
 	eloK          float64
-	// epsilon is the exploration share while learning (10%): one window in
-	// ten runs a random active strategy instead of the leader.
-	epsilon float64
-	// minSamples: a window with fewer sampled allocations is not rated
-	// (its averages are noise), and a strategy counts as tried only after
-	// that many samples (50, as hakmem).
-	minSamples uint64
-	// drawMargin: a composite score within 0.5 +- drawMargin is a draw
-	// (2%: two windows of the same strategy differ by about that much on
-	// a quiet machine).
+	// confidence is the confidence an A/B test needs to adopt a
+	// challenger (95%): the one-sided sign test over its pairs rejects
+	// "it wins a pair no more often than not" at 1-confidence, looked at
+	// after every pair from minPairs (7) on. maxPairs (12) bounds a test:
+	// at 95%, 7 of 7, 8 of 9, 9 of 10 or 10 of 12 pairs won adopt, and a
+	// challenger that failed to win 3 pairs is rejected. Over all the
+	// looks, a challenger no better than the incumbent is adopted with
+	// probability 0.049, one that wins 9 pairs in 10 with 0.92
+	// (TestSignTestRule). One lost pair in 12 is tolerated and two are
+	// for a challenger far enough along: a single disturbed window (a GC,
+	// another process) does not reject a clear winner.
+	confidence float64
+	minPairs   int
+	maxPairs   int
+	// drawMargin: a pair is won only by a throughput ratio above
+	// 1 + max(drawMargin, the test's measured noise), and a challenger
+	// whose median ratio is below 1 - drawMargin is never adopted (2%:
+	// two windows of the same strategy differ by about that much on a
+	// quiet machine). Within the band the composite decides, with the same
+	// margin around 0.5.
 	drawMargin float64
-	// Composite weights (sum 1): CPU time in the allocator 40%, page
-	// faults (fresh pages mapped, the mmap proxy) 30%, memory held 30%.
-	// CPU time is what the program feels on every call, so it leads;
-	// faults are CPU time too, but paid later by the toucher and only on
-	// fresh mappings, and memory is a cost to the machine rather than to
-	// the program: together they weigh more than CPU alone, so a strategy
-	// that is a little faster but maps or holds much more loses.
+	// Composite weights (sum 1) of the tie-breaker: a pair whose
+	// throughput ratio is within the noise band is decided by the
+	// composite of sampled CPU time in the allocator (40%), page faults
+	// (fresh pages mapped, 30%) and memory held (30%), so that between two
+	// strategies the program cannot tell apart the one that maps and holds
+	// less wins. They no longer score anything else: the time in the
+	// allocator and the fresh mappings missed what a strategy costs the
+	// program afterwards (issue 15).
 	wCPU, wFaults, wMem float64
 
-	// freezeGain, freezeWindows, minLearnNs: LEARN -> FROZEN once the best
-	// strategy's cost improved by less than 1% for 3 windows in a row, every
-	// active strategy was tried, and at least minLearnNs passed. hakmem
-	// waited 180 s; 20 s (10 windows of 2 s at least) is enough for the
-	// five candidates to each get a few windows.
-	freezeGain    float64
+	// freezeWindows: degradeWindows' twin, set by the same option (kept
+	// for the policy of HAKMEM_LEARN_CONFIRM). minLearnNs: LEARN ->
+	// FROZEN not before minLearnNs since the episode began, every
+	// challenger tested (the incumbent runs meanwhile). hakmem waited
+	// 180 s; 20 s.
 	freezeWindows int
 	minLearnNs    int64
-	// degrade, degradeWindows: FROZEN -> LEARN when the cost stays more
-	// than 20% above the frozen baseline for 3 windows (one bad window is
+	// degrade, degradeWindows: FROZEN -> LEARN when the throughput stays
+	// more than 20% under the frozen baseline for 3 windows (one bad window is
 	// a GC or a burst, three are a trend).
 	degrade        float64
 	degradeWindows int
 	// shift: FROZEN -> LEARN when the window's size histogram is at total
 	// variation distance >= 0.25 from the one learned on (profile.go).
 	shift float64
-	// canaryEvery: in FROZEN, one window in canaryEvery runs the best
-	// challenger (CANARY), so 1/20 = 5% of the site's traffic, by time.
+	// canaryEvery: in FROZEN, a check (CANARY: an A/B test of the default
+	// or the best other arm against the frozen one) starts at most every
+	// canaryEvery-1 rated windows (20: 2 s of 100 ms windows).
 	canaryEvery int
-	// canaryBudget bounds what canaries cost: after a challenger lost its
-	// canary at cost ratio r (its window against the frozen one), the next
-	// canary waits until (r-1)/canaryBudget frozen windows have passed
-	// (at least canaryEvery-1, at most maxCanaryWait), so that losing
-	// canaries cost at most canaryBudget of the site's allocator time. A
-	// fixed 5% of windows on a strategy 8x as costly (a mapping per
-	// request where the per-P cache serves in 15 ns) would cost 35%; 1%
-	// keeps the check and makes its price noise. 0: no budget, every
-	// canaryEvery windows.
+	// canaryBudget bounds what checks cost: a check of an arm whose last
+	// test lost l of a window's throughput per challenger window waits
+	// 2l/canaryBudget frozen windows (a losing check runs about two
+	// challenger windows; at least canaryEvery-1, at most maxCanaryWait),
+	// so that checks cost at most canaryBudget (1%) of the site's
+	// throughput. 0: no budget, every canaryEvery windows.
 	canaryBudget float64
 }
 
+// maxWindowStretch bounds a quiet site's window: windowNs times this.
+const maxWindowStretch = 20
+
 // maxCanaryWait is the longest wait between canaries, in frozen windows:
-// one hour of 2 s windows, so that even a very costly loser is checked
+// one hour of 100 ms windows, so that even a very costly loser is checked
 // again within the hour.
-const maxCanaryWait = 1800
+const maxCanaryWait = 36000
 
 // The learning modes, learnOff, learnFrozen and learnLive, are the values
 // of HAKMEM_LEARNING (config.go).
@@ -113,19 +130,19 @@ func defaultLearnSettings() learnSettings {
 	return learnSettings{
 		mode:           learnFrozen,
 		sampleEvery:    64,
-		windowOps:      10000,
-		windowNs:       int64(2 * time.Second),
+		windowNs:       int64(100 * time.Millisecond),
+		settle:         0.2,
+		minWindowOps:   50,
 		tickNs:         int64(100 * time.Millisecond),
-		kickNs:         int64(2 * time.Millisecond),
 		initialRating:  1500,
 		eloK:           32,
-		epsilon:        0.10,
-		minSamples:     50,
+		confidence:     0.95,
+		minPairs:       7,
+		maxPairs:       12,
 		drawMargin:     0.02,
 		wCPU:           0.4,
 		wFaults:        0.3,
 		wMem:           0.3,
-		freezeGain:     0.01,
 		freezeWindows:  3,
 		minLearnNs:     int64(20 * time.Second),
 		degrade:        0.20,

@@ -12,19 +12,17 @@ import (
 )
 
 // fakeLearn installs test settings and a manual environment: a clock the
-// test moves (clk, ns), every request sampled, no exploration unless the
-// test's rnd says so, no goroutine. It forgets every site's learning state
-// and restores everything afterwards.
-func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64, rnd func() float64) {
+// test moves (clk, ns), every request sampled, the process CPU time and
+// the sites' requests from testCPU and testOps, no goroutine. It forgets
+// every site's learning state and restores everything afterwards.
+func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64) {
 	t.Helper()
 	ensureInit() // first use installs the configured settings: do it before ours
 	stopLearner()
 	oldSt, oldEnv, oldOn := learner.st.Load(), learner.env.Load(), learner.on.Load()
-	if rnd == nil {
-		rnd = func() float64 { return 0.99 } // never below epsilon: no exploration
-	}
 	learner.st.Store(&st)
-	learner.env.Store(&learnEnv{clock: clk.Load, sample: func() bool { return true }, rnd: rnd, manual: true})
+	learner.env.Store(&learnEnv{clock: clk.Load, sample: func() bool { return true }, manual: true,
+		cpu: testCPU.Load, ops: func(sid int32) uint64 { return testOps[sid].Load() }})
 	forgetLearning()
 	t.Cleanup(func() {
 		learner.on.Store(oldOn)
@@ -35,9 +33,19 @@ func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64, rnd func() flo
 	})
 }
 
+// testCPU and testOps are fakeLearn's process CPU clock and per-site
+// request counts: feed moves them, so that a window's throughput is the
+// requests it fed over their cost.
+var (
+	testCPU atomic.Int64
+	testOps [maxSites]atomic.Uint64
+)
+
 // forgetLearning drops every site's learning state and gives each site
-// that had one its default threshold back (fakeLearn, acceptLearnEnv).
+// that had one its default threshold back (fakeLearn, acceptLearnEnv), and
+// frees the tester token.
 func forgetLearning() {
+	learner.tester.Store(0)
 	for i := range learner.sites {
 		if sl := learner.sites[i].Load(); sl != nil {
 			sl.site.setThreshold(0)
@@ -53,6 +61,7 @@ func testSettings() learnSettings {
 	st.mode = learnLive
 	st.sampleEvery = 1
 	st.minLearnNs = 0
+	st.minWindowOps = 50
 	return st
 }
 
@@ -65,9 +74,13 @@ const spread = -1
 var spreadSizes = [...]int{100 << 10, 200 << 10, 400 << 10, 800 << 10}
 
 // feed records n synthetic samples of size bytes (spread: spreadSizes in
-// turn) costing ns each in sl's window, adds pages fresh pages, moves the
-// clock by a window and closes it.
+// turn) costing ns each in sl's window, as many requests of the site
+// costing as much process CPU time (the window's throughput is 1e9/ns
+// requests per CPU-second), adds pages fresh pages, moves the clock by a
+// window and closes it.
 func feed(sl *siteLearn, clk *atomic.Int64, n, size int, ns int64, pages uint64) {
+	testOps[sl.sid].Add(uint64(n))
+	testCPU.Add(int64(n) * ns)
 	sl.mu.Lock()
 	for i := range n {
 		sz := size
@@ -80,7 +93,7 @@ func feed(sl *siteLearn, clk *atomic.Int64, n, size int, ns int64, pages uint64)
 	learnMaps[sl.sid].pages.Add(pages)
 	st := learner.st.Load()
 	clk.Add(st.windowNs)
-	sl.step(clk.Load(), st, learner.env.Load().rnd)
+	sl.step(clk.Load(), st, learner.env.Load())
 }
 
 // newTestSiteLearn creates the learning state of a fresh site named name.
@@ -147,16 +160,6 @@ func TestCompositeScore(t *testing.T) {
 			t.Errorf("gameResult(%v) = %v, want %v", c.score, g, c.want)
 		}
 	}
-	// costOf: ref costs 1; double CPU and memory, equal faults (both under
-	// the floor): 0.4*2 + 0.3*1 + 0.3*2 = 1.7.
-	ref := windowMetrics{cpuNsPerOp: 100, memBytes: 1000}
-	m := windowMetrics{cpuNsPerOp: 200, memBytes: 2000}
-	if c := costOf(&ref, &ref, &st); c != 1 {
-		t.Errorf("costOf(ref) = %v", c)
-	}
-	if c := costOf(&m, &ref, &st); math.Abs(c-1.7) > 1e-12 {
-		t.Errorf("costOf = %v, want 1.7", c)
-	}
 }
 
 func TestTVD(t *testing.T) {
@@ -180,28 +183,6 @@ func TestTVD(t *testing.T) {
 	}
 	if sizeBucket(maxSmall+1) != numClasses || sizeBucket(100<<10) != int(sizeClass(100<<10)) {
 		t.Error("sizeBucket")
-	}
-}
-
-func TestRetireWeakest(t *testing.T) {
-	var ss [numStrategies]strategy
-	for i, r := range []float64{1500, 1550, 1450, 1600, 1400} {
-		ss[i].rating = r
-	}
-	// Five active: two retire, the weakest apart from the current (4,
-	// rated 1400): 2 (1450) and 0 (1500).
-	retireWeakest(ss[:], 4)
-	for i, want := range []bool{true, false, true, false, false} {
-		if ss[i].retired != want {
-			t.Errorf("strategy %d retired = %v, want %v", i, ss[i].retired, want)
-		}
-	}
-	if l := leader(ss[:]); l != 3 {
-		t.Errorf("leader = %d, want 3", l)
-	}
-	retireWeakest(ss[:], 4) // three active: one more goes, two stay
-	if !ss[1].retired || ss[3].retired || ss[4].retired {
-		t.Errorf("second retirement: %+v", ss)
 	}
 }
 
@@ -231,7 +212,7 @@ func learnToFrozenOn(t *testing.T, sl *siteLearn, clk *atomic.Int64, size int) i
 
 func TestLearnConverges(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	sl := newTestSiteLearn(t, "learn-converges", &clk)
 	if sl.cur != numStrategies-1 || sl.state != stateLearn {
 		t.Fatalf("starts on %d in %v, want the default (1 MiB) in LEARN", sl.cur, sl.state)
@@ -253,7 +234,12 @@ func TestLearnConverges(t *testing.T) {
 		}
 	}
 	if retired != 2 {
-		t.Errorf("%d retired, want 2 (the weaker half of 5)", retired)
+		t.Errorf("%d retired, want 2 (the two challengers rejected against 256 KiB)", retired)
+	}
+	// 512 KiB then 256 KiB were adopted (one test each), 128 and 64 KiB
+	// rejected.
+	if sl.transitions[trLearnAdopt] != 2 || !sl.strats[0].retired || !sl.strats[1].retired {
+		t.Errorf("adoptions %d, retired %v %v", sl.transitions[trLearnAdopt], sl.strats[0].retired, sl.strats[1].retired)
 	}
 	t.Logf("frozen after %d windows", w)
 	var b bytes.Buffer
@@ -267,42 +253,131 @@ func TestLearnMinSamplesAndTime(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
 	st.minLearnNs = int64(time.Hour)
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	sl := newTestSiteLearn(t, "learn-min", &clk)
-	// 49 samples: unrated; nothing moves, the strategy stays.
+	// 49 requests: unrated; nothing moves, the strategy stays.
 	feed(sl, &clk, 49, spread, 100, 0)
-	if sl.cur != numStrategies-1 || sl.havePrev || sl.strats[sl.cur].samples != 0 || sl.prof.unrated != 1 {
+	if sl.cur != numStrategies-1 || sl.episodeWins != 0 || sl.strats[sl.cur].samples != 0 || sl.prof.unrated != 1 {
 		t.Fatalf("an unrated window changed the state: cur %d %+v", sl.cur, sl.strats[sl.cur])
 	}
-	for range 60 {
+	for range 100 {
 		feed(sl, &clk, 100, spread, costModel(sl.cur), 0)
 	}
 	if sl.state != stateLearn {
 		t.Fatalf("froze before minLearnNs")
 	}
-	if sl.calm < st.freezeWindows {
-		t.Fatalf("calm %d: the only obstacle should be the time", sl.calm)
+	if len(sl.todo) != 0 || sl.test.on || sl.best != 2 || sl.cur != 2 {
+		t.Fatalf("todo %v, test %v, incumbent %d running %d: the only obstacle should be the time", sl.todo, sl.test.on, sl.best, sl.cur)
 	}
 }
 
-func TestLearnExplores(t *testing.T) {
-	var clk atomic.Int64
-	st := testSettings()
-	st.freezeWindows = 1000 // keep learning
-	draws := []float64{0.05, 0.0}
-	i := 0
-	fakeLearn(t, st, &clk, func() float64 { // alternately "explore" and pick the first other
-		i++
-		return draws[i%2]
-	})
-	sl := newTestSiteLearn(t, "learn-explores", &clk)
-	seen := map[int]bool{}
-	for range 40 {
-		feed(sl, &clk, 100, spread, costModel(sl.cur), 0)
-		seen[sl.cur] = true
+// TestSignTestRule: the sign test's p-values against hand-computed ones,
+// the verdicts at the edges, and the rule's error rates over all its looks
+// (the figures learnSettings.confidence states): a challenger no better
+// than the incumbent (wins a pair with probability 1/2) is adopted with
+// probability 0.049; one that wins 9 pairs in 10 with 0.92.
+func TestSignTestRule(t *testing.T) {
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-4 }
+	for _, c := range []struct {
+		k, n int
+		p    float64
+	}{{7, 7, 1.0 / 128}, {5, 5, 1.0 / 32}, {10, 12, 79.0 / 4096}, {9, 12, 299.0 / 4096}, {0, 3, 1}, {3, 3, 0.125}} {
+		if got := signP(c.k, c.n); !near(got, c.p) {
+			t.Errorf("signP(%d, %d) = %v, want %v", c.k, c.n, got, c.p)
+		}
 	}
-	if len(seen) < 2 {
-		t.Errorf("exploration never left the leader: %v", seen)
+	st := defaultLearnSettings()
+	for _, c := range []struct {
+		wins, n int
+		med     float64
+		want    int
+	}{
+		{6, 6, 1.5, verdictNone},   // 6 of 6 would do (p 0.016) but adoption waits for minPairs
+		{7, 7, 1.5, verdictAdopt},  // p 0.008
+		{7, 7, 0.97, verdictNone},  // significant, but the median is worse than 1 - drawMargin
+		{6, 7, 1.5, verdictNone},   // p 0.06; 10 of 12 still possible
+		{5, 7, 1.5, verdictNone},   // 10 of 12 still possible
+		{4, 7, 1.5, verdictReject}, // 9 of 12 at best: p 0.07
+		{0, 3, 0.5, verdictReject}, // three pairs not won
+		{1, 3, 0.5, verdictNone},
+		{10, 12, 1.2, verdictAdopt},
+		{9, 12, 1.2, verdictReject},
+	} {
+		if got := testVerdict(c.wins, c.n, c.med, &st); got != c.want {
+			t.Errorf("testVerdict(%d of %d, median %.2f) = %d, want %d", c.wins, c.n, c.med, got, c.want)
+		}
+	}
+	// The rule's adoption probability, over every sequence of pair
+	// outcomes, for a challenger that wins a pair with probability q.
+	adopt := func(q float64) float64 {
+		var walk func(wins, n int, pr float64) float64
+		walk = func(wins, n int, pr float64) float64 {
+			sum := 0.0
+			for _, w := range []int{1, 0} {
+				p := pr * q
+				if w == 0 {
+					p = pr * (1 - q)
+				}
+				switch testVerdict(wins+w, n+1, 1.5, &st) {
+				case verdictAdopt:
+					sum += p
+				case verdictNone:
+					sum += walk(wins+w, n+1, p)
+				}
+			}
+			return sum
+		}
+		return walk(0, 0, 1)
+	}
+	if a := adopt(0.5); a > 0.05 || !near(a, 0.0488) {
+		t.Errorf("no better challenger adopted with probability %.4f, want 0.0488 (<= 1 - confidence)", a)
+	}
+	if a := adopt(0.9); a < 0.9 {
+		t.Errorf("a challenger winning 9 pairs in 10 adopted with probability %.4f, want >= 0.9", a)
+	}
+	if a := adopt(0.2); a > 0.001 {
+		t.Errorf("a challenger winning 1 pair in 5 adopted with probability %.4f", a)
+	}
+}
+
+// TestLearnKeepsDefault: a challenger that is no better, or a little
+// worse, is not adopted (the default stays), and one whose throughput is
+// the same wins only through the composite (here: it maps fewer pages).
+func TestLearnKeepsDefault(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk)
+	// 300 KiB: two routings. Large (0-2) within the noise of pooled (3, 4)
+	// but 3% slower: never adopted.
+	sl := newTestSiteLearn(t, "learn-keeps-default", &clk)
+	for w := 0; sl.state != stateFrozen; w++ {
+		if w > 60 {
+			t.Fatalf("not frozen after 60 windows")
+		}
+		ns := int64(1000)
+		if sl.cur <= 2 {
+			ns = 1030 + int64(w%3)*20 // 3-7% slower
+		}
+		feed(sl, &clk, 100, 300<<10, ns, 0)
+	}
+	if sl.best != defaultArm || sl.transitions[trLearnAdopt] != 0 {
+		t.Errorf("froze on %d KiB after %d adoptions, want the default", thresholdCandidates[sl.best]>>10, sl.transitions[trLearnAdopt])
+	}
+	// The same throughput, but the default maps 100 fresh pages a window
+	// (1 fault per request) and the challenger none: the composite breaks
+	// every tie for the challenger.
+	sl2 := newTestSiteLearn(t, "learn-tie-break", &clk)
+	for w := 0; sl2.state != stateFrozen; w++ {
+		if w > 60 {
+			t.Fatalf("not frozen after 60 windows")
+		}
+		pages := uint64(0)
+		if sl2.cur > 2 {
+			pages = 100
+		}
+		feed(sl2, &clk, 100, 300<<10, 1000, pages)
+	}
+	if sl2.best > 2 || sl2.transitions[trLearnAdopt] != 1 {
+		t.Errorf("tie-break: froze on %d KiB after %d adoptions, want a large routing", thresholdCandidates[sl2.best]>>10, sl2.transitions[trLearnAdopt])
 	}
 }
 
@@ -316,75 +391,81 @@ func frozenSite(t *testing.T, name string, st learnSettings) (*siteLearn, *atomi
 func frozenSiteOn(t *testing.T, name string, st learnSettings, size int) (*siteLearn, *atomic.Int64) {
 	t.Helper()
 	clk := new(atomic.Int64)
-	fakeLearn(t, st, clk, nil)
+	fakeLearn(t, st, clk)
 	sl := newTestSiteLearn(t, name, clk)
 	learnToFrozenOn(t, sl, clk, size)
 	return sl, clk
 }
 
-func TestLearnCanary(t *testing.T) {
+// TestLearnCheck: a frozen site checks the default (a rollback check) after
+// canaryEvery-1 windows; a losing default is rejected after three pairs
+// and the frozen arm runs again; a default that has become better is
+// adopted back (rollback).
+func TestLearnCheck(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery = 4  // 3 frozen windows, then one canary
-	st.canaryBudget = 0 // and after a lost one, 3 again (TestLearnCanaryBudget)
-	sl, clk := frozenSite(t, "learn-canary", st)
-	sl.mu.Lock()
-	sl.cacheLearned = false // thresholds only here (TestLearnCachePhase for the cache)
-	sl.mu.Unlock()
+	st.canaryEvery = 4  // 3 frozen windows, then a check
+	st.canaryBudget = 0 // and after a rejected one, 3 again
+	sl, clk := frozenSite(t, "learn-check", st)
 	for w := range 3 {
 		if sl.state != stateFrozen {
 			t.Fatalf("window %d: %v, want FROZEN", w, sl.state)
 		}
 		feed(sl, clk, 100, spread, 200, 0)
 	}
-	if sl.state != stateCanary || sl.transitions[trFrozenCanary] != 1 || sl.cur == sl.best {
-		t.Fatalf("state %v, cur %d, best %d: want CANARY on a challenger", sl.state, sl.cur, sl.best)
+	if sl.state != stateCanary || sl.transitions[trFrozenCanary] != 1 || sl.cur != defaultArm || !sl.test.on {
+		t.Fatalf("state %v, cur %d, best %d: want CANARY on the default", sl.state, sl.cur, sl.best)
 	}
 	if got := sl.site.threshold.Load(); got != thresholdCandidates[sl.cur] {
-		t.Fatalf("canary threshold %d not published", got)
+		t.Fatalf("check threshold %d not published", got)
 	}
-	ch := sl.cur
-	before := sl.strats[ch].losses
-	feed(sl, clk, 100, spread, 1000, 0) // the challenger is worse
-	if sl.state != stateFrozen || sl.cur != 2 || sl.transitions[trCanaryFrozen] != 1 || sl.strats[ch].losses != before+1 {
-		t.Fatalf("after a losing canary: %v cur %d %+v", sl.state, sl.cur, sl.strats[ch])
+	losses := sl.strats[defaultArm].losses
+	for w := 0; sl.state == stateCanary; w++ {
+		if w > 6 {
+			t.Fatal("a losing check still runs after 3 pairs")
+		}
+		feed(sl, clk, 100, spread, costModel(sl.cur), 0) // the default: 800 ns against 200
 	}
-	for range 3 {
-		feed(sl, clk, 100, spread, 200, 0)
+	if sl.state != stateFrozen || sl.cur != 2 || sl.transitions[trCanaryFrozen] != 1 || sl.strats[defaultArm].losses != losses+3 {
+		t.Fatalf("after a losing check: %v cur %d %+v", sl.state, sl.cur, sl.strats[defaultArm])
 	}
-	if sl.state != stateCanary {
-		t.Fatalf("no second canary: %v", sl.state)
+	// The workload changed where the histogram cannot see it: the default
+	// now costs 100 ns, the frozen 256 KiB 200.
+	for w := 0; sl.transitions[trRollback] == 0; w++ {
+		if w > 30 {
+			t.Fatalf("no rollback after 30 windows: %v", sl.state)
+		}
+		ns := int64(200)
+		if sl.cur == defaultArm {
+			ns = 100
+		}
+		feed(sl, clk, 100, spread, ns, 0)
 	}
-	ch = sl.cur
-	feed(sl, clk, 100, spread, 20, 0) // the challenger is much better
-	if sl.state != stateFrozen || sl.cur != ch || sl.best != ch || sl.transitions[trCanaryAdopt] != 1 {
-		t.Fatalf("after a winning canary: %v cur %d best %d (challenger %d)", sl.state, sl.cur, sl.best, ch)
-	}
-	if got := sl.site.threshold.Load(); got != thresholdCandidates[ch] {
-		t.Fatalf("adopted threshold %d not published", got)
+	if sl.state != stateFrozen || sl.best != defaultArm || sl.site.threshold.Load() != maxSmall {
+		t.Fatalf("after the rollback: %v best %d threshold %d", sl.state, sl.best, sl.site.threshold.Load())
 	}
 }
 
 func TestLearnDegradation(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery = 0 // no canary in the way
+	st.canaryEvery = 0 // no check in the way
 	sl, clk := frozenSite(t, "learn-degrade", st)
 	for range st.degradeWindows {
 		feed(sl, clk, 100, spread, 200, 0) // the baseline: their mean
 	}
-	if !sl.haveBaseline || sl.baseline.cpuNsPerOp != 200 {
-		t.Fatalf("baseline %+v after %d windows", sl.baseline, st.degradeWindows)
+	if sl.baseline != 5e6 {
+		t.Fatalf("baseline %v after %d windows, want 5e6 requests per CPU-second", sl.baseline, st.degradeWindows)
 	}
-	// Costs 1.25x on CPU: 0.4*1.25 + 0.6 = 1.1, under 1.2; then 2x (1.4)
-	// twice, a normal window (the count restarts), then 2x three times.
-	for i, ns := range []int64{250, 400, 400, 200, 400, 400} {
+	// 1.2x the time (throughput 0.83x): not degraded; 1.5x twice, a normal
+	// window (the count restarts), then 1.5x three times.
+	for i, ns := range []int64{240, 300, 300, 200, 300, 300} {
 		feed(sl, clk, 100, spread, ns, 0)
 		if sl.state != stateFrozen {
 			t.Fatalf("window %d left FROZEN early", i)
 		}
 	}
-	feed(sl, clk, 100, spread, 400, 0)
-	if sl.state != stateLearn || sl.transitions[trDegraded] != 1 {
-		t.Fatalf("after 3 degraded windows: %v", sl.state)
+	feed(sl, clk, 100, spread, 300, 0)
+	if sl.state != stateLearn || sl.transitions[trDegraded] != 1 || sl.best != 2 {
+		t.Fatalf("after 3 degraded windows: %v, incumbent %d", sl.state, sl.best)
 	}
 }
 
@@ -404,8 +485,10 @@ func TestLearnShift(t *testing.T) {
 			sl.prof.record(size, uintptr(size), 200)
 		}
 		sl.mu.Unlock()
+		testOps[sl.sid].Add(1000)
+		testCPU.Add(1000 * 200)
 		clk.Add(st.windowNs)
-		sl.step(clk.Load(), learner.st.Load(), learner.env.Load().rnd)
+		sl.step(clk.Load(), learner.st.Load(), learner.env.Load())
 	}
 	mixed(200)
 	if sl.state != stateFrozen {
@@ -421,44 +504,92 @@ func TestLearnShift(t *testing.T) {
 		t.Fatalf("TVD 0.3: %v", sl.state)
 	}
 	// The window that showed the shift is the new episode's first: it ran
-	// the frozen arm on the new sizes (300 and 900 KiB). Three routings of
-	// those exist (64 to 256 KiB: both large; 512 KiB: 300 KiB pooled;
-	// 1 MiB: both pooled): two more windows try the other two, and nothing
-	// else is tried.
-	if sl.strats[sl.best].epWindows != 1 {
-		t.Fatalf("the frozen arm has %d windows in the new episode, want 1 (the shift window)", sl.strats[sl.best].epWindows)
+	// the frozen arm (the incumbent) on the new sizes (300 and 900 KiB).
+	// Three routings of those exist (64 to 256 KiB: both large; 512 KiB:
+	// 300 KiB pooled; 1 MiB: both pooled): after one more window the two
+	// others are listed as challengers, nearest first, and the first test
+	// starts.
+	if sl.strats[sl.best].epWindows != 1 || sl.best != 2 {
+		t.Fatalf("the frozen arm has %d windows in the new episode, want 1 (the shift window); incumbent %d", sl.strats[sl.best].epWindows, sl.best)
 	}
-	var tried []int
-	for range 2 {
-		tried = append(tried, sl.cur)
-		feed(sl, clk, 100, 900<<10, 200, 0)
-	}
-	if !sl.allTried(1) || equivalent(tried[0], tried[1], &sl.episodeHist) {
-		t.Errorf("after the shift: tried %v; all tried %v", tried, sl.allTried(1))
+	feed(sl, clk, 100, 900<<10, 200, 0)
+	if !sl.test.on || sl.test.arm != 3 || sl.cur != 3 || len(sl.todo) != 1 || sl.todo[0] != 4 {
+		t.Errorf("after the shift: test %v of %d, todo %v", sl.test.on, sl.test.arm, sl.todo)
 	}
 }
 
-func TestLearnWindowDue(t *testing.T) {
+// TestLearnWindowMeasure: the learner goroutine's rule (learnStepAll, not
+// forced): a window closes windowNs after its measured part began, once
+// the site made minWindowOps requests (or after maxWindowStretch
+// windowNs); after a switch of strategy the measured part starts settle x
+// windowNs after the window; a window's throughput is its requests over
+// the process CPU time of its measured part.
+func TestLearnWindowMeasure(t *testing.T) {
+	var clk atomic.Int64
 	st := testSettings()
-	st.windowOps = 100
-	var p profile
-	if p.due(st.windowNs-1, &st) {
-		t.Error("due before 2 s and 100 ops")
+	st.minWindowOps = 100
+	fakeLearn(t, st, &clk)
+	env := *learner.env.Load()
+	env.manual = false // the goroutine's rule; learning is not live, so none starts
+	learner.env.Store(&env)
+	sl := newTestSiteLearn(t, "learn-window-measure", &clk)
+	closed := func() uint64 {
+		sl.mu.Lock()
+		defer sl.mu.Unlock()
+		return sl.prof.windows
 	}
-	if p.due(st.windowNs, &st) {
-		t.Error("due at 2 s with no sample: a quiet window stretches")
+	if !sl.win.measuring {
+		t.Fatal("the first window does not measure from its start")
 	}
-	for range 50 {
-		p.record(100<<10, 100<<10, 1)
+	testOps[sl.sid].Add(50)
+	testCPU.Add(1e6)
+	clk.Add(st.windowNs)
+	// 50 requests of 100 in a window: the learner comes back when the
+	// other 50 should be there, a window later.
+	if next := learnStepAll(false); closed() != 0 || next != clk.Load()+st.windowNs {
+		t.Fatalf("windows %d, next event %d: want none closed, the next at +windowNs", closed(), next-clk.Load())
 	}
-	if p.due(st.windowNs-1, &st) || !p.due(st.windowNs, &st) {
-		t.Error("with 50 samples: not due at 2 s exactly")
+	testOps[sl.sid].Add(49)
+	// 99 of 100 after 1.1 windows: the last one is due in 1/99 of that.
+	clk.Add(st.windowNs / 10)
+	if next := learnStepAll(false); closed() != 0 || next != clk.Load()+(st.windowNs*11/10)/99 {
+		t.Fatalf("closed with 99 requests of 100, or next event %d, want %d", next-clk.Load(), (st.windowNs*11/10)/99)
 	}
-	for range 50 {
-		p.record(100<<10, 100<<10, 1)
+	testOps[sl.sid].Add(1)
+	if next := learnStepAll(false); closed() != 1 || next != clk.Load()+st.windowNs {
+		t.Fatalf("windows %d, next event %d: want 1 closed, the next at +windowNs", closed(), next-clk.Load())
 	}
-	if !p.due(0, &st) {
-		t.Error("not due at 100 ops")
+	// A quiet site: closed unrated after maxWindowStretch windows.
+	clk.Add(maxWindowStretch * st.windowNs)
+	learnStepAll(false)
+	if closed() != 2 || sl.prof.unrated != 1 {
+		t.Fatalf("windows %d, unrated %d: want a stretched window closed unrated", closed(), sl.prof.unrated)
+	}
+	// A switch: the measured part waits for the settle time.
+	sl.mu.Lock()
+	sl.cur = 0
+	sl.beginWindow(clk.Load(), true, &st, &env)
+	sl.mu.Unlock()
+	settle := int64(float64(st.windowNs) * st.settle)
+	testOps[sl.sid].Add(1000) // the settle's requests do not count
+	testCPU.Add(1e6)
+	if next := learnStepAll(false); sl.win.measuring || next != clk.Load()+settle {
+		t.Fatalf("measuring %v during the settle; next event %d, want %d", sl.win.measuring, next-clk.Load(), settle)
+	}
+	clk.Add(settle)
+	learnStepAll(false)
+	if !sl.win.measuring {
+		t.Fatal("not measuring after the settle")
+	}
+	testOps[sl.sid].Add(500)
+	testCPU.Add(1e6) // 500 requests in 1 ms: 500,000 a CPU-second
+	clk.Add(st.windowNs)
+	sl.mu.Lock()
+	var m windowMetrics
+	sl.measure(&m, &env, &st)
+	sl.mu.Unlock()
+	if m.siteOps != 500 || m.tput != 5e5 || m.fullTput != 1500/2e-3 {
+		t.Errorf("measured %d requests, %v a CPU-second (whole window %v); want 500, 5e5, 7.5e5", m.siteOps, m.tput, m.fullTput)
 	}
 }
 
@@ -467,7 +598,7 @@ func TestLearnWindowDue(t *testing.T) {
 // published threshold routes the next request.
 func TestLearnSiteAlloc(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	learner.on.Store(true)
 	s := NewSite("learn-site-alloc")
 	s.setThreshold(64 << 10) // 200 KiB is large
@@ -520,11 +651,13 @@ func TestLearnSiteAlloc(t *testing.T) {
 func TestLearnerGoroutine(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.windowOps = 10
+	st.minWindowOps, st.windowNs = 10, int64(time.Millisecond)
 	st.tickNs = int64(time.Millisecond)
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.manual = false
+	env.clock = func() int64 { return clk.Add(int64(time.Millisecond)) } // time moves: windows close
+	env.ops, env.cpu = nil, nil                                          // the site's real requests
 	learner.env.Store(&env)
 	learner.on.Store(true)
 	s := NewSite("learn-goroutine")
@@ -683,32 +816,32 @@ func siteJSON(t *testing.T, doc string) string {
 }
 
 // TestLearnEndToEnd runs a site through Site.Alloc and Free only, with an
-// injected clock on which a pooled 300 KiB request costs 20 us and a large
-// one 2 us: the learner must leave the default (1 MiB, all pooled) for a
-// threshold below 300 KiB and freeze there.
+// injected process CPU clock on which a pooled 300 KiB request costs 20 us
+// and a large one 2 us (the site's requests are the real per-P counts):
+// the learner must leave the default (1 MiB, all pooled) for a threshold
+// below 300 KiB and freeze there.
 func TestLearnEndToEnd(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.windowOps = 100
-	fakeLearn(t, st, &clk, nil)
+	st.windowNs = 100_000 // 100 requests of 1 us on the learner clock
+	fakeLearn(t, st, &clk)
 	s := NewSite("learn-end-to-end")
 	const size = 300 << 10
 	env := *learner.env.Load()
-	// Every read of the clock moves it by the cost of a request under the
-	// threshold in force: t1 - t0 around an allocation is that cost.
-	env.clock = func() int64 {
-		if routedLarge(size, s.sid()) {
-			return clk.Add(2000)
-		}
-		return clk.Add(20000)
-	}
+	env.ops = nil // the per-P site counters
 	learner.env.Store(&env)
 	learner.on.Store(true)
 	for i := 0; ; i++ {
 		if i == 20000 {
 			t.Fatalf("no freeze after %d requests", i)
 		}
+		cost := int64(20000)
+		if routedLarge(size, s.sid()) {
+			cost = 2000
+		}
 		Free(s.Alloc(size))
+		testCPU.Add(cost)
+		clk.Add(1000)
 		learnStepAll(false)
 		if sl := learner.sites[s.id].Load(); sl != nil && sl.state == stateFrozen {
 			if got := s.threshold.Load(); got >= size {
@@ -757,9 +890,9 @@ func TestLearnModes(t *testing.T) {
 func TestLearnConcurrent(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.windowOps = 64
+	st.minWindowOps, st.windowNs = 64, 5000
 	st.tickNs = int64(time.Millisecond)
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.manual = false
 	env.clock = func() int64 { return clk.Add(1000) }
@@ -803,7 +936,7 @@ func TestLearnConcurrent(t *testing.T) {
 // TestLeaderboard: the exported leaderboard of a site frozen on 256 KiB.
 func TestLeaderboard(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	if lb := Leaderboard(); len(lb) != 0 {
 		t.Fatalf("no learning site yet, got %+v", lb)
 	}
@@ -855,7 +988,7 @@ func TestLeaderboard(t *testing.T) {
 // away from the site, and SetThreshold(0) gives the learned choice back.
 func TestSiteSetThreshold(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	learner.on.Store(true)
 	s := NewSite("site-set-threshold")
 	t.Cleanup(func() { _ = s.SetThreshold(0) })
@@ -940,12 +1073,12 @@ func TestEquivalent(t *testing.T) {
 }
 
 // TestLearnEquivalentShare: on one request size only two routings exist;
-// LEARN covers both in two windows, the losing routing's untried
-// equivalents share its rating (none of them leads), and the site freezes
-// on the winning routing within 2 + freezeWindows windows.
+// LEARN tests one representative of the other routing (256 KiB stands for
+// 64 to 256 KiB), rejects it after three pairs, and freezes on the
+// default; the representative's equivalents never run.
 func TestLearnEquivalentShare(t *testing.T) {
 	var clk atomic.Int64
-	fakeLearn(t, testSettings(), &clk, nil)
+	fakeLearn(t, testSettings(), &clk)
 	sl := newTestSiteLearn(t, "learn-equivalent", &clk)
 	// 300 KiB: large (indexes 0-2) costs 2,000 ns, pooled (3, 4) 200 ns.
 	cost := func(i int) int64 {
@@ -956,52 +1089,50 @@ func TestLearnEquivalentShare(t *testing.T) {
 	}
 	w := 0
 	for sl.state != stateFrozen {
-		if w++; w > 2+learner.st.Load().freezeWindows {
+		if w++; w > 2+2*3+1 {
 			t.Fatalf("not frozen after %d windows: %+v", w-1, sl.strats)
 		}
 		feed(sl, &clk, 100, 300<<10, cost(sl.cur), 0)
 	}
-	if sl.best < 3 {
-		t.Errorf("froze on %d KiB, a large routing", thresholdCandidates[sl.best]>>10)
+	if sl.best != defaultArm || sl.strats[2].losses != 3 || !sl.strats[2].retired {
+		t.Errorf("froze on %d KiB; 256 KiB %+v", thresholdCandidates[sl.best]>>10, sl.strats[2])
 	}
-	for i := range 3 {
-		if sl.strats[i].rating >= sl.strats[sl.best].rating {
-			t.Errorf("large strategy %d rated %.1f, frozen %.1f", i, sl.strats[i].rating, sl.strats[sl.best].rating)
+	for _, i := range []int{0, 1, 3} {
+		if sl.strats[i].samples != 0 {
+			t.Errorf("strategy %d ran: %+v", i, sl.strats[i])
 		}
-	}
-	if sl.strats[0].rating != sl.strats[1].rating || sl.strats[1].rating != sl.strats[2].rating {
-		t.Errorf("equivalents rated apart: %.1f %.1f %.1f", sl.strats[0].rating, sl.strats[1].rating, sl.strats[2].rating)
 	}
 }
 
-// TestLearnCanaryBudget: after a lost canary the next waits (r-1)/budget
-// frozen windows; with every active strategy equivalent to the frozen one
-// there is no canary at all.
-func TestLearnCanaryBudget(t *testing.T) {
+// TestLearnCheckBudget: checks of a challenger that lost l of a window's
+// throughput per challenger window wait 2l/budget frozen windows, the
+// first by the loss LEARN measured; with no arm acting differently from
+// the frozen one there is no check at all.
+func TestLearnCheckBudget(t *testing.T) {
 	st := testSettings()
 	st.canaryEvery, st.canaryBudget = 4, 0.1
-	if w := canaryWait(1.05, &st); w != 3 {
-		t.Errorf("canaryWait(1.05) = %d, want canaryEvery-1 = 3", w)
+	if w := checkWaitFor(0.01, &st); w != 3 {
+		t.Errorf("checkWaitFor(0.01) = %d, want canaryEvery-1 = 3", w)
 	}
-	if w := canaryWait(2.6, &st); w != 16 {
-		t.Errorf("canaryWait(2.6) = %d, want ceil(1.6/0.1) = 16", w)
+	if w := checkWaitFor(0.8, &st); w != 16 {
+		t.Errorf("checkWaitFor(0.8) = %d, want ceil(1.6/0.1) = 16", w)
 	}
-	if w := canaryWait(1e9, &st); w != maxCanaryWait {
-		t.Errorf("canaryWait(1e9) = %d, want %d", w, maxCanaryWait)
+	if w := checkWaitFor(1e9, &st); w != maxCanaryWait {
+		t.Errorf("checkWaitFor(1e9) = %d, want %d", w, maxCanaryWait)
 	}
-	// The first canary waits by the cost ratio LEARN measured: the
-	// challenger's smoothed cost over the frozen arm's.
-	sl, clk := frozenSite(t, "learn-canary-budget", st)
+	// Frozen on 256 KiB (200 ns); the first check is of the default, which
+	// lost its LEARN test at 800 ns against 500 (512 KiB, the incumbent
+	// then): 0.375 of a window per challenger window.
+	sl, clk := frozenSite(t, "learn-check-budget", st)
 	sl.mu.Lock()
-	d, ch := sl.challenger()
-	r := sl.strats[ch].cost / sl.strats[sl.best].cost
-	wait := sl.canaryWait
+	d, ch := sl.checkChallenger()
+	lost, wait := sl.lostPerWin[d][ch], sl.checkWait
 	sl.mu.Unlock()
-	if d != dimThreshold || r <= 1 || wait != canaryWait(r, &st) {
-		t.Fatalf("first canary: challenger %d (dim %d) at ratio %.2f, wait %d, want %d", ch, d, r, wait, canaryWait(r, &st))
+	if d != dimThreshold || ch != defaultArm || wait != checkWaitFor(lost, &st) || math.Abs(lost-0.375) > 1e-9 {
+		t.Fatalf("first check: challenger %d (dim %d), lost %.3f, wait %d, want the default, 0.375, %d", ch, d, lost, wait, checkWaitFor(lost, &st))
 	}
 	sl.mu.Lock()
-	sl.canaryWait = 0 // from here on: canaryEvery, then the budget after a loss
+	sl.checkWait = 0 // from here on: canaryEvery, then the budget after a loss
 	sl.mu.Unlock()
 	for range 3 {
 		feed(sl, clk, 100, spread, 200, 0)
@@ -1009,32 +1140,40 @@ func TestLearnCanaryBudget(t *testing.T) {
 	if sl.state != stateCanary {
 		t.Fatalf("%v, want CANARY", sl.state)
 	}
-	// The challenger costs 5x on CPU: the composite r = 0.4*5 + 0.6 = 2.6,
-	// the CPU ratio 5: the wait counts the worse, ceil(4/0.1) = 40.
-	feed(sl, clk, 100, spread, 1000, 0)
-	for w := 1; w <= 40; w++ {
+	// The default costs 4x: each of its windows loses 0.75 of a window:
+	// the next check waits ceil(2 x 0.75 / 0.1) = 15 windows.
+	for sl.state == stateCanary {
+		ns := int64(200)
+		if sl.cur == defaultArm {
+			ns = 800
+		}
+		feed(sl, clk, 100, spread, ns, 0)
+	}
+	if sl.checkWait != 15 {
+		t.Fatalf("after a lost check: wait %d, want 15", sl.checkWait)
+	}
+	for w := 1; w <= 15; w++ {
 		if sl.state != stateFrozen {
-			t.Fatalf("frozen window %d: %v, want FROZEN until 40", w, sl.state)
+			t.Fatalf("frozen window %d: %v, want FROZEN until 15", w, sl.state)
 		}
 		feed(sl, clk, 100, spread, 200, 0)
 	}
 	if sl.state != stateCanary {
-		t.Fatalf("after 40 frozen windows: %v, want CANARY", sl.state)
+		t.Fatalf("after 15 frozen windows: %v, want CANARY", sl.state)
 	}
 
-	// One size, and the only strategy routing it differently is retired:
-	// every active strategy is equivalent to the frozen one.
-	sl2 := newTestSiteLearn(t, "learn-canary-none", clk)
+	// One size, and every strategy routes it alike but the frozen one's
+	// class: no arm acts differently, no check.
+	sl2 := newTestSiteLearn(t, "learn-check-none", clk)
 	sl2.mu.Lock()
-	sl2.strats[0].retired = true
 	sl2.freeze(4, int(cacheDefault))
 	sl2.signature = sizeHist{}
-	sl2.signature[sizeBucket(100<<10)] = 1
+	sl2.signature[sizeBucket(2<<20)] = 1 // above maxSmall: every threshold routes it alike
 	sl2.mu.Unlock()
 	for w := range 10 {
-		feed(sl2, clk, 100, 100<<10, 200, 0)
+		feed(sl2, clk, 100, 2<<20, 200, 0)
 		if sl2.state != stateFrozen {
-			t.Fatalf("window %d: %v, want FROZEN (no challenger that routes differently)", w, sl2.state)
+			t.Fatalf("window %d: %v, want FROZEN (no challenger that acts differently)", w, sl2.state)
 		}
 	}
 }
@@ -1048,7 +1187,7 @@ func TestLearnCachePhase(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
 	st.canaryBudget = 0 // canaries every canaryEvery windows
-	fakeLearn(t, st, &clk, nil)
+	fakeLearn(t, st, &clk)
 	sl := newTestSiteLearn(t, "learn-cache-phase", &clk)
 	t.Cleanup(func() { setSiteCachePolicy(sl.sid, cacheDefault) })
 	cost := func() int64 { return []int64{500, 900, 100}[sl.ccur] } // hold is cheapest
@@ -1061,8 +1200,8 @@ func TestLearnCachePhase(t *testing.T) {
 	}
 	churn(sl.sid)
 	for w := 1; sl.state != stateFrozen; w++ {
-		if w > 20 {
-			t.Fatalf("not frozen after 20 windows: phase %d, %+v", sl.phase, sl.carms)
+		if w > 60 {
+			t.Fatalf("not frozen after 60 windows: phase %d, %+v", sl.phase, sl.carms)
 		}
 		feed(sl, &clk, 100, 2<<20, cost(), 0)
 	}
@@ -1072,16 +1211,25 @@ func TestLearnCachePhase(t *testing.T) {
 	if p := cachePolicy(siteCachePol[sl.sid].Load()); p != cacheHold {
 		t.Errorf("published policy %s, want hold", cachePolicyNames[p])
 	}
-	// A canary may run a cache policy now (it is the only dimension with
-	// a challenger: every threshold routes 2 MiB alike).
+	// A check may run a cache policy now (the only dimension with a
+	// challenger: every threshold routes 2 MiB alike): the default policy
+	// first, a rollback check.
 	st2 := *learner.st.Load()
 	st2.canaryEvery = 2
 	learner.st.Store(&st2)
+	sl.mu.Lock()
+	sl.checkWait = 0 // canaryEvery-1 from here on
+	sl.mu.Unlock()
 	feed(sl, &clk, 100, 2<<20, cost(), 0)
-	if sl.state != stateCanary || sl.canaryDim != dimCache || sl.ccur == sl.cbest || sl.cur != sl.best {
-		t.Fatalf("canary: %v dim %d, cache %d (frozen %d)", sl.state, sl.canaryDim, sl.ccur, sl.cbest)
+	if sl.state != stateCanary || sl.test.dim != dimCache || sl.ccur == sl.cbest || sl.cur != sl.best {
+		t.Fatalf("check: %v dim %d, cache %d (frozen %d)", sl.state, sl.test.dim, sl.ccur, sl.cbest)
 	}
-	feed(sl, &clk, 100, 2<<20, cost(), 0) // the challenger costs more: back to hold
+	for w := 0; sl.state == stateCanary; w++ { // the challenger costs more: back to hold
+		if w > 6 {
+			t.Fatal("a losing check still runs after 3 pairs")
+		}
+		feed(sl, &clk, 100, 2<<20, cost(), 0)
+	}
 	if sl.state != stateFrozen || sl.ccur != int(cacheHold) {
 		t.Fatalf("after the canary: %v on %s", sl.state, cachePolicyNames[sl.ccur])
 	}
@@ -1124,8 +1272,8 @@ func TestLearnCachePhase(t *testing.T) {
 func TestLearnHitCounters(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.sampleEvery, st.windowOps = 4, 1<<40
-	fakeLearn(t, st, &clk, nil)
+	st.sampleEvery = 4
+	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.every, env.sample = 4, nil
 	learner.env.Store(&env)
@@ -1212,5 +1360,160 @@ func TestHitWeight(t *testing.T) {
 	}
 	if n, d := p.pending(&st); n != 0 || d != 0 {
 		t.Errorf("next window starts with %d samples, %d draws", n, d)
+	}
+}
+
+// TestLearnPrune: with the default the incumbent and 512 KiB rejected,
+// the thresholds beyond it (256, 128, 64 KiB) are dropped untested; the
+// site freezes on the default after one test.
+func TestLearnPrune(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk)
+	sl := newTestSiteLearn(t, "learn-prune", &clk)
+	for w := 0; sl.state != stateFrozen; w++ {
+		if w > 2+7 {
+			t.Fatalf("not frozen after %d windows: todo %v", w, sl.todo)
+		}
+		ns := int64(200)
+		if sl.cur != defaultArm {
+			ns = 400
+		}
+		feed(sl, &clk, 100, spread, ns, 0)
+	}
+	if sl.best != defaultArm || sl.strats[3].losses != 3 {
+		t.Fatalf("frozen on %d; 512 KiB %+v", sl.best, sl.strats[3])
+	}
+	for i := range 3 {
+		if sl.strats[i].samples != 0 || !sl.strats[i].retired {
+			t.Errorf("threshold %d KiB: %+v, want pruned untested", thresholdCandidates[i]>>10, sl.strats[i])
+		}
+	}
+}
+
+// TestLearnOneTester: the throughput is the process's, so only one site
+// runs an A/B test at a time: a second site in LEARN runs its incumbent
+// until the first one's test ends, then tests.
+func TestLearnOneTester(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk)
+	a := newTestSiteLearn(t, "learn-one-tester-a", &clk)
+	b := newTestSiteLearn(t, "learn-one-tester-b", &clk)
+	for range 2 {
+		feed(a, &clk, 100, 300<<10, 200, 0)
+		feed(b, &clk, 100, 300<<10, 200, 0)
+	}
+	if !a.test.on || b.test.on || b.cur != defaultArm || learner.tester.Load() != a.sid+1 {
+		t.Fatalf("a testing %v, b testing %v (running %d), token %d", a.test.on, b.test.on, b.cur, learner.tester.Load())
+	}
+	for w := 0; a.test.on; w++ {
+		if w > 30 {
+			t.Fatal("a's test never ended")
+		}
+		ns := int64(200)
+		if a.cur != defaultArm {
+			ns = 1000 // a's challenger loses
+		}
+		feed(a, &clk, 100, 300<<10, ns, 0)
+		if !a.test.on {
+			break
+		}
+		feed(b, &clk, 100, 300<<10, 200, 0)
+		if b.test.on || b.cur != defaultArm {
+			t.Fatal("b tested while a held the token")
+		}
+	}
+	feed(b, &clk, 100, 300<<10, 200, 0)
+	if !b.test.on || learner.tester.Load() != b.sid+1 {
+		t.Fatalf("b did not take the token after a's test: testing %v, token %d", b.test.on, learner.tester.Load())
+	}
+}
+
+// TestLearnRecall: a site whose sizes go back to a distribution it froze
+// on before takes that choice again at once (FROZEN -> FROZEN recalled),
+// without relearning; a distribution never seen is learned.
+func TestLearnRecall(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery = 0 // no check in the way
+	sl, clk := frozenSiteOn(t, "learn-recall", st, 300<<10)
+	if sl.best != 2 {
+		t.Fatalf("frozen on %d, want 2 (256 KiB: 300 KiB large)", sl.best)
+	}
+	// 900 KiB: every threshold but the default sends it large; large costs
+	// 200 ns and pooled 2,000 here, so the incumbent (256 KiB) stays.
+	cost900 := func() int64 {
+		if sl.cur == defaultArm {
+			return 2000
+		}
+		return 200
+	}
+	for w := 0; sl.state != stateFrozen || sl.transitions[trShifted] == 0; w++ {
+		if w > 30 {
+			t.Fatalf("900 KiB not learned after 30 windows: %v", sl.state)
+		}
+		feed(sl, clk, 100, 900<<10, cost900(), 0)
+	}
+	learned := sl.transitions[trLearnFrozen]
+	feed(sl, clk, 100, 300<<10, costModel(sl.cur), 0) // back to 300 KiB
+	if sl.state != stateFrozen || sl.transitions[trRecalled] != 1 || sl.transitions[trShifted] != 1 || sl.best != 2 {
+		t.Fatalf("back to 300 KiB: %v on %d, transitions %v", sl.state, sl.best, sl.transitions)
+	}
+	feed(sl, clk, 100, 900<<10, cost900(), 0) // and to 900 KiB again
+	if sl.state != stateFrozen || sl.transitions[trRecalled] != 2 || sl.transitions[trLearnFrozen] != learned {
+		t.Fatalf("back to 900 KiB: %v, transitions %v", sl.state, sl.transitions)
+	}
+}
+
+// TestSiteSetBigCachePolicy: SetBigCachePolicy validates, sets the
+// site's policy, keeps the learner away from the site, and SetThreshold(0)
+// gives the site back.
+func TestSiteSetBigCachePolicy(t *testing.T) {
+	var clk atomic.Int64
+	fakeLearn(t, testSettings(), &clk)
+	s := NewSite("site-set-bigcache-policy")
+	t.Cleanup(func() { _ = s.SetThreshold(0) })
+	if err := s.SetBigCachePolicy("huge"); err == nil || !strings.Contains(err.Error(), "site-set-bigcache-policy") {
+		t.Errorf("SetBigCachePolicy(huge) = %v, want an error naming the site", err)
+	}
+	sl := learnSite(s, s.id, clk.Load(), learner.st.Load(), learner.env.Load())
+	if err := s.SetBigCachePolicy("hold"); err != nil {
+		t.Fatal(err)
+	}
+	if cachePolicy(siteCachePol[s.id].Load()) != cacheHold || !s.fixed.Load() {
+		t.Fatalf("policy %d, fixed %v", siteCachePol[s.id].Load(), s.fixed.Load())
+	}
+	sl.mu.Lock()
+	sl.ccur = int(cacheLean)
+	sl.publish(learnLive) // a fixed site: nothing published
+	sl.mu.Unlock()
+	if cachePolicy(siteCachePol[s.id].Load()) != cacheHold {
+		t.Fatal("the learner published over a fixed policy")
+	}
+	if err := s.SetThreshold(0); err != nil || cachePolicy(siteCachePol[s.id].Load()) != cacheLean || s.fixed.Load() {
+		t.Fatalf("given back: %v, policy %d (want the learned lean), fixed %v", err, siteCachePol[s.id].Load(), s.fixed.Load())
+	}
+}
+
+// TestLearnDegradationOtherTester: while another site runs a test, a
+// frozen site's windows count neither for its baseline nor as degraded.
+func TestLearnDegradationOtherTester(t *testing.T) {
+	st := testSettings()
+	st.canaryEvery = 0 // no check in the way
+	sl, clk := frozenSite(t, "learn-degrade-other", st)
+	for range st.degradeWindows {
+		feed(sl, clk, 100, spread, 200, 0)
+	}
+	learner.tester.Store(sl.sid + 2) // another site's test
+	for range 5 {
+		feed(sl, clk, 100, spread, 1000, 0) // 5x slower: the other site's challenger
+	}
+	if sl.state != stateFrozen || sl.degraded != 0 {
+		t.Fatalf("degraded by another site's test: %v, %d windows", sl.state, sl.degraded)
+	}
+	learner.tester.Store(0)
+	for range st.degradeWindows {
+		feed(sl, clk, 100, spread, 1000, 0)
+	}
+	if sl.state != stateLearn {
+		t.Fatalf("not degraded once the other test ended: %v", sl.state)
 	}
 }

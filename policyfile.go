@@ -110,15 +110,7 @@ func SavePolicy(w io.Writer) error {
 		}
 		sl.mu.Lock()
 		ps := policySite{Name: sl.site.Name(), State: sl.state.String()}
-		run, crun := sl.best, sl.cbest
-		if sl.state == stateLearn {
-			run, crun = sl.cur, sl.ccur
-			if sl.phase == dimThreshold {
-				run = leader(sl.strats[:])
-			} else {
-				crun = leader(sl.carms[:])
-			}
-		}
+		run, crun := sl.best, sl.cbest // in LEARN, the incumbent: what every challenger must beat
 		ps.Threshold = uint64(thresholdCandidates[run])
 		ps.BigCache, ps.CacheLearned = cachePolicyNames[crun], sl.cacheLearned
 		rec := func(s *strategy) policyStrategy {

@@ -101,6 +101,13 @@ type windowMetrics struct {
 	// proxy: pooled blocks in per-P caches cannot be told apart by site.
 	memBytes float64
 	hist     sizeHist // sampled requests per size bucket
+
+	// The score (lifecycle.go): the site's requests per CPU-second of the
+	// process over the window's measured part (tput; siteOps requests),
+	// and over the whole window, the settle after a switch included
+	// (fullTput: what the window cost).
+	tput, fullTput float64
+	siteOps        uint64
 }
 
 // add sums m's per-operation measures into w (for a mean of windows).
@@ -152,7 +159,7 @@ type profile struct {
 	hitHist0  sizeHist    // hits.hist at the window start
 
 	start   int64    // window start, ns on the learner clock
-	samples uint64   // sampled requests in the window, a counted pooled hit hitWeight times (minSamples)
+	samples uint64   // sampled requests in the window, a counted pooled hit hitWeight times
 	draws   uint64   // samples drawn, a counted hit once: the histogram's evidence (the noise bound)
 	cpuNs   int64    // their summed time in the allocator, ns
 	waste   uint64   // their summed rounding waste, bytes
@@ -168,7 +175,7 @@ type profile struct {
 	lifetimeNs  int64  // their summed lifetimes, ns
 	maxLifetime int64  // the longest, ns
 	windows     uint64 // windows closed
-	unrated     uint64 // windows closed with fewer than minSamples samples
+	unrated     uint64 // windows closed with fewer than minWindowOps requests
 }
 
 // record adds one sampled request of size bytes served by a block of
@@ -209,9 +216,6 @@ func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache i
 		m.memBytes = float64(p.waste)/n + float64(cached)/float64(m.ops)
 	}
 	p.windows++
-	if p.samples < st.minSamples {
-		p.unrated++
-	}
 	p.draws = 0
 	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0, p.fresh0, p.flt0, p.churn0 = t, 0, 0, 0, sizeHist{}, pages, fresh, flt, churn
 	return m
@@ -260,17 +264,15 @@ func (p *profile) pending(st *learnSettings) (samples, draws uint64) {
 	return p.samples + dn*hitWeight(st.sampleEvery), p.draws + dn
 }
 
-// due reports whether the window in progress is over at time t: windowOps
-// requests, or windowNs with at least minSamples samples (the pooled hits
-// not merged yet included). A quiet site's window stretches until it has
-// minSamples, so that it is rated at all. A weighted hit counts as the
-// samples it stands for: its cost is a constant, so the window's mean cost
-// is as good as with every hit drawn; only the size histogram has less
-// evidence, and the shift rule's noise bound counts draws.
-func (p *profile) due(t int64, st *learnSettings) bool {
-	n, _ := p.pending(st)
-	return n*uint64(max(st.sampleEvery, 1)) >= st.windowOps ||
-		(t-p.start >= st.windowNs && n >= st.minSamples)
+// siteAllocCount is site sid's allocations so far, every size, as the
+// per-P site counters count them (pcache.countSite; the default site, id
+// 0, is not counted there). Read without a lock, like ReadStats.
+func siteAllocCount(sid int32) uint64 {
+	var n uint64
+	for _, pc := range *caches.Load() {
+		n += pc.sites[sid].allocs.load()
+	}
+	return n
 }
 
 // learnMaps counts fresh large mappings per site id (learnMapped, on the

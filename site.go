@@ -95,8 +95,36 @@ func (s *Site) SetThreshold(n int) error {
 	s.fixed.Store(n != 0)
 	s.setThreshold(uintptr(n))
 	if n == 0 {
-		learnRepublish(s) // learn.go: what was learned applies again
+		setSiteCachePolicy(s.id, cacheDefault) // a policy fixed by SetBigCachePolicy goes too
+		learnRepublish(s)                      // learn.go: what was learned applies again
 	}
+	return nil
+}
+
+// SetBigCachePolicy fixes the BigCache policy of the site's large blocks:
+// "default" (the configured per-site limits and free stages), "lean" (a
+// quarter of the limits, every stage four times sooner) or "hold" (four
+// times the limits, every stage four times later), the policies the
+// learning layer chooses among. Like SetThreshold it takes the site from
+// the learner: neither its threshold nor its policy is learned until
+// SetThreshold(0) gives both back (the policy goes back to what was
+// learned, or the default). A nil *Site is the default site.
+func (s *Site) SetBigCachePolicy(name string) error {
+	p := -1
+	for i, n := range cachePolicyNames {
+		if n == name {
+			p = i
+		}
+	}
+	if p < 0 {
+		return fmt.Errorf("hakmem: Site(%q).SetBigCachePolicy(%q): want one of %q", s.Name(), name, cachePolicyNames)
+	}
+	s = s.orDefault()
+	if s.id >= maxSites {
+		return fmt.Errorf("hakmem: Site(%q).SetBigCachePolicy: only the first %d sites have a policy of their own; this one shares the default site's", s.Name(), maxSites)
+	}
+	s.fixed.Store(true)
+	setSiteCachePolicy(s.id, cachePolicy(p))
 	return nil
 }
 

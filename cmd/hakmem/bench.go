@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,10 +41,17 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "table", "output on stdout: "+strings.Join(formats, ", "))
 	native := fs.Bool("native", false, "also run the native C peers (glibc, mimalloc, jemalloc, tcmalloc)")
 	live := fs.String("live", "", "gc-pressure live set `SIZE` (e.g. 1GiB, 256MiB; default 1GiB, 256MiB in the default battle)")
+	suiteSecs := fs.Float64("suite-seconds", suiteSeconds, "learning-suite: each variant's run in `SECONDS` (the second half is measured)")
+	suiteVars := fs.String("suite-variants", "", "learning-suite: comma-separated variants (default all: default, fixed-64K .. fixed-512K, per-site ones, learning)")
+	suiteLoads := fs.String("suite-workloads", "", "learning-suite: comma-separated workloads (default all): "+strings.Join(bench.SuiteWorkloadNames(), ", "))
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s\n\nWith no scenario, runs every scenario (the default battle).\n\nscenarios:\n", synopsis)
 		for _, sc := range bench.Scenarios() {
 			fmt.Fprintf(stderr, "  %-18s %s\n  %-18s default: %s\n", sc.Name, sc.Doc, "", bench.ParamsString(sc))
+		}
+		fmt.Fprintf(stderr, "  %-18s %s\n", suiteName, suiteDoc)
+		for _, d := range bench.SuiteWorkloadDocs() {
+			fmt.Fprintf(stderr, "  %-18s   %s\n", "", d)
 		}
 		fmt.Fprintf(stderr, "\nallocators:\n")
 		for _, a := range bench.AllocatorNames() {
@@ -55,6 +63,18 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	names, err := parseArgs(fs, args)
 	if err != nil {
 		return flagError(err)
+	}
+
+	if slices.Contains(names, suiteName) {
+		if len(names) != 1 {
+			fmt.Fprintf(stderr, "hakmem bench: %s runs alone (it starts its own processes)\n", suiteName)
+			return exitUsage
+		}
+		rounds := suiteRounds
+		if flagSet(fs, "runs") {
+			rounds = *runs
+		}
+		return runSuite(*suiteSecs, rounds, splitList(*suiteLoads), splitList(*suiteVars), *jsonFile, stdout, stderr)
 	}
 
 	// Validate everything before running anything.
@@ -306,36 +326,52 @@ func writeFile(path string, fn func(io.Writer) error) error {
 	return f.Close()
 }
 
-// learnMinMs is the minimum learning time, ms, that `hakmem bench` gives
-// hakmem's learner for the learning scenario when HAKMEM_LEARN_MIN_MS is
-// not set: none. Each half of the scenario lasts well under a second, so
-// the default (20,000 ms, meant for long-running programs) would forbid
-// every freeze; the learner's other freeze rules (every strategy tried,
-// three calm windows) still decide. docs/SCENARIOS.md explains the choice.
-const learnMinMs = 0
+// learnCompressed are the learner's settings that `hakmem bench` gives
+// the learning scenario when the environment does not set them: no
+// minimum learning time, and windows of 10 ms. Each half of the scenario
+// lasts well under a second, so the defaults (20,000 ms, meant for
+// long-running programs, and 100 ms windows, of which an A/B test needs
+// 15 to adopt) would let no site learn anything; the learner's own rules
+// (an A/B test at 95% confidence) still decide. docs/SCENARIOS.md
+// explains the choice.
+var learnCompressed = []struct {
+	env   string
+	value int
+}{{"HAKMEM_LEARN_MIN_MS", 0}, {"HAKMEM_LEARN_WINDOW_MS", 10}}
 
-// compressLearning sets HAKMEM_LEARN_MIN_MS to learnMinMs through
-// hakmem.Configure (so the provenance records it with source "api", not as
-// if the user had set it), unless the environment sets it. It returns the
-// note for the provenance, or a warning when hakmem was configured already
-// (an earlier battle in the same process) with another value.
+// compressLearning sets learnCompressed through hakmem.Configure (so the
+// provenance records them with source "api", not as if the user had set
+// them), except those the environment sets. It returns the note for the
+// provenance, or a warning when hakmem was configured already (an earlier
+// battle in the same process) with other values.
 func compressLearning() (note, warn string) {
-	const env = "HAKMEM_LEARN_MIN_MS"
-	if _, ok := os.LookupEnv(env); ok {
+	opts := map[string]int{}
+	for _, c := range learnCompressed {
+		if _, ok := os.LookupEnv(c.env); !ok {
+			opts[c.env] = c.value
+		}
+	}
+	if len(opts) == 0 {
 		return "", ""
 	}
-	err := hakmem.Configure(hakmem.Config{Options: map[string]int{env: learnMinMs}})
+	err := hakmem.Configure(hakmem.Config{Options: opts})
+	var set, stuck []string
 	for _, s := range hakmem.Settings() {
-		if s.Env != env {
+		v, ok := opts[s.Env]
+		if !ok {
 			continue
 		}
-		if s.Value == learnMinMs && (err == nil || s.Source == hakmem.SourceAPI) {
-			return fmt.Sprintf("%s=%d set by hakmem bench (hakmem.Configure) for the learning scenario: "+
-				"its halves last well under a second, and the default minimum learning time (20000 ms) "+
-				"would forbid every freeze; set %s to choose another value", env, learnMinMs, env), ""
+		if s.Value == v && (err == nil || s.Source == hakmem.SourceAPI) {
+			set = append(set, fmt.Sprintf("%s=%d", s.Env, v))
+		} else {
+			stuck = append(stuck, fmt.Sprintf("%s stays %d ms", s.Env, s.Value))
 		}
-		return "", fmt.Sprintf("hakmem was configured before the learning scenario could shorten its minimum learning time (%v): "+
-			"%s stays %d ms, so no site can freeze in a run shorter than that", err, env, s.Value)
 	}
-	return "", ""
+	if len(stuck) > 0 {
+		return "", fmt.Sprintf("hakmem was configured before the learning scenario could compress its learner's times (%v): "+
+			"%s, so sites may not learn within a run", err, strings.Join(stuck, ", "))
+	}
+	return fmt.Sprintf("%s set by hakmem bench (hakmem.Configure) for the learning scenario: "+
+		"its halves last well under a second, too short for the default minimum learning time (20000 ms) "+
+		"and windows (100 ms); set them in the environment to choose other values", strings.Join(set, ", ")), ""
 }

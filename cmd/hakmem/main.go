@@ -51,6 +51,11 @@ func main() {
 	if code, ok := bench.FootprintChild(os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
+	// A learning-suite child (one process per workload, variant and
+	// round) runs its variant and exits.
+	if code, ok := bench.LearningSuiteChild(os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
 	if cgopeers.Enabled {
 		// Built with -tags hakmem_cgo: Debian's jemalloc can only be
 		// dlopen'ed with more static TLS, which must be set at process

@@ -114,7 +114,7 @@ func WriteTable(w io.Writer, r *Result) error {
 func writeHalves(w io.Writer, r *Result, scenario string, width int) {
 	fmt.Fprintf(w, "  throughput over time (medians over runs; freezes: window:threshold, runs separated by |)\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "  %-*s\t1st half ops/s\t2nd half ops/s\tfreezes\n", width, "allocator")
+	fmt.Fprintf(tw, "  %-*s\t1st half ops/s\t2nd half ops/s\t1st steady\t2nd steady\tfreezes\n", width, "allocator")
 	for i := range r.Entries {
 		e := &r.Entries[i]
 		if e.Scenario != scenario || e.Status != "ok" || len(e.Runs) == 0 {
@@ -130,11 +130,56 @@ func writeHalves(w io.Writer, r *Result, scenario string, width int) {
 		if len(fr) > 0 {
 			frs = strings.Join(fr, " | ")
 		}
-		fmt.Fprintf(tw, "  %-*s\t%s\t%s\t%s\n", width, e.Allocator,
+		fmt.Fprintf(tw, "  %-*s\t%s\t%s\t%s\t%s\t%s\n", width, e.Allocator,
 			fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["first_half_ops_per_sec"] })),
-			fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["second_half_ops_per_sec"] })), frs)
+			fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["second_half_ops_per_sec"] })),
+			fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["first_half_steady_ops_per_sec"] })),
+			fmtRate(runMedian(e, func(r Run) float64 { return r.Extra["second_half_steady_ops_per_sec"] })), frs)
 	}
 	tw.Flush()
+	for _, sr := range SteadyRatios(r, scenario) {
+		fmt.Fprintf(w, "  steady state, %s / best fixed (%s): %.2f in the %s half\n", sr.Learner, sr.Best, sr.Ratio, sr.Half)
+	}
+}
+
+// SteadyRatio is a learning allocator's steady-state throughput (the
+// median over runs of the half's last half of windows) over the best
+// fixed entry's (the best median among the scenario's hakmem-fixed-*
+// entries) in one half of a series scenario.
+type SteadyRatio struct {
+	Learner, Best, Half string
+	Ratio               float64
+}
+
+// SteadyRatios are the scenario's steady-state ratios: per learning entry
+// (one whose runs recorded thresholds) and half.
+func SteadyRatios(r *Result, scenario string) []SteadyRatio {
+	var out []SteadyRatio
+	for h, key := range []string{"first_half_steady_ops_per_sec", "second_half_steady_ops_per_sec"} {
+		med := func(e *Entry) float64 { return runMedian(e, func(r Run) float64 { return r.Extra[key] }) }
+		var best *Entry
+		for i := range r.Entries {
+			e := &r.Entries[i]
+			if e.Scenario == scenario && e.Status == "ok" && strings.HasPrefix(e.Allocator, "hakmem-fixed-") &&
+				(best == nil || med(e) > med(best)) {
+				best = e
+			}
+		}
+		if best == nil || med(best) <= 0 {
+			continue
+		}
+		for i := range r.Entries {
+			e := &r.Entries[i]
+			if e.Scenario != scenario || e.Status != "ok" || !slices.ContainsFunc(e.Runs, func(run Run) bool {
+				return run.Series != nil && run.Series.Threshold != nil
+			}) {
+				continue
+			}
+			out = append(out, SteadyRatio{Learner: e.Allocator, Best: best.Allocator,
+				Half: []string{"first", "second"}[h], Ratio: med(e) / med(best)})
+		}
+	}
+	return out
 }
 
 // checksumMark flags an entry whose op-sequence checksum is wrong.

@@ -12,10 +12,14 @@ import (
 	"unsafe"
 )
 
-// TestMain lets this test binary serve as a gc-footprint child: the
-// battle starts os.Executable again, one process per point.
+// TestMain lets this test binary serve as a gc-footprint child (the
+// battle starts os.Executable again, one process per point) and as a
+// learning-suite child.
 func TestMain(m *testing.M) {
 	if code, ok := FootprintChild(os.Stdout, os.Stderr); ok {
+		os.Exit(code)
+	}
+	if code, ok := LearningSuiteChild(os.Stdout, os.Stderr); ok {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())

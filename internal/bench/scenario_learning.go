@@ -111,7 +111,33 @@ func runLearning(ctx context.Context, a Allocator, p Params, m *meter) (rawRun, 
 	if halves[1] > 0 && steps > half {
 		extra["second_half_ops_per_sec"] = float64(steps-half) / halves[1].Seconds()
 	}
+	// The steady state of each half: its last half of windows, where a
+	// learner has had time to settle (ops over their summed time).
+	nw := half / win
+	for h, key := range []string{"first_half_steady_ops_per_sec", "second_half_steady_ops_per_sec"} {
+		if v := steadyRate(ser.OpsPerSec, h*nw+nw/2, (h+1)*nw); v > 0 {
+			extra[key] = v
+		}
+	}
 	return rawRun{ops: uint64(steps), seconds: (halves[0] + halves[1]).Seconds(), extra: extra, series: ser}, nil
+}
+
+// steadyRate is the throughput of windows [from, to) of rates, each of
+// the same number of operations: their count over their summed time
+// (the harmonic mean); 0 when the range is empty.
+func steadyRate(rates []float64, from, to int) float64 {
+	to = min(to, len(rates))
+	var t float64
+	for _, r := range rates[min(from, to):to] {
+		if r <= 0 {
+			return 0
+		}
+		t += 1 / r
+	}
+	if t == 0 {
+		return 0
+	}
+	return float64(to-min(from, to)) / t
 }
 
 // halfOf is the half (0 or 1) that step i belongs to.

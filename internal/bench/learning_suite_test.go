@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestLearningSuiteProtocol runs the suite's smallest form: every
+// workload's default and learning variants, and the two-site workload's
+// per-site variant, in child processes (this test binary, TestMain) for a
+// fifth of a second each: every child reports operations and CPU time,
+// a learning child its sites' states, and the table names the best fixed
+// variant and the ratios.
+func TestLearningSuiteProtocol(t *testing.T) {
+	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("no processes")
+	}
+	if testing.Short() {
+		t.Skip("starts a child process per workload and variant")
+	}
+	rs, err := RunLearningSuite(context.Background(), SuiteOptions{Seconds: 0.2, Rounds: 1,
+		Variants: []string{"default", "fixed-A512K-B1M", "cache-hold", "learning"}, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 3*len(suiteWorkloads) + 1; len(rs) != want {
+		t.Fatalf("%d results, want %d", len(rs), want)
+	}
+	for _, r := range rs {
+		if r.Error != "" || r.Ops == 0 || r.CPUSeconds <= 0 || r.OpsPerCPU <= 0 || r.OpsPerWall <= 0 {
+			t.Errorf("%s %s: %+v", r.Workload, r.Variant, r)
+		}
+		// A site is learned from its first sample (1 request in 64): the
+		// ring's hundreds of thousands of requests have one, a slow
+		// workload's hundred in 0.2 s may not.
+		if r.Variant == "learning" && r.Workload == "ring-ends-700K-1M" && len(r.Learned) == 0 {
+			t.Errorf("%s: the learning child reports no learning state", r.Workload)
+		}
+		if r.Variant != "learning" && len(r.Learned) != 0 {
+			t.Errorf("%s %s: a fixed child learned %v", r.Workload, r.Variant, r.Learned)
+		}
+	}
+	rows := SummariseSuite(rs)
+	var b bytes.Buffer
+	if err := WriteSuiteTable(&b, rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if row.Best == "" || row.Best == "learning" || row.LearnRatio <= 0 {
+			t.Errorf("%s: best %q, ratio %v", row.Workload, row.Best, row.LearnRatio)
+		}
+	}
+	if !strings.Contains(b.String(), "learning / best fixed") || !strings.Contains(b.String(), "two-sites | fixed-A512K-B1M") {
+		t.Errorf("table:\n%s", b.String())
+	}
+	if _, err := RunLearningSuite(context.Background(), SuiteOptions{Seconds: 0.1, Workloads: []string{"nosuch"}}); err == nil {
+		t.Error("an unknown workload was accepted")
+	}
+}
+
+// TestSuiteVariants: every workload has the default, the four fixed
+// thresholds below it, the two other BigCache policies and learning; the
+// fixed ones give every site its threshold.
+func TestSuiteVariants(t *testing.T) {
+	for _, w := range suiteWorkloads {
+		vs := w.variants()
+		if vs[0] != "default" || vs[len(vs)-1] != "learning" || len(vs) < 6 {
+			t.Errorf("%s: variants %v", w.name, vs)
+		}
+		for _, v := range vs[1 : len(vs)-1] {
+			ths, err := w.thresholds(v)
+			if cachePolicyOf(v) != "" {
+				if err != nil || ths != nil {
+					t.Errorf("%s %s: %v %v, want the default threshold", w.name, v, ths, err)
+				}
+				continue
+			}
+			if err != nil || len(ths) != len(w.sites) {
+				t.Errorf("%s %s: %v %v", w.name, v, ths, err)
+			}
+		}
+		if !slices.Contains(vs, "cache-hold") || !slices.Contains(vs, "cache-lean") || cachePolicyOf("cache-hold") != "hold" || cachePolicyOf("fixed-64K") != "" {
+			t.Errorf("%s: cache variants %v", w.name, vs)
+		}
+		if ths, err := w.thresholds("live-fixed-512K"); err != nil || len(ths) != len(w.sites) || ths[0] != 512<<10 {
+			t.Errorf("%s live-fixed-512K: %v %v", w.name, ths, err)
+		}
+		if env := variantEnv("live-fixed-512K"); !slices.Contains(env, "HAKMEM_MODE=learning") {
+			t.Errorf("live-fixed-512K runs in %v", env)
+		}
+		if _, err := w.thresholds("fixed-3K"); err == nil {
+			t.Errorf("%s: unknown variant accepted", w.name)
+		}
+	}
+	if len(suiteWorkloads) < 6 || suiteWorkloads[0].name != "burst-touch-520K-1M" || suiteWorkloads[1].name != "ring-ends-700K-1M" {
+		t.Errorf("the suite: %v (want at least 6, issue 15's two first)", SuiteWorkloadNames())
+	}
+}
