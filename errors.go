@@ -34,6 +34,12 @@ var (
 	// the block in two caches). The block is dropped, never reused; the
 	// allocation that found it fails and the next one proceeds normally.
 	ErrCorrupted = errors.New("free block corrupted (written after free)")
+	// ErrClosed: the Heap was closed or detached; it takes no more calls.
+	ErrClosed = errors.New("heap is closed")
+	// ErrConcurrentUse: two goroutines used one Heap at once (a data race
+	// in the program), caught on a slow path, Close or Detach; the race
+	// detector catches it on every call.
+	ErrConcurrentUse = errors.New("heap used by two goroutines at once")
 )
 
 // Error describes a failed operation: which one, on what, and why.
