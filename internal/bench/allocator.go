@@ -49,6 +49,14 @@ type (
 	Siter interface {
 		WithSite(name string) (Allocator, error)
 	}
+	// Owner gives each worker goroutine of a scenario with workers
+	// (larson) an allocator of its own, used by that goroutine only and
+	// ended (End) when the goroutine finishes: hakmem's Heap. Blocks
+	// outlive the owner that allocated them and may be freed through any
+	// other owner, or the adapter itself.
+	Owner interface {
+		Own() OwnedAllocator
+	}
 	// Learner is a per-run allocator (from WithSite) whose routing is
 	// learned while it runs: the learning scenario reads its state
 	// between windows, outside the timed part. ok is false while the
@@ -57,6 +65,13 @@ type (
 		LearnState() (st LearnState, ok bool)
 	}
 )
+
+// OwnedAllocator is an allocator one goroutine owns (Owner).
+type OwnedAllocator interface {
+	Alloc(n int) []byte
+	Free(b []byte)
+	End()
+}
 
 // AllocatorStats is the part of an allocator's own statistics a result file
 // keeps (today only hakmem provides it; fields follow hakmem.Stats).
