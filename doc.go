@@ -121,6 +121,31 @@
 //     segment). A cache over its cap flushes one batch back. Blocks carry no owner, so a block freed on another P simply
 //     joins that P's cache; producer/consumer traffic moves in whole
 //     batches through the transfer cache, and no list grows without bound.
+//   - heap.go, heap_typed.go: goroutine-owned heaps (Heap, mimalloc's
+//     mi_heap_t). Go has no thread-local storage, so the global API pins a
+//     P on every call; a Heap is the storage made explicit, a handle one
+//     goroutine uses at a time, whose Alloc and Free take no pin, no lock
+//     and no atomic. A Heap owns slabs: it takes them from the page heap
+//     as a central list does and writes its record's address (off the Go
+//     heap) into slab.heap, on the header line Free loads for base and
+//     size. It keeps per-class stacks like a P's cache, plus lists of its
+//     slabs (some free, full); its bitmaps are its own, no lock. The
+//     owner's Free of its own block checks the pointer as Free does and
+//     pushes; a last-freed ("hot") slab spares the registry's two loads.
+//     A Free from anywhere else of a heap's block (global Free, another
+//     heap) is a remote free: the cookie claim, then one atomic OR of the
+//     block's bit into slab.remote and a pending flag on the record; the
+//     owner swaps the bits back on its slow path and checks each one
+//     (block boundary, cookie present, not free already). Nothing is
+//     linked through a block, so a remote list cannot be forged. Letting
+//     go of a slab (Close, Detach) clears slab.heap before sweeping the
+//     remote bits, and a remote freer that set its bit reads slab.heap
+//     again and, if the heap let go, takes its bit back with an atomic
+//     AND: each block goes to exactly one side. Close hands every slab
+//     back to the page heap at once (bulk free); Detach puts every slab,
+//     with the free blocks of its stacks and remote bits on its bitmap,
+//     onto the central lists, where the global API reuses it. The global
+//     Free pays one compare for all this (slab.heap is zero).
 //   - large.go: requests above a site's routing threshold get a mapping of
 //     their own, page-rounded and 2 MiB-aligned so the registry names them.
 //     The threshold is HAKMEM_LARGE_THRESHOLD (64 KiB .. 1 MiB, default

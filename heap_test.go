@@ -352,7 +352,15 @@ func TestHeapMisuse(t *testing.T) {
 	_, err := h.TryAlloc(16)
 	heapErr(t, err, ErrConcurrentUse, "TryAlloc while the heap is busy")
 	heapPanic(t, ErrConcurrentUse, "Close while the heap is busy", h.Close)
+	heapPanic(t, ErrConcurrentUse, "Detach while the heap is busy", h.Detach)
 	h.r.busy.Store(0)
+
+	kept := h.Alloc(2 << 20) // a large block is not the heap's: Close leaves it
+	defer func() {
+		if err := TryFree(kept); err != nil {
+			t.Errorf("Free of a large block after its heap's Close: %v", err)
+		}
+	}()
 
 	big := h.Alloc(3 << 20) // large: not the heap's, freed through it
 	big = h.Realloc(big, 5<<20)
