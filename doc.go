@@ -146,6 +146,18 @@
 //     with the free blocks of its stacks and remote bits on its bitmap,
 //     onto the central lists, where the global API reuses it. The global
 //     Free pays one compare for all this (slab.heap is zero).
+//   - arena.go: Arena, bump allocation over chunks that are hakmem
+//     blocks, growing geometrically (16 KiB doubling to 8 MiB; a bigger
+//     request gets a chunk of its own), freed all at once by Reset (the
+//     chunks are kept) or Close. The chunk chain lives in 32-byte chunk
+//     headers checked by a keyed word, so nothing on the Go heap grows
+//     with the memory an arena holds and a stray write over a header
+//     leaks the rest of the chain instead of freeing a forged address.
+//     No allocation starts a block, so the global Free refuses every
+//     arena pointer (ErrInvalidPointer). Unlike Go's arena experiment it
+//     holds no Go pointers (the typed helpers refuse them), so the GC
+//     never scans it; use after Reset is not detected here (the checked
+//     mode's business).
 //   - large.go: requests above a site's routing threshold get a mapping of
 //     their own, page-rounded and 2 MiB-aligned so the registry names them.
 //     The threshold is HAKMEM_LARGE_THRESHOLD (64 KiB .. 1 MiB, default

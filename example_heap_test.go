@@ -47,3 +47,31 @@ func ExampleHeap() {
 	// result 3
 	// true
 }
+
+// An Arena serves a request's small, pointer-free objects by bumping a
+// cursor; Reset drops them all at once and keeps the memory for the next
+// request, Close gives it back.
+func ExampleArena() {
+	type node struct {
+		Key         uint64
+		Left, Right int32 // indexes into the request's nodes, not pointers
+	}
+	a := hakmem.NewArena()
+	defer a.Close()
+	for req := range 3 {
+		nodes := hakmem.ArenaMakeSlice[node](a, 100)
+		for i := range nodes {
+			nodes[i] = node{Key: uint64(req*100 + i), Left: -1, Right: -1}
+		}
+		name := hakmem.ArenaString(a, fmt.Sprintf("request %d", req))
+		fmt.Println(name, nodes[99].Key)
+		a.Reset() // everything of this request is gone
+	}
+	_, err := hakmem.TryArenaNew[*node](a) // Go pointers are refused
+	fmt.Println(errors.Is(hakmem.TryFree(a.Alloc(8)), hakmem.ErrInvalidPointer), err == nil)
+	// Output:
+	// request 0 99
+	// request 1 199
+	// request 2 299
+	// true false
+}

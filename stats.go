@@ -127,6 +127,10 @@ type Stats struct {
 	Heaps           int
 	HeapBytes       uint64
 	HeapRemoteFrees uint64
+	// Arenas is the number of Arenas made and not closed; ArenaBytes the
+	// usable bytes of their chunks (hakmem blocks, part of InUseBytes).
+	Arenas     int
+	ArenaBytes uint64
 
 	// Classes has one entry per size class, smallest first.
 	Classes []ClassStats
@@ -230,6 +234,7 @@ func ReadStats() Stats {
 	}
 	var hcached [numClasses]int64 // blocks free in live Heaps, by class
 	readHeapStats(&st, &hcached)
+	st.Arenas, st.ArenaBytes = int(arenaStats.live.Load()), uint64(max(arenaStats.bytes.Load(), 0))
 	for c := range centrals {
 		ct := &centrals[c]
 		ci := &classes[c]
