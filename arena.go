@@ -86,7 +86,15 @@ func NewArena() *Arena {
 // Alloc returns n bytes from the arena, 16-byte aligned, with unspecified
 // contents (a Reset arena hands out its old bytes again). The slice's
 // capacity is n. It panics with an *Error as TryAlloc reports.
-func (a *Arena) Alloc(n int) []byte { return must(a.TryAlloc(n)) }
+func (a *Arena) Alloc(n int) []byte {
+	a.touch()
+	if uint(n-1) < uint(a.end-a.off) { // TryAlloc's fast path, written out
+		p := a.off
+		a.off = (p + uintptr(n) + arenaAlign - 1) &^ (arenaAlign - 1)
+		return unsafe.Slice((*byte)(ptr(p)), n)
+	}
+	return must(a.allocSlow(n, "Arena.Alloc"))
+}
 
 // TryAlloc is Arena.Alloc returning the error instead of panicking:
 // ErrClosed after Close, ErrNegativeSize, ErrSizeTooLarge, or the errors

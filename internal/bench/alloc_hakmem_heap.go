@@ -7,13 +7,17 @@ import hakmem "github.com/hakmem-go/hakmem"
 // frees through its own Heap (Own), frees the blocks it inherited from its
 // predecessor through it (remote frees: they were allocated by the
 // predecessor's heap), and detaches the heap when it finishes, as a native
-// larson successor thread gets a new thread-local heap. Its plain Alloc and
-// Free (the runner's final frees) are the global API. It runs only in the
-// scenarios whose workers ask for an owner (ownedKinds).
+// larson successor thread gets a new thread-local heap. A successor starts
+// while its predecessor detaches, so most inherited blocks are freed into
+// slabs already handed to the central lists, the rest as remote frees into
+// the predecessor's heap. In the arena scenario each request gets a Heap,
+// closed at its end (alloc_hakmem_arena.go). Its plain Alloc and Free (the
+// runner's final frees) are the global API. It runs only in the scenarios
+// that use owners or scopes (ownedKinds).
 type hakmemHeapAlloc struct{ hakmemAlloc }
 
 func init() {
-	register("hakmem-heap", "hakmem through one hakmem.Heap per worker goroutine (NewHeap, Detach at its end; larson only)", false,
+	register("hakmem-heap", "hakmem through hakmem.Heap: one per larson worker goroutine (Detach at its end), one per arena request (Close at its end); larson and arena only", false,
 		func() (Allocator, error) {
 			return &hakmemHeapAlloc{hakmemAlloc{name: "hakmem-heap", mode: startMode()}}, nil
 		})

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	hakmem "github.com/hakmem-go/hakmem"
@@ -19,13 +20,14 @@ func TestLarsonOwnedHeaps(t *testing.T) {
 	}
 	sc.Params.Seconds, sc.Params.Rounds = 0.2, 2 // successors within the run
 	sc.Params = sc.Params.Resolved(sc.Kind)
-	a, err := NewAllocator("hakmem-heap")
+	ha, err := NewAllocator("hakmem-heap")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := a.(Owner); !ok {
+	if _, ok := ha.(Owner); !ok {
 		t.Fatal("hakmem-heap is not an Owner")
 	}
+	a := &countingOwner{hakmemHeapAlloc: ha.(*hakmemHeapAlloc)}
 	hakmem.Release()
 	before := hakmem.ReadStats()
 	var m meter
@@ -41,12 +43,62 @@ func TestLarsonOwnedHeaps(t *testing.T) {
 	if st.Heaps != before.Heaps || st.InUseBytes != before.InUseBytes {
 		t.Errorf("after the run: %d heaps (before %d), in use %d (before %d)", st.Heaps, before.Heaps, st.InUseBytes, before.InUseBytes)
 	}
-	if st.HeapRemoteFrees == before.HeapRemoteFrees {
-		t.Error("no remote free swept back: successors did not free through heaps")
+	if n := a.owned.Load(); n <= int64(sc.Params.Threads) {
+		t.Errorf("%d heaps made for %d workers: successors did not make their own", n, sc.Params.Threads)
 	}
 	for _, k := range []Kind{KindLarson, KindXmalloc, KindGCPressure} {
 		if got := supports("hakmem-heap", k); got != (k == KindLarson) {
 			t.Errorf("supports(hakmem-heap, %s) = %v", k, got)
 		}
 	}
+}
+
+// TestArenaScenarioScopes runs the arena scenario on hakmem's scoped
+// entries: every request goes through a scope (an Arena Reset, a Heap
+// Close) and nothing stays in use, held by an arena or a heap afterwards.
+func TestArenaScenarioScopes(t *testing.T) {
+	sc, err := LookupScenario("arena")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Params.Steps, sc.Params.Slots = 20, 300
+	for _, name := range []string{"hakmem-arena", "hakmem-heap"} {
+		a, err := NewAllocator(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := a.(Scoper); !ok || !supports(name, KindArena) || supports(name, KindXmalloc) {
+			t.Fatalf("%s: Scoper %v, supports arena %v, xmalloc %v", name, ok, supports(name, KindArena), supports(name, KindXmalloc))
+		}
+		hakmem.Release()
+		before := hakmem.ReadStats()
+		var m meter
+		raw, err := sc.Kind.run()(context.Background(), a, sc.Params, &m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid := hakmem.ReadStats()
+		if ar, ok := a.(AfterRunner); ok {
+			ar.AfterRun()
+		}
+		st := hakmem.ReadStats()
+		if raw.ops != 2*20*300 || name == "hakmem-arena" && mid.Allocs-before.Allocs > 100 {
+			t.Errorf("%s: %d ops, %d hakmem allocations (an arena allocates chunks)", name, raw.ops, mid.Allocs-before.Allocs)
+		}
+		if st.InUseBytes != before.InUseBytes || st.Arenas != before.Arenas || st.Heaps != before.Heaps {
+			t.Errorf("%s: after the run in use %d (before %d), arenas %d (%d), heaps %d (%d)", name,
+				st.InUseBytes, before.InUseBytes, st.Arenas, before.Arenas, st.Heaps, before.Heaps)
+		}
+	}
+}
+
+// countingOwner counts the heaps hakmem-heap makes.
+type countingOwner struct {
+	*hakmemHeapAlloc
+	owned atomic.Int64
+}
+
+func (c *countingOwner) Own() OwnedAllocator {
+	c.owned.Add(1)
+	return c.hakmemHeapAlloc.Own()
 }

@@ -12,6 +12,11 @@ import (
 // shows the allocator as "not installed" and carries on.
 var ErrNotInstalled = errors.New("not installed")
 
+// ErrNotBuilt is what an adapter's constructor returns when this binary
+// was built without what it needs (goarena without GOEXPERIMENT=arenas):
+// the battle shows it as "not built".
+var ErrNotBuilt = errors.New("not built")
+
 // Allocator is what a scenario allocates with. Alloc returns a slice of
 // length n whose contents are unspecified; Free gives it back. A scenario
 // never touches a slice after freeing it and frees every slice it allocated.
@@ -57,6 +62,11 @@ type (
 	Owner interface {
 		Own() OwnedAllocator
 	}
+	// Scoper gives the arena scenario one scope per request: a Scope
+	// allocates the request's memory and End frees it all at once.
+	Scoper interface {
+		Scope() Scope
+	}
 	// Learner is a per-run allocator (from WithSite) whose routing is
 	// learned while it runs: the learning scenario reads its state
 	// between windows, outside the timed part. ok is false while the
@@ -70,6 +80,12 @@ type (
 type OwnedAllocator interface {
 	Alloc(n int) []byte
 	Free(b []byte)
+	End()
+}
+
+// Scope allocates one request's memory, freed at once by End (Scoper).
+type Scope interface {
+	Alloc(n int) []byte
 	End()
 }
 
