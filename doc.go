@@ -158,6 +158,11 @@
 //     holds no Go pointers (the typed helpers refuse them), so the GC
 //     never scans it; use after Reset is not detected here (the checked
 //     mode's business).
+//   - buffer.go: Buffer, bytes.Buffer's shape in hakmem memory (the zero
+//     value is empty and usable; io.Writer, io.ReaderFrom, io.WriterTo,
+//     io.ByteWriter, io.StringWriter, io.Reader), growing by doubling
+//     through Realloc, so above 1 MiB it grows by mremap, not by copying;
+//     fuzzed against bytes.Buffer (FuzzBufferAgainstBytesBuffer).
 //   - large.go: requests above a site's routing threshold get a mapping of
 //     their own, page-rounded and 2 MiB-aligned so the registry names them.
 //     The threshold is HAKMEM_LARGE_THRESHOLD (64 KiB .. 1 MiB, default
