@@ -133,7 +133,12 @@ func TestBufferLifecycle(t *testing.T) {
 	if got := hakmem.ReadStats().InUseBytes - before; got < uint64(b.Cap()) {
 		t.Errorf("in use grew by %d for a buffer of capacity %d", got, b.Cap())
 	}
-	b.Grow(5 << 20)
+	b.Grow(5 << 20) // a large block now
+	remaps := hakmem.ReadStats().Mremaps
+	b.Grow(b.Cap()) // a large block grows by mremap where the OS has it
+	if hakmem.OSRemapSupported && hakmem.ReadStats().Mremaps == remaps {
+		t.Error("a large Buffer grew without mremap")
+	}
 	if b.Cap()-b.Len() < 5<<20 || !strings.HasPrefix(b.String(), "line 0line 1") {
 		t.Fatalf("after Grow: Len %d Cap %d", b.Len(), b.Cap())
 	}

@@ -46,3 +46,7 @@ func PushStale(size int, addr uintptr) bool {
 	}
 	return eachPinnable(push)
 }
+
+// OSRemapSupported reports an OS layer that resizes large blocks with
+// mremap (Buffer's growth above 1 MiB).
+const OSRemapSupported = osRemapSupported && !osMapsGoHeap
