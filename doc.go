@@ -163,6 +163,11 @@
 //     io.ByteWriter, io.StringWriter, io.Reader), growing by doubling
 //     through Realloc, so above 1 MiB it grows by mremap, not by copying;
 //     fuzzed against bytes.Buffer (FuzzBufferAgainstBytesBuffer).
+//   - shapes.go: CloneString/FreeString, Append/GrowSlice (typed slices
+//     grown through Realloc), AlignedAlloc (alignments up to 16 KiB from
+//     the first class that is a multiple of the alignment, since slabs
+//     start on 16 KiB pages; larger ones from a 2 MiB-aligned large
+//     block), and the Try and Site forms of the typed helpers and Realloc.
 //   - large.go: requests above a site's routing threshold get a mapping of
 //     their own, page-rounded and 2 MiB-aligned so the registry names them.
 //     The threshold is HAKMEM_LARGE_THRESHOLD (64 KiB .. 1 MiB, default

@@ -40,6 +40,9 @@ var (
 	// in the program), caught on a slow path, Close or Detach; the race
 	// detector catches it on every call.
 	ErrConcurrentUse = errors.New("heap used by two goroutines at once")
+	// ErrBadAlignment: an alignment that is not a power of two up to 2 MiB
+	// (TryAlignedAlloc).
+	ErrBadAlignment = errors.New("bad alignment")
 )
 
 // Error describes a failed operation: which one, on what, and why.
