@@ -96,6 +96,20 @@ func TestArenaMisuse(t *testing.T) {
 	for range 100 {
 		b.Alloc(1000) // several chunks
 	}
+	var chunks, sizes []uintptr // the chain, to free by hand after the test
+	for p := b.head; p != 0; {
+		next, size, _ := b.header(p)
+		chunks, sizes = append(chunks, p), append(sizes, size)
+		p = next
+	}
+	defer func() {
+		for i, p := range chunks {
+			if err := freeAddr(p, "test"); err != nil {
+				t.Errorf("freeing a leaked chunk: %v", err)
+			}
+			arenaStats.bytes.Add(-int64(sizes[i]))
+		}
+	}()
 	victim := Alloc(64)
 	storeWord(b.head, addrOf(victim)) // "next" now names a live block
 	before := ReadStats().Corrupted
