@@ -369,8 +369,11 @@ func (h *Heap) allocSlow(size int, op string) ([]byte, error) {
 		return nil, newError(op, 0, size, ErrClosed, "")
 	case size <= 0 || size > maxSmall:
 		p, usable, _, err := allocAddr(size, 0, op)
-		if err != nil || p == 0 {
-			return zeroSlice(), err
+		if err != nil {
+			return nil, err
+		}
+		if p == 0 {
+			return zeroSlice(), nil
 		}
 		return bytesAt(p, uintptr(size), usable), nil
 	}
