@@ -83,6 +83,9 @@ type heapRec struct {
 	// given back (releaseSlab, Close, Detach).
 	hot             *slab
 	hotBase, hotLen uintptr
+	hotSize         uintptr // hot's block size, divMul and class, copied here: the hot free reads no slab header
+	hotDiv          uint64
+	hotClass        uint8
 	next            *heapRec // in heaps.live or heaps.free, under heaps.mu
 	prev            *heapRec
 }
@@ -243,14 +246,13 @@ func (h *Heap) Free(b []byte) {
 	// needs no registry lookup. It is checked as any other: block
 	// boundary, then the cookie.
 	if off := p - r.hotBase; off < r.hotLen {
-		s := r.hot
-		if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && claimBlock(p) {
-			l := &r.lists[s.class]
+		if idx := uintptr(uint64(off) * r.hotDiv >> divShift); idx*r.hotSize == off && claimBlock(p) {
+			l := &r.lists[r.hotClass]
 			if l.n < l.cap {
 				l.push(p)
 				return
 			}
-			h.freeFull(p, s)
+			h.freeFull(p, r.hot)
 			return
 		}
 	}
@@ -273,6 +275,7 @@ func (h *Heap) free(p uintptr, op string) error {
 			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
 				claimBlock(p) {
 				r.hot, r.hotBase, r.hotLen = s, s.base, uintptr(s.nblocks)*s.size
+				r.hotSize, r.hotDiv, r.hotClass = s.size, s.divMul, s.class
 				l := &r.lists[s.class]
 				if l.n < l.cap {
 					l.push(p)
