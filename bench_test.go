@@ -29,6 +29,17 @@ func BenchmarkPair(b *testing.B) {
 				hakmem.Free(p)
 			}
 		})
+		b.Run("heap/"+name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(n))
+			h := hakmem.NewHeap()
+			defer h.Close()
+			for b.Loop() {
+				p := h.Alloc(n)
+				p[0] = 1
+				h.Free(p)
+			}
+		})
 		b.Run("make/"+name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(n))

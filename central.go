@@ -128,14 +128,17 @@ func (c *central) toSlabs(bs []uintptr) {
 		s := c.slabOf(p)
 		// A block not free on its slab keeps the slab from emptying, so
 		// its memory is mapped and its cookie can be read.
-		if s == nil || s.isFree(p) || loadWord(p+8) != p^cookieKey {
+		if s == nil || s.heap.Load() != 0 || s.isFree(p) || loadWord(p+8) != p^cookieKey {
 			// A second copy of a block, which only a double free that
 			// got past Free's check makes (two racing Frees, or one after
 			// a stray write erased the cookie): the block is free on its
 			// slab already, live again through the other copy, or its
 			// slab went home when the first copy came back. Or a block
-			// written after it was freed. Dropped either way, so the
-			// slab's count stays exact and no live block goes back.
+			// written after it was freed. Or a block of a Heap's slab,
+			// which only a Free racing with that heap's Close can send
+			// here (its bitmap is the heap's, not ours). Dropped either
+			// way, so the slab's count stays exact and no live block goes
+			// back.
 			c.dupes++
 			corrupted.Add(1)
 			continue

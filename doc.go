@@ -33,6 +33,10 @@
 //     return an *Error that matches one of the Err* sentinels (errors.Is).
 //   - New, Delete, MakeSlice, FreeSlice: typed values and slices of
 //     pointer-free types.
+//   - NewHeap: a heap one goroutine owns (no pin, no atomic per call; its
+//     blocks may be freed anywhere; Close frees them all, Detach keeps
+//     them). NewArena: bump allocation freed at once (Reset, Close).
+//     Buffer: an off-heap bytes.Buffer. CloneString, Append, AlignedAlloc.
 //   - NewSite: a named allocation site, counted apart, with its own
 //     BigCache list and routing threshold (learned in the learning mode).
 //   - SetMemoryLimit bounds what hakmem maps; ShareMemoryLimit (or

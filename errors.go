@@ -40,6 +40,15 @@ var (
 	// ErrOverflow: checked mode found a block written past its length (a
 	// canary changed when it was freed).
 	ErrOverflow = errors.New("write past len")
+	// ErrClosed: the Heap was closed or detached; it takes no more calls.
+	ErrClosed = errors.New("heap is closed")
+	// ErrConcurrentUse: two goroutines used one Heap at once (a data race
+	// in the program), caught on a slow path, Close or Detach; the race
+	// detector catches it on every call.
+	ErrConcurrentUse = errors.New("heap used by two goroutines at once")
+	// ErrBadAlignment: an alignment that is not a power of two up to 2 MiB
+	// (TryAlignedAlloc).
+	ErrBadAlignment = errors.New("bad alignment")
 )
 
 // Error describes a failed operation: which one, on what, and why.

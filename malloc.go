@@ -64,6 +64,10 @@ func Free(b []byte) {
 			off := p - s.base
 			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
 				claimBlock(p) {
+				if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
+					freeRemote(pc, p, s, r)
+					return
+				}
 				l := &pc.lists[s.class]
 				if l.n < l.cap {
 					l.push(p)
@@ -308,6 +312,10 @@ func freeFast(p uintptr) (bool, error) {
 		unpin(pc)
 		return false, nil
 	}
+	if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
+		freeRemote(pc, p, s, r)
+		return true, nil
+	}
 	l := &pc.lists[s.class]
 	if l.n < l.cap {
 		l.push(p)
@@ -336,6 +344,12 @@ func freeSlow(p uintptr, op string) error {
 	s, detail, bad := checkSmall(p, seg)
 	if bad == nil && !claimBlock(p) {
 		bad = ErrDoubleFree
+	}
+	if bad == nil {
+		if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
+			freeRemote(pc, p, s, r)
+			return nil
+		}
 	}
 	unpin(pc)
 	if bad != nil {

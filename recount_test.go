@@ -61,6 +61,51 @@ func takeCensus(t *testing.T) census {
 			cachedBlocks[c] += walk(unsafe.Slice((*uintptr)(ptr(l.slots)), l.n), "per-P stack", uint8(c))
 		}
 	}
+	// Live Heaps: their stacks and the bitmaps of the slabs they own.
+	heapSlabs := map[*slab]bool{}
+	bitmapFree := func(s *slab) []uintptr {
+		var free []uintptr
+		for i := uintptr(0); i < maxSlabBlocks; i++ {
+			if s.freeMap[i/64]&(1<<(i%64)) != 0 {
+				if i >= uintptr(s.nblocks) {
+					t.Fatalf("slab %#x: free bit %d beyond its %d blocks", s.base, i, s.nblocks)
+				}
+				free = append(free, s.base+i*s.size)
+			}
+		}
+		if uint32(len(free)) != s.nfree {
+			t.Fatalf("slab %#x: nfree %d but %d bits", s.base, s.nfree, len(free))
+		}
+		return free
+	}
+	heaps.mu.Lock()
+	nlive := 0
+	for r := heaps.live; r != nil; r = r.next {
+		nlive++
+		for c := range r.lists {
+			l := &r.lists[c]
+			if l.n > l.max || l.cap > l.max {
+				t.Fatalf("heap %p class %d: n %d cap %d beyond the %d slots", r, c, l.n, l.cap, l.max)
+			}
+			cachedBlocks[c] += walk(unsafe.Slice((*uintptr)(ptr(l.slots)), l.n), "heap stack", uint8(c))
+			for k, head := range [2]*slab{r.avail[c], r.full[c]} {
+				var prev *slab
+				for s := head; s != nil; s = s.next {
+					if s.prev != prev || s.heap.Load() != uintptr(unsafe.Pointer(r)) || s.class != uint8(c) || (k == 0) != (s.nfree > 0) || heapSlabs[s] {
+						t.Fatalf("heap %p class %d: slab %#x on list %d with heap %#x class %d nfree %d", r, c, s.base, k, s.heap.Load(), s.class, s.nfree)
+					}
+					heapSlabs[s] = true
+					prev = s
+					cachedBlocks[c] += walk(bitmapFree(s), "heap slab bitmap", uint8(c))
+				}
+			}
+		}
+	}
+	if nlive != heaps.nlive {
+		t.Fatalf("%d live heaps linked, %d counted", nlive, heaps.nlive)
+	}
+	heaps.mu.Unlock()
+
 	slabsOfClass := map[uint8]int{}
 	for c := range centrals {
 		ct := &centrals[c]
@@ -118,6 +163,10 @@ func takeCensus(t *testing.T) census {
 			}
 			cn.slabs++
 			slabsOfClass[s.class]++
+			if (s.heap.Load() != 0) != heapSlabs[s] {
+				t.Fatalf("slab %#x names heap %#x, listed by a live heap: %v", s.base, s.heap.Load(), heapSlabs[s])
+			}
+			delete(heapSlabs, s)
 			ci := &classes[s.class]
 			if s.npages != ci.pages || s.nblocks != ci.nblocks || s.size != uintptr(ci.size) {
 				t.Fatalf("slab %#x disagrees with class %d", s.base, s.class)
@@ -132,6 +181,9 @@ func takeCensus(t *testing.T) census {
 		if used != seg.used {
 			t.Fatalf("segment %#x: used bitmap %x, pages say %x", seg.base, seg.used, used)
 		}
+	}
+	if len(heapSlabs) != 0 {
+		t.Fatalf("%d slabs listed by live heaps are not in any segment", len(heapSlabs))
 	}
 	if cn.free-slabTails(slabsOfClass) != freePages*pageSize {
 		t.Fatalf("free pages: walked %d bytes, counter %d", cn.free-slabTails(slabsOfClass), freePages*pageSize)

@@ -101,12 +101,22 @@ type slab struct {
 	class   uint8
 	npages  uint8
 	seg     *segment
+	// heap is the address of the heapRec of the Heap that owns the slab,
+	// 0 for a slab of the central lists (heap.go). Set before the slab's
+	// first block is handed out and cleared when the heap lets the slab go
+	// (Close, Detach); Free reads it on the line it loaded for base and
+	// size, and a non-zero value sends the block to its heap's remote map.
+	heap atomic.Uintptr
 	// ----
 	owner   atomic.Int32               // P that last refilled from this slab (stats only; read by Free)
-	freeMap [maxSlabBlocks / 64]uint64 // bit i set: block i is free on the slab (central.go)
+	freeMap [maxSlabBlocks / 64]uint64 // bit i set: block i is free on the slab (central.go); for a heap's slab, owned by the heap's goroutine instead of central.mu
 	nfree   uint32                     // bits set in freeMap
-	next    *slab                      // in central.partial
+	next    *slab                      // in central.partial, or in its heap's avail or full list
 	prev    *slab                      //
+	// remote has bit i set when block i of a heap's slab was freed by
+	// another goroutine (a remote free, heap.go): one atomic OR by the
+	// freer, taken back by the heap's goroutine with an atomic swap.
+	remote [maxSlabBlocks / 64]atomic.Uint64
 }
 
 // pageHeap is the single owner of segments and large blocks.
@@ -196,6 +206,10 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 	s.npages = uint8(n)
 	s.seg = seg
 	s.owner.Store(-1)
+	s.heap.Store(0) // the caller that takes the slab for a heap sets it
+	for i := range s.remote {
+		s.remote[i].Store(0) // a stale remote free of the slab's last life (heap.go)
+	}
 	s.freeMap, s.nfree, s.next, s.prev = [maxSlabBlocks / 64]uint64{}, 0, nil, nil
 	for i := first; i < first+n; i++ {
 		seg.pages[i] = s

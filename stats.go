@@ -142,6 +142,20 @@ type Stats struct {
 	MadviseHugepage uint64
 	Mremaps         uint64 // large blocks resized in place or moved by Realloc
 
+	// Heaps is the number of live Heaps (NewHeap, not yet closed or
+	// detached); HeapBytes the bytes of the slabs they own (in use and
+	// free, part of InUseBytes and CachedBytes); HeapRemoteFrees the
+	// blocks of heaps freed by other goroutines and swept back by their
+	// heap (a remote free counts as in use, and is not in Frees, until
+	// its heap sweeps it: its next refill of the class, Close or Detach).
+	Heaps           int
+	HeapBytes       uint64
+	HeapRemoteFrees uint64
+	// Arenas is the number of Arenas made and not closed; ArenaBytes the
+	// usable bytes of their chunks (hakmem blocks, part of InUseBytes).
+	Arenas     int
+	ArenaBytes uint64
+
 	// Classes has one entry per size class, smallest first.
 	Classes []ClassStats
 	// Sites has one entry per site, the default site first.
@@ -242,6 +256,9 @@ func ReadStats() Stats {
 			siteBytes[i] += pc.sites[i].bytes.load()
 		}
 	}
+	var hcached [numClasses]int64 // blocks free in live Heaps, by class
+	readHeapStats(&st, &hcached)
+	st.Arenas, st.ArenaBytes = int(arenaStats.live.Load()), uint64(max(arenaStats.bytes.Load(), 0))
 	for c := range centrals {
 		ct := &centrals[c]
 		ci := &classes[c]
@@ -251,7 +268,7 @@ func ReadStats() Stats {
 		cs.Tier = ci.tier.String()
 		cs.Slabs = ct.slabs
 		blocks := int64(ct.slabs) * int64(ci.nblocks)
-		cached := int64(ct.slabFree) + int64(ct.xferBlock) + pcached[c]
+		cached := int64(ct.slabFree) + int64(ct.xferBlock) + pcached[c] + hcached[c]
 		st.FreeFlushed += ct.flushed
 		st.FreeToSlab += ct.toSlab
 		st.RefillTransfer += ct.refillTransfer

@@ -1,5 +1,7 @@
 package bench
 
+import "slices"
+
 // Adapters for the gc-footprint scenario only: raw-mmap (alloc_rawmmap_*.go)
 // and go-heap. Elsewhere the battle shows them as "not supported": raw-mmap
 // never frees, and go-heap would only repeat the go adapter.
@@ -10,6 +12,9 @@ var footprintOnly = map[string]Kind{"raw-mmap": KindGCFootprint, "go-heap": Kind
 
 // supports reports whether the adapter name may run a scenario of kind k.
 func supports(name string, k Kind) bool {
+	if kinds, ok := ownedKinds[name]; ok { // alloc_hakmem_heap.go
+		return slices.Contains(kinds, k)
+	}
 	only, ok := footprintOnly[name]
 	return !ok || only == k
 }

@@ -12,6 +12,11 @@ import (
 // shows the allocator as "not installed" and carries on.
 var ErrNotInstalled = errors.New("not installed")
 
+// ErrNotBuilt is what an adapter's constructor returns when this binary
+// was built without what it needs (goarena without GOEXPERIMENT=arenas):
+// the battle shows it as "not built".
+var ErrNotBuilt = errors.New("not built")
+
 // Allocator is what a scenario allocates with. Alloc returns a slice of
 // length n whose contents are unspecified; Free gives it back. A scenario
 // never touches a slice after freeing it and frees every slice it allocated.
@@ -49,6 +54,19 @@ type (
 	Siter interface {
 		WithSite(name string) (Allocator, error)
 	}
+	// Owner gives each worker goroutine of a scenario with workers
+	// (larson) an allocator of its own, used by that goroutine only and
+	// ended (End) when the goroutine finishes: hakmem's Heap. Blocks
+	// outlive the owner that allocated them and may be freed through any
+	// other owner, or the adapter itself.
+	Owner interface {
+		Own() OwnedAllocator
+	}
+	// Scoper gives the arena scenario one scope per request: a Scope
+	// allocates the request's memory and End frees it all at once.
+	Scoper interface {
+		Scope() Scope
+	}
 	// Learner is a per-run allocator (from WithSite) whose routing is
 	// learned while it runs: the learning scenario reads its state
 	// between windows, outside the timed part. ok is false while the
@@ -57,6 +75,19 @@ type (
 		LearnState() (st LearnState, ok bool)
 	}
 )
+
+// OwnedAllocator is an allocator one goroutine owns (Owner).
+type OwnedAllocator interface {
+	Alloc(n int) []byte
+	Free(b []byte)
+	End()
+}
+
+// Scope allocates one request's memory, freed at once by End (Scoper).
+type Scope interface {
+	Alloc(n int) []byte
+	End()
+}
 
 // AllocatorStats is the part of an allocator's own statistics a result file
 // keeps (today only hakmem provides it; fields follow hakmem.Stats).

@@ -105,11 +105,11 @@ func TestAdapterConcurrent(t *testing.T) {
 }
 
 // newOrSkip creates the adapter, skipping the test when its allocator is
-// not installed here (cgo peers).
+// not installed here (cgo peers) or not built in (goarena).
 func newOrSkip(t *testing.T, name string) Allocator {
 	t.Helper()
 	a, err := NewAllocator(name)
-	if errors.Is(err, ErrNotInstalled) {
+	if errors.Is(err, ErrNotInstalled) || errors.Is(err, ErrNotBuilt) {
 		t.Skip(err)
 	}
 	if err != nil {

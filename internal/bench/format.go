@@ -129,6 +129,8 @@ func ParamsString(s Scenario) string {
 			learnBigMin>>10, learnBigMax>>10, p.Slots, p.Seed)
 	case KindGCFootprint:
 		return footprintParamsString(p)
+	case KindArena:
+		return fmt.Sprintf("%d requests of %d nodes (32 B) + %d..%d B strings, seed %d", p.Steps, p.Slots, p.MinSize, p.MaxSize, p.Seed)
 	}
 	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 )
 
@@ -112,7 +113,7 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 		c := &contender{name: name}
 		a, err := NewAllocator(name)
 		switch {
-		case errors.Is(err, ErrNotInstalled):
+		case errors.Is(err, ErrNotInstalled), errors.Is(err, ErrNotBuilt):
 			missing[name] = err.Error()
 		case err != nil:
 			return nil, err
@@ -152,6 +153,9 @@ func RunBattle(ctx context.Context, cfg Config) (*Result, error) {
 			entries = append(entries, c.entry)
 			if why, ok := missing[c.name]; ok {
 				c.entry.Status, c.entry.Note = "not installed", why
+				if strings.HasPrefix(why, ErrNotBuilt.Error()) {
+					c.entry.Status = "not built"
+				}
 				continue
 			}
 			if !supports(c.name, sc.Kind) {

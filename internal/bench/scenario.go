@@ -20,6 +20,7 @@ const (
 	KindGCPressure  Kind = "gc-pressure"  // a large live set held in the allocator while a worker churns
 	KindLearning    Kind = "learning"     // a site whose best routing changes halfway; throughput per window
 	KindGCFootprint Kind = "gc-footprint" // GC cost of bytes held, one child process per (allocator, size) point
+	KindArena       Kind = "arena"        // request-shaped memory: build a tree of small nodes and strings, drop it all
 )
 
 // wantsSite reports whether the kind runs sited adapters through a fresh
@@ -206,7 +207,17 @@ const (
 	// about 0.8 s.
 	learnSteps = 400000
 	learnSlots = 64 // second-half working set: 64 live blocks of 448..544 KiB (~31 MiB)
+
+	arenaRequests = 300  // requests per run: 600,000 allocations
+	arenaNodes    = 1000 // nodes per request
+	arenaMin      = 8    // string sizes per node
+	arenaMax      = 64
 )
+
+// arenaAllocators are the arena scenario's own entries: hakmem's Arena
+// and Heap (Close per request), Go's arena experiment, make + GC, and the
+// global hakmem API freeing block by block as a reference.
+var arenaAllocators = []string{"hakmem-arena", "hakmem-heap", "goarena", "go", "hakmem"}
 
 // learningAllocators are the learning scenario's own entries: hakmem
 // learning live against hakmem with each fixed candidate threshold, and
@@ -251,6 +262,10 @@ var scenarios = []Scenario{
 		Doc:        "one site: first half 96..400 KiB blocks freed at once, second half 448..544 KiB blocks kept in 64 slots; throughput per window, hakmem learning live vs each fixed threshold",
 		Params:     Params{Slots: learnSlots, Steps: learnSteps, Window: learnWindowOps, Seed: defaultSeed},
 		Allocators: learningAllocators},
+	{Name: "arena", Kind: KindArena, NamedOnly: true,
+		Doc:        "300 requests, each building a tree of 1000 pointer-free 32 B nodes with a 8..64 B string each, then dropping it all (per request: an arena Reset, a heap Close, Go arena Free, or one free per block)",
+		Params:     Params{Steps: arenaRequests, Slots: arenaNodes, MinSize: arenaMin, MaxSize: arenaMax, Seed: defaultSeed},
+		Allocators: arenaAllocators},
 	{Name: "gc-footprint", Kind: KindGCFootprint, NamedOnly: true,
 		Doc:        footprintTitle,
 		Params:     footprintParams(footprintHeld),
@@ -323,6 +338,8 @@ func (k Kind) run() runFunc {
 		return runLearning
 	case KindGCFootprint:
 		return runGCFootprintInProcess
+	case KindArena:
+		return runArena
 	}
 	panic("bench: unknown scenario kind " + string(k))
 }
@@ -369,6 +386,8 @@ func (s Scenario) EstimateSeconds() float64 {
 		return settle + float64(p.Steps/2)*100e-9 + float64(p.Steps-p.Steps/2)*4e-6
 	case KindGCFootprint:
 		return footprintEstimate(p)
+	case KindArena:
+		return settle + float64(p.Steps*p.Slots*2)*60e-9 // 60 ns an allocation for make + GC
 	}
 	return settle + p.Seconds
 }

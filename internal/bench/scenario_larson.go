@@ -40,13 +40,25 @@ func runLarson(ctx context.Context, a Allocator, p Params, m *meter) (rawRun, er
 	var work func(st *larsonState, fill bool)
 	work = func(st *larsonState, fill bool) {
 		defer wg.Done()
+		// An Owner adapter gives each goroutine of the chain its own
+		// allocator (hakmem's Heap), ended before the goroutine is done;
+		// the others are used as they are.
+		var wa interface {
+			Alloc(n int) []byte
+			Free(b []byte)
+		} = a
+		if o, ok := a.(Owner); ok {
+			own := o.Own()
+			wa = own
+			defer own.End()
+		}
 		if fill {
 			for i := range st.slots {
 				size := p.MinSize + st.rng.intn(span)
 				if st.sum != nil {
 					st.sum.add(i, size)
 				}
-				st.slots[i] = a.Alloc(size)
+				st.slots[i] = wa.Alloc(size)
 				touchEnds(st.slots[i])
 			}
 		}
@@ -56,12 +68,12 @@ func runLarson(ctx context.Context, a Allocator, p Params, m *meter) (rawRun, er
 				return
 			}
 			victim := st.rng.intn(p.Chunks)
-			a.Free(st.slots[victim])
+			wa.Free(st.slots[victim])
 			size := p.MinSize + st.rng.intn(span)
 			if st.sum != nil {
 				st.sum.add(victim, size)
 			}
-			b := a.Alloc(size)
+			b := wa.Alloc(size)
 			touchEnds(b)
 			st.slots[victim] = b
 			st.steps++
