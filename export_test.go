@@ -50,6 +50,7 @@ func PushStale(size int, addr uintptr) bool {
 // OSProtectSupported: the OS layer can make pages inaccessible (checked
 // mode's guard pages; not the portable layer).
 const OSProtectSupported = osProtectSupported
+
 // OSRemapSupported reports an OS layer that resizes large blocks with
 // mremap (Buffer's growth above 1 MiB).
 const OSRemapSupported = osRemapSupported && !osMapsGoHeap
