@@ -130,7 +130,8 @@ var closedRec heapRec
 // global large path: Heap.Free frees them, but Close does not (free them
 // before closing).
 type Heap struct {
-	r   *heapRec
+	r *heapRec
+	//lint:ignore U1000 written by every method under -race only (heap_race.go)
 	tok uintptr // written by every method under -race (heap_race.go)
 }
 

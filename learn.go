@@ -50,13 +50,12 @@ import (
 // heap.mu or a siteLearn's mu (never both: step reads the BigCache before
 // locking the site). The allocation hooks run outside heap.mu.
 
-// learnEnv is what tests replace: the clock, the sampler, the random
-// source. Immutable once published in learner.env.
+// learnEnv is what tests replace: the clock, the sampler, the CPU and
+// request counters. Immutable once published in learner.env.
 type learnEnv struct {
 	clock  func() int64           // ns, monotonic
 	every  uint32                 // with sample nil: sample one request in every (learnRand32)
 	sample func() bool            // nil, or reports whether to sample this request (tests)
-	rnd    func() float64         // uniform in [0, 1), for exploration; called under learner.stepMu
 	faults func() (uint64, bool)  // the process's minor page faults, and whether they can be counted
 	cpu    func() int64           // nil, or the process's CPU time, ns (tests); nil reads osProcessCPU
 	ops    func(sid int32) uint64 // nil, or site sid's requests so far (tests); nil reads the per-P site counters
