@@ -145,7 +145,7 @@ func (a *Arena) allocSlow(n int, op string) ([]byte, error) {
 	}
 	size := a.next
 	if uintptr(n)+arenaHeader > size/2 {
-		size = uintptr(n) + arenaHeader // a chunk of its own, growth unchanged
+		size = (uintptr(n)+arenaAlign-1)&^(arenaAlign-1) + arenaHeader // a chunk of its own, growth unchanged
 	} else if a.next < arenaMaxChunk {
 		a.next *= 2
 	}
@@ -156,6 +156,14 @@ func (a *Arena) allocSlow(n int, op string) ([]byte, error) {
 		}
 		return nil, err
 	}
+	if checkOn() {
+		// Checked mode hands out exactly the bytes asked for: past them
+		// are canaries, or a guard page (check.go).
+		usable = size
+	}
+	// The cursor moves in steps of arenaAlign, so the end must be on one:
+	// else a cursor rounded past it would see room that is not there.
+	usable &^= arenaAlign - 1
 	storeWord(p, 0)
 	storeWord(p+8, usable)
 	storeWord(p+16, arenaCheck(p, 0, usable))

@@ -245,7 +245,10 @@ func TryAlignedAlloc(size, align int) ([]byte, error) {
 		return TryAlloc(size)
 	}
 	n := max(size, maxSmall+1) // a large block: its own 2 MiB-aligned mapping
-	if align <= pageSize && size <= maxSmall {
+	// Checked mode serves a small request from the class of len+16 and
+	// may put a block before a guard page: only its large blocks keep
+	// their alignment (a guarded one is drawn again, below).
+	if align <= pageSize && size <= maxSmall && !checkOn() {
 		// The first class from size's up that is a multiple of align: its
 		// blocks sit at multiples of the class size from a 16 KiB page.
 		for c := int(sizeClass(uintptr(size))); c < numClasses; c++ {
@@ -258,6 +261,12 @@ func TryAlignedAlloc(size, align int) ([]byte, error) {
 	p, usable, _, err := allocAddr(n, 0, "TryAlignedAlloc")
 	if err != nil {
 		return nil, err
+	}
+	for try := 0; checkOn() && p&uintptr(align-1) != 0 && try < 8; try++ { // a guarded block
+		_ = freeAddr(p, "TryAlignedAlloc")
+		if p, usable, _, err = allocAddr(n, 0, "TryAlignedAlloc"); err != nil {
+			return nil, err
+		}
 	}
 	if p&uintptr(align-1) != 0 { // cannot happen (TestAlignedAllocEveryPowerOfTwo): never hand out a wrong block
 		_ = freeAddr(p, "TryAlignedAlloc")
