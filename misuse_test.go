@@ -253,7 +253,7 @@ func TestConcurrentDoubleFree(t *testing.T) {
 	var nok, ndup, nother atomic.Int64
 	both, neither := map[int]int{}, map[int]int{}
 	raceFrees(rounds, false,
-		func(r int) []byte { return hakmem.Alloc(sizes[r%len(sizes)]) },
+		func(r int) []byte { return allocPastCopies(t, sizes[r%len(sizes)]) },
 		func(err error) {
 			switch {
 			case err == nil:
