@@ -46,7 +46,7 @@ func TestImporterModuleGraph(t *testing.T) {
 	}
 	dir := t.TempDir()
 	files := map[string]string{
-		"go.mod": "module example.com/importer\n\ngo 1.26.0\n\nrequire github.com/hakmem-go/hakmem v0.0.0\n\nreplace github.com/hakmem-go/hakmem => " + repo + "\n",
+		"go.mod": "module example.com/importer\n\ngo 1.25.0\n\nrequire github.com/hakmem-go/hakmem v0.0.0\n\nreplace github.com/hakmem-go/hakmem => " + repo + "\n",
 		"main.go": `package main
 
 import (
