@@ -119,19 +119,7 @@ func takeCensus(t *testing.T) census {
 			if s.nfree == 0 || s.class != uint8(c) {
 				t.Fatalf("class %d: slab %#x on the partial list with nfree %d class %d", c, s.base, s.nfree, s.class)
 			}
-			var free []uintptr
-			for i := uintptr(0); i < maxSlabBlocks; i++ {
-				if s.freeMap[i/64]&(1<<(i%64)) != 0 {
-					if i >= uintptr(s.nblocks) {
-						t.Fatalf("slab %#x: free bit %d beyond its %d blocks", s.base, i, s.nblocks)
-					}
-					free = append(free, s.base+i*s.size)
-				}
-			}
-			if uint32(len(free)) != s.nfree {
-				t.Fatalf("slab %#x: nfree %d but %d bits", s.base, s.nfree, len(free))
-			}
-			cachedBlocks[c] += walk(free, "slab free bitmap", uint8(c))
+			cachedBlocks[c] += walk(bitmapFree(s), "slab free bitmap", uint8(c))
 		}
 		unlock()
 	}
