@@ -25,8 +25,6 @@ var sysMmaps, sysMunmaps, sysMadvFree, sysMadvDontneed, sysMadvHuge, sysMremaps 
 // fails (and the hook disarms). Only tests set it.
 var osMapFailAt atomic.Int64
 
-var errInjected = errors.New("cannot allocate memory (injected)")
-
 var osHeld struct {
 	sync.Mutex
 	m          map[uintptr][]byte // base -> backing slice, guarded by the mutex
@@ -38,13 +36,18 @@ var osHeld struct {
 // build targets could back are refused up front.
 const portableMaxMap = 1 << 36 // 64 GiB
 
+// osMapInjected reports whether the test hook says this mapping fails.
+func osMapInjected() bool {
+	return osMapFailAt.Load() > 0 && osMapFailAt.Add(-1) == 0
+}
+
 var errPortableTooBig = errors.New("portable OS layer: mappings above 64 GiB are refused")
 
 func osMap(size, align uintptr) (uintptr, error) {
 	if size > portableMaxMap {
 		return 0, errPortableTooBig
 	}
-	if osMapFailAt.Load() > 0 && osMapFailAt.Add(-1) == 0 {
+	if osMapInjected() {
 		return 0, errInjected
 	}
 	sysMmaps.Add(1)

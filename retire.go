@@ -1,6 +1,7 @@
 package hakmem
 
 import (
+	"errors"
 	"log/slog"
 	"unsafe"
 )
@@ -131,18 +132,28 @@ func (h *pageHeap) putSpare(base uintptr) bool {
 	return true
 }
 
+// errInjected is the failure the osMapFailAt test hook injects where no
+// system call is made (the portable OS layer, a spare's reuse).
+var errInjected = errors.New("cannot allocate memory (injected)")
+
 // takeSpare returns a spare range for a new segment, if there is one.
 // Its registry entry is still the tombstone. Caller holds heap.mu.
-func (h *pageHeap) takeSpare() (uintptr, bool) {
+// Reusing a spare counts as a mapping for the osMapFailAt test hook, so
+// a test that makes the n-th mapping fail does not depend on whether
+// spares were left over: err is then errInjected and the spare stays.
+func (h *pageHeap) takeSpare() (base uintptr, ok bool, err error) {
 	n := h.spare
 	if n == nil {
-		return 0, false
+		return 0, false, nil
+	}
+	if osMapInjected() {
+		return 0, false, errInjected
 	}
 	h.spare = n.next
 	h.nspare--
-	base := n.base
+	base = n.base
 	sparePool.put(uintptr(unsafe.Pointer(n)))
-	return base, true
+	return base, true, nil
 }
 
 // isSpare reports whether p lies in a spare range. Caller holds heap.mu.

@@ -264,8 +264,10 @@ func (h *pageHeap) mapSegment() (*segment, error) {
 	if err := h.checkLimit(segmentSize); err != nil {
 		return nil, err
 	}
-	var err error
-	base, reused := h.takeSpare()
+	base, reused, err := h.takeSpare()
+	if err != nil {
+		return nil, err
+	}
 	if !reused {
 		if base, err = osMap(segmentSize, segmentSize); err != nil {
 			return nil, err
