@@ -161,19 +161,10 @@ func (c *central) toSlabs(bs []uintptr) {
 // there is none any more (see toSlabs). Caller holds c.mu, which keeps a
 // slab of this class from being freed.
 func (c *central) slabOf(p uintptr) *slab {
-	seg := regLookup(p)
-	if seg == nil || seg.kind != kindSmall {
-		return nil
+	if s := regLookup(p).smallBlock(p); s != nil && s.class == c.class {
+		return s
 	}
-	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
-	if s == nil || s.class != c.class {
-		return nil
-	}
-	off := p - s.base
-	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
-		return nil
-	}
-	return s
+	return nil
 }
 
 // drain empties the transfer cache onto the slabs (Release).

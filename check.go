@@ -315,7 +315,7 @@ func checkFreeSlow(p uintptr, op string) error {
 	}
 	s, detail, bad := checkSmall(p, seg)
 	if bad == ErrInvalidPointer {
-		s = seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+		s = seg.slabAt(p)
 	}
 	if bad == nil {
 		if claimBlock(p) {

@@ -88,7 +88,7 @@ func recFor(p uintptr) *checkRec {
 	}
 	switch seg.kind {
 	case kindSmall:
-		s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+		s := seg.slabAt(p)
 		if s == nil {
 			return nil
 		}

@@ -30,7 +30,7 @@ func Describe(addr uintptr) string {
 	case kind == kindLarge:
 		start = seg.base
 	default:
-		s = seg.pages[(addr>>pageShift)&(pagesPerSegment-1)]
+		s = seg.slabAt(addr)
 		if s != nil && addr-s.base < uintptr(s.nblocks)*s.size {
 			inSlab = true
 			start = s.base + (addr-s.base)/s.size*s.size

@@ -270,22 +270,16 @@ func (h *Heap) free(p uintptr, op string) error {
 	// back, so its segment stays mapped while we work on it. Headers are
 	// never unmapped (meta.go), so a stale registry answer reads mapped
 	// memory, and the block checks below fail on a slab p is not in.
-	if seg := regLookup(p); seg != nil && seg.kind == kindSmall {
-		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil && s.heap.Load() == uintptr(unsafe.Pointer(r)) {
-			off := p - s.base
-			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
-				claimBlock(p) {
-				r.hot, r.hotBase, r.hotLen = s, s.base, uintptr(s.nblocks)*s.size
-				r.hotSize, r.hotDiv, r.hotClass = s.size, s.divMul, s.class
-				l := &r.lists[s.class]
-				if l.n < l.cap {
-					l.push(p)
-					return nil
-				}
-				h.freeFull(p, s)
-				return nil
-			}
+	if s := regLookup(p).smallBlock(p); s != nil && s.heap.Load() == uintptr(unsafe.Pointer(r)) && claimBlock(p) {
+		r.hot, r.hotBase, r.hotLen = s, s.base, uintptr(s.nblocks)*s.size
+		r.hotSize, r.hotDiv, r.hotClass = s.size, s.divMul, s.class
+		l := &r.lists[s.class]
+		if l.n < l.cap {
+			l.push(p)
+			return nil
 		}
+		h.freeFull(p, s)
+		return nil
 	}
 	return h.freeOther(p, op)
 }
@@ -498,15 +492,10 @@ func (h *Heap) freeFull(p uintptr, s *slab) {
 
 // slabOf is the slab of the heap's own block p (one of its stacks').
 func (r *heapRec) slabOf(p uintptr) *slab {
-	seg := regLookup(p)
-	if seg == nil || seg.kind != kindSmall {
-		return nil
+	if s := regLookup(p).smallBlock(p); s != nil && s.heap.Load() == uintptr(unsafe.Pointer(r)) {
+		return s
 	}
-	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
-	if s == nil || s.heap.Load() != uintptr(unsafe.Pointer(r)) {
-		return nil
-	}
-	return s
+	return nil
 }
 
 // toSlab puts the heap's free block p back on its slab's bitmap. With

@@ -56,11 +56,13 @@ func Free(b []byte) {
 	p := addrOf(b)
 	// freeFast, written out: one call level less on the hottest path. The
 	// checks and the claim of the block run pinned, so that its segment
-	// cannot be unmapped under them (retire.go).
+	// cannot be unmapped under them (retire.go). The checks are the block
+	// validator's (smallBlock, segment.go) one by one, the boundary test
+	// (isBlock) spelled out: so each failed check is one branch to the slow
+	// path, the shortest machine code we found.
 	pc := pin()
-	seg := regLookup(p)
-	if seg != nil && seg.kind == kindSmall {
-		if s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]; s != nil {
+	if seg := regLookup(p); seg != nil && seg.kind == kindSmall {
+		if s := seg.slabAt(p); s != nil {
 			off := p - s.base
 			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
 				claimBlock(p) {
@@ -291,24 +293,12 @@ func freeAddr(p uintptr, op string) error {
 // the current P's list, flushing a batch if the list is full, and reports
 // true (with the error checked mode may find on the slow path). For
 // anything else (errors, large blocks) it reports false and changes
-// nothing. The checks, in order: p is in a hakmem segment
-// (registry), on a page that belongs to a slab, at a block boundary, and
-// the block does not carry the free cookie.
+// nothing. The checks are the block validator's (smallBlock, segment.go)
+// and the claim's: the block does not carry the free cookie.
 func freeFast(p uintptr) (bool, error) {
 	pc := pin()
-	seg := regLookup(p)
-	if seg == nil || seg.kind != kindSmall {
-		unpin(pc)
-		return false, nil
-	}
-	s := seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
-	if s == nil {
-		unpin(pc)
-		return false, nil
-	}
-	off := p - s.base
-	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) ||
-		!claimBlock(p) {
+	s := regLookup(p).smallBlock(p)
+	if s == nil || !claimBlock(p) {
 		unpin(pc)
 		return false, nil
 	}
@@ -362,12 +352,11 @@ func freeSlow(p uintptr, op string) error {
 // that p starts a block of it; bad and detail say what is wrong. Called
 // pinned, so it builds no error.
 func checkSmall(p uintptr, seg *segment) (s *slab, detail string, bad error) {
-	s = seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+	s = seg.slabAt(p)
 	if s == nil {
 		return nil, "the page holds no allocated block (freed already, or stale)", ErrDoubleFree
 	}
-	off := p - s.base
-	if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size != off || idx >= uintptr(s.nblocks) {
+	if !s.isBlock(p) {
 		return nil, "not the start of a block (interior pointer)", ErrInvalidPointer
 	}
 	return s, "", nil

@@ -119,6 +119,46 @@ type slab struct {
 	remote [maxSlabBlocks / 64]atomic.Uint64
 }
 
+// The block validator: every free path (Free, TryFree, the slow free,
+// Heap.Free, UsableSize, the central lists taking blocks back) finds the
+// block it was given with these three steps, then claims it with the
+// cookie (claimBlock, mem.go) where it frees:
+//   - registry: p lies in a segment of small blocks (regLookup(p).smallBlock);
+//   - page: p's page belongs to a slab (slabAt);
+//   - boundary: p is the start of one of the slab's blocks, not an interior
+//     pointer nor in the slab's tail (isBlock).
+// Each step is a leaf the compiler inlines, so the fast paths carry them
+// as if written out.
+
+// smallBlock returns the slab of which p starts a block, nil when seg (p's
+// segment in the registry, possibly nil) is not a small-block segment, p's
+// page holds no slab or p is not at a block boundary.
+func (seg *segment) smallBlock(p uintptr) *slab {
+	if seg == nil || seg.kind != kindSmall {
+		return nil
+	}
+	if s := seg.slabAt(p); s != nil && s.isBlock(p) {
+		return s
+	}
+	return nil
+}
+
+// slabAt returns the slab on p's page of the small-block segment seg, nil
+// when the page is free.
+func (seg *segment) slabAt(p uintptr) *slab {
+	return seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
+}
+
+// isBlock reports whether p, an address on one of s's pages, starts one of
+// its blocks: a multiply by the reciprocal of the size (divMul) finds the
+// index, and an interior pointer or one into the tail past the last block
+// fails.
+func (s *slab) isBlock(p uintptr) bool {
+	off := p - s.base
+	idx := uintptr(uint64(off) * s.divMul >> divShift)
+	return idx*s.size == off && idx < uintptr(s.nblocks)
+}
+
 // pageHeap is the single owner of segments and large blocks.
 type pageHeap struct {
 	mu sync.Mutex
