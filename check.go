@@ -137,7 +137,7 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 		class = sizeClass(want)
 		p, err = checkTake(class, size)
 		if err == errOverLimit {
-			Release()
+			releaseAll() // the caches may hold enough; try once more
 			p, err = checkTake(class, size)
 		}
 		if err != nil {

@@ -40,9 +40,9 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 	}
 	if err = heap.checkLimit(usable); err != nil {
 		// Over the limit even with the heap's caches empty: empty the
-		// other caches too (Release) and look again, once.
+		// other caches too (releaseAll) and look again, once.
 		heap.mu.Unlock()
-		Release()
+		releaseAll()
 		heap.mu.Lock()
 		if err = heap.checkLimit(usable); err != nil {
 			heap.mu.Unlock()

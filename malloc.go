@@ -231,7 +231,7 @@ func allocAddr(size int, sid int32, op string) (p, usable uintptr, zeroed bool, 
 		}
 		p, err = allocSmallSlow(c, sid, uintptr(size))
 		if err == errOverLimit {
-			Release() // the caches may hold enough; try once more
+			releaseAll() // the caches may hold enough; try once more
 			p, err = allocSmallSlow(c, sid, uintptr(size))
 		}
 		if cb, ok := err.(*corruptBlock); ok {

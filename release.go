@@ -10,6 +10,13 @@ package hakmem
 // (MADV_DONTNEED). It is the scavenger's work, done at once for everything.
 func Release() {
 	ensureInit()
+	releaseAll()
+}
+
+// releaseAll is Release after the first-use initialisation: what the
+// allocation paths call when the memory limit is hit and the caches may
+// hold enough.
+func releaseAll() {
 	if checkOn() { // hook: checked mode's quarantine and free stacks, verified, go back first (check_quarantine.go)
 		checkDrain()
 	}
