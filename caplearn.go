@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// The per-class per-P cache capacity learner (issue 6; hakmem's "capacity
+// The per-class per-P cache capacity learner (hakmem's "capacity
 // learner", done globally rather than per site). The generated table
 // (sizeclasses.go) gives every class a per-P cap and a batch; a program
 // whose bursts of one class are larger than the cap thrashes: its P

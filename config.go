@@ -34,7 +34,7 @@ import (
 // maxOptions bounds the option table: hakmem's configuration grew to 282
 // variables and was called a crisis; this one stays small. Also the length
 // of the per-policy value arrays (a policy is copied by value). 40: the
-// checked mode and the heap profile (issue 12) took the last of 32.
+// checked mode and the heap profile took the last of 32.
 const maxOptions = 40
 
 // Option types.
@@ -778,28 +778,4 @@ func Settings() []Setting {
 		out = append(out, s)
 	}
 	return out
-}
-
-// optionsMarkdown renders the option table for the README.
-func optionsMarkdown() string {
-	var b strings.Builder
-	b.WriteString("| variable | name | type | default | range | unit | modes | meaning |\n|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| `%s` | mode | enum | balanced | %s | | | The preset of the options below (see Modes); case-insensitive. |\n",
-		modeEnv, strings.Join(modeNames[1:], ", "))
-	for i := range options {
-		o := &options[i]
-		var ms []string
-		for _, m := range modes {
-			if v, ok := o.modes[m]; ok {
-				ms = append(ms, m.String()+" "+o.format(v))
-			}
-		}
-		rng := fmt.Sprintf("%d .. %d", o.min, o.max)
-		if len(o.words) > 0 {
-			rng += ", " + strings.Join(o.wordList(), ", ")
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n",
-			o.env, o.name, o.typ, o.format(o.def), rng, o.unit, strings.Join(ms, ", "), o.doc)
-	}
-	return b.String()
 }

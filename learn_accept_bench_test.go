@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Acceptance figures of the learning layer (issue 6), run by
+// Acceptance figures of the learning layer, run by
 // scripts/bench-learning.sh. Every benchmark here runs one whole experiment
 // per b.N iteration (run them with -benchtime 1x) and reports its figures
 // with b.ReportMetric, averaged over the iterations.
@@ -239,7 +239,7 @@ func learnRunOn(w acceptLoad, s *Site, a *acceptState, between func()) learnResu
 // after the first freeze), learn-all-ops/s (all windows, learning
 // included), learn/best and learn/default (ratios of learn-ops/s; targets
 // >= 0.95 and a clear win), freeze-window (the window after which it first
-// froze; target <= 40 since issue 15: an A/B adoption needs 15 windows at
+// froze; target <= 40 since the A/B tests: an adoption needs 15 windows at
 // least and a rejection 7), frozen-KiB, frozen-on-best (1 if it froze on
 // the best fixed threshold), frozen-fixed/best (the fixed throughput of the
 // threshold it froze on over the best's: how good the choice is, apart
@@ -411,7 +411,7 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 // 900 KiB). Metrics: shift-to-learn (windows from the shift to the first
 // window after which the site is in LEARN again; target: small),
 // shift-to-refreeze (to the first window after which it is FROZEN again;
-// target <= 10 since issue 15: the shift window, one more to list the
+// target <= 10 since the A/B tests: the shift window, one more to list the
 // challengers and a rejection's 7), relearn-KiB (the threshold it re-froze on), first-freeze
 // (the window of the first freeze), refrozen (1 if it re-froze within
 // acceptMaxLearn windows).

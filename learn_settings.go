@@ -82,7 +82,7 @@ type learnSettings struct {
 	// strategies the program cannot tell apart the one that maps and holds
 	// less wins. They no longer score anything else: the time in the
 	// allocator and the fresh mappings missed what a strategy costs the
-	// program afterwards (issue 15).
+	// program afterwards.
 	wCPU, wFaults, wMem float64
 
 	// freezeWindows: degradeWindows' twin, set by the same option (kept

@@ -7,8 +7,8 @@ import (
 	"sync"
 )
 
-// The lifecycle of a site's learning, one state machine per site (issue
-// 15: learning that cannot hurt).
+// The lifecycle of a site's learning, one state machine per site, built
+// so that learning cannot hurt.
 //
 // The score is the program's throughput: the site's requests per
 // CPU-second of the process (siteOps over osProcessCPU; per wall second

@@ -43,14 +43,6 @@ var modes = []Mode{Minimal, Fast, Balanced, Learning, Research}
 // modeNames are the names HAKMEM_MODE accepts and String returns.
 var modeNames = [...]string{"", "minimal", "fast", "balanced", "learning", "research"}
 
-// modePurpose is the first row of the modes table.
-var modePurpose = [...]string{"",
-	"baseline: no caches, free to the OS at once",
-	"production speed: cache more, longer",
-	"recommended default",
-	"learning phase",
-	"development, all on"}
-
 // String returns the mode's name, as HAKMEM_MODE spells it.
 func (m Mode) String() string {
 	if m.valid() {
@@ -71,33 +63,4 @@ func ParseMode(s string) (Mode, error) {
 		}
 	}
 	return 0, fmt.Errorf("hakmem: unknown mode %q: want one of %s", s, strings.Join(modeNames[1:], ", "))
-}
-
-// modesMarkdown renders the modes table: one row per option a mode changes,
-// a column per mode. The README and DESIGN.md carry it (TestModesTable).
-func modesMarkdown() string {
-	var b strings.Builder
-	b.WriteString("| setting |")
-	for _, m := range modes {
-		b.WriteString(" " + m.String() + " |")
-	}
-	b.WriteString("\n|---|")
-	b.WriteString(strings.Repeat("---|", len(modes)))
-	b.WriteString("\n| purpose |")
-	for _, m := range modes {
-		b.WriteString(" " + modePurpose[m] + " |")
-	}
-	b.WriteString("\n")
-	for i := range options {
-		o := &options[i]
-		if len(o.modes) == 0 {
-			continue
-		}
-		fmt.Fprintf(&b, "| `%s` |", o.env)
-		for _, m := range modes {
-			b.WriteString(" " + o.format(o.modeValue(m)) + " |")
-		}
-		b.WriteString("\n")
-	}
-	return b.String()
 }

@@ -451,3 +451,27 @@ func countHeld(h [][][]byte) int {
 	}
 	return n
 }
+
+// forEachSegment calls f for every mapped segment, under heap.mu.
+func (h *pageHeap) forEachSegment(f func(*segment)) {
+	for _, s := range h.buckets {
+		for ; s != nil; s = s.next {
+			f(s)
+		}
+	}
+	for s := h.cache.head; s != nil; s = s.q[qPrimary].next {
+		f(s)
+	}
+	h.forEachRetired(f)
+}
+
+// forEachRetired calls f for every retired segment not yet unmapped.
+// Caller holds heap.mu.
+func (h *pageHeap) forEachRetired(f func(*segment)) {
+	for s := h.retired.head; s != nil; s = s.q[qPrimary].next {
+		f(s)
+	}
+	for _, s := range h.reaping {
+		f(s)
+	}
+}

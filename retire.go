@@ -85,7 +85,7 @@ func (h *pageHeap) reapRetired(wait bool) {
 		segs = append(segs, s)
 	}
 	h.nretired.Store(0)
-	h.reaping = segs // still mapped and counted: forEachSegment sees them
+	h.reaping = segs // still mapped and counted: the recount test (forEachSegment) sees them
 	h.mu.Unlock()
 	if len(segs) == 0 {
 		return
@@ -164,15 +164,4 @@ func (h *pageHeap) isSpare(p uintptr) bool {
 		}
 	}
 	return false
-}
-
-// forEachRetired calls f for every retired segment not yet unmapped.
-// Caller holds heap.mu.
-func (h *pageHeap) forEachRetired(f func(*segment)) {
-	for s := h.retired.head; s != nil; s = s.q[qPrimary].next {
-		f(s)
-	}
-	for _, s := range h.reaping {
-		f(s)
-	}
 }

@@ -445,19 +445,6 @@ func (ps *pageSet) firstFreeRun(n int) int {
 	panic("hakmem: no free page run where the bucket promised one")
 }
 
-// forEachSegment calls f for every mapped segment, under heap.mu.
-func (h *pageHeap) forEachSegment(f func(*segment)) {
-	for _, s := range h.buckets {
-		for ; s != nil; s = s.next {
-			f(s)
-		}
-	}
-	for s := h.cache.head; s != nil; s = s.q[qPrimary].next {
-		f(s)
-	}
-	h.forEachRetired(f)
-}
-
 // Queue link indexes in segment.q.
 const (
 	qPrimary = 0 // heap.cache, or the block's site list in the BigCache

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces the learning layer's acceptance figures (issue 6): the
+# Reproduces the learning layer's acceptance figures: the
 # BenchmarkLearnAccept* benchmarks of learn_accept_bench_test.go, run RUNS
 # times interleaved (every benchmark once per run, -test.count 1, so drift
 # hits all of them alike) from one compiled test binary, then summarised as

@@ -12,7 +12,7 @@ import (
 	"github.com/hakmem-go/hakmem/internal/bench"
 )
 
-// The learning suite (issue 15): `hakmem bench learning-suite`, opt-in,
+// The learning suite: `hakmem bench learning-suite`, opt-in,
 // run apart from the battle (bench.RunLearningSuite).
 const (
 	suiteName = "learning-suite"

@@ -18,7 +18,7 @@ import (
 	hakmem "github.com/hakmem-go/hakmem"
 )
 
-// The learning suite (issue 15): site workloads on which hakmem's learner
+// The learning suite: site workloads on which hakmem's learner
 // must reach the best fixed strategy, each variant in its own process.
 //
 // A variant is one way to run a workload: "default" (learning off: every
@@ -159,7 +159,7 @@ func ringStep(s *hakmem.Site, r *splitmix64, ring [][]byte, i *int, lo, hi int, 
 	ring[j] = b
 }
 
-// suiteWorkloads: the two workloads of issue 15 first.
+// suiteWorkloads: the two workloads the learner was first judged on first.
 var suiteWorkloads = []suiteWorkload{
 	{name: "burst-touch-520K-1M", sites: []string{"burst"},
 		doc: "bursts of 24 blocks of 520..1000 KiB, every page touched, then all freed",

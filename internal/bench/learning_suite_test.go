@@ -97,6 +97,6 @@ func TestSuiteVariants(t *testing.T) {
 		}
 	}
 	if len(suiteWorkloads) < 6 || suiteWorkloads[0].name != "burst-touch-520K-1M" || suiteWorkloads[1].name != "ring-ends-700K-1M" {
-		t.Errorf("the suite: %v (want at least 6, issue 15's two first)", SuiteWorkloadNames())
+		t.Errorf("the suite: %v (want at least 6, burst-touch-520K-1M and ring-ends-700K-1M first)", SuiteWorkloadNames())
 	}
 }

@@ -6,7 +6,7 @@ import (
 )
 
 // runLearning runs the learning scenario: a workload whose best routing
-// strategy changes halfway, for hakmem's learner (issue 6). One worker (rng
+// strategy changes halfway, for hakmem's learner. One worker (rng
 // seed+0) makes Steps steps:
 //
 //   - first half: allocate a random size in [learnSmallMin, learnSmallMax],
