@@ -1,6 +1,10 @@
 package hakmem
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
+)
 
 // The BigCache: freed large blocks kept mapped for reuse, one list per
 // site. A large allocation first looks in its site's list for a block of at
@@ -46,25 +50,25 @@ type siteCache struct {
 func init() { heap.big.lru.link = qLRU }
 
 // cachePolicy is a site's BigCache policy: how many of its freed large
-// blocks the site keeps, and how long before they cool. It is the learning
-// layer's second dimension per site (lifecycle.go); a site no one chose
-// for runs cacheDefault.
+// blocks the site keeps, and how long before they cool. They are the
+// learner's cache arms (learn.CacheDefault ..., in that order); a site no
+// one chose for runs cacheDefault.
 type cachePolicy uint8
 
 const (
 	// cacheDefault: the configured per-site limits (HAKMEM_BIGCACHE_SITE_*)
 	// and free-policy times (HAKMEM_WARM_MS, _COLD_MS, _DECAY_MS).
-	cacheDefault cachePolicy = iota
+	cacheDefault cachePolicy = learn.CacheDefault
 	// cacheLean: a quarter of the per-site limits (at least one block) and
 	// every stage four times sooner: blocks rarely reused give their memory
 	// back early.
-	cacheLean
+	cacheLean cachePolicy = learn.CacheLean
 	// cacheHold: four times the per-site limits (the global limits still
 	// apply) and every stage four times later: blocks reused in bursts
 	// wider than the default limit, or after pauses longer than its warm
 	// stage, are still there, pages included.
-	cacheHold
-	numCachePolicies
+	cacheHold        cachePolicy = learn.CacheHold
+	numCachePolicies             = learn.NumCacheArms
 )
 
 // cachePolicyNames name the policies for stats and policy files.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // The option table: the one place hakmem reads the environment. Each option
@@ -67,30 +69,28 @@ type policy struct {
 	vals    [maxOptions]int    // every option's value, in its own unit, by index in options
 	srcs    [maxOptions]Source // where each value came from
 
-	segmentCache    int           // empty segments kept mapped
-	pcacheScale     int           // percent applied to the per-P cache caps (read when a cache is made)
-	largeThreshold  int           // default routing threshold, bytes: larger requests go to the large path
-	bigCacheBytes   int           // BigCache limit, all sites, bytes
-	bigCacheBlocks  int           // BigCache limit, all sites, blocks
-	siteCacheBytes  int           // BigCache limit per site, bytes
-	siteCacheBlocks int           // BigCache limit per site, blocks
-	warmNs          int64         // age at which a cached block or segment gets MADV_FREE, ns
-	coldNs          int64         // age at which it gets MADV_DONTNEED, ns
-	decayNs         int64         // age at which it is unmapped (and free pages purged), ns
-	memLimit        int64         // HAKMEM_MEMORY_LIMIT in bytes, or memLimitAuto; applied to memLimit (or the shared budget) at first use and by Configure
-	memHeadroom     int           // HAKMEM_MEMORY_HEADROOM: the shared budget's headroom, percent of the total (sharelimit.go)
-	thp             int           // thpOff, thpAuto or thpOn
-	learning        int           // learnOff, learnFrozen or learnLive: the learning layer's mode (learn.go)
-	learn           learnSettings // the learning layer's settings (learn_settings.go), mode included
-	callsiteSample  int           // sample one plain slow-path allocation in N for its call site (callsite.go); 0: off
-	capTarget       float64       // capacity learner: per-class capacity hit rate to reach, 0 .. 1 (caplearn.go)
-	capBudget       int64         // capacity learner: the least budget for learned per-P caps, bytes
-	debug           int           // debugOff, debugMinimal or debugVerbose (debuglog.go)
-	check           bool          // checked mode (check.go); fixed at first use
-	checkQuarantine uint64        // checked mode: bytes the quarantine holds, at most (check_quarantine.go)
-	checkStacks     int           // checked mode: one block in N records full stacks; 0: none
-	checkGuard      int           // checked mode: one allocation in N gets guard pages (check_guard.go); 0: none
-	profileRate     int           // heap profile: one sample per this many bytes allocated on average; 0: off (heapprof.go)
+	segmentCache    int            // empty segments kept mapped
+	pcacheScale     int            // percent applied to the per-P cache caps (read when a cache is made)
+	largeThreshold  int            // default routing threshold, bytes: larger requests go to the large path
+	bigCacheBytes   int            // BigCache limit, all sites, bytes
+	bigCacheBlocks  int            // BigCache limit, all sites, blocks
+	siteCacheBytes  int            // BigCache limit per site, bytes
+	siteCacheBlocks int            // BigCache limit per site, blocks
+	warmNs          int64          // age at which a cached block or segment gets MADV_FREE, ns
+	coldNs          int64          // age at which it gets MADV_DONTNEED, ns
+	decayNs         int64          // age at which it is unmapped (and free pages purged), ns
+	memLimit        int64          // HAKMEM_MEMORY_LIMIT in bytes, or memLimitAuto; applied to memLimit (or the shared budget) at first use and by Configure
+	memHeadroom     int            // HAKMEM_MEMORY_HEADROOM: the shared budget's headroom, percent of the total (sharelimit.go)
+	thp             int            // thpOff, thpAuto or thpOn
+	learning        int            // learn.Off, learn.Frozen or learn.Live: the learning layer's mode (learn.go)
+	learn           learn.Settings // the learning layer's settings (learn_settings.go), mode included
+	callsiteSample  int            // sample one plain slow-path allocation in N for its call site (callsite.go); 0: off
+	debug           int            // debugOff, debugMinimal or debugVerbose (debuglog.go)
+	check           bool           // checked mode (check.go); fixed at first use
+	checkQuarantine uint64         // checked mode: bytes the quarantine holds, at most (check_quarantine.go)
+	checkStacks     int            // checked mode: one block in N records full stacks; 0: none
+	checkGuard      int            // checked mode: one allocation in N gets guard pages (check_guard.go); 0: none
+	profileRate     int            // heap profile: one sample per this many bytes allocated on average; 0: off (heapprof.go)
 }
 
 // pol is the current policy; never nil (a default snapshot until first use).
@@ -128,13 +128,6 @@ const (
 	thpOff  = 0 // never ask for huge pages
 	thpAuto = 1 // MADV_HUGEPAGE on large blocks of 2 MiB and more
 	thpOn   = 2 // also on every segment
-)
-
-// Learning states (HAKMEM_LEARNING), for the learning layer.
-const (
-	learnOff    = 0 // no profiles, no decisions: every site uses the defaults
-	learnFrozen = 1 // apply what was learned, learn nothing new
-	learnLive   = 2 // learn and apply
 )
 
 // Debug log levels (HAKMEM_DEBUG); see debuglog.go.
@@ -230,98 +223,28 @@ var options = []option{
 		modes: map[Mode]int{Minimal: thpOff, Research: thpOn},
 		set:   func(p *policy, v int) { p.thp = v },
 	},
-	{
-		name: "learning", env: "HAKMEM_LEARNING", typ: typeEnum, def: learnFrozen, min: learnOff, max: learnLive, unit: "0 off, 1 frozen, 2 live",
-		enum:  []string{"off", "frozen", "live"},
-		doc:   "Learning layer (learn.go) and per-class per-P cache capacity learner (caplearn.go): off uses the defaults for every site and the generated per-P caps; frozen applies what was learned or loaded (LoadPolicy: thresholds, BigCache policies, caps); live samples named sites' large requests, learns and applies, and adjusts the per-P caps from the refills and flushes the slow paths count.",
-		modes: map[Mode]int{Minimal: learnOff, Learning: learnLive, Research: learnLive},
-		set:   func(p *policy, v int) { p.learning, p.learn.mode = v, v },
-	},
+	learnOption("learning", map[Mode]int{Minimal: learn.Off, Learning: learn.Live, Research: learn.Live}, func(p *policy, v int) { p.learning = v }),
 	{
 		name: "callsite_sample", env: "HAKMEM_CALLSITE_SAMPLE", typ: typeInt, def: 64, min: 0, max: 1 << 20, unit: "slow paths",
 		doc: "Call-site discovery: one plain Alloc in N that takes the slow path records its caller, so WriteStats can list sites worth naming; 0: off. The fast path is never sampled.",
 		set: func(p *policy, v int) { p.callsiteSample = v },
 	},
-	{
-		name: "learn_sample", env: "HAKMEM_LEARN_SAMPLE", typ: typeInt, def: 64, min: 1, max: 1 << 16, unit: "requests",
-		doc: "Learning: one request above 64 KiB in N through a named site is profiled (pooled hits picked by a per-P tick, slow paths drawn and timed; 1 in 64 keeps the record under 1 ns a request on average).",
-		set: func(p *policy, v int) { p.learn.sampleEvery = uint32(v) },
-	},
-	{
-		name: "learn_window_ops", env: "HAKMEM_LEARN_WINDOW_OPS", typ: typeInt, def: 50, min: 1, max: 1 << 30, unit: "requests",
-		doc: "Learning: a window lasts until the site made this many requests in it (at most 20 times HAKMEM_LEARN_WINDOW_MS; a window with fewer is not rated): its throughput is not a handful of requests' noise.",
-		set: func(p *policy, v int) { p.learn.minWindowOps = uint64(v) },
-	},
-	{
-		name: "learn_window_ms", env: "HAKMEM_LEARN_WINDOW_MS", typ: typeInt, def: 100, min: 10, max: 1 << 30, unit: "ms",
-		doc: "Learning: a window's measured part: the site's requests per CPU-second of the process are counted over it while one strategy is in force (after a switch the window first waits a fifth of this, the switch's warm-up).",
-		set: func(p *policy, v int) { p.learn.windowNs = int64(v) * ms },
-	},
-	{
-		name: "learn_confidence", env: "HAKMEM_LEARN_CONFIDENCE", typ: typeInt, def: 95, min: 50, max: 99, unit: "percent",
-		doc: "Learning: a challenger replaces the incumbent only when a one-sided sign test over its A/B window pairs (challenger window against the incumbent windows around it) says it wins more often than not at this confidence; else the incumbent (the default first) stays.",
-		set: func(p *policy, v int) { p.learn.confidence = float64(v) / 100 },
-	},
-	{
-		name: "learn_pairs", env: "HAKMEM_LEARN_PAIRS", typ: typeInt, def: 12, min: 7, max: 64, unit: "pairs",
-		doc: "Learning: the most A/B window pairs a test runs (adoption is looked at from 7 pairs on); a challenger that can no longer reach HAKMEM_LEARN_CONFIDENCE within them is rejected (at 95% and 12 pairs: adopted on 7 of 7, 8 of 9, 9 of 10 or 10 of 12 pairs won, rejected after 3 not won).",
-		set: func(p *policy, v int) { p.learn.maxPairs = v },
-	},
-	{
-		name: "learn_weight_cpu", env: "HAKMEM_LEARN_WEIGHT_CPU", typ: typeInt, def: 40, min: 0, max: 100, unit: "percent",
-		doc: "Learning: weight of sampled time spent in the allocator in the composite that breaks a tie (a pair whose throughput ratio is within the noise); the three weights are normalised.",
-		set: func(p *policy, v int) { p.learn.wCPU = float64(v) / 100 },
-	},
-	{
-		name: "learn_weight_faults", env: "HAKMEM_LEARN_WEIGHT_FAULTS", typ: typeInt, def: 30, min: 0, max: 100, unit: "percent",
-		doc: "Learning: weight of fresh pages mapped (page faults, mmap calls) in the tie-breaking composite.",
-		set: func(p *policy, v int) { p.learn.wFaults = float64(v) / 100 },
-	},
-	{
-		name: "learn_weight_memory", env: "HAKMEM_LEARN_WEIGHT_MEMORY", typ: typeInt, def: 30, min: 0, max: 100, unit: "percent",
-		doc: "Learning: weight of memory held (rounding waste and cached bytes) in the tie-breaking composite.",
-		set: func(p *policy, v int) { p.learn.wMem = float64(v) / 100 },
-	},
-	{
-		name: "learn_confirm", env: "HAKMEM_LEARN_CONFIRM", typ: typeInt, def: 3, min: 1, max: 1000, unit: "windows",
-		doc: "Learning: how many windows in a row confirm a return to LEARN on degradation.",
-		set: func(p *policy, v int) { p.learn.freezeWindows, p.learn.degradeWindows = v, v },
-	},
-	{
-		name: "learn_min_ms", env: "HAKMEM_LEARN_MIN_MS", typ: typeInt, def: 20000, min: 0, max: 1 << 30, unit: "ms",
-		doc: "Learning: the shortest time a site learns before it may freeze (the incumbent runs once every challenger was tested).",
-		set: func(p *policy, v int) { p.learn.minLearnNs = int64(v) * ms },
-	},
-	{
-		name: "learn_canary", env: "HAKMEM_LEARN_CANARY", typ: typeInt, def: 5, min: 1, max: 100, unit: "percent",
-		doc: "Learning: a FROZEN site starts a check (CANARY: an A/B test of the default, or of the best other strategy, against the frozen one) at most once in 100/this windows.",
-		set: func(p *policy, v int) { p.learn.canaryEvery = max(1, 100/v) },
-	},
-	{
-		name: "learn_canary_budget", env: "HAKMEM_LEARN_CANARY_BUDGET", typ: typeInt, def: 10, min: 0, max: 1000, unit: "permille",
-		doc: "Learning: checks are spaced by the throughput their challenger lost in its last test, so that they cost at most this share of the site's throughput (0: every 100/HAKMEM_LEARN_CANARY windows).",
-		set: func(p *policy, v int) { p.learn.canaryBudget = float64(v) / 1000 },
-	},
-	{
-		name: "learn_degrade", env: "HAKMEM_LEARN_DEGRADE", typ: typeInt, def: 20, min: 1, max: 1000, unit: "percent",
-		doc: "Learning: FROZEN -> LEARN when the site's throughput per CPU-second stays this much under the frozen baseline for HAKMEM_LEARN_CONFIRM windows.",
-		set: func(p *policy, v int) { p.learn.degrade = float64(v) / 100 },
-	},
-	{
-		name: "learn_shift", env: "HAKMEM_LEARN_SHIFT", typ: typeInt, def: 25, min: 1, max: 100, unit: "percent",
-		doc: "Learning: FROZEN -> LEARN when the site's size distribution moves this far (total variation distance between size-class histograms).",
-		set: func(p *policy, v int) { p.learn.shift = float64(v) / 100 },
-	},
-	{
-		name: "cap_target", env: "HAKMEM_CAP_TARGET", typ: typeInt, def: 98, min: 50, max: 100, unit: "percent",
-		doc: "Capacity learner (caplearn.go; adjusts only while HAKMEM_LEARNING is live, frozen keeps its caps, off restores the generated ones): a size class whose per-P hit rate, counting only misses a bigger cap would save (a P refilling and flushing the class in one window), stays under this gets its per-P cap doubled. A miss costs a trip to the central list (a lock and a batch: ~90-350 ns measured by BenchmarkCapThrash, against ~12 ns for a hit on the same VM): at 98% the trips cost 2-7 ns per operation, under a hit's time, and a tiny class thrashing with the generated caps (one trip per 32 blocks) is just under it.",
-		set: func(p *policy, v int) { p.capTarget = float64(v) / 100 },
-	},
-	{
-		name: "cap_budget_mb", env: "HAKMEM_CAP_BUDGET_MB", typ: typeInt, def: 16, min: 0, max: 1 << 20, unit: "MiB",
-		doc: "Capacity learner: what raised per-P caps may hold beyond the generated ones, every P's list full, is at most this or 1/8 of mapped memory, whichever is larger (over it, the classes reserving most are halved first). 16 MiB is about two Ps' worth of the generated caps (7.8 MiB each at worst); 1/8 is the worst size-class rounding waste.",
-		set: func(p *policy, v int) { p.capBudget = int64(v) * mib },
-	},
+	learnOption("learn_sample", nil, nil),
+	learnOption("learn_window_ops", nil, nil),
+	learnOption("learn_window_ms", nil, nil),
+	learnOption("learn_confidence", nil, nil),
+	learnOption("learn_pairs", nil, nil),
+	learnOption("learn_weight_cpu", nil, nil),
+	learnOption("learn_weight_faults", nil, nil),
+	learnOption("learn_weight_memory", nil, nil),
+	learnOption("learn_confirm", nil, nil),
+	learnOption("learn_min_ms", nil, nil),
+	learnOption("learn_canary", nil, nil),
+	learnOption("learn_canary_budget", nil, nil),
+	learnOption("learn_degrade", nil, nil),
+	learnOption("learn_shift", nil, nil),
+	learnOption("cap_target", nil, nil),
+	learnOption("cap_budget_mb", nil, nil),
 	{
 		name: "debug", env: "HAKMEM_DEBUG", typ: typeEnum, def: debugOff, min: debugOff, max: debugVerbose, unit: "0 off, 1 minimal, 2 verbose",
 		enum:  []string{"off", "minimal", "verbose"},
@@ -355,6 +278,26 @@ var options = []option{
 		doc: "Checked mode: one allocation in N gets a mapping of its own, the block at the end of its pages and followed by an inaccessible page; freed, its pages become inaccessible (64 such blocks are held). A touch faults at once: with debug.SetPanicOnFault(true) it is a panic, and Describe names the block. 0: none; 1: every allocation (slow: a few system calls each).",
 		set: func(p *policy, v int) { p.checkGuard = v },
 	},
+}
+
+// learnOption is the learning package's option named name as a row of the
+// table (learn.Options declares it, default included): modes gives the
+// values modes give it, and also, when not nil, stores the value into the
+// snapshot besides the learning settings.
+func learnOption(name string, modes map[Mode]int, also func(p *policy, v int)) option {
+	lo := &learn.Options[learn.OptionIndex(name)]
+	typ := typeInt
+	if lo.Enum != nil {
+		typ = typeEnum
+	}
+	return option{name: lo.Name, env: lo.Env, typ: typ, def: lo.Def, min: lo.Min, max: lo.Max, unit: lo.Unit,
+		enum: lo.Enum, doc: lo.Doc, modes: modes,
+		set: func(p *policy, v int) {
+			lo.Set(&p.learn, v)
+			if also != nil {
+				also(p, v)
+			}
+		}}
 }
 
 // modeEnv is the variable that selects the mode.
@@ -471,7 +414,7 @@ var cfgState configState
 
 // buildPolicy makes a snapshot from st (caller holds st.mu, or owns st).
 func buildPolicy(st *configState) *policy {
-	p := &policy{mode: Balanced, modeSrc: SourceDefault, learn: defaultLearnSettings()}
+	p := &policy{mode: Balanced, modeSrc: SourceDefault, learn: learn.Defaults()}
 	if st.envMode != 0 {
 		p.mode, p.modeSrc = st.envMode, SourceEnv
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 var updateReadme = flag.Bool("update-readme", false, "rewrite README.md's option and modes tables (and DESIGN.md's modes table)")
@@ -64,11 +66,11 @@ func TestModeSelection(t *testing.T) {
 		}
 	}
 	p, _ := policyFrom(t, nil, Minimal, nil)
-	if p.bigCacheOn() || p.segmentCache != 0 || p.thp != thpOff || p.learning != learnOff || p.modeSrc != SourceAPI {
+	if p.bigCacheOn() || p.segmentCache != 0 || p.thp != thpOff || p.learning != learn.Off || p.modeSrc != SourceAPI {
 		t.Fatalf("minimal: %+v", p)
 	}
 	p, _ = policyFrom(t, nil, Research, nil)
-	if p.thp != thpOn || p.debug != debugVerbose || p.learning != learnLive {
+	if p.thp != thpOn || p.debug != debugVerbose || p.learning != learn.Live {
 		t.Fatalf("research: %+v", p)
 	}
 }
@@ -270,18 +272,18 @@ func TestLearnOptions(t *testing.T) {
 		t.Fatalf("warnings: %q", warn)
 	}
 	l := p.learn
-	if l.mode != learnLive || l.minWindowOps != 5000 || l.windowNs != 500*ms || l.confidence != 0.9 || l.maxPairs != 10 ||
-		l.canaryEvery != 10 || l.shift != 0.4 || l.freezeWindows != 4 || l.degradeWindows != 4 ||
-		l.wCPU != 1 || l.wFaults != 0.3 {
+	if l.Mode != learn.Live || l.MinWindowOps != 5000 || l.WindowNs != 500*ms || l.Confidence != 0.9 || l.MaxPairs != 10 ||
+		l.CanaryEvery != 10 || l.Shift != 0.4 || l.FreezeWindows != 4 || l.DegradeWindows != 4 ||
+		l.WCPU != 1 || l.WFaults != 0.3 {
 		t.Fatalf("learn settings = %+v", l)
 	}
-	d := defaultLearnSettings()
+	d := learn.Defaults()
 	p, _ = policyFrom(t, map[string]string{}, 0, nil)
 	if p.learn != d {
 		t.Fatalf("defaults from the table %+v differ from defaultLearnSettings %+v", p.learn, d)
 	}
 	p, _ = policyFrom(t, map[string]string{"HAKMEM_MODE": "minimal"}, 0, nil)
-	if p.learn.mode != learnOff {
+	if p.learn.Mode != learn.Off {
 		t.Fatalf("minimal mode learns: %+v", p.learn)
 	}
 }

@@ -7,10 +7,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // The learning layer: per site, the routing threshold is chosen
-// among thresholdCandidates by ELO ratings (elo.go) from sampled profiles
+// among learn.Thresholds by ELO ratings (elo.go) from sampled profiles
 // (profile.go), under a LEARN / FROZEN / CANARY lifecycle (lifecycle.go).
 //
 // What is learned: only traffic through a Site's methods (a nil *Site is
@@ -63,8 +65,8 @@ type learnEnv struct {
 }
 
 var learner struct {
-	on    liveFlag                            // mode is learnLive: Site.alloc samples
-	st    atomic.Pointer[learnSettings]       // the settings; replaced whole, never written in place
+	on    liveFlag                            // mode is learn.Live: Site.alloc samples
+	st    atomic.Pointer[learn.Settings]      // the settings; replaced whole, never written in place
 	env   atomic.Pointer[learnEnv]            // clock and sources
 	sites [maxSites]atomic.Pointer[siteLearn] // by site id; set once under mu (reset by tests)
 
@@ -95,9 +97,9 @@ func (f *liveFlag) Store(on bool) {
 }
 
 func init() {
-	st := defaultLearnSettings()
+	st := learn.Defaults()
 	learner.st.Store(&st)
-	learner.env.Store(defaultLearnEnv(st.sampleEvery))
+	learner.env.Store(defaultLearnEnv(st.SampleEvery))
 }
 
 // defaultLearnEnv samples one request in every with learnRand32 (no lock,
@@ -107,36 +109,36 @@ func defaultLearnEnv(every uint32) *learnEnv {
 }
 
 // applyLearnSettings installs st (from the option table and the mode) and
-// switches to st.mode. For config.go: call it after loading the options.
-func applyLearnSettings(st learnSettings) {
+// switches to st.Mode. For config.go: call it after loading the options.
+func applyLearnSettings(st learn.Settings) {
 	learner.st.Store(&st)
-	setLearnMode(st.mode)
+	setLearnMode(st.Mode)
 }
 
 // initLearnSettings installs st at first use (loadConfig), when nothing has
 // been learned or started yet. It takes no lock: first use can come from
 // under any of them (a site's first threshold read, say).
-func initLearnSettings(st learnSettings) {
+func initLearnSettings(st learn.Settings) {
 	learner.st.Store(&st)
-	learner.env.Store(defaultLearnEnv(st.sampleEvery))
-	learner.on.Store(st.mode == learnLive)
+	learner.env.Store(defaultLearnEnv(st.SampleEvery))
+	learner.on.Store(st.Mode == learn.Live)
 }
 
 // setLearnMode switches learning, for the modes wiring:
-//   - learnLive starts sampling (the goroutine starts with the first sample);
-//   - learnFrozen stops sampling and the goroutine; every site with a
+//   - learn.Live starts sampling (the goroutine starts with the first sample);
+//   - learn.Frozen stops sampling and the goroutine; every site with a
 //     learned state runs its settled strategy (a CANARY goes back to the
 //     frozen one, a site still in LEARN takes its leader);
-//   - learnOff does the same but every site runs the default threshold
+//   - learn.Off does the same but every site runs the default threshold
 //     (learned states are kept: SavePolicy still writes them, and a later
-//     switch to learnFrozen or learnLive publishes them again).
+//     switch to learn.Frozen or learn.Live publishes them again).
 func setLearnMode(m int) {
 	st := *learner.st.Load()
-	st.mode = m
+	st.Mode = m
 	learner.st.Store(&st)
-	learner.env.Store(defaultLearnEnv(st.sampleEvery))
-	learner.on.Store(m == learnLive)
-	if m != learnLive {
+	learner.env.Store(defaultLearnEnv(st.SampleEvery))
+	learner.on.Store(m == learn.Live)
+	if m != learn.Live {
 		stopLearner()
 	}
 	learner.stepMu.Lock()
@@ -153,14 +155,8 @@ func setLearnMode(m int) {
 func (sl *siteLearn) settle(m int) {
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	if m != learnLive {
-		switch sl.state {
-		case stateCanary:
-			sl.endTest()
-			sl.state = stateFrozen
-		case stateLearn:
-			sl.endTest() // the incumbent runs
-		}
+	if m != learn.Live {
+		sl.Settle() // a CANARY goes back to its frozen arms, a LEARN to its incumbent
 	}
 	sl.publish(m)
 }
@@ -256,7 +252,7 @@ func (s *Site) learned() bool {
 
 // learnState is site s's learning state, created (learnSite) on its first
 // sample.
-func (s *Site) learnState(env *learnEnv, st *learnSettings) *siteLearn {
+func (s *Site) learnState(env *learnEnv, st *learn.Settings) *siteLearn {
 	sid := s.sid()
 	if sl := learner.sites[sid].Load(); sl != nil {
 		return sl
@@ -277,7 +273,7 @@ func learnWake(env *learnEnv) {
 
 // learnSite returns site sid's learning state, creating it (and starting
 // the goroutine unless the environment is manual).
-func learnSite(s *Site, sid int32, t int64, st *learnSettings, env *learnEnv) *siteLearn {
+func learnSite(s *Site, sid int32, t int64, st *learn.Settings, env *learnEnv) *siteLearn {
 	learner.mu.Lock()
 	defer learner.mu.Unlock()
 	sl := learner.sites[sid].Load()
@@ -301,7 +297,7 @@ func learnSite(s *Site, sid int32, t int64, st *learnSettings, env *learnEnv) *s
 func learnRepublish(s *Site) {
 	if sl := learner.sites[s.id].Load(); sl != nil {
 		sl.mu.Lock()
-		sl.publish(learner.st.Load().mode)
+		sl.publish(learner.st.Load().Mode)
 		sl.mu.Unlock()
 	}
 }
@@ -322,7 +318,7 @@ func learnerLoop(stop, done chan struct{}) {
 		next := learnStepAll(false)
 		capTick() // per-class per-P cache caps (caplearn.go)
 		st := learner.st.Load()
-		d := time.Duration(min(max(next-learner.env.Load().clock(), int64(time.Millisecond)), st.tickNs))
+		d := time.Duration(min(max(next-learner.env.Load().clock(), int64(time.Millisecond)), st.TickNs))
 		timer := time.NewTimer(d)
 		select {
 		case <-stop:
@@ -342,7 +338,7 @@ func learnStepAll(force bool) int64 {
 	defer learner.stepMu.Unlock()
 	env, st := learner.env.Load(), learner.st.Load()
 	t := env.clock()
-	next := t + st.tickNs
+	next := t + st.TickNs
 	for i := range learner.sites {
 		sl := learner.sites[i].Load()
 		if sl == nil {
@@ -352,8 +348,8 @@ func learnStepAll(force bool) int64 {
 		if !sl.win.measuring && t >= sl.win.measureFrom && !env.manual {
 			sl.beginMeasure(t, env, st)
 		}
-		due := force || sl.win.measuring && t-sl.win.t0 >= st.windowNs &&
-			(sl.siteOps(env, st)-sl.win.ops0 >= st.minWindowOps || t-sl.win.t0 >= maxWindowStretch*st.windowNs)
+		due := force || sl.win.measuring && t-sl.win.t0 >= st.WindowNs &&
+			(sl.siteOps(env, st)-sl.win.ops0 >= st.MinWindowOps || t-sl.win.t0 >= learn.MaxWindowStretch*st.WindowNs)
 		sl.mu.Unlock()
 		if due {
 			sl.step(t, st, env)
@@ -370,17 +366,17 @@ func learnStepAll(force bool) int64 {
 // has made fewer than minWindowOps requests, when it should have them at
 // its rate so far (at most a window later: a quiet site is polled ten
 // times a second, not spun on). Caller holds sl.mu.
-func (sl *siteLearn) nextEvent(t int64, st *learnSettings, env *learnEnv) int64 {
+func (sl *siteLearn) nextEvent(t int64, st *learn.Settings, env *learnEnv) int64 {
 	if !sl.win.measuring {
 		return sl.win.measureFrom
 	}
-	end := sl.win.t0 + st.windowNs
+	end := sl.win.t0 + st.WindowNs
 	if end > t {
 		return end
 	}
-	wait := st.windowNs
-	if k := sl.siteOps(env, st) - sl.win.ops0; k > 0 && k < st.minWindowOps {
-		wait = min(wait, (t-sl.win.t0)*int64(st.minWindowOps-k)/int64(k))
+	wait := st.WindowNs
+	if k := sl.siteOps(env, st) - sl.win.ops0; k > 0 && k < st.MinWindowOps {
+		wait = min(wait, (t-sl.win.t0)*int64(st.MinWindowOps-k)/int64(k))
 	}
 	return t + max(wait, int64(time.Millisecond))
 }
@@ -456,28 +452,28 @@ func Leaderboard() []LeaderboardSite {
 			continue
 		}
 		sl.mu.Lock()
-		ss, cs, cur, ccur, state, trs, phase := sl.strats, sl.carms, sl.cur, sl.ccur, sl.state, sl.transitions, sl.phase
+		ss, cs, cur, ccur, state, trs, phase := sl.Strats, sl.CArms, sl.Cur, sl.CCur, sl.State, sl.Transitions, sl.Phase
 		sl.mu.Unlock()
 		ls := LeaderboardSite{
 			Site: sl.site.Name(), State: state.String(),
-			Threshold:   uint64(thresholdCandidates[cur]),
+			Threshold:   uint64(learn.Thresholds[cur]),
 			BigCache:    cachePolicyNames[ccur],
-			Transitions: make(map[string]uint64, numTransitions),
-			Strategies:  make([]LeaderboardStrategy, 0, numStrategies+int(numCachePolicies)),
+			Transitions: make(map[string]uint64, learn.NumTransitions),
+			Strategies:  make([]LeaderboardStrategy, 0, learn.NumStrategies+int(numCachePolicies)),
 		}
-		if state == stateLearn {
-			ls.Learning = dimNames[phase]
+		if state == learn.StateLearn {
+			ls.Learning = learn.DimNames[phase]
 		}
 		for j, n := range trs {
-			ls.Transitions[transitionNames[j]] = n
+			ls.Transitions[learn.TransitionNames[j]] = n
 		}
-		arm := func(s *strategy, running bool) LeaderboardStrategy {
-			return LeaderboardStrategy{Rating: s.rating, Wins: s.wins, Losses: s.losses, Draws: s.draws,
-				Samples: s.samples, Retired: s.retired, Running: running}
+		arm := func(s *learn.Strategy, running bool) LeaderboardStrategy {
+			return LeaderboardStrategy{Rating: s.Rating, Wins: s.Wins, Losses: s.Losses, Draws: s.Draws,
+				Samples: s.Samples, Retired: s.Retired, Running: running}
 		}
 		for j := range ss {
 			a := arm(&ss[j], j == cur)
-			a.Kind, a.Threshold = dimNames[dimThreshold], uint64(ss[j].threshold)
+			a.Kind, a.Threshold = learn.DimNames[learn.DimThreshold], uint64(ss[j].Threshold)
 			ls.Strategies = append(ls.Strategies, a)
 		}
 		byRating := func(x []LeaderboardStrategy) {
@@ -486,10 +482,10 @@ func Leaderboard() []LeaderboardSite {
 		byRating(ls.Strategies)
 		for j := range cs {
 			a := arm(&cs[j], j == ccur)
-			a.Kind, a.Policy = dimNames[dimCache], cachePolicyNames[j]
+			a.Kind, a.Policy = learn.DimNames[learn.DimCache], cachePolicyNames[j]
 			ls.Strategies = append(ls.Strategies, a)
 		}
-		byRating(ls.Strategies[numStrategies:])
+		byRating(ls.Strategies[learn.NumStrategies:])
 		out = append(out, ls)
 	}
 	return out
@@ -528,7 +524,7 @@ func writeLeaderboard(w io.Writer) error {
 				mark += " retired"
 			}
 			name := fmt.Sprintf("%d KiB", s.Threshold>>10)
-			if s.Kind == dimNames[dimCache] {
+			if s.Kind == learn.DimNames[learn.DimCache] {
 				name = "cache:" + s.Policy
 			}
 			if _, err := fmt.Fprintf(w, "  %4d  %-13s %7.1f  %5d %6d %5d  %9d%s\n",

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // Acceptance figures of the learning layer, run by
@@ -136,9 +138,9 @@ func acceptLearnEnv() (restore func()) {
 	ensureInit() // else the first allocation's loadConfig installs the configured settings over these
 	stopLearner()
 	oldSt, oldEnv, oldOn := learner.st.Load(), learner.env.Load(), learner.on.Load()
-	st := defaultLearnSettings()
-	st.mode, st.sampleEvery, st.minLearnNs = learnLive, acceptSampleEvery, 0
-	env := defaultLearnEnv(st.sampleEvery)
+	st := learn.Defaults()
+	st.Mode, st.SampleEvery, st.MinLearnNs = learn.Live, acceptSampleEvery, 0
+	env := defaultLearnEnv(st.SampleEvery)
 	env.manual = true
 	forgetLearning()
 	learner.st.Store(&st)
@@ -161,7 +163,7 @@ func acceptSiteState(s *Site) (string, uintptr) {
 	}
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	return sl.state.String(), thresholdCandidates[sl.cur]
+	return sl.State.String(), learn.Thresholds[sl.Cur]
 }
 
 // learnResult is one learning run.
@@ -172,18 +174,18 @@ type learnResult struct {
 	postTime   time.Duration // the acceptPost windows after it
 	postWins   int           // windows in postTime
 	allWindows int
-	relearns   [numTransitions]uint64 // transitions during the post-freeze windows
+	relearns   [learn.NumTransitions]uint64 // transitions during the post-freeze windows
 }
 
 // relearnCount is site s's counted transitions so far.
-func relearnCount(s *Site) (n [numTransitions]uint64) {
+func relearnCount(s *Site) (n [learn.NumTransitions]uint64) {
 	sl := learner.sites[s.id].Load()
 	if sl == nil {
 		return n
 	}
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
-	return sl.transitions
+	return sl.Transitions
 }
 
 // learnRunOn runs w on s with live learning until the site freezes (at
@@ -192,7 +194,7 @@ func relearnCount(s *Site) (n [numTransitions]uint64) {
 // nothing) with learning not live, for the paired fixed measurements.
 func learnRunOn(w acceptLoad, s *Site, a *acceptState, between func()) learnResult {
 	var r learnResult
-	var rl0 [numTransitions]uint64
+	var rl0 [learn.NumTransitions]uint64
 	for win := 1; win <= acceptMaxLearn+acceptPost; win++ {
 		d := a.learnWindow(w, s)
 		r.allWindows++
@@ -251,10 +253,10 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 		b.Run(w.name, func(b *testing.B) {
 			sum := map[string]float64{}
 			for range b.N {
-				var fs [numStrategies]*Site
-				var fa [numStrategies]*acceptState
-				var ft [numStrategies]time.Duration
-				for i, th := range thresholdCandidates {
+				var fs [learn.NumStrategies]*Site
+				var fa [learn.NumStrategies]*acceptState
+				var ft [learn.NumStrategies]time.Duration
+				for i, th := range learn.Thresholds {
 					fs[i] = NewSite(fmt.Sprintf("accept-%s-fixed%dK", w.name, th>>10))
 					fa[i] = newAcceptState(w)
 					fs[i].setThreshold(th)
@@ -262,7 +264,7 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 				}
 				s := NewSite("accept-" + w.name + "-learn")
 				restore := acceptLearnEnv()
-				for i, th := range thresholdCandidates {
+				for i, th := range learn.Thresholds {
 					fs[i].setThreshold(th) // acceptLearnEnv forgot learning states, not these
 				}
 				a := newAcceptState(w)
@@ -275,7 +277,7 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 				restore()
 				fixed := map[uintptr]float64{}
 				best := uintptr(0)
-				for i, th := range thresholdCandidates {
+				for i, th := range learn.Thresholds {
 					fa[i].drain()
 					fs[i].setThreshold(0)
 					fixed[th] = opsPerSec(r.postWins, ft[i])
@@ -284,14 +286,14 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 						best = th
 					}
 				}
-				learn := opsPerSec(r.postWins, r.postTime)
+				learnOps := opsPerSec(r.postWins, r.postTime)
 				sum["best-ops/s"] += fixed[best]
 				sum["best-KiB"] += float64(best >> 10)
 				sum["default-ops/s"] += fixed[maxSmall]
-				sum["learn-ops/s"] += learn
+				sum["learn-ops/s"] += learnOps
 				sum["learn-all-ops/s"] += opsPerSec(r.allWindows, r.learnTime+r.postTime)
-				sum["learn/best"] += learn / fixed[best]
-				sum["learn/default"] += learn / fixed[maxSmall]
+				sum["learn/best"] += learnOps / fixed[best]
+				sum["learn/default"] += learnOps / fixed[maxSmall]
 				sum["freeze-window"] += float64(r.freezeWin)
 				sum["frozen-KiB"] += float64(r.frozenOn >> 10)
 				sum["frozen-on-best"] += 0
@@ -299,9 +301,9 @@ func BenchmarkLearnAcceptWrong(b *testing.B) {
 					sum["frozen-on-best"]++
 				}
 				sum["frozen-fixed/best"] += fixed[r.frozenOn] / fixed[best]
-				sum["post-degraded"] += float64(r.relearns[trDegraded])
-				sum["post-shifted"] += float64(r.relearns[trShifted])
-				sum["post-canary-adopted"] += float64(r.relearns[trCanaryAdopt])
+				sum["post-degraded"] += float64(r.relearns[learn.TrDegraded])
+				sum["post-shifted"] += float64(r.relearns[learn.TrShifted])
+				sum["post-canary-adopted"] += float64(r.relearns[learn.TrCanaryAdopt])
 			}
 			for k, v := range sum {
 				b.ReportMetric(v/float64(b.N), k)
@@ -341,14 +343,14 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 		off, frozen, live := NewSite("accept-right-off"), NewSite("accept-right-frozen"), NewSite("accept-right-live")
 		restore := acceptLearnEnv()
 		st := *learner.st.Load()
-		st.windowNs = int64(5 * time.Millisecond) // compressed: the live site learns and freezes within the run
+		st.WindowNs = int64(5 * time.Millisecond) // compressed: the live site learns and freezes within the run
 		learner.st.Store(&st)
-		env := defaultLearnEnv(st.sampleEvery) // the real goroutine closes the live site's windows
+		env := defaultLearnEnv(st.SampleEvery) // the real goroutine closes the live site's windows
 		learner.env.Store(env)
 		sl := learnSite(frozen, frozen.id, now(), &st, env)
 		sl.mu.Lock()
-		sl.freeze(numStrategies-1, int(cacheDefault))
-		sl.publish(learnFrozen)
+		sl.Freeze(learn.NumStrategies-1, int(cacheDefault), learner.st.Load())
+		sl.publish(learn.Frozen)
 		sl.mu.Unlock()
 		arms := []*Site{off, frozen, live}
 		states := []*acceptState{newAcceptState(w), newAcceptState(w), newAcceptState(w)}
@@ -397,8 +399,8 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 		}
 		sum["live-threshold-KiB"] += float64(th >> 10)
 		sum["live-windows"] += float64(windows)
-		sum["live-canaries"] += float64(tr[trFrozenCanary])
-		sum["live-freezes"] += float64(tr[trLearnFrozen])
+		sum["live-canaries"] += float64(tr[learn.TrFrozenCanary])
+		sum["live-freezes"] += float64(tr[learn.TrLearnFrozen])
 	}
 	for k, v := range sum {
 		b.ReportMetric(v/float64(b.N), k)
@@ -529,8 +531,8 @@ func BenchmarkLearnAcceptCache(b *testing.B) {
 				var frozen int
 				if sl := learner.sites[s.id].Load(); sl != nil {
 					sl.mu.Lock()
-					frozen = sl.cbest
-					if sl.transitions[trLearnCache] > 0 {
+					frozen = sl.CBest
+					if sl.Transitions[learn.TrLearnCache] > 0 {
 						sum["cache-phase"]++
 					}
 					sl.mu.Unlock()
@@ -552,12 +554,12 @@ func BenchmarkLearnAcceptCache(b *testing.B) {
 						best = i
 					}
 				}
-				learn := opsPerSec(r.postWins, r.postTime)
+				learnOps := opsPerSec(r.postWins, r.postTime)
 				sum["best-ops/s"] += fixed[best]
 				sum["default-ops/s"] += fixed[cacheDefault]
-				sum["learn-ops/s"] += learn
-				sum["learn/best"] += learn / fixed[best]
-				sum["learn/default"] += learn / fixed[cacheDefault]
+				sum["learn-ops/s"] += learnOps
+				sum["learn/best"] += learnOps / fixed[best]
+				sum["learn/default"] += learnOps / fixed[cacheDefault]
 				sum["freeze-window"] += float64(r.freezeWin)
 				sum["frozen-policy"] += float64(frozen)
 				if frozen == best {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // Site.Alloc + Free with the learning hooks: 16 KiB never reaches them,
@@ -13,8 +15,8 @@ import (
 func benchSiteAlloc(b *testing.B, size int, live bool) {
 	s := NewSite("bench-learn")
 	if live {
-		setLearnMode(learnLive)
-		defer setLearnMode(learnFrozen)
+		setLearnMode(learn.Live)
+		defer setLearnMode(learn.Frozen)
 		defer s.setThreshold(0)
 	}
 	Free(s.Alloc(size))
@@ -33,8 +35,8 @@ func BenchmarkSiteAlloc128KLearning(b *testing.B) { benchSiteAlloc(b, 128<<10, t
 // blocks, 8 kept live at a time, and logs the leaderboard: where it
 // settles on this machine, and what a request costs while learning.
 func BenchmarkLearnLive300K(b *testing.B) {
-	st := defaultLearnSettings()
-	st.mode, st.minLearnNs = learnLive, 0
+	st := learn.Defaults()
+	st.Mode, st.MinLearnNs = learn.Live, 0
 	s := liveLearningSite(b, st, "bench-learn-live")
 	var ring [8][]byte
 	b.ResetTimer()
@@ -88,13 +90,13 @@ func BenchmarkRing300K(b *testing.B) {
 // sampling alone (the draw per request, the record of one in 16, the
 // window closing in the goroutine).
 func BenchmarkSiteAlloc128KSampling(b *testing.B) {
-	st := defaultLearnSettings()
-	st.mode, st.canaryEvery = learnLive, 0
+	st := learn.Defaults()
+	st.Mode, st.CanaryEvery = learn.Live, 0
 	s := liveLearningSite(b, st, "bench-learn-sampling")
 	sl := learnSite(s, s.id, now(), &st, learner.env.Load())
 	sl.mu.Lock()
-	sl.freeze(numStrategies-1, int(cacheDefault))
-	sl.publish(learnLive)
+	sl.Freeze(learn.NumStrategies-1, int(cacheDefault), learner.st.Load())
+	sl.publish(learn.Live)
 	sl.mu.Unlock()
 	Free(s.Alloc(128 << 10))
 	b.ResetTimer()
@@ -103,7 +105,7 @@ func BenchmarkSiteAlloc128KSampling(b *testing.B) {
 	}
 	b.StopTimer()
 	sl.mu.Lock()
-	b.Logf("%v, transitions %v, windows %d", sl.state, sl.transitions, sl.prof.windows)
+	b.Logf("%v, transitions %v, windows %d", sl.State, sl.Transitions, sl.prof.windows)
 	sl.mu.Unlock()
 }
 
@@ -113,8 +115,8 @@ func BenchmarkSiteAlloc128KSampling(b *testing.B) {
 // blocks replacing one of 64 live ones. It logs, per 10,000 steps, the
 // throughput, the threshold in force and the state.
 func BenchmarkLearnPhases(b *testing.B) {
-	st := defaultLearnSettings()
-	st.mode, st.minLearnNs = learnLive, 0
+	st := learn.Defaults()
+	st.Mode, st.MinLearnNs = learn.Live, 0
 	s := liveLearningSite(b, st, "bench-learn-phases")
 	var live [64][]byte
 	x := uint64(4141)
@@ -146,7 +148,7 @@ func BenchmarkLearnPhases(b *testing.B) {
 			state := "-"
 			if sl := learner.sites[s.id].Load(); sl != nil {
 				sl.mu.Lock()
-				state = sl.state.String()
+				state = sl.State.String()
 				sl.mu.Unlock()
 			}
 			fmt.Fprintf(&log, "window %3d: %8.0f ops/s  threshold %4d KiB  %s\n",
@@ -166,13 +168,13 @@ func BenchmarkLearnPhases(b *testing.B) {
 
 // liveLearningSite turns learning live with st and returns a new site
 // named name; everything is put back when the benchmark ends.
-func liveLearningSite(b *testing.B, st learnSettings, name string) *Site {
+func liveLearningSite(b *testing.B, st learn.Settings, name string) *Site {
 	old := learner.st.Load()
 	learner.st.Store(&st)
-	setLearnMode(learnLive)
+	setLearnMode(learn.Live)
 	s := NewSite(name)
 	b.Cleanup(func() {
-		setLearnMode(learnFrozen)
+		setLearnMode(learn.Frozen)
 		learner.st.Store(old)
 		learner.sites[s.id].Store(nil)
 		s.setThreshold(0)

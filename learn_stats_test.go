@@ -1,5 +1,7 @@
 package hakmem
 
+import "github.com/hakmem-go/hakmem/internal/learn"
+
 // siteLearnStats is one site's learning state, as the tests read it.
 type siteLearnStats struct {
 	Site        string
@@ -20,7 +22,7 @@ type siteLearnStats struct {
 // learnStats returns the learning state of every site that has one.
 func learnStats() []siteLearnStats {
 	var out []siteLearnStats
-	every := learner.st.Load().sampleEvery
+	every := learner.st.Load().SampleEvery
 	for i := range learner.sites {
 		sl := learner.sites[i].Load()
 		if sl == nil {
@@ -30,8 +32,8 @@ func learnStats() []siteLearnStats {
 		live := sampledLiveBytes(sl.sid, every)
 		sl.mu.Lock()
 		s := siteLearnStats{
-			Site: sl.site.Name(), State: sl.state.String(),
-			Threshold: uint64(thresholdCandidates[sl.cur]),
+			Site: sl.site.Name(), State: sl.State.String(),
+			Threshold: uint64(learn.Thresholds[sl.Cur]),
 			Traffic:   sl.prof.traffic, Windows: sl.prof.windows, Unrated: sl.prof.unrated,
 			Lifetimes: sl.prof.lifetimes, LiveBytes: live, CachedBytes: cached,
 			MapCalls: learnMaps[sl.sid].calls.Load(), MappedPages: learnMaps[sl.sid].pages.Load(),
@@ -40,8 +42,8 @@ func learnStats() []siteLearnStats {
 		if sl.prof.lifetimes > 0 {
 			s.MeanLife = float64(sl.prof.lifetimeNs) / float64(sl.prof.lifetimes)
 		}
-		for j, n := range sl.transitions {
-			s.Transitions[transitionNames[j]] = n
+		for j, n := range sl.Transitions {
+			s.Transitions[learn.TransitionNames[j]] = n
 		}
 		sl.mu.Unlock()
 		out = append(out, s)

@@ -9,13 +9,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // fakeLearn installs test settings and a manual environment: a clock the
 // test moves (clk, ns), every request sampled, the process CPU time and
 // the sites' requests from testCPU and testOps, no goroutine. It forgets
 // every site's learning state and restores everything afterwards.
-func fakeLearn(t *testing.T, st learnSettings, clk *atomic.Int64) {
+func fakeLearn(t *testing.T, st learn.Settings, clk *atomic.Int64) {
 	t.Helper()
 	ensureInit() // first use installs the configured settings: do it before ours
 	stopLearner()
@@ -56,12 +58,12 @@ func forgetLearning() {
 
 // testSettings are the defaults with sampling of every request, no minimum
 // learning time and ratings that move after 50 samples.
-func testSettings() learnSettings {
-	st := defaultLearnSettings()
-	st.mode = learnLive
-	st.sampleEvery = 1
-	st.minLearnNs = 0
-	st.minWindowOps = 50
+func testSettings() learn.Settings {
+	st := learn.Defaults()
+	st.Mode = learn.Live
+	st.SampleEvery = 1
+	st.MinLearnNs = 0
+	st.MinWindowOps = 50
 	return st
 }
 
@@ -92,7 +94,7 @@ func feed(sl *siteLearn, clk *atomic.Int64, n, size int, ns int64, pages uint64)
 	sl.mu.Unlock()
 	learnMaps[sl.sid].pages.Add(pages)
 	st := learner.st.Load()
-	clk.Add(st.windowNs)
+	clk.Add(st.WindowNs)
 	sl.step(clk.Load(), st, learner.env.Load())
 }
 
@@ -104,86 +106,6 @@ func newTestSiteLearn(t *testing.T, name string, clk *atomic.Int64) *siteLearn {
 		t.Skip("too many sites")
 	}
 	return learnSite(s, s.id, clk.Load(), learner.st.Load(), learner.env.Load())
-}
-
-func TestELOArithmetic(t *testing.T) {
-	near := func(got, want float64) bool { return math.Abs(got-want) < 1e-9 }
-	// Equal ratings: E = 1/(1+10^0) = 0.5; a win moves both by 32*0.5 = 16.
-	if e := eloExpected(1500, 1500); e != 0.5 {
-		t.Errorf("E(1500,1500) = %v, want 0.5", e)
-	}
-	if a, b := eloUpdate(1500, 1500, 1, 32); a != 1516 || b != 1484 {
-		t.Errorf("win at 1500/1500: %v %v, want 1516 1484", a, b)
-	}
-	// 1600 against 1400: E = 1/(1+10^(-200/400)) = 1/(1+0.316227766) =
-	// 0.759746926647958. A loss: 1600 - 32*0.759746926647958 =
-	// 1575.688098347265; 1400 + 24.311901652735 = 1424.311901652735.
-	if e := eloExpected(1600, 1400); !near(e, 0.759746926647958) {
-		t.Errorf("E(1600,1400) = %.15f", e)
-	}
-	if a, b := eloUpdate(1600, 1400, 0, 32); !near(a, 1575.688098347265) || !near(b, 1424.311901652735) {
-		t.Errorf("loss at 1600/1400: %.12f %.12f", a, b)
-	}
-	// A draw: 1600 + 32*(0.5-0.759746926647958) = 1591.688098347265.
-	if a, b := eloUpdate(1600, 1400, 0.5, 32); !near(a, 1591.688098347265) || !near(b, 1408.311901652735) {
-		t.Errorf("draw at 1600/1400: %.12f %.12f", a, b)
-	}
-	// The sum of the ratings is conserved.
-	if a, b := eloUpdate(1437, 1712, 1, 32); !near(a+b, 1437+1712) {
-		t.Errorf("ratings not conserved: %v + %v", a, b)
-	}
-	var x, y strategy
-	x.rating, y.rating = 1500, 1500
-	play(&x, &y, 1, 32)
-	play(&x, &y, 0.5, 32)
-	if x.wins != 1 || y.losses != 1 || x.draws != 1 || y.draws != 1 {
-		t.Errorf("counts: %+v %+v", x, y)
-	}
-}
-
-func TestCompositeScore(t *testing.T) {
-	st := defaultLearnSettings()
-	// CPU 100 vs 300: share 300/400 = 0.75; faults 0 vs 0: 0.5; memory 50
-	// vs 50: 0.5. 0.4*0.75 + 0.3*0.5 + 0.3*0.5 = 0.6.
-	a := windowMetrics{cpuNsPerOp: 100, memBytes: 50}
-	b := windowMetrics{cpuNsPerOp: 300, memBytes: 50}
-	if s := compositeScore(&a, &b, &st); math.Abs(s-0.6) > 1e-12 {
-		t.Errorf("score = %v, want 0.6", s)
-	}
-	// Faults 1 vs 3 (share 0.75), the rest equal: 0.4*0.5 + 0.3*0.75 + 0.3*0.5 = 0.575.
-	a, b = windowMetrics{cpuNsPerOp: 1, faultsPerOp: 1, memBytes: 1}, windowMetrics{cpuNsPerOp: 1, faultsPerOp: 3, memBytes: 1}
-	if s := compositeScore(&a, &b, &st); math.Abs(s-0.575) > 1e-12 {
-		t.Errorf("score = %v, want 0.575", s)
-	}
-	for _, c := range []struct{ score, want float64 }{{0.6, 1}, {0.4, 0}, {0.51, 0.5}, {0.49, 0.5}} {
-		if g := gameResult(c.score, 0.02); g != c.want {
-			t.Errorf("gameResult(%v) = %v, want %v", c.score, g, c.want)
-		}
-	}
-}
-
-func TestTVD(t *testing.T) {
-	var a, b sizeHist
-	a[0], a[1] = 1, 1
-	b[1], b[2] = 5, 5
-	// (0.5, 0.5, 0) against (0, 0.5, 0.5): (0.5 + 0 + 0.5)/2 = 0.5.
-	if d := tvd(&a, &b); math.Abs(d-0.5) > 1e-12 {
-		t.Errorf("tvd = %v, want 0.5", d)
-	}
-	if d := tvd(&a, &a); d != 0 {
-		t.Errorf("tvd(a, a) = %v", d)
-	}
-	var c sizeHist
-	c[7] = 3
-	if d := tvd(&a, &c); d != 1 {
-		t.Errorf("disjoint tvd = %v, want 1", d)
-	}
-	if d := tvd(&a, &sizeHist{}); d != 0 {
-		t.Errorf("tvd with empty = %v, want 0", d)
-	}
-	if sizeBucket(maxSmall+1) != numClasses || sizeBucket(100<<10) != int(sizeClass(100<<10)) {
-		t.Error("sizeBucket")
-	}
 }
 
 // costModel is a synthetic site: ns per request for each strategy, the
@@ -201,12 +123,12 @@ func learnToFrozen(t *testing.T, sl *siteLearn, clk *atomic.Int64) int {
 func learnToFrozenOn(t *testing.T, sl *siteLearn, clk *atomic.Int64, size int) int {
 	t.Helper()
 	for w := 1; w <= 100; w++ {
-		feed(sl, clk, 100, size, costModel(sl.cur), 0)
-		if sl.state == stateFrozen {
+		feed(sl, clk, 100, size, costModel(sl.Cur), 0)
+		if sl.State == learn.StateFrozen {
 			return w
 		}
 	}
-	t.Fatalf("still %v after 100 windows: %+v", sl.state, sl.strats)
+	t.Fatalf("still %v after 100 windows: %+v", sl.State, sl.Strats)
 	return 0
 }
 
@@ -214,22 +136,22 @@ func TestLearnConverges(t *testing.T) {
 	var clk atomic.Int64
 	fakeLearn(t, testSettings(), &clk)
 	sl := newTestSiteLearn(t, "learn-converges", &clk)
-	if sl.cur != numStrategies-1 || sl.state != stateLearn {
-		t.Fatalf("starts on %d in %v, want the default (1 MiB) in LEARN", sl.cur, sl.state)
+	if sl.Cur != learn.NumStrategies-1 || sl.State != learn.StateLearn {
+		t.Fatalf("starts on %d in %v, want the default (1 MiB) in LEARN", sl.Cur, sl.State)
 	}
 	w := learnToFrozen(t, sl, &clk)
-	if sl.cur != 2 || sl.best != 2 {
-		t.Fatalf("frozen on %d, want 2 (256 KiB): %+v", sl.cur, sl.strats)
+	if sl.Cur != 2 || sl.Best != 2 {
+		t.Fatalf("frozen on %d, want 2 (256 KiB): %+v", sl.Cur, sl.Strats)
 	}
 	if got := sl.site.threshold.Load(); got != 256<<10 {
 		t.Fatalf("published threshold %d, want 256 KiB", got)
 	}
-	if sl.transitions[trLearnFrozen] != 1 {
-		t.Errorf("LEARN->FROZEN counted %d", sl.transitions[trLearnFrozen])
+	if sl.Transitions[learn.TrLearnFrozen] != 1 {
+		t.Errorf("LEARN->FROZEN counted %d", sl.Transitions[learn.TrLearnFrozen])
 	}
 	var retired int
-	for _, s := range sl.strats {
-		if s.retired {
+	for _, s := range sl.Strats {
+		if s.Retired {
 			retired++
 		}
 	}
@@ -238,8 +160,8 @@ func TestLearnConverges(t *testing.T) {
 	}
 	// 512 KiB then 256 KiB were adopted (one test each), 128 and 64 KiB
 	// rejected.
-	if sl.transitions[trLearnAdopt] != 2 || !sl.strats[0].retired || !sl.strats[1].retired {
-		t.Errorf("adoptions %d, retired %v %v", sl.transitions[trLearnAdopt], sl.strats[0].retired, sl.strats[1].retired)
+	if sl.Transitions[learn.TrLearnAdopt] != 2 || !sl.Strats[0].Retired || !sl.Strats[1].Retired {
+		t.Errorf("adoptions %d, retired %v %v", sl.Transitions[learn.TrLearnAdopt], sl.Strats[0].Retired, sl.Strats[1].Retired)
 	}
 	t.Logf("frozen after %d windows", w)
 	var b bytes.Buffer
@@ -252,91 +174,22 @@ func TestLearnConverges(t *testing.T) {
 func TestLearnMinSamplesAndTime(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.minLearnNs = int64(time.Hour)
+	st.MinLearnNs = int64(time.Hour)
 	fakeLearn(t, st, &clk)
 	sl := newTestSiteLearn(t, "learn-min", &clk)
 	// 49 requests: unrated; nothing moves, the strategy stays.
 	feed(sl, &clk, 49, spread, 100, 0)
-	if sl.cur != numStrategies-1 || sl.episodeWins != 0 || sl.strats[sl.cur].samples != 0 || sl.prof.unrated != 1 {
-		t.Fatalf("an unrated window changed the state: cur %d %+v", sl.cur, sl.strats[sl.cur])
+	if sl.Cur != learn.NumStrategies-1 || sl.EpisodeWins != 0 || sl.Strats[sl.Cur].Samples != 0 || sl.prof.unrated != 1 {
+		t.Fatalf("an unrated window changed the state: cur %d %+v", sl.Cur, sl.Strats[sl.Cur])
 	}
 	for range 100 {
-		feed(sl, &clk, 100, spread, costModel(sl.cur), 0)
+		feed(sl, &clk, 100, spread, costModel(sl.Cur), 0)
 	}
-	if sl.state != stateLearn {
+	if sl.State != learn.StateLearn {
 		t.Fatalf("froze before minLearnNs")
 	}
-	if len(sl.todo) != 0 || sl.test.on || sl.best != 2 || sl.cur != 2 {
-		t.Fatalf("todo %v, test %v, incumbent %d running %d: the only obstacle should be the time", sl.todo, sl.test.on, sl.best, sl.cur)
-	}
-}
-
-// TestSignTestRule: the sign test's p-values against hand-computed ones,
-// the verdicts at the edges, and the rule's error rates over all its looks
-// (the figures learnSettings.confidence states): a challenger no better
-// than the incumbent (wins a pair with probability 1/2) is adopted with
-// probability 0.049; one that wins 9 pairs in 10 with 0.92.
-func TestSignTestRule(t *testing.T) {
-	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-4 }
-	for _, c := range []struct {
-		k, n int
-		p    float64
-	}{{7, 7, 1.0 / 128}, {5, 5, 1.0 / 32}, {10, 12, 79.0 / 4096}, {9, 12, 299.0 / 4096}, {0, 3, 1}, {3, 3, 0.125}} {
-		if got := signP(c.k, c.n); !near(got, c.p) {
-			t.Errorf("signP(%d, %d) = %v, want %v", c.k, c.n, got, c.p)
-		}
-	}
-	st := defaultLearnSettings()
-	for _, c := range []struct {
-		wins, n int
-		med     float64
-		want    int
-	}{
-		{6, 6, 1.5, verdictNone},   // 6 of 6 would do (p 0.016) but adoption waits for minPairs
-		{7, 7, 1.5, verdictAdopt},  // p 0.008
-		{7, 7, 0.97, verdictNone},  // significant, but the median is worse than 1 - drawMargin
-		{6, 7, 1.5, verdictNone},   // p 0.06; 10 of 12 still possible
-		{5, 7, 1.5, verdictNone},   // 10 of 12 still possible
-		{4, 7, 1.5, verdictReject}, // 9 of 12 at best: p 0.07
-		{0, 3, 0.5, verdictReject}, // three pairs not won
-		{1, 3, 0.5, verdictNone},
-		{10, 12, 1.2, verdictAdopt},
-		{9, 12, 1.2, verdictReject},
-	} {
-		if got := testVerdict(c.wins, c.n, c.med, &st); got != c.want {
-			t.Errorf("testVerdict(%d of %d, median %.2f) = %d, want %d", c.wins, c.n, c.med, got, c.want)
-		}
-	}
-	// The rule's adoption probability, over every sequence of pair
-	// outcomes, for a challenger that wins a pair with probability q.
-	adopt := func(q float64) float64 {
-		var walk func(wins, n int, pr float64) float64
-		walk = func(wins, n int, pr float64) float64 {
-			sum := 0.0
-			for _, w := range []int{1, 0} {
-				p := pr * q
-				if w == 0 {
-					p = pr * (1 - q)
-				}
-				switch testVerdict(wins+w, n+1, 1.5, &st) {
-				case verdictAdopt:
-					sum += p
-				case verdictNone:
-					sum += walk(wins+w, n+1, p)
-				}
-			}
-			return sum
-		}
-		return walk(0, 0, 1)
-	}
-	if a := adopt(0.5); a > 0.05 || !near(a, 0.0488) {
-		t.Errorf("no better challenger adopted with probability %.4f, want 0.0488 (<= 1 - confidence)", a)
-	}
-	if a := adopt(0.9); a < 0.9 {
-		t.Errorf("a challenger winning 9 pairs in 10 adopted with probability %.4f, want >= 0.9", a)
-	}
-	if a := adopt(0.2); a > 0.001 {
-		t.Errorf("a challenger winning 1 pair in 5 adopted with probability %.4f", a)
+	if len(sl.Todo) != 0 || sl.Test.On || sl.Best != 2 || sl.Cur != 2 {
+		t.Fatalf("todo %v, test %v, incumbent %d running %d: the only obstacle should be the time", sl.Todo, sl.Test.On, sl.Best, sl.Cur)
 	}
 }
 
@@ -349,46 +202,46 @@ func TestLearnKeepsDefault(t *testing.T) {
 	// 300 KiB: two routings. Large (0-2) within the noise of pooled (3, 4)
 	// but 3% slower: never adopted.
 	sl := newTestSiteLearn(t, "learn-keeps-default", &clk)
-	for w := 0; sl.state != stateFrozen; w++ {
+	for w := 0; sl.State != learn.StateFrozen; w++ {
 		if w > 60 {
 			t.Fatalf("not frozen after 60 windows")
 		}
 		ns := int64(1000)
-		if sl.cur <= 2 {
+		if sl.Cur <= 2 {
 			ns = 1030 + int64(w%3)*20 // 3-7% slower
 		}
 		feed(sl, &clk, 100, 300<<10, ns, 0)
 	}
-	if sl.best != defaultArm || sl.transitions[trLearnAdopt] != 0 {
-		t.Errorf("froze on %d KiB after %d adoptions, want the default", thresholdCandidates[sl.best]>>10, sl.transitions[trLearnAdopt])
+	if sl.Best != learn.DefaultArm || sl.Transitions[learn.TrLearnAdopt] != 0 {
+		t.Errorf("froze on %d KiB after %d adoptions, want the default", learn.Thresholds[sl.Best]>>10, sl.Transitions[learn.TrLearnAdopt])
 	}
 	// The same throughput, but the default maps 100 fresh pages a window
 	// (1 fault per request) and the challenger none: the composite breaks
 	// every tie for the challenger.
 	sl2 := newTestSiteLearn(t, "learn-tie-break", &clk)
-	for w := 0; sl2.state != stateFrozen; w++ {
+	for w := 0; sl2.State != learn.StateFrozen; w++ {
 		if w > 60 {
 			t.Fatalf("not frozen after 60 windows")
 		}
 		pages := uint64(0)
-		if sl2.cur > 2 {
+		if sl2.Cur > 2 {
 			pages = 100
 		}
 		feed(sl2, &clk, 100, 300<<10, 1000, pages)
 	}
-	if sl2.best > 2 || sl2.transitions[trLearnAdopt] != 1 {
-		t.Errorf("tie-break: froze on %d KiB after %d adoptions, want a large routing", thresholdCandidates[sl2.best]>>10, sl2.transitions[trLearnAdopt])
+	if sl2.Best > 2 || sl2.Transitions[learn.TrLearnAdopt] != 1 {
+		t.Errorf("tie-break: froze on %d KiB after %d adoptions, want a large routing", learn.Thresholds[sl2.Best]>>10, sl2.Transitions[learn.TrLearnAdopt])
 	}
 }
 
 // frozenSite returns a site frozen on costModel's best (index 2).
-func frozenSite(t *testing.T, name string, st learnSettings) (*siteLearn, *atomic.Int64) {
+func frozenSite(t *testing.T, name string, st learn.Settings) (*siteLearn, *atomic.Int64) {
 	t.Helper()
 	return frozenSiteOn(t, name, st, spread)
 }
 
 // frozenSiteOn is frozenSite learned on requests of size bytes (or spread).
-func frozenSiteOn(t *testing.T, name string, st learnSettings, size int) (*siteLearn, *atomic.Int64) {
+func frozenSiteOn(t *testing.T, name string, st learn.Settings, size int) (*siteLearn, *atomic.Int64) {
 	t.Helper()
 	clk := new(atomic.Int64)
 	fakeLearn(t, st, clk)
@@ -403,69 +256,69 @@ func frozenSiteOn(t *testing.T, name string, st learnSettings, size int) (*siteL
 // adopted back (rollback).
 func TestLearnCheck(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery = 4  // 3 frozen windows, then a check
-	st.canaryBudget = 0 // and after a rejected one, 3 again
+	st.CanaryEvery = 4  // 3 frozen windows, then a check
+	st.CanaryBudget = 0 // and after a rejected one, 3 again
 	sl, clk := frozenSite(t, "learn-check", st)
 	for w := range 3 {
-		if sl.state != stateFrozen {
-			t.Fatalf("window %d: %v, want FROZEN", w, sl.state)
+		if sl.State != learn.StateFrozen {
+			t.Fatalf("window %d: %v, want FROZEN", w, sl.State)
 		}
 		feed(sl, clk, 100, spread, 200, 0)
 	}
-	if sl.state != stateCanary || sl.transitions[trFrozenCanary] != 1 || sl.cur != defaultArm || !sl.test.on {
-		t.Fatalf("state %v, cur %d, best %d: want CANARY on the default", sl.state, sl.cur, sl.best)
+	if sl.State != learn.StateCanary || sl.Transitions[learn.TrFrozenCanary] != 1 || sl.Cur != learn.DefaultArm || !sl.Test.On {
+		t.Fatalf("state %v, cur %d, best %d: want CANARY on the default", sl.State, sl.Cur, sl.Best)
 	}
-	if got := sl.site.threshold.Load(); got != thresholdCandidates[sl.cur] {
+	if got := sl.site.threshold.Load(); got != learn.Thresholds[sl.Cur] {
 		t.Fatalf("check threshold %d not published", got)
 	}
-	losses := sl.strats[defaultArm].losses
-	for w := 0; sl.state == stateCanary; w++ {
+	losses := sl.Strats[learn.DefaultArm].Losses
+	for w := 0; sl.State == learn.StateCanary; w++ {
 		if w > 6 {
 			t.Fatal("a losing check still runs after 3 pairs")
 		}
-		feed(sl, clk, 100, spread, costModel(sl.cur), 0) // the default: 800 ns against 200
+		feed(sl, clk, 100, spread, costModel(sl.Cur), 0) // the default: 800 ns against 200
 	}
-	if sl.state != stateFrozen || sl.cur != 2 || sl.transitions[trCanaryFrozen] != 1 || sl.strats[defaultArm].losses != losses+3 {
-		t.Fatalf("after a losing check: %v cur %d %+v", sl.state, sl.cur, sl.strats[defaultArm])
+	if sl.State != learn.StateFrozen || sl.Cur != 2 || sl.Transitions[learn.TrCanaryFrozen] != 1 || sl.Strats[learn.DefaultArm].Losses != losses+3 {
+		t.Fatalf("after a losing check: %v cur %d %+v", sl.State, sl.Cur, sl.Strats[learn.DefaultArm])
 	}
 	// The workload changed where the histogram cannot see it: the default
 	// now costs 100 ns, the frozen 256 KiB 200.
-	for w := 0; sl.transitions[trRollback] == 0; w++ {
+	for w := 0; sl.Transitions[learn.TrRollback] == 0; w++ {
 		if w > 30 {
-			t.Fatalf("no rollback after 30 windows: %v", sl.state)
+			t.Fatalf("no rollback after 30 windows: %v", sl.State)
 		}
 		ns := int64(200)
-		if sl.cur == defaultArm {
+		if sl.Cur == learn.DefaultArm {
 			ns = 100
 		}
 		feed(sl, clk, 100, spread, ns, 0)
 	}
-	if sl.state != stateFrozen || sl.best != defaultArm || sl.site.threshold.Load() != maxSmall {
-		t.Fatalf("after the rollback: %v best %d threshold %d", sl.state, sl.best, sl.site.threshold.Load())
+	if sl.State != learn.StateFrozen || sl.Best != learn.DefaultArm || sl.site.threshold.Load() != maxSmall {
+		t.Fatalf("after the rollback: %v best %d threshold %d", sl.State, sl.Best, sl.site.threshold.Load())
 	}
 }
 
 func TestLearnDegradation(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery = 0 // no check in the way
+	st.CanaryEvery = 0 // no check in the way
 	sl, clk := frozenSite(t, "learn-degrade", st)
-	for range st.degradeWindows {
+	for range st.DegradeWindows {
 		feed(sl, clk, 100, spread, 200, 0) // the baseline: their mean
 	}
-	if sl.baseline != 5e6 {
-		t.Fatalf("baseline %v after %d windows, want 5e6 requests per CPU-second", sl.baseline, st.degradeWindows)
+	if sl.Baseline != 5e6 {
+		t.Fatalf("baseline %v after %d windows, want 5e6 requests per CPU-second", sl.Baseline, st.DegradeWindows)
 	}
 	// 1.2x the time (throughput 0.83x): not degraded; 1.5x twice, a normal
 	// window (the count restarts), then 1.5x three times.
 	for i, ns := range []int64{240, 300, 300, 200, 300, 300} {
 		feed(sl, clk, 100, spread, ns, 0)
-		if sl.state != stateFrozen {
+		if sl.State != learn.StateFrozen {
 			t.Fatalf("window %d left FROZEN early", i)
 		}
 	}
 	feed(sl, clk, 100, spread, 300, 0)
-	if sl.state != stateLearn || sl.transitions[trDegraded] != 1 || sl.best != 2 {
-		t.Fatalf("after 3 degraded windows: %v, incumbent %d", sl.state, sl.best)
+	if sl.State != learn.StateLearn || sl.Transitions[learn.TrDegraded] != 1 || sl.Best != 2 {
+		t.Fatalf("after 3 degraded windows: %v, incumbent %d", sl.State, sl.Best)
 	}
 }
 
@@ -487,21 +340,21 @@ func TestLearnShift(t *testing.T) {
 		sl.mu.Unlock()
 		testOps[sl.sid].Add(1000)
 		testCPU.Add(1000 * 200)
-		clk.Add(st.windowNs)
+		clk.Add(st.WindowNs)
 		sl.step(clk.Load(), learner.st.Load(), learner.env.Load())
 	}
 	mixed(200)
-	if sl.state != stateFrozen {
+	if sl.State != learn.StateFrozen {
 		t.Fatalf("TVD 0.2 left FROZEN")
 	}
 	// The noise bound over 2 occupied buckets and 8 samples:
 	// sqrt(2/8)/2 = 0.25.
-	if n := tvdNoise(&sizeHist{1: 1}, &sizeHist{2: 1}, 8); math.Abs(n-0.25) > 1e-12 {
-		t.Errorf("tvdNoise(2 buckets, 8 samples) = %v, want 0.25", n)
+	if n := learn.TVDNoise(&learn.Hist{1: 1}, &learn.Hist{2: 1}, 8); math.Abs(n-0.25) > 1e-12 {
+		t.Errorf("learn.TVDNoise(2 buckets, 8 samples) = %v, want 0.25", n)
 	}
 	mixed(300)
-	if sl.state != stateLearn || sl.transitions[trShifted] != 1 {
-		t.Fatalf("TVD 0.3: %v", sl.state)
+	if sl.State != learn.StateLearn || sl.Transitions[learn.TrShifted] != 1 {
+		t.Fatalf("TVD 0.3: %v", sl.State)
 	}
 	// The window that showed the shift is the new episode's first: it ran
 	// the frozen arm (the incumbent) on the new sizes (300 and 900 KiB).
@@ -509,25 +362,25 @@ func TestLearnShift(t *testing.T) {
 	// 300 KiB pooled; 1 MiB: both pooled): after one more window the two
 	// others are listed as challengers, nearest first, and the first test
 	// starts.
-	if sl.strats[sl.best].epWindows != 1 || sl.best != 2 {
-		t.Fatalf("the frozen arm has %d windows in the new episode, want 1 (the shift window); incumbent %d", sl.strats[sl.best].epWindows, sl.best)
+	if sl.Strats[sl.Best].EpWindows != 1 || sl.Best != 2 {
+		t.Fatalf("the frozen arm has %d windows in the new episode, want 1 (the shift window); incumbent %d", sl.Strats[sl.Best].EpWindows, sl.Best)
 	}
 	feed(sl, clk, 100, 900<<10, 200, 0)
-	if !sl.test.on || sl.test.arm != 3 || sl.cur != 3 || len(sl.todo) != 1 || sl.todo[0] != 4 {
-		t.Errorf("after the shift: test %v of %d, todo %v", sl.test.on, sl.test.arm, sl.todo)
+	if !sl.Test.On || sl.Test.Arm != 3 || sl.Cur != 3 || len(sl.Todo) != 1 || sl.Todo[0] != 4 {
+		t.Errorf("after the shift: test %v of %d, todo %v", sl.Test.On, sl.Test.Arm, sl.Todo)
 	}
 }
 
 // TestLearnWindowMeasure: the learner goroutine's rule (learnStepAll, not
 // forced): a window closes windowNs after its measured part began, once
-// the site made minWindowOps requests (or after maxWindowStretch
+// the site made minWindowOps requests (or after learn.MaxWindowStretch
 // windowNs); after a switch of strategy the measured part starts settle x
 // windowNs after the window; a window's throughput is its requests over
 // the process CPU time of its measured part.
 func TestLearnWindowMeasure(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.minWindowOps = 100
+	st.MinWindowOps = 100
 	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.manual = false // the goroutine's rule; learning is not live, so none starts
@@ -543,34 +396,34 @@ func TestLearnWindowMeasure(t *testing.T) {
 	}
 	testOps[sl.sid].Add(50)
 	testCPU.Add(1e6)
-	clk.Add(st.windowNs)
+	clk.Add(st.WindowNs)
 	// 50 requests of 100 in a window: the learner comes back when the
 	// other 50 should be there, a window later.
-	if next := learnStepAll(false); closed() != 0 || next != clk.Load()+st.windowNs {
+	if next := learnStepAll(false); closed() != 0 || next != clk.Load()+st.WindowNs {
 		t.Fatalf("windows %d, next event %d: want none closed, the next at +windowNs", closed(), next-clk.Load())
 	}
 	testOps[sl.sid].Add(49)
 	// 99 of 100 after 1.1 windows: the last one is due in 1/99 of that.
-	clk.Add(st.windowNs / 10)
-	if next := learnStepAll(false); closed() != 0 || next != clk.Load()+(st.windowNs*11/10)/99 {
-		t.Fatalf("closed with 99 requests of 100, or next event %d, want %d", next-clk.Load(), (st.windowNs*11/10)/99)
+	clk.Add(st.WindowNs / 10)
+	if next := learnStepAll(false); closed() != 0 || next != clk.Load()+(st.WindowNs*11/10)/99 {
+		t.Fatalf("closed with 99 requests of 100, or next event %d, want %d", next-clk.Load(), (st.WindowNs*11/10)/99)
 	}
 	testOps[sl.sid].Add(1)
-	if next := learnStepAll(false); closed() != 1 || next != clk.Load()+st.windowNs {
+	if next := learnStepAll(false); closed() != 1 || next != clk.Load()+st.WindowNs {
 		t.Fatalf("windows %d, next event %d: want 1 closed, the next at +windowNs", closed(), next-clk.Load())
 	}
-	// A quiet site: closed unrated after maxWindowStretch windows.
-	clk.Add(maxWindowStretch * st.windowNs)
+	// A quiet site: closed unrated after learn.MaxWindowStretch windows.
+	clk.Add(learn.MaxWindowStretch * st.WindowNs)
 	learnStepAll(false)
 	if closed() != 2 || sl.prof.unrated != 1 {
 		t.Fatalf("windows %d, unrated %d: want a stretched window closed unrated", closed(), sl.prof.unrated)
 	}
 	// A switch: the measured part waits for the settle time.
 	sl.mu.Lock()
-	sl.cur = 0
+	sl.Cur = 0
 	sl.beginWindow(clk.Load(), true, &st, &env)
 	sl.mu.Unlock()
-	settle := int64(float64(st.windowNs) * st.settle)
+	settle := int64(float64(st.WindowNs) * st.Settle)
 	testOps[sl.sid].Add(1000) // the settle's requests do not count
 	testCPU.Add(1e6)
 	if next := learnStepAll(false); sl.win.measuring || next != clk.Load()+settle {
@@ -583,13 +436,13 @@ func TestLearnWindowMeasure(t *testing.T) {
 	}
 	testOps[sl.sid].Add(500)
 	testCPU.Add(1e6) // 500 requests in 1 ms: 500,000 a CPU-second
-	clk.Add(st.windowNs)
+	clk.Add(st.WindowNs)
 	sl.mu.Lock()
-	var m windowMetrics
+	var m learn.Metrics
 	sl.measure(&m, &env, &st)
 	sl.mu.Unlock()
-	if m.siteOps != 500 || m.tput != 5e5 || m.fullTput != 1500/2e-3 {
-		t.Errorf("measured %d requests, %v a CPU-second (whole window %v); want 500, 5e5, 7.5e5", m.siteOps, m.tput, m.fullTput)
+	if m.SiteOps != 500 || m.Tput != 5e5 || m.FullTput != 1500/2e-3 {
+		t.Errorf("measured %d requests, %v a CPU-second (whole window %v); want 500, 5e5, 7.5e5", m.SiteOps, m.Tput, m.FullTput)
 	}
 }
 
@@ -630,7 +483,7 @@ func TestLearnSiteAlloc(t *testing.T) {
 	}
 	// A threshold published by the learner routes the next request.
 	sl.mu.Lock()
-	sl.cur = numStrategies - 1
+	sl.Cur = learn.NumStrategies - 1
 	sl.mu.Unlock()
 	learnStepAll(true)
 	b = s.Alloc(200 << 10)
@@ -651,8 +504,8 @@ func TestLearnSiteAlloc(t *testing.T) {
 func TestLearnerGoroutine(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.minWindowOps, st.windowNs = 10, int64(time.Millisecond)
-	st.tickNs = int64(time.Millisecond)
+	st.MinWindowOps, st.WindowNs = 10, int64(time.Millisecond)
+	st.TickNs = int64(time.Millisecond)
 	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.manual = false
@@ -682,11 +535,11 @@ func TestLearnerGoroutine(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	done := learner.bg.doneChan()
-	setLearnMode(learnFrozen) // leaving live mode stops it
+	setLearnMode(learn.Frozen) // leaving live mode stops it
 	select {
 	case <-done:
 	default:
-		t.Fatal("goroutine still running after setLearnMode(learnFrozen)")
+		t.Fatal("goroutine still running after setLearnMode(learn.Frozen)")
 	}
 	if learner.bg.running.Load() || learner.on.Load() {
 		t.Fatal("still marked running or sampling")
@@ -713,7 +566,7 @@ func TestPolicyRoundTrip(t *testing.T) {
 	if err := SavePolicy(&b1); err != nil {
 		t.Fatal(err)
 	}
-	saved := sl.strats
+	saved := sl.Strats
 	// Forget, then load: the site is FROZEN on 256 KiB with its ratings.
 	learner.sites[sl.sid].Store(nil)
 	sl.site.setThreshold(0)
@@ -721,15 +574,15 @@ func TestPolicyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	nl := learner.sites[sl.sid].Load()
-	if nl == nil || nl.state != stateFrozen || nl.cur != 2 || sl.site.threshold.Load() != 256<<10 {
+	if nl == nil || nl.State != learn.StateFrozen || nl.Cur != 2 || sl.site.threshold.Load() != 256<<10 {
 		t.Fatalf("loaded: %+v", nl)
 	}
 	for i := range saved {
-		if nl.strats[i].rating != saved[i].rating || nl.strats[i].wins != saved[i].wins || nl.strats[i].samples != saved[i].samples {
-			t.Errorf("strategy %d: %+v, saved %+v", i, nl.strats[i], saved[i])
+		if nl.Strats[i].Rating != saved[i].Rating || nl.Strats[i].Wins != saved[i].Wins || nl.Strats[i].Samples != saved[i].Samples {
+			t.Errorf("strategy %d: %+v, saved %+v", i, nl.Strats[i], saved[i])
 		}
 	}
-	if nl.signature != sl.signature || tvd(&nl.signature, &sl.signature) != 0 || nl.signature[sizeBucket(spreadSizes[0])] == 0 {
+	if nl.Signature != sl.Signature || learn.TVD(&nl.Signature, &sl.Signature) != 0 || nl.Signature[sizeBucket(spreadSizes[0])] == 0 {
 		t.Errorf("signature not restored")
 	}
 	var b2 bytes.Buffer
@@ -788,7 +641,7 @@ func TestPolicyCorrupt(t *testing.T) {
 	cases = append(cases, struct{ name, doc, want string }{"duplicate", dup, "twice"})
 	// Make the site's state differ from the file's so that a partial load would show.
 	sl.mu.Lock()
-	sl.state, sl.cur = stateLearn, 0
+	sl.State, sl.Cur = learn.StateLearn, 0
 	sl.mu.Unlock()
 	sl.site.setThreshold(64 << 10)
 	for _, c := range cases {
@@ -796,7 +649,7 @@ func TestPolicyCorrupt(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v, want one containing %q", c.name, err, c.want)
 		}
-		if learner.sites[sl.sid].Load() != sl || sl.state != stateLearn || sl.site.threshold.Load() != 64<<10 {
+		if learner.sites[sl.sid].Load() != sl || sl.State != learn.StateLearn || sl.site.threshold.Load() != 64<<10 {
 			t.Fatalf("%s: a refused file changed the site", c.name)
 		}
 	}
@@ -823,7 +676,7 @@ func siteJSON(t *testing.T, doc string) string {
 func TestLearnEndToEnd(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.windowNs = 100_000 // 100 requests of 1 us on the learner clock
+	st.WindowNs = 100_000 // 100 requests of 1 us on the learner clock
 	fakeLearn(t, st, &clk)
 	s := NewSite("learn-end-to-end")
 	const size = 300 << 10
@@ -843,7 +696,7 @@ func TestLearnEndToEnd(t *testing.T) {
 		testCPU.Add(cost)
 		clk.Add(1000)
 		learnStepAll(false)
-		if sl := learner.sites[s.id].Load(); sl != nil && sl.state == stateFrozen {
+		if sl := learner.sites[s.id].Load(); sl != nil && sl.State == learn.StateFrozen {
 			if got := s.threshold.Load(); got >= size {
 				t.Fatalf("frozen on %d bytes, want below %d", got, size)
 			}
@@ -858,28 +711,28 @@ func TestLearnEndToEnd(t *testing.T) {
 // again.
 func TestLearnModes(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery, st.canaryBudget = 2, 0
+	st.CanaryEvery, st.CanaryBudget = 2, 0
 	sl, clk := frozenSite(t, "learn-modes", st)
 	feed(sl, clk, 100, spread, 200, 0)
-	if sl.state != stateCanary {
-		t.Fatalf("%v, want CANARY", sl.state)
+	if sl.State != learn.StateCanary {
+		t.Fatalf("%v, want CANARY", sl.State)
 	}
-	best := thresholdCandidates[sl.best]
-	setLearnMode(learnFrozen)
-	if sl.state != stateFrozen || sl.site.threshold.Load() != best || learner.on.Load() {
-		t.Fatalf("frozen mode: %v threshold %d", sl.state, sl.site.threshold.Load())
+	best := learn.Thresholds[sl.Best]
+	setLearnMode(learn.Frozen)
+	if sl.State != learn.StateFrozen || sl.site.threshold.Load() != best || learner.on.Load() {
+		t.Fatalf("frozen mode: %v threshold %d", sl.State, sl.site.threshold.Load())
 	}
-	setLearnMode(learnOff)
+	setLearnMode(learn.Off)
 	if sl.site.threshold.Load() != 0 || learner.sites[sl.sid].Load() != sl {
 		t.Fatalf("off mode: threshold %d", sl.site.threshold.Load())
 	}
-	setLearnMode(learnFrozen)
+	setLearnMode(learn.Frozen)
 	if sl.site.threshold.Load() != best {
 		t.Fatalf("frozen again: threshold %d", sl.site.threshold.Load())
 	}
-	st.mode = learnLive
+	st.Mode = learn.Live
 	applyLearnSettings(st)
-	if !learner.on.Load() || learner.st.Load().canaryEvery != 2 {
+	if !learner.on.Load() || learner.st.Load().CanaryEvery != 2 {
 		t.Fatal("applyLearnSettings did not install the settings and the mode")
 	}
 }
@@ -890,8 +743,8 @@ func TestLearnModes(t *testing.T) {
 func TestLearnConcurrent(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.minWindowOps, st.windowNs = 64, 5000
-	st.tickNs = int64(time.Millisecond)
+	st.MinWindowOps, st.WindowNs = 64, 5000
+	st.TickNs = int64(time.Millisecond)
 	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.manual = false
@@ -950,19 +803,19 @@ func TestLeaderboard(t *testing.T) {
 	if ls.Site != "learn-leaderboard" || ls.State != "FROZEN" || ls.Threshold != 256<<10 {
 		t.Errorf("site %q %s on %d, want learn-leaderboard FROZEN on 256 KiB", ls.Site, ls.State, ls.Threshold)
 	}
-	if len(ls.Transitions) != numTransitions || ls.Transitions["LEARN->FROZEN"] != 1 || ls.Transitions["FROZEN->LEARN(shift)"] != 0 {
+	if len(ls.Transitions) != learn.NumTransitions || ls.Transitions["LEARN->FROZEN"] != 1 || ls.Transitions["FROZEN->LEARN(shift)"] != 0 {
 		t.Errorf("transitions %v", ls.Transitions)
 	}
-	if len(ls.Strategies) != numStrategies+int(numCachePolicies) {
+	if len(ls.Strategies) != learn.NumStrategies+int(numCachePolicies) {
 		t.Fatalf("%d strategies", len(ls.Strategies))
 	}
-	for i, s := range ls.Strategies[numStrategies:] {
+	for i, s := range ls.Strategies[learn.NumStrategies:] {
 		if s.Kind != "bigcache" || s.Threshold != 0 || (s.Running != (s.Policy == ls.BigCache)) {
 			t.Errorf("bigcache arm %d: %+v (in use %q)", i, s, ls.BigCache)
 		}
 	}
 	var running, retired int
-	for i, s := range ls.Strategies[:numStrategies] {
+	for i, s := range ls.Strategies[:learn.NumStrategies] {
 		if i > 0 && s.Rating > ls.Strategies[i-1].Rating {
 			t.Errorf("not best first: %+v", ls.Strategies)
 		}
@@ -1003,8 +856,8 @@ func TestSiteSetThreshold(t *testing.T) {
 	// Learned: the site runs 128 KiB.
 	sl := learnSite(s, s.id, clk.Load(), learner.st.Load(), learner.env.Load())
 	sl.mu.Lock()
-	sl.cur = 1
-	sl.publish(learnLive)
+	sl.Cur = 1
+	sl.publish(learn.Live)
 	sl.mu.Unlock()
 	if s.Threshold() != 128<<10 {
 		t.Fatalf("learned threshold %d, want 128 KiB", s.Threshold())
@@ -1041,10 +894,17 @@ func TestSiteSetThreshold(t *testing.T) {
 	}
 }
 
+// TestSizeBucket: the histogram bucket of a request.
+func TestSizeBucket(t *testing.T) {
+	if sizeBucket(maxSmall+1) != numClasses || sizeBucket(100<<10) != int(sizeClass(100<<10)) {
+		t.Error("sizeBucket")
+	}
+}
+
 // TestCandidatesAreClassSizes: equivalent relies on every candidate
 // threshold being a class size.
 func TestCandidatesAreClassSizes(t *testing.T) {
-	for _, c := range thresholdCandidates {
+	for _, c := range learn.Thresholds {
 		if uintptr(classes[sizeClass(c)].size) != c {
 			t.Errorf("candidate %d is not a class size", c)
 		}
@@ -1052,7 +912,7 @@ func TestCandidatesAreClassSizes(t *testing.T) {
 }
 
 func TestEquivalent(t *testing.T) {
-	var h sizeHist
+	var h learn.Hist
 	h[sizeBucket(300<<10)] = 5
 	h[sizeBucket(2<<20)] = 7 // above maxSmall: large whatever the threshold
 	// 300 KiB lies between 256 KiB (index 2) and 512 KiB (index 3).
@@ -1060,14 +920,14 @@ func TestEquivalent(t *testing.T) {
 		i, j int
 		want bool
 	}{{0, 1, true}, {0, 2, true}, {2, 3, false}, {1, 4, false}, {3, 4, true}, {2, 2, true}} {
-		if got := equivalent(c.i, c.j, &h); got != c.want || equivalent(c.j, c.i, &h) != c.want {
-			t.Errorf("equivalent(%d, %d) = %v, want %v (symmetric)", c.i, c.j, got, c.want)
+		if got := classSizes.Equivalent(c.i, c.j, &h); got != c.want || classSizes.Equivalent(c.j, c.i, &h) != c.want {
+			t.Errorf("classSizes.Equivalent(%d, %d) = %v, want %v (symmetric)", c.i, c.j, got, c.want)
 		}
 	}
 	// A request of exactly a threshold is pooled under it.
-	var e sizeHist
+	var e learn.Hist
 	e[sizeBucket(256<<10)] = 1
-	if !equivalent(2, 4, &e) || equivalent(1, 2, &e) {
+	if !classSizes.Equivalent(2, 4, &e) || classSizes.Equivalent(1, 2, &e) {
 		t.Error("256 KiB: want 256 KiB ~ 1 MiB and 128 KiB !~ 256 KiB")
 	}
 }
@@ -1088,18 +948,18 @@ func TestLearnEquivalentShare(t *testing.T) {
 		return 200
 	}
 	w := 0
-	for sl.state != stateFrozen {
+	for sl.State != learn.StateFrozen {
 		if w++; w > 2+2*3+1 {
-			t.Fatalf("not frozen after %d windows: %+v", w-1, sl.strats)
+			t.Fatalf("not frozen after %d windows: %+v", w-1, sl.Strats)
 		}
-		feed(sl, &clk, 100, 300<<10, cost(sl.cur), 0)
+		feed(sl, &clk, 100, 300<<10, cost(sl.Cur), 0)
 	}
-	if sl.best != defaultArm || sl.strats[2].losses != 3 || !sl.strats[2].retired {
-		t.Errorf("froze on %d KiB; 256 KiB %+v", thresholdCandidates[sl.best]>>10, sl.strats[2])
+	if sl.Best != learn.DefaultArm || sl.Strats[2].Losses != 3 || !sl.Strats[2].Retired {
+		t.Errorf("froze on %d KiB; 256 KiB %+v", learn.Thresholds[sl.Best]>>10, sl.Strats[2])
 	}
 	for _, i := range []int{0, 1, 3} {
-		if sl.strats[i].samples != 0 {
-			t.Errorf("strategy %d ran: %+v", i, sl.strats[i])
+		if sl.Strats[i].Samples != 0 {
+			t.Errorf("strategy %d ran: %+v", i, sl.Strats[i])
 		}
 	}
 }
@@ -1110,70 +970,70 @@ func TestLearnEquivalentShare(t *testing.T) {
 // the frozen one there is no check at all.
 func TestLearnCheckBudget(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery, st.canaryBudget = 4, 0.1
-	if w := checkWaitFor(0.01, &st); w != 3 {
-		t.Errorf("checkWaitFor(0.01) = %d, want canaryEvery-1 = 3", w)
+	st.CanaryEvery, st.CanaryBudget = 4, 0.1
+	if w := learn.CheckWaitFor(0.01, &st); w != 3 {
+		t.Errorf("learn.CheckWaitFor(0.01) = %d, want canaryEvery-1 = 3", w)
 	}
-	if w := checkWaitFor(0.8, &st); w != 16 {
-		t.Errorf("checkWaitFor(0.8) = %d, want ceil(1.6/0.1) = 16", w)
+	if w := learn.CheckWaitFor(0.8, &st); w != 16 {
+		t.Errorf("learn.CheckWaitFor(0.8) = %d, want ceil(1.6/0.1) = 16", w)
 	}
-	if w := checkWaitFor(1e9, &st); w != maxCanaryWait {
-		t.Errorf("checkWaitFor(1e9) = %d, want %d", w, maxCanaryWait)
+	if w := learn.CheckWaitFor(1e9, &st); w != learn.MaxCanaryWait {
+		t.Errorf("learn.CheckWaitFor(1e9) = %d, want %d", w, learn.MaxCanaryWait)
 	}
 	// Frozen on 256 KiB (200 ns); the first check is of the default, which
 	// lost its LEARN test at 800 ns against 500 (512 KiB, the incumbent
 	// then): 0.375 of a window per challenger window.
 	sl, clk := frozenSite(t, "learn-check-budget", st)
 	sl.mu.Lock()
-	d, ch := sl.checkChallenger()
-	lost, wait := sl.lostPerWin[d][ch], sl.checkWait
+	d, ch := sl.CheckChallenger()
+	lost, wait := sl.LostPerWin[d][ch], sl.CheckWait
 	sl.mu.Unlock()
-	if d != dimThreshold || ch != defaultArm || wait != checkWaitFor(lost, &st) || math.Abs(lost-0.375) > 1e-9 {
-		t.Fatalf("first check: challenger %d (dim %d), lost %.3f, wait %d, want the default, 0.375, %d", ch, d, lost, wait, checkWaitFor(lost, &st))
+	if d != learn.DimThreshold || ch != learn.DefaultArm || wait != learn.CheckWaitFor(lost, &st) || math.Abs(lost-0.375) > 1e-9 {
+		t.Fatalf("first check: challenger %d (dim %d), lost %.3f, wait %d, want the default, 0.375, %d", ch, d, lost, wait, learn.CheckWaitFor(lost, &st))
 	}
 	sl.mu.Lock()
-	sl.checkWait = 0 // from here on: canaryEvery, then the budget after a loss
+	sl.CheckWait = 0 // from here on: canaryEvery, then the budget after a loss
 	sl.mu.Unlock()
 	for range 3 {
 		feed(sl, clk, 100, spread, 200, 0)
 	}
-	if sl.state != stateCanary {
-		t.Fatalf("%v, want CANARY", sl.state)
+	if sl.State != learn.StateCanary {
+		t.Fatalf("%v, want CANARY", sl.State)
 	}
 	// The default costs 4x: each of its windows loses 0.75 of a window:
 	// the next check waits ceil(2 x 0.75 / 0.1) = 15 windows.
-	for sl.state == stateCanary {
+	for sl.State == learn.StateCanary {
 		ns := int64(200)
-		if sl.cur == defaultArm {
+		if sl.Cur == learn.DefaultArm {
 			ns = 800
 		}
 		feed(sl, clk, 100, spread, ns, 0)
 	}
-	if sl.checkWait != 15 {
-		t.Fatalf("after a lost check: wait %d, want 15", sl.checkWait)
+	if sl.CheckWait != 15 {
+		t.Fatalf("after a lost check: wait %d, want 15", sl.CheckWait)
 	}
 	for w := 1; w <= 15; w++ {
-		if sl.state != stateFrozen {
-			t.Fatalf("frozen window %d: %v, want FROZEN until 15", w, sl.state)
+		if sl.State != learn.StateFrozen {
+			t.Fatalf("frozen window %d: %v, want FROZEN until 15", w, sl.State)
 		}
 		feed(sl, clk, 100, spread, 200, 0)
 	}
-	if sl.state != stateCanary {
-		t.Fatalf("after 15 frozen windows: %v, want CANARY", sl.state)
+	if sl.State != learn.StateCanary {
+		t.Fatalf("after 15 frozen windows: %v, want CANARY", sl.State)
 	}
 
 	// One size, and every strategy routes it alike but the frozen one's
 	// class: no arm acts differently, no check.
 	sl2 := newTestSiteLearn(t, "learn-check-none", clk)
 	sl2.mu.Lock()
-	sl2.freeze(4, int(cacheDefault))
-	sl2.signature = sizeHist{}
-	sl2.signature[sizeBucket(2<<20)] = 1 // above maxSmall: every threshold routes it alike
+	sl2.Freeze(4, int(cacheDefault), learner.st.Load())
+	sl2.Signature = learn.Hist{}
+	sl2.Signature[sizeBucket(2<<20)] = 1 // above maxSmall: every threshold routes it alike
 	sl2.mu.Unlock()
 	for w := range 10 {
 		feed(sl2, clk, 100, 2<<20, 200, 0)
-		if sl2.state != stateFrozen {
-			t.Fatalf("window %d: %v, want FROZEN (no challenger that acts differently)", w, sl2.state)
+		if sl2.State != learn.StateFrozen {
+			t.Fatalf("window %d: %v, want FROZEN (no challenger that acts differently)", w, sl2.State)
 		}
 	}
 }
@@ -1186,11 +1046,11 @@ func TestLearnCheckBudget(t *testing.T) {
 func TestLearnCachePhase(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.canaryBudget = 0 // canaries every canaryEvery windows
+	st.CanaryBudget = 0 // canaries every canaryEvery windows
 	fakeLearn(t, st, &clk)
 	sl := newTestSiteLearn(t, "learn-cache-phase", &clk)
 	t.Cleanup(func() { setSiteCachePolicy(sl.sid, cacheDefault) })
-	cost := func() int64 { return []int64{500, 900, 100}[sl.ccur] } // hold is cheapest
+	cost := func() int64 { return []int64{500, 900, 100}[sl.CCur] } // hold is cheapest
 	// churn: blocks evicted by the site's limit, so the cache policy matters.
 	churn := func(sid int32) {
 		heap.mu.Lock()
@@ -1199,14 +1059,14 @@ func TestLearnCachePhase(t *testing.T) {
 		heap.mu.Unlock()
 	}
 	churn(sl.sid)
-	for w := 1; sl.state != stateFrozen; w++ {
+	for w := 1; sl.State != learn.StateFrozen; w++ {
 		if w > 60 {
-			t.Fatalf("not frozen after 60 windows: phase %d, %+v", sl.phase, sl.carms)
+			t.Fatalf("not frozen after 60 windows: phase %d, %+v", sl.Phase, sl.CArms)
 		}
 		feed(sl, &clk, 100, 2<<20, cost(), 0)
 	}
-	if sl.transitions[trLearnCache] != 1 || sl.cbest != int(cacheHold) || !sl.cacheLearned {
-		t.Fatalf("cache phase: transitions %v, frozen on %s, learned %v", sl.transitions, cachePolicyNames[sl.cbest], sl.cacheLearned)
+	if sl.Transitions[learn.TrLearnCache] != 1 || sl.CBest != int(cacheHold) || !sl.CacheLearned {
+		t.Fatalf("cache phase: transitions %v, frozen on %s, learned %v", sl.Transitions, cachePolicyNames[sl.CBest], sl.CacheLearned)
 	}
 	if p := cachePolicy(siteCachePol[sl.sid].Load()); p != cacheHold {
 		t.Errorf("published policy %s, want hold", cachePolicyNames[p])
@@ -1215,53 +1075,53 @@ func TestLearnCachePhase(t *testing.T) {
 	// challenger: every threshold routes 2 MiB alike): the default policy
 	// first, a rollback check.
 	st2 := *learner.st.Load()
-	st2.canaryEvery = 2
+	st2.CanaryEvery = 2
 	learner.st.Store(&st2)
 	sl.mu.Lock()
-	sl.checkWait = 0 // canaryEvery-1 from here on
+	sl.CheckWait = 0 // canaryEvery-1 from here on
 	sl.mu.Unlock()
 	feed(sl, &clk, 100, 2<<20, cost(), 0)
-	if sl.state != stateCanary || sl.test.dim != dimCache || sl.ccur == sl.cbest || sl.cur != sl.best {
-		t.Fatalf("check: %v dim %d, cache %d (frozen %d)", sl.state, sl.test.dim, sl.ccur, sl.cbest)
+	if sl.State != learn.StateCanary || sl.Test.Dim != learn.DimCache || sl.CCur == sl.CBest || sl.Cur != sl.Best {
+		t.Fatalf("check: %v dim %d, cache %d (frozen %d)", sl.State, sl.Test.Dim, sl.CCur, sl.CBest)
 	}
-	for w := 0; sl.state == stateCanary; w++ { // the challenger costs more: back to hold
+	for w := 0; sl.State == learn.StateCanary; w++ { // the challenger costs more: back to hold
 		if w > 6 {
 			t.Fatal("a losing check still runs after 3 pairs")
 		}
 		feed(sl, &clk, 100, 2<<20, cost(), 0)
 	}
-	if sl.state != stateFrozen || sl.ccur != int(cacheHold) {
-		t.Fatalf("after the canary: %v on %s", sl.state, cachePolicyNames[sl.ccur])
+	if sl.State != learn.StateFrozen || sl.CCur != int(cacheHold) {
+		t.Fatalf("after the canary: %v on %s", sl.State, cachePolicyNames[sl.CCur])
 	}
 
 	// All large, but the cache never churns: no cache phase either.
 	learner.st.Store(&st)
 	sl3 := newTestSiteLearn(t, "learn-cache-phase-calm", &clk)
-	for w := 1; sl3.state != stateFrozen; w++ {
+	for w := 1; sl3.State != learn.StateFrozen; w++ {
 		if w > 20 {
 			t.Fatal("calm site not frozen after 20 windows")
 		}
 		feed(sl3, &clk, 100, 2<<20, 300, 0)
 	}
-	if sl3.transitions[trLearnCache] != 0 || sl3.cacheLearned {
-		t.Errorf("calm site learned its cache: transitions %v", sl3.transitions)
+	if sl3.Transitions[learn.TrLearnCache] != 0 || sl3.CacheLearned {
+		t.Errorf("calm site learned its cache: transitions %v", sl3.Transitions)
 	}
 
 	// 100 KiB, pooled cheaper: the leader pools everything, no cache phase.
 	sl2 := newTestSiteLearn(t, "learn-cache-phase-pooled", &clk)
 	churn(sl2.sid)
-	for w := 1; sl2.state != stateFrozen; w++ {
+	for w := 1; sl2.State != learn.StateFrozen; w++ {
 		if w > 20 {
 			t.Fatal("pooled site not frozen after 20 windows")
 		}
 		ns := int64(100)
-		if sl2.cur == 0 { // 64 KiB: 100 KiB goes large
+		if sl2.Cur == 0 { // 64 KiB: 100 KiB goes large
 			ns = 1000
 		}
 		feed(sl2, &clk, 100, 100<<10, ns, 0)
 	}
-	if sl2.transitions[trLearnCache] != 0 || sl2.cacheLearned || sl2.cur == 0 {
-		t.Errorf("pooled site: transitions %v, threshold %d KiB", sl2.transitions, thresholdCandidates[sl2.cur]>>10)
+	if sl2.Transitions[learn.TrLearnCache] != 0 || sl2.CacheLearned || sl2.Cur == 0 {
+		t.Errorf("pooled site: transitions %v, threshold %d KiB", sl2.Transitions, learn.Thresholds[sl2.Cur]>>10)
 	}
 }
 
@@ -1272,7 +1132,7 @@ func TestLearnCachePhase(t *testing.T) {
 func TestLearnHitCounters(t *testing.T) {
 	var clk atomic.Int64
 	st := testSettings()
-	st.sampleEvery = 4
+	st.SampleEvery = 4
 	fakeLearn(t, st, &clk)
 	env := *learner.env.Load()
 	env.every, env.sample = 4, nil
@@ -1338,8 +1198,8 @@ func TestHitWeight(t *testing.T) {
 	if hitWeight(64) != 4 || hitWeight(16) != 4 || hitWeight(8) != 1 || hitWeight(1) != 1 {
 		t.Fatalf("hitWeight: 64 -> %d, 16 -> %d, 8 -> %d, 1 -> %d", hitWeight(64), hitWeight(16), hitWeight(8), hitWeight(1))
 	}
-	st := defaultLearnSettings()
-	st.sampleEvery = 64
+	st := learn.Defaults()
+	st.SampleEvery = 64
 	var p profile
 	b := sizeBucket(128 << 10)
 	for range 10 {
@@ -1352,11 +1212,11 @@ func TestHitWeight(t *testing.T) {
 		t.Errorf("pending: %d samples, %d draws; want 41 and 11", n, d)
 	}
 	m := p.close(0, 0, 0, 0, 0, 0, &st, noFaultCounter)
-	if m.samples != 41 || m.draws != 11 || m.hist[b] != 40 || p.traffic != 41 {
-		t.Errorf("closed window: %d samples, %d draws, bucket %d, traffic %d; want 41, 11, 40, 41", m.samples, m.draws, m.hist[b], p.traffic)
+	if m.Samples != 41 || m.Draws != 11 || m.Hist[b] != 40 || p.traffic != 41 {
+		t.Errorf("closed window: %d samples, %d draws, bucket %d, traffic %d; want 41, 11, 40, 41", m.Samples, m.Draws, m.Hist[b], p.traffic)
 	}
-	if want := float64(40*fastHitNs+1000) / 41; math.Abs(m.cpuNsPerOp-want) > 1e-9 {
-		t.Errorf("cpu %.3f ns/op, want %.3f", m.cpuNsPerOp, want)
+	if want := float64(40*fastHitNs+1000) / 41; math.Abs(m.CPUNsPerOp-want) > 1e-9 {
+		t.Errorf("cpu %.3f ns/op, want %.3f", m.CPUNsPerOp, want)
 	}
 	if n, d := p.pending(&st); n != 0 || d != 0 {
 		t.Errorf("next window starts with %d samples, %d draws", n, d)
@@ -1370,22 +1230,22 @@ func TestLearnPrune(t *testing.T) {
 	var clk atomic.Int64
 	fakeLearn(t, testSettings(), &clk)
 	sl := newTestSiteLearn(t, "learn-prune", &clk)
-	for w := 0; sl.state != stateFrozen; w++ {
+	for w := 0; sl.State != learn.StateFrozen; w++ {
 		if w > 2+7 {
-			t.Fatalf("not frozen after %d windows: todo %v", w, sl.todo)
+			t.Fatalf("not frozen after %d windows: todo %v", w, sl.Todo)
 		}
 		ns := int64(200)
-		if sl.cur != defaultArm {
+		if sl.Cur != learn.DefaultArm {
 			ns = 400
 		}
 		feed(sl, &clk, 100, spread, ns, 0)
 	}
-	if sl.best != defaultArm || sl.strats[3].losses != 3 {
-		t.Fatalf("frozen on %d; 512 KiB %+v", sl.best, sl.strats[3])
+	if sl.Best != learn.DefaultArm || sl.Strats[3].Losses != 3 {
+		t.Fatalf("frozen on %d; 512 KiB %+v", sl.Best, sl.Strats[3])
 	}
 	for i := range 3 {
-		if sl.strats[i].samples != 0 || !sl.strats[i].retired {
-			t.Errorf("threshold %d KiB: %+v, want pruned untested", thresholdCandidates[i]>>10, sl.strats[i])
+		if sl.Strats[i].Samples != 0 || !sl.Strats[i].Retired {
+			t.Errorf("threshold %d KiB: %+v, want pruned untested", learn.Thresholds[i]>>10, sl.Strats[i])
 		}
 	}
 }
@@ -1402,29 +1262,29 @@ func TestLearnOneTester(t *testing.T) {
 		feed(a, &clk, 100, 300<<10, 200, 0)
 		feed(b, &clk, 100, 300<<10, 200, 0)
 	}
-	if !a.test.on || b.test.on || b.cur != defaultArm || learner.tester.Load() != a.sid+1 {
-		t.Fatalf("a testing %v, b testing %v (running %d), token %d", a.test.on, b.test.on, b.cur, learner.tester.Load())
+	if !a.Test.On || b.Test.On || b.Cur != learn.DefaultArm || learner.tester.Load() != a.sid+1 {
+		t.Fatalf("a testing %v, b testing %v (running %d), token %d", a.Test.On, b.Test.On, b.Cur, learner.tester.Load())
 	}
-	for w := 0; a.test.on; w++ {
+	for w := 0; a.Test.On; w++ {
 		if w > 30 {
 			t.Fatal("a's test never ended")
 		}
 		ns := int64(200)
-		if a.cur != defaultArm {
+		if a.Cur != learn.DefaultArm {
 			ns = 1000 // a's challenger loses
 		}
 		feed(a, &clk, 100, 300<<10, ns, 0)
-		if !a.test.on {
+		if !a.Test.On {
 			break
 		}
 		feed(b, &clk, 100, 300<<10, 200, 0)
-		if b.test.on || b.cur != defaultArm {
+		if b.Test.On || b.Cur != learn.DefaultArm {
 			t.Fatal("b tested while a held the token")
 		}
 	}
 	feed(b, &clk, 100, 300<<10, 200, 0)
-	if !b.test.on || learner.tester.Load() != b.sid+1 {
-		t.Fatalf("b did not take the token after a's test: testing %v, token %d", b.test.on, learner.tester.Load())
+	if !b.Test.On || learner.tester.Load() != b.sid+1 {
+		t.Fatalf("b did not take the token after a's test: testing %v, token %d", b.Test.On, learner.tester.Load())
 	}
 }
 
@@ -1433,33 +1293,33 @@ func TestLearnOneTester(t *testing.T) {
 // without relearning; a distribution never seen is learned.
 func TestLearnRecall(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery = 0 // no check in the way
+	st.CanaryEvery = 0 // no check in the way
 	sl, clk := frozenSiteOn(t, "learn-recall", st, 300<<10)
-	if sl.best != 2 {
-		t.Fatalf("frozen on %d, want 2 (256 KiB: 300 KiB large)", sl.best)
+	if sl.Best != 2 {
+		t.Fatalf("frozen on %d, want 2 (256 KiB: 300 KiB large)", sl.Best)
 	}
 	// 900 KiB: every threshold but the default sends it large; large costs
 	// 200 ns and pooled 2,000 here, so the incumbent (256 KiB) stays.
 	cost900 := func() int64 {
-		if sl.cur == defaultArm {
+		if sl.Cur == learn.DefaultArm {
 			return 2000
 		}
 		return 200
 	}
-	for w := 0; sl.state != stateFrozen || sl.transitions[trShifted] == 0; w++ {
+	for w := 0; sl.State != learn.StateFrozen || sl.Transitions[learn.TrShifted] == 0; w++ {
 		if w > 30 {
-			t.Fatalf("900 KiB not learned after 30 windows: %v", sl.state)
+			t.Fatalf("900 KiB not learned after 30 windows: %v", sl.State)
 		}
 		feed(sl, clk, 100, 900<<10, cost900(), 0)
 	}
-	learned := sl.transitions[trLearnFrozen]
-	feed(sl, clk, 100, 300<<10, costModel(sl.cur), 0) // back to 300 KiB
-	if sl.state != stateFrozen || sl.transitions[trRecalled] != 1 || sl.transitions[trShifted] != 1 || sl.best != 2 {
-		t.Fatalf("back to 300 KiB: %v on %d, transitions %v", sl.state, sl.best, sl.transitions)
+	learned := sl.Transitions[learn.TrLearnFrozen]
+	feed(sl, clk, 100, 300<<10, costModel(sl.Cur), 0) // back to 300 KiB
+	if sl.State != learn.StateFrozen || sl.Transitions[learn.TrRecalled] != 1 || sl.Transitions[learn.TrShifted] != 1 || sl.Best != 2 {
+		t.Fatalf("back to 300 KiB: %v on %d, transitions %v", sl.State, sl.Best, sl.Transitions)
 	}
 	feed(sl, clk, 100, 900<<10, cost900(), 0) // and to 900 KiB again
-	if sl.state != stateFrozen || sl.transitions[trRecalled] != 2 || sl.transitions[trLearnFrozen] != learned {
-		t.Fatalf("back to 900 KiB: %v, transitions %v", sl.state, sl.transitions)
+	if sl.State != learn.StateFrozen || sl.Transitions[learn.TrRecalled] != 2 || sl.Transitions[learn.TrLearnFrozen] != learned {
+		t.Fatalf("back to 900 KiB: %v, transitions %v", sl.State, sl.Transitions)
 	}
 }
 
@@ -1482,8 +1342,8 @@ func TestSiteSetBigCachePolicy(t *testing.T) {
 		t.Fatalf("policy %d, fixed %v", siteCachePol[s.id].Load(), s.fixed.Load())
 	}
 	sl.mu.Lock()
-	sl.ccur = int(cacheLean)
-	sl.publish(learnLive) // a fixed site: nothing published
+	sl.CCur = int(cacheLean)
+	sl.publish(learn.Live) // a fixed site: nothing published
 	sl.mu.Unlock()
 	if cachePolicy(siteCachePol[s.id].Load()) != cacheHold {
 		t.Fatal("the learner published over a fixed policy")
@@ -1497,23 +1357,23 @@ func TestSiteSetBigCachePolicy(t *testing.T) {
 // frozen site's windows count neither for its baseline nor as degraded.
 func TestLearnDegradationOtherTester(t *testing.T) {
 	st := testSettings()
-	st.canaryEvery = 0 // no check in the way
+	st.CanaryEvery = 0 // no check in the way
 	sl, clk := frozenSite(t, "learn-degrade-other", st)
-	for range st.degradeWindows {
+	for range st.DegradeWindows {
 		feed(sl, clk, 100, spread, 200, 0)
 	}
 	learner.tester.Store(sl.sid + 2) // another site's test
 	for range 5 {
 		feed(sl, clk, 100, spread, 1000, 0) // 5x slower: the other site's challenger
 	}
-	if sl.state != stateFrozen || sl.degraded != 0 {
-		t.Fatalf("degraded by another site's test: %v, %d windows", sl.state, sl.degraded)
+	if sl.State != learn.StateFrozen || sl.Degraded != 0 {
+		t.Fatalf("degraded by another site's test: %v, %d windows", sl.State, sl.Degraded)
 	}
 	learner.tester.Store(0)
-	for range st.degradeWindows {
+	for range st.DegradeWindows {
 		feed(sl, clk, 100, spread, 1000, 0)
 	}
-	if sl.state != stateLearn {
-		t.Fatalf("not degraded once the other test ended: %v", sl.state)
+	if sl.State != learn.StateLearn {
+		t.Fatalf("not degraded once the other test ended: %v", sl.State)
 	}
 }

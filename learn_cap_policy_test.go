@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // capSetCaps sets the decided caps of the classes in caps (blocks) and
@@ -167,7 +169,7 @@ func TestCapPolicyOff(t *testing.T) {
 	doc := savePolicy(t)
 	capReset()
 
-	p.learning = learnOff
+	p.learning = learn.Off
 	if err := LoadPolicy(strings.NewReader(doc)); err != nil {
 		t.Fatal(err)
 	}
@@ -179,14 +181,14 @@ func TestCapPolicyOff(t *testing.T) {
 	}
 
 	q := *cfg()
-	q.learning = learnFrozen
+	q.learning = learn.Frozen
 	publish(&q) // as SetMode does
 	if got := capLearn.target[c].Load(); got != 4*def || pinnedCaps()[c] != 4*def {
 		t.Fatalf("frozen after off: target %d applied %d, want %d", got, pinnedCaps()[c], 4*def)
 	}
 
 	q2 := *cfg()
-	q2.learning = learnOff
+	q2.learning = learn.Off
 	publish(&q2)
 	if got := capSnap(); got.targets[c] != 0 || got.caps[c] != def || pinnedCaps()[c] != def {
 		t.Fatalf("off again: target %d decided %d applied %d, want 0, %d, %d", got.targets[c], got.caps[c], pinnedCaps()[c], def, def)
@@ -245,7 +247,7 @@ func TestCapPolicyCorrupt(t *testing.T) {
 	// load would show.
 	capSetCaps(scale, map[int]uint32{c: 2 * def})
 	sl.mu.Lock()
-	sl.state, sl.cur = stateLearn, 0
+	sl.State, sl.Cur = learn.StateLearn, 0
 	sl.mu.Unlock()
 	sl.site.setThreshold(64 << 10)
 	before := capSnap()
@@ -260,7 +262,7 @@ func TestCapPolicyCorrupt(t *testing.T) {
 		if after := capSnap(); after != before {
 			t.Errorf("%s: a refused file changed the caps", x.name)
 		}
-		if learner.sites[sl.sid].Load() != sl || sl.state != stateLearn || sl.site.threshold.Load() != 64<<10 {
+		if learner.sites[sl.sid].Load() != sl || sl.State != learn.StateLearn || sl.site.threshold.Load() != 64<<10 {
 			t.Fatalf("%s: a refused file changed the site", x.name)
 		}
 	}

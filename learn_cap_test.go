@@ -3,6 +3,8 @@ package hakmem
 import (
 	"strings"
 	"testing"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // capClass is the class the decision tests use: 1024 B, generated cap 32.
@@ -257,7 +259,7 @@ func capTestEnv(t *testing.T) *policy {
 		capReset()
 		learner.env.Store(env)
 	})
-	p.learning = learnLive
+	p.learning = learn.Live
 	return p
 }
 
@@ -353,7 +355,7 @@ func TestCapLearnerThrash(t *testing.T) {
 	checkStats(t, "raised caps")
 
 	// Frozen: thrash as we may, nothing moves.
-	p.learning = learnFrozen
+	p.learning = learn.Frozen
 	capLearn.mu.Lock()
 	capLearn.st.last = 0
 	capLearn.mu.Unlock()
@@ -366,7 +368,7 @@ func TestCapLearnerThrash(t *testing.T) {
 	// Off (through publish, as SetMode does): the generated caps again;
 	// this P cuts its excess at its next slow path.
 	q := *cfg()
-	q.learning = learnOff
+	q.learning = learn.Off
 	publish(&q)
 	if capLearn.target[c].Load() != 0 {
 		t.Fatalf("off: target %d, want 0 (generated)", capLearn.target[c].Load())
@@ -396,7 +398,7 @@ func TestCapLearnerThrash(t *testing.T) {
 // short of its ceiling only when the next doubling would not fit.
 func TestCapLearnerBudget(t *testing.T) {
 	p := capTestEnv(t)
-	p.capBudget = 0
+	p.learn.CapBudget = 0
 	const size = 64 << 10
 	c := int(sizeClass(size))
 	def := defaultCap(c, p.pcacheScale)

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // BenchmarkCapThrash: workloads where the generated per-P caps thrash,
@@ -73,22 +75,22 @@ func capBenchMode(live bool) (restore func()) {
 	stopLearner()
 	saved := cfg()
 	p := *saved
-	p.learning = learnOff
+	p.learning = learn.Off
 	pol.Store(&p)
-	capSetMode(learnOff)
+	capSetMode(learn.Off)
 	capLearn.mu.Lock()
 	capLearn.st = capState{}
 	capLearn.mu.Unlock()
 	Release()
 	if live {
 		q := p
-		q.learning = learnLive
+		q.learning = learn.Live
 		pol.Store(&q)
 	}
 	return func() {
 		stopLearner()
 		pol.Store(&p)
-		capSetMode(learnOff)
+		capSetMode(learn.Off)
 		pol.Store(saved)
 		Release()
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"sort"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // Policy files: what the learner learned, saved as JSON and loaded into
@@ -38,7 +40,7 @@ const (
 type policyFile struct {
 	Format     string   `json:"format"`     // policyFormat
 	Version    int      `json:"version"`    // policyVersion
-	Candidates []uint64 `json:"candidates"` // thresholdCandidates, bytes: must match this build
+	Candidates []uint64 `json:"candidates"` // learn.Thresholds, bytes: must match this build
 	// SizeBuckets is numSizeBuckets, the size classes plus one: a
 	// signature is only meaningful with the same classes.
 	SizeBuckets int `json:"size_buckets"`
@@ -94,7 +96,7 @@ type policyStrategy struct {
 func SavePolicy(w io.Writer) error {
 	ensureInit()
 	f := policyFile{Format: policyFormat, Version: policyVersion, SizeBuckets: numSizeBuckets}
-	for _, c := range thresholdCandidates {
+	for _, c := range learn.Thresholds {
 		f.Candidates = append(f.Candidates, uint64(c))
 	}
 	for c, v := range capSaved(cfg().pcacheScale) {
@@ -109,25 +111,25 @@ func SavePolicy(w io.Writer) error {
 			continue
 		}
 		sl.mu.Lock()
-		ps := policySite{Name: sl.site.Name(), State: sl.state.String()}
-		run, crun := sl.best, sl.cbest // in LEARN, the incumbent: what every challenger must beat
-		ps.Threshold = uint64(thresholdCandidates[run])
-		ps.BigCache, ps.CacheLearned = cachePolicyNames[crun], sl.cacheLearned
-		rec := func(s *strategy) policyStrategy {
-			return policyStrategy{Threshold: uint64(s.threshold), Rating: s.rating,
-				Wins: s.wins, Losses: s.losses, Draws: s.draws, Samples: s.samples}
+		ps := policySite{Name: sl.site.Name(), State: sl.State.String()}
+		run, crun := sl.Best, sl.CBest // in LEARN, the incumbent: what every challenger must beat
+		ps.Threshold = uint64(learn.Thresholds[run])
+		ps.BigCache, ps.CacheLearned = cachePolicyNames[crun], sl.CacheLearned
+		rec := func(s *learn.Strategy) policyStrategy {
+			return policyStrategy{Threshold: uint64(s.Threshold), Rating: s.Rating,
+				Wins: s.Wins, Losses: s.Losses, Draws: s.Draws, Samples: s.Samples}
 		}
-		for i := range sl.strats {
-			ps.Strategies = append(ps.Strategies, rec(&sl.strats[i]))
+		for i := range sl.Strats {
+			ps.Strategies = append(ps.Strategies, rec(&sl.Strats[i]))
 		}
-		for i := range sl.carms {
-			r := rec(&sl.carms[i])
+		for i := range sl.CArms {
+			r := rec(&sl.CArms[i])
 			r.Policy = cachePolicyNames[i]
 			ps.CacheStrategies = append(ps.CacheStrategies, r)
 		}
-		sig := sl.signature
-		if sl.state == stateLearn {
-			sig = sl.episodeHist
+		sig := sl.Signature
+		if sl.State == learn.StateLearn {
+			sig = sl.EpisodeHist
 		}
 		for i, n := range sig {
 			if n != 0 {
@@ -194,17 +196,17 @@ func LoadPolicy(r io.Reader) error {
 		}
 		sl := newSiteLearn(s, s.id, t, st)
 		for i, p := range ps.Strategies {
-			sl.strats[i] = strategy{threshold: uintptr(p.Threshold), rating: p.Rating,
-				wins: p.Wins, losses: p.Losses, draws: p.Draws, samples: p.Samples}
+			sl.Strats[i] = learn.Strategy{Threshold: uintptr(p.Threshold), Rating: p.Rating,
+				Wins: p.Wins, Losses: p.Losses, Draws: p.Draws, Samples: p.Samples}
 		}
 		for i, p := range ps.CacheStrategies {
-			sl.carms[i] = strategy{rating: p.Rating, wins: p.Wins, losses: p.Losses, draws: p.Draws, samples: p.Samples}
+			sl.CArms[i] = learn.Strategy{Rating: p.Rating, Wins: p.Wins, Losses: p.Losses, Draws: p.Draws, Samples: p.Samples}
 		}
 		for i, n := range ps.Signature {
-			sl.episodeHist[i] = n
+			sl.EpisodeHist[i] = n
 		}
-		sl.cacheLearned = ps.CacheLearned
-		sl.freeze(strategyIndex(uintptr(ps.Threshold)), cachePolicyIndex(ps.BigCache))
+		sl.CacheLearned = ps.CacheLearned
+		sl.Freeze(learn.StrategyIndex(uintptr(ps.Threshold)), cachePolicyIndex(ps.BigCache), st)
 		all = append(all, loaded{s, sl})
 	}
 	if f.Caps != nil {
@@ -216,7 +218,7 @@ func LoadPolicy(r io.Reader) error {
 	for _, l := range all {
 		learner.sites[l.s.id].Store(l.sl)
 		l.sl.mu.Lock()
-		l.sl.publish(st.mode)
+		l.sl.publish(st.Mode)
 		l.sl.mu.Unlock()
 	}
 	learner.mu.Unlock()
@@ -245,12 +247,12 @@ func (f *policyFile) validate() error {
 	if f.Version != policyVersion && f.Version != 1 {
 		return fmt.Errorf("version %d is not supported (this build reads versions 1 and %d)", f.Version, policyVersion)
 	}
-	if len(f.Candidates) != numStrategies {
-		return fmt.Errorf("the file has %d candidate thresholds, this build %d: learned with another build", len(f.Candidates), numStrategies)
+	if len(f.Candidates) != learn.NumStrategies {
+		return fmt.Errorf("the file has %d candidate thresholds, this build %d: learned with another build", len(f.Candidates), learn.NumStrategies)
 	}
 	for i, c := range f.Candidates {
-		if c != uint64(thresholdCandidates[i]) {
-			return fmt.Errorf("candidate %d is %d bytes, this build's is %d: learned with another build", i, c, thresholdCandidates[i])
+		if c != uint64(learn.Thresholds[i]) {
+			return fmt.Errorf("candidate %d is %d bytes, this build's is %d: learned with another build", i, c, learn.Thresholds[i])
 		}
 	}
 	if f.SizeBuckets != numSizeBuckets {
@@ -268,7 +270,7 @@ func (f *policyFile) validate() error {
 			return fmt.Errorf("site %q appears twice", ps.Name)
 		}
 		seen[ps.Name] = true
-		if strategyIndex(uintptr(ps.Threshold)) < 0 {
+		if learn.StrategyIndex(uintptr(ps.Threshold)) < 0 {
 			return fmt.Errorf("site %q: threshold %d is not a candidate", ps.Name, ps.Threshold)
 		}
 		for i := range ps.Signature {
@@ -276,12 +278,12 @@ func (f *policyFile) validate() error {
 				return fmt.Errorf("site %q: signature bucket %d is not a size bucket", ps.Name, i)
 			}
 		}
-		if len(ps.Strategies) != numStrategies {
-			return fmt.Errorf("site %q: %d strategies, want %d", ps.Name, len(ps.Strategies), numStrategies)
+		if len(ps.Strategies) != learn.NumStrategies {
+			return fmt.Errorf("site %q: %d strategies, want %d", ps.Name, len(ps.Strategies), learn.NumStrategies)
 		}
 		for i, p := range ps.Strategies {
-			if p.Threshold != uint64(thresholdCandidates[i]) || p.Policy != "" {
-				return fmt.Errorf("site %q: strategy %d has threshold %d (policy %q), want %d", ps.Name, i, p.Threshold, p.Policy, thresholdCandidates[i])
+			if p.Threshold != uint64(learn.Thresholds[i]) || p.Policy != "" {
+				return fmt.Errorf("site %q: strategy %d has threshold %d (policy %q), want %d", ps.Name, i, p.Threshold, p.Policy, learn.Thresholds[i])
 			}
 			if math.IsNaN(p.Rating) || math.IsInf(p.Rating, 0) || p.Rating < 0 || p.Rating > 10000 {
 				return fmt.Errorf("site %q: strategy %d has rating %v, outside [0, 10000]", ps.Name, i, p.Rating)

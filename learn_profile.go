@@ -1,35 +1,23 @@
 package hakmem
 
 import (
-	"math"
 	"sync/atomic"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // Site profiles: what the learner knows of a site, from sampled requests
 // above minLargeThreshold (the only ones a routing threshold can change).
-// One request in learnSettings.sampleEvery is timed and recorded by
+// One request in learn.Settings.SampleEvery is timed and recorded by
 // Site.alloc's learning hook, on the allocating goroutine but never on the
 // small-block fast path (requests up to 64 KiB, and plain Alloc, never
 // reach it). Fresh large mappings are counted per site on the large path
 // (learnMapped), which makes a system call anyway; sampled large blocks are
 // marked so that their free gives a lifetime (learnFreedLarge).
 //
-// The size distribution is a histogram over size classes (plus one bucket
-// for requests above maxSmall). Two distributions are compared by their
-// total variation distance, TVD(p, q) = 1/2 sum |p_i - q_i| over the
-// normalised histograms: the share of the traffic that would have to move
-// to another class to turn one into the other. It is bounded by [0, 1]
-// whatever the number of classes (a threshold of 0.25 means "a quarter of
-// the requests changed size class"), symmetric, defined when a bucket is
-// empty on one side (KL divergence is not, and is unbounded), and costs one
-// pass over the buckets.
-
-// A window holds a sample of the site's requests, so its histogram differs
-// from the distribution by chance: for n samples over k occupied buckets,
-// E|p^_i - p_i| <= sqrt(p_i/n), and by Cauchy-Schwarz the expected TVD is
-// at most 1/2 sqrt(k/n) (tvdNoise). The shift rule subtracts that bound, so
-// a thin window of a wide distribution (50 samples over 20 classes: 0.32)
-// is not taken for a shift.
+// The size distribution is a histogram over size classes plus one bucket
+// for requests above maxSmall (learn.Hist; the distances between two are
+// the learning package's).
 
 // numSizeBuckets: one bucket per size class and one for requests above
 // maxSmall.
@@ -41,103 +29,6 @@ func sizeBucket(size int) int {
 		return numClasses
 	}
 	return int(sizeClass(uintptr(size)))
-}
-
-// sizeHist is a size histogram, counts of sampled requests per bucket.
-type sizeHist [numSizeBuckets]uint64
-
-// tvd is the total variation distance between the normalised histograms a
-// and b, in [0, 1]; 0 when either is empty (nothing to compare).
-func tvd(a, b *sizeHist) float64 {
-	var na, nb uint64
-	for i := range a {
-		na += a[i]
-		nb += b[i]
-	}
-	if na == 0 || nb == 0 {
-		return 0
-	}
-	d := 0.0
-	for i := range a {
-		x := float64(a[i])/float64(na) - float64(b[i])/float64(nb)
-		if x < 0 {
-			x = -x
-		}
-		d += x
-	}
-	return d / 2
-}
-
-// tvdNoise bounds the expected TVD between a histogram of n samples and
-// the distribution it samples, over the buckets occupied in a or b.
-func tvdNoise(a, b *sizeHist, n uint64) float64 {
-	if n == 0 {
-		return 1
-	}
-	k := 0
-	for i := range a {
-		if a[i] != 0 || b[i] != 0 {
-			k++
-		}
-	}
-	return math.Sqrt(float64(k)/float64(n)) / 2
-}
-
-// windowMetrics is one closed window of one site: what ran and what it
-// cost. The three outcome measures are per operation so that windows of
-// different lengths compare.
-type windowMetrics struct {
-	strategy    int     // index in thresholdCandidates of the strategy that ran
-	cache       int     // the cachePolicy that ran (bigcache.go)
-	churn       uint64  // the site's BigCache evictions and decays in the window
-	samples     uint64  // sampled requests (a counted pooled hit hitWeight times)
-	draws       uint64  // samples drawn (a counted hit once): the histogram's evidence, for tvdNoise
-	ops         uint64  // estimated requests above minLargeThreshold: samples x sampleEvery
-	cpuNsPerOp  float64 // mean time of a sampled request in the allocator, ns (slow paths, mmap included)
-	faultsPerOp float64 // fresh pages mapped for the site per request: each faults on first touch
-	// memBytes is memory per request beyond what was asked: the mean
-	// rounding waste (class or page rounding) plus the site's BigCache
-	// bytes at the window's close spread over the window's requests. A
-	// proxy: pooled blocks in per-P caches cannot be told apart by site.
-	memBytes float64
-	hist     sizeHist // sampled requests per size bucket
-
-	// The score (lifecycle.go): the site's requests per CPU-second of the
-	// process over the window's measured part (tput; siteOps requests),
-	// and over the whole window, the settle after a switch included
-	// (fullTput: what the window cost).
-	tput, fullTput float64
-	siteOps        uint64
-}
-
-// add sums m's per-operation measures into w (for a mean of windows).
-func (w *windowMetrics) add(m *windowMetrics) {
-	w.strategy, w.samples, w.draws, w.ops = m.strategy, w.samples+m.samples, w.draws+m.draws, w.ops+m.ops
-	w.cpuNsPerOp += m.cpuNsPerOp
-	w.faultsPerOp += m.faultsPerOp
-	w.memBytes += m.memBytes
-}
-
-// scale multiplies w's per-operation measures by f.
-func (w *windowMetrics) scale(f float64) {
-	w.cpuNsPerOp *= f
-	w.faultsPerOp *= f
-	w.memBytes *= f
-}
-
-// equivalent reports whether strategies i and j route every request of h
-// alike: no occupied bucket of h lies between their thresholds. A request
-// goes large when its size is above the threshold; every candidate is a
-// class size, so that holds exactly when its class's size is above it
-// (TestCandidatesAreClassSizes), and a bucket's requests all go the same way.
-func equivalent(i, j int, h *sizeHist) bool {
-	lo, hi := min(thresholdCandidates[i], thresholdCandidates[j]), max(thresholdCandidates[i], thresholdCandidates[j])
-	for c := range numClasses {
-		if h[c] != 0 && uintptr(classes[c].size) > lo && uintptr(classes[c].size) <= hi {
-			return false
-		}
-	}
-	return true
 }
 
 // hitCounters are a site's sampled pooled hits (learnHit: one hit in
@@ -156,18 +47,18 @@ type hitCounters struct {
 type profile struct {
 	hits      hitCounters // sampled pooled hits, merged at close
 	hitWaste0 uint64      // hits.waste at the window start
-	hitHist0  sizeHist    // hits.hist at the window start
+	hitHist0  learn.Hist  // hits.hist at the window start
 
-	start   int64    // window start, ns on the learner clock
-	samples uint64   // sampled requests in the window, a counted pooled hit hitWeight times
-	draws   uint64   // samples drawn, a counted hit once: the histogram's evidence (the noise bound)
-	cpuNs   int64    // their summed time in the allocator, ns
-	waste   uint64   // their summed rounding waste, bytes
-	hist    sizeHist // their size buckets
-	pages0  uint64   // learnMaps[sid].pages at the window start
-	fresh0  uint64   // learnFresh at the window start
-	churn0  uint64   // the site's BigCache churn (siteCacheState) at the window start
-	flt0    uint64   // the process's minor faults at the window start (learnEnv.faults)
+	start   int64      // window start, ns on the learner clock
+	samples uint64     // sampled requests in the window, a counted pooled hit hitWeight times
+	draws   uint64     // samples drawn, a counted hit once: the histogram's evidence (the noise bound)
+	cpuNs   int64      // their summed time in the allocator, ns
+	waste   uint64     // their summed rounding waste, bytes
+	hist    learn.Hist // their size buckets
+	pages0  uint64     // learnMaps[sid].pages at the window start
+	fresh0  uint64     // learnFresh at the window start
+	churn0  uint64     // the site's BigCache churn (siteCacheState) at the window start
+	flt0    uint64     // the process's minor faults at the window start (learnEnv.faults)
 
 	// Totals since the site was first sampled.
 	traffic     uint64 // sampled requests
@@ -200,24 +91,24 @@ func (p *profile) record(size int, usable uintptr, ns int64) {
 // faults over the window, at most 1): a site that maps 225 pages per block
 // and touches two is not charged 225 faults. Without a fault counter (the
 // portable build), every fresh page counts.
-func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache int, st *learnSettings, faults func() (uint64, bool)) windowMetrics {
+func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache int, st *learn.Settings, faults func() (uint64, bool)) learn.Metrics {
 	p.mergeHits(st)
 	pages, fresh := learnMaps[sid].pages.Load(), learnFresh.Load()
 	flt, fok := faults()
-	m := windowMetrics{strategy: strat, cache: cache, churn: churn - min(p.churn0, churn), samples: p.samples, draws: p.draws, ops: p.samples * uint64(max(st.sampleEvery, 1)), hist: p.hist}
+	m := learn.Metrics{Strategy: strat, Cache: cache, Churn: churn - min(p.churn0, churn), Samples: p.samples, Draws: p.draws, Ops: p.samples * uint64(max(st.SampleEvery, 1)), Hist: p.hist}
 	if p.samples > 0 {
 		n := float64(p.samples)
-		m.cpuNsPerOp = float64(p.cpuNs) / n
+		m.CPUNsPerOp = float64(p.cpuNs) / n
 		f := float64(pages - p.pages0)
 		if all := fresh - p.fresh0; fok && all > 0 && flt >= p.flt0 {
 			f *= min(1, float64(flt-p.flt0)/float64(all))
 		}
-		m.faultsPerOp = f / float64(m.ops)
-		m.memBytes = float64(p.waste)/n + float64(cached)/float64(m.ops)
+		m.FaultsPerOp = f / float64(m.Ops)
+		m.MemBytes = float64(p.waste)/n + float64(cached)/float64(m.Ops)
 	}
 	p.windows++
 	p.draws = 0
-	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0, p.fresh0, p.flt0, p.churn0 = t, 0, 0, 0, sizeHist{}, pages, fresh, flt, churn
+	p.start, p.samples, p.cpuNs, p.waste, p.hist, p.pages0, p.fresh0, p.flt0, p.churn0 = t, 0, 0, 0, learn.Hist{}, pages, fresh, flt, churn
 	return m
 }
 
@@ -239,8 +130,8 @@ func hitWeight(every uint32) uint64 {
 // window, each hitWeight times at fastHitNs with its rounding waste and
 // size bucket, and starts counting again. A hit counted while this runs
 // may land in the next window.
-func (p *profile) mergeHits(st *learnSettings) {
-	wt := hitWeight(st.sampleEvery)
+func (p *profile) mergeHits(st *learn.Settings) {
+	wt := hitWeight(st.SampleEvery)
 	n, w := p.hits.n.Load(), p.hits.waste.Load()
 	dn := n - p.hits.n0.Load()
 	p.samples += dn * wt
@@ -259,9 +150,9 @@ func (p *profile) mergeHits(st *learnSettings) {
 
 // pending is the window's samples, weighted, and draws so far, the
 // counted pooled hits not merged yet included. Caller holds the site's mu.
-func (p *profile) pending(st *learnSettings) (samples, draws uint64) {
+func (p *profile) pending(st *learn.Settings) (samples, draws uint64) {
 	dn := p.hits.n.Load() - p.hits.n0.Load()
-	return p.samples + dn*hitWeight(st.sampleEvery), p.draws + dn
+	return p.samples + dn*hitWeight(st.SampleEvery), p.draws + dn
 }
 
 // siteAllocCount is site sid's allocations so far, every size, as the

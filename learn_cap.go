@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hakmem-go/hakmem/internal/learn"
 )
 
 // The per-class per-P cache capacity learner (hakmem's "capacity
@@ -108,7 +110,7 @@ const (
 	// missed, ~150 ns a trip, it would cost the program under 0.3% of a CPU.
 	capMinOps = 1000
 	// capMinWindowNs is the shortest window. The learner ticks every
-	// 100 ms (learnSettings.tickNs) but wakes sooner when a site's window
+	// 100 ms (learn.Settings.TickNs) but wakes sooner when a site's window
 	// fills; 50 ms keeps such wake-ups from closing windows too short to
 	// count 1000 operations of a busy class.
 	capMinWindowNs = int64(50 * time.Millisecond)
@@ -241,7 +243,7 @@ func (pc *pcache) excess(buf []uintptr) (c int, k uint32) {
 // mode, so that plain Alloc traffic, which never samples a site, gets its
 // caps learned. One atomic load when learning is not live.
 func capWake() {
-	if cfg().learning == learnLive && !learner.bg.running.Load() && !learner.env.Load().manual {
+	if cfg().learning == learn.Live && !learner.bg.running.Load() && !learner.env.Load().manual {
 		learner.bg.start(learnerLoop)
 	}
 }
@@ -249,7 +251,7 @@ func capWake() {
 // capTick is the learner goroutine's hook: in live mode, a window at least
 // capMinWindowNs long is closed and decided.
 func capTick() {
-	if cfg().learning != learnLive {
+	if cfg().learning != learn.Live {
 		return
 	}
 	capLearn.mu.Lock()
@@ -277,7 +279,7 @@ func capStep() {
 	if first {
 		return // the counters since the start are no window: this one starts now
 	}
-	if s.decide(&in, p.pcacheScale, p.capTarget, nP, budget) {
+	if s.decide(&in, p.pcacheScale, p.learn.CapTarget, nP, budget) {
 		s.publish(p.pcacheScale)
 	}
 }
@@ -292,7 +294,7 @@ func currentMapped() uint64 {
 // capBudget is the byte budget for learned caps: the configured floor or
 // mapped/capBudgetDiv, whichever is larger.
 func capBudget(p *policy, mapped uint64) uint64 {
-	return max(uint64(p.capBudget), mapped/capBudgetDiv)
+	return max(uint64(p.learn.CapBudget), mapped/capBudgetDiv)
 }
 
 // collect reads every P's counters and returns the window's inputs, the
@@ -450,7 +452,7 @@ func capSetMode(m int) {
 	capLearn.mu.Lock()
 	defer capLearn.mu.Unlock()
 	s := &capLearn.st
-	if m != learnOff {
+	if m != learn.Off {
 		if s.init {
 			s.publish(cfg().pcacheScale)
 		}
@@ -502,7 +504,7 @@ func capLoad(caps *[numClasses]uint32, scale int) {
 	}
 	clear(s.calm[:])
 	clear(s.probed[:])
-	if cfg().learning != learnOff {
+	if cfg().learning != learn.Off {
 		s.publish(scale)
 	}
 }
