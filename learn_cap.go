@@ -1,7 +1,6 @@
 package hakmem
 
 import (
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,25 +104,11 @@ const (
 	// already may waste up to 12.5% of a block (sizeclasses.go), so the
 	// learned caps may cost at most as much again, however large the heap.
 	capBudgetDiv = 8
-	// capMinOps: a class with fewer operations in a window (at least 50 ms,
-	// so under 20,000 a second) is not raised: even if every operation
-	// missed, ~150 ns a trip, it would cost the program under 0.3% of a CPU.
-	capMinOps = 1000
 	// capMinWindowNs is the shortest window. The learner ticks every
 	// 100 ms (learn.Settings.TickNs) but wakes sooner when a site's window
 	// fills; 50 ms keeps such wake-ups from closing windows too short to
 	// count 1000 operations of a busy class.
 	capMinWindowNs = int64(50 * time.Millisecond)
-	// capCalmWindows calm windows in a row let a raised cap halve (0.8 s
-	// at 100 ms), so a pause in a phased program does not undo its caps.
-	capCalmWindows = 8
-	// capCalmMax bounds the backoff after failed halvings: one window of
-	// thrash in 256 (25.6 s) costs under 0.4% of the class's time.
-	capCalmMax = 256
-	// capCalmDiv: a window is calm when its capacity miss rate is under a
-	// quarter of the allowed rate (1 - target): comfortably above target,
-	// with room for noise before a halving would be undone.
-	capCalmDiv = 4
 )
 
 // capLearn is the learner's published state and its decision state.
@@ -140,30 +125,17 @@ var capLearn struct {
 	st capState   // decisions and per-P counter snapshots; guarded by mu
 }
 
-// capState is the learner's decision state. Tests make their own and call
-// decide with synthetic inputs.
+// capState is the learner's state: its decisions (learn.CapState, one entry
+// per class) and the per-P counter snapshots that make its windows. Tests
+// make their own and call decide with synthetic inputs.
 type capState struct {
-	caps   [numClasses]uint32 // decided cap, blocks (0 until init)
-	calm   [numClasses]int    // calm windows in a row
-	need   [numClasses]int    // calm windows a halving needs now (capCalmWindows .. capCalmMax)
-	probed [numClasses]bool   // the last decision halved the cap: a raise now means the probe failed
-	init   bool               // caps and need hold the generated values
-
-	seen   [][numClasses]capSeen // per P (by cache id): the counters at the end of the last window
-	last   int64                 // clock at the end of the last window, ns
-	raises uint64                // caps doubled, since start
-	lowers uint64                // caps halved (calm or over budget; not capSetMode's resets)
+	learn.CapState
+	seen [][numClasses]capSeen // per P (by cache id): the counters at the end of the last window
+	last int64                 // clock at the end of the last window, ns
 }
 
 // capSeen is one P's counters for one class at the end of a window.
 type capSeen struct{ allocs, frees, refills, flushes uint64 }
-
-// capInput is one class's evidence for one window, summed over the Ps.
-type capInput struct {
-	ops       uint64 // allocations and frees through the per-P lists
-	misses    uint64 // refills and flushes
-	capMisses uint64 // 2 x min(refills, flushes) of each P: the misses a bigger cap would have saved
-}
 
 // capMissCtr counts one class's slow-path trips of one P. Written by the
 // P's owner (under pin) on the slow paths; read by the learner and
@@ -299,8 +271,8 @@ func capBudget(p *policy, mapped uint64) uint64 {
 
 // collect reads every P's counters and returns the window's inputs, the
 // counters since the last call. Caller holds capLearn.mu.
-func (s *capState) collect() [numClasses]capInput {
-	var in [numClasses]capInput
+func (s *capState) collect() [numClasses]learn.CapInput {
+	var in [numClasses]learn.CapInput
 	cs := *caches.Load()
 	for len(s.seen) < len(cs) {
 		s.seen = append(s.seen, [numClasses]capSeen{})
@@ -314,127 +286,44 @@ func (s *capState) collect() [numClasses]capInput {
 			prev := seen[c]
 			seen[c] = cur
 			r, f := cur.refills-prev.refills, cur.flushes-prev.flushes
-			in[c].ops += cur.allocs - prev.allocs + cur.frees - prev.frees
-			in[c].misses += r + f
-			in[c].capMisses += 2 * min(r, f)
+			in[c].Ops += cur.allocs - prev.allocs + cur.frees - prev.frees
+			in[c].Misses += r + f
+			in[c].CapMisses += 2 * min(r, f)
 		}
 	}
 	return in
 }
 
+// capClasses is the size classes as the capacity learner sees them, at
+// pcache_scale scale.
+func capClasses(scale int) []learn.CapClass {
+	cls := make([]learn.CapClass, numClasses)
+	for c := range cls {
+		def := defaultCap(c, scale)
+		cls[c] = learn.CapClass{Size: uint64(classes[c].size), Def: def, Ceil: capCeiling(c, def)}
+	}
+	return cls
+}
+
 // setup gives every class its generated cap, once.
-func (s *capState) setup(scale int) {
-	if s.init {
-		return
-	}
-	for c := range s.caps {
-		s.caps[c] = defaultCap(c, scale)
-		s.need[c] = capCalmWindows
-	}
-	s.init = true
-}
+func (s *capState) setup(scale int) { s.Setup(capClasses(scale)) }
 
-// extra is what the caps above the generated ones reserve, worst case,
-// on nP Ps, in bytes.
-func (s *capState) extra(c int, scale, nP int) uint64 {
-	return uint64(s.caps[c]-min(s.caps[c], defaultCap(c, scale))) * uint64(classes[c].size) * uint64(nP)
-}
+// extra is what class c's learned cap reserves beyond the generated one,
+// worst case, on nP Ps, in bytes.
+func (s *capState) extra(c int, scale, nP int) uint64 { return s.Extra(c, capClasses(scale), nP) }
 
-// decide applies one window's inputs (see the comment at the top of the
-// file) and reports whether any cap changed. target is the capacity hit
-// rate to reach (0 .. 1); budget is in bytes; nP is the number of Ps.
-func (s *capState) decide(in *[numClasses]capInput, scale int, target float64, nP int, budget uint64) bool {
-	s.setup(scale)
-	changed := false
-	var total uint64
-	for c := range s.caps {
-		total += s.extra(c, scale, nP)
-	}
-	// Over budget: halve the classes reserving the most, largest first.
-	for total > budget {
-		big := -1
-		for c := range s.caps {
-			if s.extra(c, scale, nP) > 0 && (big < 0 || s.extra(c, scale, nP) > s.extra(big, scale, nP)) {
-				big = c
-			}
-		}
-		if big < 0 {
-			break
-		}
-		total -= s.extra(big, scale, nP)
-		s.caps[big] = max(s.caps[big]/2, defaultCap(big, scale))
-		total += s.extra(big, scale, nP)
-		s.calm[big], s.probed[big] = 0, false
-		s.lowers++
-		changed = true
-	}
-	allowed := 1 - target
-	var raise []int
-	for c := range s.caps {
-		x := &in[c]
-		var rate float64
-		if x.ops > 0 {
-			rate = float64(x.capMisses) / float64(x.ops)
-		}
-		switch {
-		case x.ops >= capMinOps && rate > allowed:
-			s.calm[c] = 0
-			if s.probed[c] { // the halving brought the misses back
-				s.need[c] = min(2*s.need[c], capCalmMax)
-			}
-			s.probed[c] = false
-			if s.caps[c] < capCeiling(c, defaultCap(c, scale)) {
-				raise = append(raise, c)
-			}
-		case x.ops < capMinOps || rate*capCalmDiv <= allowed:
-			s.calm[c]++
-			if s.probed[c] && s.calm[c] >= s.need[c] { // the halving held
-				s.need[c], s.probed[c] = capCalmWindows, false
-			}
-			def := defaultCap(c, scale)
-			if s.caps[c] > def && s.calm[c] >= s.need[c] {
-				total -= s.extra(c, scale, nP)
-				s.caps[c] = max(s.caps[c]/2, def)
-				total += s.extra(c, scale, nP)
-				s.calm[c], s.probed[c] = 0, true
-				s.lowers++
-				changed = true
-			}
-		default:
-			s.calm[c] = 0
-		}
-	}
-	// The classes missing most first; each raise must fit the budget.
-	rate := func(c int) float64 { return float64(in[c].capMisses) / float64(in[c].ops) }
-	slices.SortStableFunc(raise, func(a, b int) int {
-		switch ra, rb := rate(a), rate(b); {
-		case ra > rb:
-			return -1
-		case ra < rb:
-			return 1
-		}
-		return 0
-	})
-	for _, c := range raise {
-		old := s.caps[c]
-		s.caps[c] = min(2*old, capCeiling(c, defaultCap(c, scale)))
-		grown := uint64(s.caps[c]-old) * uint64(classes[c].size) * uint64(nP)
-		if total+grown > budget {
-			s.caps[c] = old
-			continue
-		}
-		total += grown
-		s.raises++
-		changed = true
-	}
-	return changed
+// decide applies one window's inputs (learn.CapState.Decide) and reports
+// whether any cap changed. target is the capacity hit rate to reach
+// (0 .. 1); budget is in bytes; nP is the number of Ps.
+func (s *capState) decide(in *[numClasses]learn.CapInput, scale int, target float64, nP int, budget uint64) bool {
+	return s.Decide(in[:], capClasses(scale), target, nP, budget)
 }
 
 // publish stores the decided caps as targets and bumps gen. Caller holds
 // capLearn.mu.
 func (s *capState) publish(scale int) {
-	for c := range s.caps {
-		t := s.caps[c]
+	for c := range s.Caps {
+		t := s.Caps[c]
 		if t == defaultCap(c, scale) {
 			t = 0
 		}
@@ -453,15 +342,15 @@ func capSetMode(m int) {
 	defer capLearn.mu.Unlock()
 	s := &capLearn.st
 	if m != learn.Off {
-		if s.init {
+		if s.Init {
 			s.publish(cfg().pcacheScale)
 		}
 		return
 	}
-	s.init = false
+	s.Init = false
 	s.setup(cfg().pcacheScale)
-	clear(s.calm[:])
-	clear(s.probed[:])
+	clear(s.Calm[:])
+	clear(s.Probed[:])
 	s.publish(cfg().pcacheScale)
 }
 
@@ -474,10 +363,10 @@ func capSaved(scale int) [numClasses]uint32 {
 	capLearn.mu.Lock()
 	defer capLearn.mu.Unlock()
 	s := &capLearn.st
-	if !s.init {
+	if !s.Init {
 		return out // nothing decided: every class has its generated cap
 	}
-	for c, v := range s.caps {
+	for c, v := range s.Caps {
 		if def := defaultCap(c, scale); v > def {
 			out[c] = min(v, capCeiling(c, def))
 		}
@@ -495,15 +384,15 @@ func capLoad(caps *[numClasses]uint32, scale int) {
 	capLearn.mu.Lock()
 	defer capLearn.mu.Unlock()
 	s := &capLearn.st
-	s.init = false
+	s.Init = false
 	s.setup(scale)
 	for c, v := range caps {
 		if v != 0 {
-			s.caps[c] = v
+			s.Caps[c] = v
 		}
 	}
-	clear(s.calm[:])
-	clear(s.probed[:])
+	clear(s.Calm[:])
+	clear(s.Probed[:])
 	if cfg().learning != learn.Off {
 		s.publish(scale)
 	}
@@ -534,6 +423,6 @@ func readCapStats(st *Stats, pcached *[numClasses]int64) {
 	}
 	st.CapBudgetBytes = capBudget(p, st.MappedBytes)
 	capLearn.mu.Lock()
-	st.CapRaises, st.CapLowers = capLearn.st.raises, capLearn.st.lowers
+	st.CapRaises, st.CapLowers = capLearn.st.Raises, capLearn.st.Lowers
 	capLearn.mu.Unlock()
 }

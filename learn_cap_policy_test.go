@@ -20,7 +20,7 @@ func capSetCaps(scale int, caps map[int]uint32) {
 	s := &capLearn.st
 	s.setup(scale)
 	for c, v := range caps {
-		s.caps[c] = v
+		s.Caps[c] = v
 	}
 	s.publish(scale)
 }
@@ -38,7 +38,8 @@ func capSnap() capSnapshot {
 	for c := range x.targets {
 		x.targets[c] = capLearn.target[c].Load()
 	}
-	x.caps, x.gen = capLearn.st.caps, capLearn.gen.Load()
+	copy(x.caps[:], capLearn.st.Caps)
+	x.gen = capLearn.gen.Load()
 	return x
 }
 

@@ -12,16 +12,16 @@ const capClass = 31
 
 // thrashIn is a window in which class c missed capacity at rate (0 .. 1)
 // of 10,000 operations.
-func thrashIn(c int, rate float64) *[numClasses]capInput {
-	var in [numClasses]capInput
-	in[c] = capInput{ops: 10000, misses: uint64(rate * 10000), capMisses: uint64(rate * 10000)}
+func thrashIn(c int, rate float64) *[numClasses]learn.CapInput {
+	var in [numClasses]learn.CapInput
+	in[c] = learn.CapInput{Ops: 10000, Misses: uint64(rate * 10000), CapMisses: uint64(rate * 10000)}
 	return &in
 }
 
 // calmIn is a window of 10,000 operations of class c without a miss.
-func calmIn(c int) *[numClasses]capInput {
-	var in [numClasses]capInput
-	in[c] = capInput{ops: 10000}
+func calmIn(c int) *[numClasses]learn.CapInput {
+	var in [numClasses]learn.CapInput
+	in[c] = learn.CapInput{Ops: 10000}
 	return &in
 }
 
@@ -37,16 +37,16 @@ func TestCapDecideRaise(t *testing.T) {
 	}
 	for i, want := range []uint32{64, 128, 256, 512, 512, 512} {
 		s.decide(thrashIn(capClass, 0.05), 100, 0.98, 4, bigBudget)
-		if s.caps[capClass] != want {
-			t.Fatalf("window %d: cap %d, want %d", i, s.caps[capClass], want)
+		if s.Caps[capClass] != want {
+			t.Fatalf("window %d: cap %d, want %d", i, s.Caps[capClass], want)
 		}
 	}
-	if s.raises != 4 {
-		t.Errorf("%d raises, want 4", s.raises)
+	if s.Raises != 4 {
+		t.Errorf("%d raises, want 4", s.Raises)
 	}
-	for c := range s.caps {
-		if c != capClass && s.caps[c] != defaultCap(c, 100) {
-			t.Errorf("class %d moved to %d without traffic", c, s.caps[c])
+	for c := range s.Caps {
+		if c != capClass && s.Caps[c] != defaultCap(c, 100) {
+			t.Errorf("class %d moved to %d without traffic", c, s.Caps[c])
 		}
 	}
 	// The byte ceiling: 64 KiB blocks (generated cap 1) stop at 16 (1 MiB),
@@ -62,14 +62,14 @@ func TestCapDecideRaise(t *testing.T) {
 		for range 10 {
 			s.decide(thrashIn(c, 0.5), 100, 0.98, 4, bigBudget)
 		}
-		if s.caps[c] != tc.want || capCeiling(c, defaultCap(c, 100)) != tc.want {
-			t.Errorf("%d B: cap %d, ceiling %d, want %d", tc.size, s.caps[c], capCeiling(c, defaultCap(c, 100)), tc.want)
+		if s.Caps[c] != tc.want || capCeiling(c, defaultCap(c, 100)) != tc.want {
+			t.Errorf("%d B: cap %d, ceiling %d, want %d", tc.size, s.Caps[c], capCeiling(c, defaultCap(c, 100)), tc.want)
 		}
 	}
 	var off capState
 	off.decide(thrashIn(capClass, 0.5), 0, 0.98, 4, bigBudget)
-	if off.caps[capClass] != 0 || off.raises != 0 {
-		t.Errorf("pcache_scale 0: cap %d after thrash, want 0", off.caps[capClass])
+	if off.Caps[capClass] != 0 || off.Raises != 0 {
+		t.Errorf("pcache_scale 0: cap %d after thrash, want 0", off.Caps[capClass])
 	}
 }
 
@@ -79,24 +79,24 @@ func TestCapDecideRaise(t *testing.T) {
 func TestCapDecideNoRaise(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		in   capInput
+		in   learn.CapInput
 	}{
-		{"producer/consumer", capInput{ops: 10000, misses: 2000, capMisses: 0}},
-		{"at the target", capInput{ops: 10000, misses: 200, capMisses: 200}},
-		{"quiet", capInput{ops: capMinOps - 1, misses: capMinOps - 1, capMisses: capMinOps - 1}},
+		{"producer/consumer", learn.CapInput{Ops: 10000, Misses: 2000, CapMisses: 0}},
+		{"at the target", learn.CapInput{Ops: 10000, Misses: 200, CapMisses: 200}},
+		{"quiet", learn.CapInput{Ops: learn.CapMinOps - 1, Misses: learn.CapMinOps - 1, CapMisses: learn.CapMinOps - 1}},
 	} {
 		var s capState
-		var in [numClasses]capInput
+		var in [numClasses]learn.CapInput
 		in[capClass] = tc.in
-		if s.decide(&in, 100, 0.98, 4, bigBudget) || s.caps[capClass] != 32 {
-			t.Errorf("%s: cap %d, want 32 (no change)", tc.name, s.caps[capClass])
+		if s.decide(&in, 100, 0.98, 4, bigBudget) || s.Caps[capClass] != 32 {
+			t.Errorf("%s: cap %d, want 32 (no change)", tc.name, s.Caps[capClass])
 		}
 	}
 	var s capState
-	var in [numClasses]capInput
-	in[capClass] = capInput{ops: 10000, misses: 201, capMisses: 201}
-	if !s.decide(&in, 100, 0.98, 4, bigBudget) || s.caps[capClass] != 64 {
-		t.Errorf("just under the target: cap %d, want 64", s.caps[capClass])
+	var in [numClasses]learn.CapInput
+	in[capClass] = learn.CapInput{Ops: 10000, Misses: 201, CapMisses: 201}
+	if !s.decide(&in, 100, 0.98, 4, bigBudget) || s.Caps[capClass] != 64 {
+		t.Errorf("just under the target: cap %d, want 64", s.Caps[capClass])
 	}
 }
 
@@ -111,19 +111,19 @@ func TestCapDecideBudget(t *testing.T) {
 	for range 3 {
 		s.decide(thrashIn(capClass, 0.1), 100, 0.98, nP, budget)
 	}
-	if s.caps[capClass] != 64 || s.extra(capClass, 100, nP) != 128<<10 {
-		t.Fatalf("cap %d (extra %d), want 64 (128 KiB)", s.caps[capClass], s.extra(capClass, 100, nP))
+	if s.Caps[capClass] != 64 || s.extra(capClass, 100, nP) != 128<<10 {
+		t.Fatalf("cap %d (extra %d), want 64 (128 KiB)", s.Caps[capClass], s.extra(capClass, 100, nP))
 	}
 
 	// Two classes under the target, room for one raise: the worse first.
 	other := capClass - 1 // 960 B, cap 34: 34 x 960 x 4 = 127.5 KiB a raise
 	var t2 capState
-	var in [numClasses]capInput
-	in[capClass] = capInput{ops: 10000, capMisses: 300}
-	in[other] = capInput{ops: 10000, capMisses: 900}
+	var in [numClasses]learn.CapInput
+	in[capClass] = learn.CapInput{Ops: 10000, CapMisses: 300}
+	in[other] = learn.CapInput{Ops: 10000, CapMisses: 900}
 	t2.decide(&in, 100, 0.98, nP, 132<<10)
-	if t2.caps[other] != 68 || t2.caps[capClass] != 32 {
-		t.Errorf("room for one: caps %d (3%%) and %d (9%%), want 32 and 68", t2.caps[capClass], t2.caps[other])
+	if t2.Caps[other] != 68 || t2.Caps[capClass] != 32 {
+		t.Errorf("room for one: caps %d (3%%) and %d (9%%), want 32 and 68", t2.Caps[capClass], t2.Caps[other])
 	}
 
 	// Grow both, then shrink the budget: the larger reservation goes first.
@@ -133,60 +133,60 @@ func TestCapDecideBudget(t *testing.T) {
 	}
 	s3.decide(thrashIn(other, 0.1), 100, 0.98, nP, bigBudget) // 68: 127.5 KiB
 	e1, e2 := s3.extra(capClass, 100, nP), s3.extra(other, 100, nP)
-	if s3.caps[capClass] != 256 || s3.caps[other] != 68 {
-		t.Fatalf("setup: caps %d and %d", s3.caps[capClass], s3.caps[other])
+	if s3.Caps[capClass] != 256 || s3.Caps[other] != 68 {
+		t.Fatalf("setup: caps %d and %d", s3.Caps[capClass], s3.Caps[other])
 	}
 	budget = e2 + 400<<10 // the big class must shrink to 128 (384 KiB), the small one may stay
-	s3.decide(&[numClasses]capInput{}, 100, 0.98, nP, budget)
+	s3.decide(&[numClasses]learn.CapInput{}, 100, 0.98, nP, budget)
 	total := s3.extra(capClass, 100, nP) + s3.extra(other, 100, nP)
-	if total > budget || s3.caps[capClass] != 128 || s3.caps[other] != 68 {
-		t.Errorf("budget %d (was %d + %d): caps %d and %d, extra %d", budget, e1, e2, s3.caps[capClass], s3.caps[other], total)
+	if total > budget || s3.Caps[capClass] != 128 || s3.Caps[other] != 68 {
+		t.Errorf("budget %d (was %d + %d): caps %d and %d, extra %d", budget, e1, e2, s3.Caps[capClass], s3.Caps[other], total)
 	}
-	s3.decide(&[numClasses]capInput{}, 100, 0.98, nP, 0)
-	if s3.caps[capClass] != 32 || s3.caps[other] != 34 {
-		t.Errorf("budget 0: caps %d and %d, want the generated 32 and 34", s3.caps[capClass], s3.caps[other])
+	s3.decide(&[numClasses]learn.CapInput{}, 100, 0.98, nP, 0)
+	if s3.Caps[capClass] != 32 || s3.Caps[other] != 34 {
+		t.Errorf("budget 0: caps %d and %d, want the generated 32 and 34", s3.Caps[capClass], s3.Caps[other])
 	}
 }
 
-// TestCapDecideLower: a raised cap halves after capCalmWindows calm
+// TestCapDecideLower: a raised cap halves after learn.CapCalmWindows calm
 // windows, never below the generated cap; a halving that brings the misses
 // back doubles the calm run needed next time, one that holds resets it; a
 // window between calm and thrash restarts the count.
 func TestCapDecideLower(t *testing.T) {
 	var s capState
-	step := func(in *[numClasses]capInput, n int) uint32 {
+	step := func(in *[numClasses]learn.CapInput, n int) uint32 {
 		for range n {
 			s.decide(in, 100, 0.98, 4, bigBudget)
 		}
-		return s.caps[capClass]
+		return s.Caps[capClass]
 	}
 	step(thrashIn(capClass, 0.1), 2) // 128
-	if got := step(calmIn(capClass), capCalmWindows-1); got != 128 {
-		t.Fatalf("after %d calm windows: %d, want 128", capCalmWindows-1, got)
+	if got := step(calmIn(capClass), learn.CapCalmWindows-1); got != 128 {
+		t.Fatalf("after %d calm windows: %d, want 128", learn.CapCalmWindows-1, got)
 	}
-	if got := step(thrashIn(capClass, 0.01), 1); got != 128 || s.calm[capClass] != 0 { // 1%: neither calm (<= 0.5%) nor thrash (> 2%)
+	if got := step(thrashIn(capClass, 0.01), 1); got != 128 || s.Calm[capClass] != 0 { // 1%: neither calm (<= 0.5%) nor thrash (> 2%)
 		t.Fatalf("between: %d", got)
 	}
-	if got := step(thrashIn(capClass, 0.003), 1); got != 128 || s.calm[capClass] != 1 {
-		t.Fatalf("calm count did not restart: cap %d, calm %d", got, s.calm[capClass])
+	if got := step(thrashIn(capClass, 0.003), 1); got != 128 || s.Calm[capClass] != 1 {
+		t.Fatalf("calm count did not restart: cap %d, calm %d", got, s.Calm[capClass])
 	}
-	if got := step(calmIn(capClass), capCalmWindows-1); got != 64 {
-		t.Fatalf("after %d calm windows: %d, want 64", capCalmWindows, got)
+	if got := step(calmIn(capClass), learn.CapCalmWindows-1); got != 64 {
+		t.Fatalf("after %d calm windows: %d, want 64", learn.CapCalmWindows, got)
 	}
 	// The halving fails: the next window thrashes.
-	if got := step(thrashIn(capClass, 0.1), 1); got != 128 || s.need[capClass] != 2*capCalmWindows {
-		t.Fatalf("failed probe: cap %d, need %d; want 128, %d", got, s.need[capClass], 2*capCalmWindows)
+	if got := step(thrashIn(capClass, 0.1), 1); got != 128 || s.Need[capClass] != 2*learn.CapCalmWindows {
+		t.Fatalf("failed probe: cap %d, need %d; want 128, %d", got, s.Need[capClass], 2*learn.CapCalmWindows)
 	}
-	if got := step(calmIn(capClass), 2*capCalmWindows-1); got != 128 {
-		t.Fatalf("backoff: halved after %d calm windows", 2*capCalmWindows-1)
+	if got := step(calmIn(capClass), 2*learn.CapCalmWindows-1); got != 128 {
+		t.Fatalf("backoff: halved after %d calm windows", 2*learn.CapCalmWindows-1)
 	}
 	if got := step(calmIn(capClass), 1); got != 64 {
-		t.Fatalf("backoff: not halved after %d calm windows: %d", 2*capCalmWindows, got)
+		t.Fatalf("backoff: not halved after %d calm windows: %d", 2*learn.CapCalmWindows, got)
 	}
 	// This halving holds: after the calm run the need resets (and the cap
 	// halves again, to the generated 32, where it stays).
-	if got := step(calmIn(capClass), 2*capCalmWindows); got != 32 || s.need[capClass] != capCalmWindows {
-		t.Fatalf("held probe: cap %d, need %d", got, s.need[capClass])
+	if got := step(calmIn(capClass), 2*learn.CapCalmWindows); got != 32 || s.Need[capClass] != learn.CapCalmWindows {
+		t.Fatalf("held probe: cap %d, need %d", got, s.Need[capClass])
 	}
 	if got := step(calmIn(capClass), 100); got != 32 {
 		t.Fatalf("below the generated cap: %d", got)
@@ -194,22 +194,22 @@ func TestCapDecideLower(t *testing.T) {
 	// Backoff is bounded.
 	for range 20 {
 		step(thrashIn(capClass, 0.1), 1)
-		for s.caps[capClass] > 32 && !s.probed[capClass] {
+		for s.Caps[capClass] > 32 && !s.Probed[capClass] {
 			step(calmIn(capClass), 1)
 		}
 	}
-	if s.need[capClass] != capCalmMax {
-		t.Errorf("need %d after 20 failed probes, want capCalmMax %d", s.need[capClass], capCalmMax)
+	if s.Need[capClass] != learn.CapCalmMax {
+		t.Errorf("need %d after 20 failed probes, want learn.CapCalmMax %d", s.Need[capClass], learn.CapCalmMax)
 	}
 	// Idle classes count as calm: a raised cap of a class that stopped
 	// comes back down.
 	var idle capState
 	idle.decide(thrashIn(capClass, 0.1), 100, 0.98, 4, bigBudget)
-	for range capCalmWindows {
-		idle.decide(&[numClasses]capInput{}, 100, 0.98, 4, bigBudget)
+	for range learn.CapCalmWindows {
+		idle.decide(&[numClasses]learn.CapInput{}, 100, 0.98, 4, bigBudget)
 	}
-	if idle.caps[capClass] != 32 {
-		t.Errorf("idle class kept cap %d", idle.caps[capClass])
+	if idle.Caps[capClass] != 32 {
+		t.Errorf("idle class kept cap %d", idle.Caps[capClass])
 	}
 }
 
@@ -226,13 +226,13 @@ func TestCapCollect(t *testing.T) {
 	cs[0].lists[c].allocs.add(100)
 	cs[1].lists[c].frees.add(100)
 	in := s.collect()
-	if in[c] != (capInput{ops: 200, misses: 20, capMisses: 0}) {
+	if in[c] != (learn.CapInput{Ops: 200, Misses: 20, CapMisses: 0}) {
 		t.Errorf("producer/consumer: %+v", in[c])
 	}
 	cs[0].misses[c].refills.add(5)
 	cs[0].misses[c].flushes.add(3)
 	in = s.collect()
-	if in[c] != (capInput{ops: 0, misses: 8, capMisses: 6}) {
+	if in[c] != (learn.CapInput{Ops: 0, Misses: 8, CapMisses: 6}) {
 		t.Errorf("one P thrashing: %+v", in[c])
 	}
 	// Undo, so that ReadStats stays truthful for the other tests.
