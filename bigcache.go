@@ -49,56 +49,56 @@ type siteCache struct {
 
 func init() { heap.big.lru.link = qLRU }
 
-// cachePolicy is a site's BigCache policy: how many of its freed large
+// cacheStyle is a site's BigCache policy (SetBigCachePolicy): how many of its freed large
 // blocks the site keeps, and how long before they cool. They are the
 // learner's cache arms (learn.CacheDefault ..., in that order); a site no
 // one chose for runs cacheDefault.
-type cachePolicy uint8
+type cacheStyle uint8
 
 const (
 	// cacheDefault: the configured per-site limits (HAKMEM_BIGCACHE_SITE_*)
 	// and free-policy times (HAKMEM_WARM_MS, _COLD_MS, _DECAY_MS).
-	cacheDefault cachePolicy = learn.CacheDefault
+	cacheDefault cacheStyle = learn.CacheDefault
 	// cacheLean: a quarter of the per-site limits (at least one block) and
 	// every stage four times sooner: blocks rarely reused give their memory
 	// back early.
-	cacheLean cachePolicy = learn.CacheLean
+	cacheLean cacheStyle = learn.CacheLean
 	// cacheHold: four times the per-site limits (the global limits still
 	// apply) and every stage four times later: blocks reused in bursts
 	// wider than the default limit, or after pauses longer than its warm
 	// stage, are still there, pages included.
-	cacheHold        cachePolicy = learn.CacheHold
-	numCachePolicies             = learn.NumCacheArms
+	cacheHold      cacheStyle = learn.CacheHold
+	numCacheStyles            = learn.NumCacheArms
 )
 
-// cachePolicyNames name the policies for stats and policy files.
-var cachePolicyNames = [numCachePolicies]string{"default", "lean", "hold"}
+// cacheStyleNames name the policies for stats and policy files.
+var cacheStyleNames = [numCacheStyles]string{"default", "lean", "hold"}
 
-// cachePolicyFactor is each policy's factor on the limits and the stage
+// cacheStyleFactor is each style's factor on the limits and the stage
 // times: a quarter, one, four. Four is one step of the same size as the
 // threshold candidates' two doublings: coarse enough that a window tells
 // the policies apart, and a second step (16x) would hold more than most
 // sites' working sets.
-var cachePolicyFactor = [numCachePolicies]float64{1, 0.25, 4}
+var cacheStyleFactor = [numCacheStyles]float64{1, 0.25, 4}
 
-// siteCachePol is each site's cachePolicy, by site id. Atomic: the learner
+// siteCacheStyle is each site's cacheStyle, by site id. Atomic: the learner
 // stores it under the site's lock, never with heap.mu (lock order,
 // learn.go); the large path and the scavenger read it under heap.mu. A
 // policy takes effect at the site's next free (limits) and the
 // scavenger's next pass (times).
-var siteCachePol [maxSites]atomic.Uint32
+var siteCacheStyle [maxSites]atomic.Uint32
 
-// setSiteCachePolicy makes site sid run policy p.
-func setSiteCachePolicy(sid int32, p cachePolicy) {
-	if siteCachePol[sid].Load() != uint32(p) { // as Site.setThreshold: no store when nothing changes
-		siteCachePol[sid].Store(uint32(p))
+// setSiteCacheStyle makes site sid run style p (SetBigCachePolicy, the learner).
+func setSiteCacheStyle(sid int32, p cacheStyle) {
+	if siteCacheStyle[sid].Load() != uint32(p) { // as Site.setThreshold: no store when nothing changes
+		siteCacheStyle[sid].Store(uint32(p))
 	}
 }
 
 // siteLimits are site sid's BigCache limits under its policy: blocks and
 // bytes.
-func siteLimits(config *policy, sid int32) (blocks int, bytes uint64) {
-	f := cachePolicyFactor[siteCachePol[sid].Load()]
+func siteLimits(config *snapshot, sid int32) (blocks int, bytes uint64) {
+	f := cacheStyleFactor[siteCacheStyle[sid].Load()]
 	blocks, bytes = config.siteCacheBlocks, uint64(config.siteCacheBytes)
 	if f != 1 && blocks > 0 && bytes > 0 {
 		blocks, bytes = max(int(float64(blocks)*f), 1), max(uint64(float64(bytes)*f), uint64(segmentSize))
@@ -108,8 +108,8 @@ func siteLimits(config *policy, sid int32) (blocks int, bytes uint64) {
 
 // stageTimes are the free-policy times of a cached large block of site
 // sid under its policy: WARM, COLD and unmapped, ns after the free.
-func stageTimes(config *policy, sid int32) (warm, cold, decay int64) {
-	f := cachePolicyFactor[siteCachePol[sid].Load()]
+func stageTimes(config *snapshot, sid int32) (warm, cold, decay int64) {
+	f := cacheStyleFactor[siteCacheStyle[sid].Load()]
 	if f == 1 {
 		return config.warmNs, config.coldNs, config.decayNs
 	}
@@ -117,7 +117,7 @@ func stageTimes(config *policy, sid int32) (warm, cold, decay int64) {
 }
 
 // bigCacheOn reports whether the BigCache may hold anything.
-func (p *policy) bigCacheOn() bool { return p.bigCacheBytes > 0 && p.bigCacheBlocks > 0 }
+func (p *snapshot) bigCacheOn() bool { return p.bigCacheBytes > 0 && p.bigCacheBlocks > 0 }
 
 // take removes and returns the best cached block for a request of usable
 // bytes (page-rounded) from site sid, or nil. Caller holds heap.mu.

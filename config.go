@@ -28,14 +28,14 @@ import (
 // use). An invalid environment value gets one warning line on stderr naming
 // the variable and the accepted values, and is ignored.
 //
-// The effective values live in one immutable policy snapshot behind an
+// The effective values live in one immutable snapshot behind an
 // atomic pointer. The slow paths load it (one atomic load) and read fields;
 // a change (SetMode) builds a new snapshot and swaps it in. The fast paths
 // in malloc.go read nothing of it.
 
 // maxOptions bounds the option table: hakmem's configuration grew to 282
 // variables and was called a crisis; this one stays small. Also the length
-// of the per-policy value arrays (a policy is copied by value). 40: the
+// of the per-snapshot value arrays (a snapshot is copied by value). 40: the
 // checked mode and the heap profile took the last of 32.
 const maxOptions = 40
 
@@ -58,12 +58,12 @@ type option struct {
 	// modes gives the value of the option in modes that change it; the
 	// other modes use def.
 	modes map[Mode]int
-	set   func(p *policy, v int) // stores the value into the snapshot
+	set   func(p *snapshot, v int) // stores the value into the snapshot
 }
 
-// policy is one immutable snapshot of the effective configuration. Never
+// snapshot is one immutable copy of the effective configuration. Never
 // written after it is published in pol (tests publish copies).
-type policy struct {
+type snapshot struct {
 	mode    Mode
 	modeSrc Source
 	vals    [maxOptions]int    // every option's value, in its own unit, by index in options
@@ -93,20 +93,20 @@ type policy struct {
 	profileRate     int            // heap profile: one sample per this many bytes allocated on average; 0: off (heapprof.go)
 }
 
-// pol is the current policy; never nil (a default snapshot until first use).
-var pol atomic.Pointer[policy]
+// pol is the current snapshot; never nil (a default snapshot until first use).
+var pol atomic.Pointer[snapshot]
 
-// cfg returns the current policy snapshot. Slow paths only.
-func cfg() *policy { return pol.Load() }
+// cfg returns the current snapshot. Slow paths only.
+func cfg() *snapshot { return pol.Load() }
 
-// configuredThreshold is the policy's largeThreshold in bytes once the
+// configuredThreshold is the snapshot's largeThreshold in bytes once the
 // configuration was read (0 before): siteThreshold's answer for a site
 // without a threshold of its own, one load instead of ensureInit and cfg.
 var configuredThreshold atomic.Uintptr
 
-// storePolicy installs p after the configuration was read (not the
-// package's defaults at init) and returns the policy it replaces.
-func storePolicy(p *policy) *policy {
+// storeSnapshot installs p after the configuration was read (not the
+// package's defaults at init) and returns the snapshot it replaces.
+func storeSnapshot(p *snapshot) *snapshot {
 	old := pol.Swap(p)
 	configuredThreshold.Store(uintptr(p.largeThreshold))
 	return old
@@ -148,62 +148,62 @@ var options = []option{
 		name: "segment_cache", env: "HAKMEM_SEGMENT_CACHE", typ: typeInt, def: 8, min: 0, max: 4096, unit: "segments",
 		doc:   "Empty 2 MiB segments kept mapped for reuse (an LRU; also bounded in age by HAKMEM_DECAY_MS) before they are unmapped.",
 		modes: map[Mode]int{Minimal: 0, Fast: 32},
-		set:   func(p *policy, v int) { p.segmentCache = v },
+		set:   func(p *snapshot, v int) { p.segmentCache = v },
 	},
 	{
 		name: "pcache_scale", env: "HAKMEM_PCACHE_SCALE", typ: typeInt, def: 100, min: 0, max: 1600, unit: "percent",
 		doc: "Scales every per-P cache cap; 0 turns per-P caching off (every operation goes to the central lists). Read when a P's cache is made (first use).",
-		set: func(p *policy, v int) { p.pcacheScale = v },
+		set: func(p *snapshot, v int) { p.pcacheScale = v },
 	},
 	{
 		name: "large_threshold", env: "HAKMEM_LARGE_THRESHOLD", typ: typeInt, def: 1024, min: 64, max: 1 << 30, unit: "KiB",
 		doc: "Routing threshold, every site's default: requests above it get their own mapping (large path, BigCache); at or below, the pooled size classes. Above 1024 means 1024 (the largest class).",
-		set: func(p *policy, v int) { p.largeThreshold = min(v, maxSmall/kib) * kib },
+		set: func(p *snapshot, v int) { p.largeThreshold = min(v, maxSmall/kib) * kib },
 	},
 	{
 		name: "bigcache_mb", env: "HAKMEM_BIGCACHE_MB", typ: typeInt, def: 256, min: 0, max: 1 << 20, unit: "MiB",
 		doc:   "BigCache: freed large blocks kept mapped for reuse, all sites together; 0 turns the BigCache off.",
 		modes: map[Mode]int{Minimal: 0},
-		set:   func(p *policy, v int) { p.bigCacheBytes = v * mib },
+		set:   func(p *snapshot, v int) { p.bigCacheBytes = v * mib },
 	},
 	{
 		name: "bigcache_blocks", env: "HAKMEM_BIGCACHE_BLOCKS", typ: typeInt, def: 64, min: 0, max: 1 << 16, unit: "blocks",
 		doc: "BigCache: the most freed large blocks kept, all sites together; the coldest go first.",
-		set: func(p *policy, v int) { p.bigCacheBlocks = v },
+		set: func(p *snapshot, v int) { p.bigCacheBlocks = v },
 	},
 	{
 		name: "bigcache_site_mb", env: "HAKMEM_BIGCACHE_SITE_MB", typ: typeInt, def: 128, min: 0, max: 1 << 20, unit: "MiB",
 		doc: "BigCache: bytes kept per site; a block bigger than this is never cached.",
-		set: func(p *policy, v int) { p.siteCacheBytes = v * mib },
+		set: func(p *snapshot, v int) { p.siteCacheBytes = v * mib },
 	},
 	{
 		name: "bigcache_site_blocks", env: "HAKMEM_BIGCACHE_SITE_BLOCKS", typ: typeInt, def: 16, min: 0, max: 1 << 16, unit: "blocks",
 		doc: "BigCache: blocks kept per site (also the longest list a large allocation scans).",
-		set: func(p *policy, v int) { p.siteCacheBlocks = v },
+		set: func(p *snapshot, v int) { p.siteCacheBlocks = v },
 	},
 	{
 		name: "warm_ms", env: "HAKMEM_WARM_MS", typ: typeInt, def: 250, min: 1, max: 1 << 30, unit: "ms",
 		doc:   "Free policy: a cached large block or empty segment this old is WARM: madvise(MADV_FREE), reclaimed by the kernel only under pressure.",
 		modes: map[Mode]int{Fast: 1000},
-		set:   func(p *policy, v int) { p.warmNs = int64(v) * ms },
+		set:   func(p *snapshot, v int) { p.warmNs = int64(v) * ms },
 	},
 	{
 		name: "cold_ms", env: "HAKMEM_COLD_MS", typ: typeInt, def: 2000, min: 1, max: 1 << 30, unit: "ms",
 		doc:   "Free policy: this old it is COLD: madvise(MADV_DONTNEED), its pages are dropped at once.",
 		modes: map[Mode]int{Fast: 5000},
-		set:   func(p *policy, v int) { p.coldNs = int64(v) * ms },
+		set:   func(p *snapshot, v int) { p.coldNs = int64(v) * ms },
 	},
 	{
 		name: "decay_ms", env: "HAKMEM_DECAY_MS", typ: typeInt, def: 10000, min: 1, max: 1 << 30, unit: "ms",
 		doc:   "Free policy: this old it is unmapped by the background scavenger; free slab pages of live segments are purged after as long. A stage not younger than this never happens.",
 		modes: map[Mode]int{Fast: 30000},
-		set:   func(p *policy, v int) { p.decayNs = int64(v) * ms },
+		set:   func(p *snapshot, v int) { p.decayNs = int64(v) * ms },
 	},
 	{
 		name: "memory_limit", env: "HAKMEM_MEMORY_LIMIT", typ: typeInt, def: 0, min: 0, max: 1 << 30, unit: "MiB",
 		words: map[string]int{"auto": memLimitAutoMiB},
 		doc:   "Most memory hakmem maps (segments and large blocks, cached ones included); past it caches are emptied, then allocations fail with ErrMemoryLimit. 0: no limit. SetMemoryLimit overrides it. auto: one budget shared with the Go runtime (ShareMemoryLimit), read from GOMEMLIMIT, else from the cgroup's memory limit (v2 memory.max, v1 memory.limit_in_bytes); none found: no limit.",
-		set: func(p *policy, v int) {
+		set: func(p *snapshot, v int) {
 			if v == memLimitAutoMiB {
 				p.memLimit = memLimitAuto
 			} else {
@@ -214,20 +214,20 @@ var options = []option{
 	{
 		name: "memory_headroom", env: "HAKMEM_MEMORY_HEADROOM", typ: typeInt, def: 5, min: 0, max: 50, unit: "percent",
 		doc: "Shared budget (ShareMemoryLimit, HAKMEM_MEMORY_LIMIT=auto): the share of the total left to memory neither the Go runtime nor hakmem counts (the binary, C allocations) and to the lag of the updates; the Go limit is the total less hakmem's mappings less this, and hakmem stops at the total less the Go runtime's memory less this.",
-		set: func(p *policy, v int) { p.memHeadroom = v },
+		set: func(p *snapshot, v int) { p.memHeadroom = v },
 	},
 	{
 		name: "thp", env: "HAKMEM_THP", typ: typeEnum, def: thpAuto, min: thpOff, max: thpOn, unit: "0 off, 1 auto, 2 on",
 		enum:  []string{"off", "auto", "on"},
 		doc:   "Transparent huge pages: auto asks for them (MADV_HUGEPAGE) on large blocks of 2 MiB and more, on also on every segment, off never. New mappings only.",
 		modes: map[Mode]int{Minimal: thpOff, Research: thpOn},
-		set:   func(p *policy, v int) { p.thp = v },
+		set:   func(p *snapshot, v int) { p.thp = v },
 	},
-	learnOption("learning", map[Mode]int{Minimal: learn.Off, Learning: learn.Live, Research: learn.Live}, func(p *policy, v int) { p.learning = v }),
+	learnOption("learning", map[Mode]int{Minimal: learn.Off, Learning: learn.Live, Research: learn.Live}, func(p *snapshot, v int) { p.learning = v }),
 	{
 		name: "callsite_sample", env: "HAKMEM_CALLSITE_SAMPLE", typ: typeInt, def: 64, min: 0, max: 1 << 20, unit: "slow paths",
 		doc: "Call-site discovery: one plain Alloc in N that takes the slow path records its caller, so WriteStats can list sites worth naming; 0: off. The fast path is never sampled.",
-		set: func(p *policy, v int) { p.callsiteSample = v },
+		set: func(p *snapshot, v int) { p.callsiteSample = v },
 	},
 	learnOption("learn_sample", nil, nil),
 	learnOption("learn_window_ops", nil, nil),
@@ -250,33 +250,33 @@ var options = []option{
 		enum:  []string{"off", "minimal", "verbose"},
 		doc:   "Debug log through log/slog (SetLogger; text on stderr by default), one record per slow-path event, never on the fast path: minimal logs memory-limit hits and mode changes (slog.LevelInfo); verbose also segment and large-block maps and unmaps and scavenger passes (slog.LevelDebug), and keeps the slow-path size histogram.",
 		modes: map[Mode]int{Learning: debugMinimal, Research: debugVerbose},
-		set:   func(p *policy, v int) { p.debug = v },
+		set:   func(p *snapshot, v int) { p.debug = v },
 	},
 	{
 		name: "profile_rate", env: "HAKMEM_PROFILE_RATE", typ: typeInt, def: 512, min: 0, max: 1 << 30, unit: "KiB",
 		doc: "Heap profile (WriteHeapProfile, Leaks): one sample per this many KiB allocated on average, drawn only on slow paths (a small one is charged the bytes refilled into its P's list since the P's last draw, a large block its size; in checked mode each allocation its size); 0: off. Sampled small blocks live in pages of their own: at most 16 sample segments of 2 MiB, within the memory limit, counted in ReadStats as blocks of their class.",
-		set: func(p *policy, v int) { p.profileRate = v * kib },
+		set: func(p *snapshot, v int) { p.profileRate = v * kib },
 	},
 	{
 		name: "check", env: "HAKMEM_CHECK", typ: typeEnum, def: checkDefault, min: 0, max: 1, unit: "0 off, 1 on",
 		enum: []string{"off", "on"},
 		doc:  "Checked mode (check.go), read at first use: every block records its allocating and freeing caller; a freed block is poisoned and held in a FIFO quarantine, verified when it leaves; bytes past len are canaries checked on free; double frees (racing ones too) and interior frees are reported with both callers. Per-P caches and call-site discovery are off: every operation takes the slow path. The default is on when built with -tags hakmem_check.",
-		set:  func(p *policy, v int) { p.check = v != 0; p.callsiteSample *= 1 - v }, // every operation is a slow path: call-site discovery has nothing to find
+		set:  func(p *snapshot, v int) { p.check = v != 0; p.callsiteSample *= 1 - v }, // every operation is a slow path: call-site discovery has nothing to find
 	},
 	{
 		name: "check_quarantine_mb", env: "HAKMEM_CHECK_QUARANTINE_MB", typ: typeInt, def: 16, min: 0, max: 1 << 20, unit: "MiB",
 		doc: "Checked mode: freed bytes held (poisoned) in the quarantine before reuse; the oldest leave first and are verified. 0: verified and reused at once.",
-		set: func(p *policy, v int) { p.checkQuarantine = uint64(v) * mib },
+		set: func(p *snapshot, v int) { p.checkQuarantine = uint64(v) * mib },
 	},
 	{
 		name: "check_stacks", env: "HAKMEM_CHECK_STACKS", typ: typeInt, def: 64, min: 0, max: 1 << 20, unit: "blocks",
 		doc: "Checked mode: one block in N records full allocation and free stacks, interned in a bounded table; every block records one caller each way. 0: callers only.",
-		set: func(p *policy, v int) { p.checkStacks = v },
+		set: func(p *snapshot, v int) { p.checkStacks = v },
 	},
 	{
 		name: "check_guard", env: "HAKMEM_CHECK_GUARD", typ: typeInt, def: 10000, min: 0, max: 1 << 30, unit: "allocations",
 		doc: "Checked mode: one allocation in N gets a mapping of its own, the block at the end of its pages and followed by an inaccessible page; freed, its pages become inaccessible (64 such blocks are held). A touch faults at once: with debug.SetPanicOnFault(true) it is a panic, and Describe names the block. 0: none; 1: every allocation (slow: a few system calls each).",
-		set: func(p *policy, v int) { p.checkGuard = v },
+		set: func(p *snapshot, v int) { p.checkGuard = v },
 	},
 }
 
@@ -284,7 +284,7 @@ var options = []option{
 // table (learn.Options declares it, default included): modes gives the
 // values modes give it, and also, when not nil, stores the value into the
 // snapshot besides the learning settings.
-func learnOption(name string, modes map[Mode]int, also func(p *policy, v int)) option {
+func learnOption(name string, modes map[Mode]int, also func(p *snapshot, v int)) option {
 	lo := &learn.Options[learn.OptionIndex(name)]
 	typ := typeInt
 	if lo.Enum != nil {
@@ -292,7 +292,7 @@ func learnOption(name string, modes map[Mode]int, also func(p *policy, v int)) o
 	}
 	return option{name: lo.Name, env: lo.Env, typ: typ, def: lo.Def, min: lo.Min, max: lo.Max, unit: lo.Unit,
 		enum: lo.Enum, doc: lo.Doc, modes: modes,
-		set: func(p *policy, v int) {
+		set: func(p *snapshot, v int) {
 			lo.Set(&p.learn, v)
 			if also != nil {
 				also(p, v)
@@ -307,7 +307,7 @@ func init() {
 	if len(options) > maxOptions {
 		panic("hakmem: more options than maxOptions")
 	}
-	pol.Store(buildPolicy(&cfgState))
+	pol.Store(buildSnapshot(&cfgState))
 }
 
 // modeValue is the option's value in mode m, before environment and API.
@@ -399,7 +399,7 @@ func optionIndex(key string) int {
 	return -1
 }
 
-// configState holds what the environment and the API chose; the policy is
+// configState holds what the environment and the API chose; the snapshot is
 // built from it.
 type configState struct {
 	mu      sync.Mutex
@@ -412,9 +412,9 @@ type configState struct {
 // cfgState is written at first use, by Configure and by SetMode.
 var cfgState configState
 
-// buildPolicy makes a snapshot from st (caller holds st.mu, or owns st).
-func buildPolicy(st *configState) *policy {
-	p := &policy{mode: Balanced, modeSrc: SourceDefault, learn: learn.Defaults()}
+// buildSnapshot makes a snapshot from st (caller holds st.mu, or owns st).
+func buildSnapshot(st *configState) *snapshot {
+	p := &snapshot{mode: Balanced, modeSrc: SourceDefault, learn: learn.Defaults()}
 	if st.envMode != 0 {
 		p.mode, p.modeSrc = st.envMode, SourceEnv
 	}
@@ -439,22 +439,22 @@ func buildPolicy(st *configState) *policy {
 	return p
 }
 
-// loadConfig reads the environment at first use and publishes the policy.
+// loadConfig reads the environment at first use and publishes the snapshot.
 func loadConfig() { loadConfigFrom(os.LookupEnv, os.Stderr) }
 
 // loadConfigFrom reads the options from getenv, warns on w, and publishes
-// the resulting policy. Unknown HAKMEM_ variables are not warned about
+// the resulting snapshot. Unknown HAKMEM_ variables are not warned about
 // here (tests and tools set their own); CheckEnvironment and `hakmem
 // config` list them.
 func loadConfigFrom(getenv func(string) (string, bool), w io.Writer) {
 	cfgState.mu.Lock()
 	cfgState.envMode, cfgState.envVals = readEnv(getenv, w)
-	p := buildPolicy(&cfgState)
+	p := buildSnapshot(&cfgState)
 	cfgState.mu.Unlock()
 	// Not publish: first use may come from a path that holds heap.mu, and
 	// there is nothing cached yet to drop.
-	storePolicy(p)
-	applyMemLimit(p.memLimit) // after storePolicy: the shared budget reads the headroom
+	storeSnapshot(p)
+	applyMemLimit(p.memLimit) // after storeSnapshot: the shared budget reads the headroom
 	// Nothing has been learned or started yet: only the learner's settings.
 	initLearnSettings(p.learn)
 }
@@ -618,7 +618,7 @@ func Configure(c Config) error {
 // Effects: a BigCache turned off is emptied, and a smaller segment cache is
 // trimmed, at once; THP applies to new mappings; the per-P cache caps
 // (pcache_scale) are unchanged; the memory limit is unchanged. Safe at any
-// time from any goroutine: the slow paths see either the old policy or the
+// time from any goroutine: the slow paths see either the old snapshot or the
 // new one, whole.
 func SetMode(m Mode) error {
 	if !m.valid() {
@@ -627,7 +627,7 @@ func SetMode(m Mode) error {
 	ensureInit()
 	cfgState.mu.Lock()
 	cfgState.apiMode = m
-	p := buildPolicy(&cfgState)
+	p := buildSnapshot(&cfgState)
 	cfgState.mu.Unlock()
 	publish(p)
 	return nil
@@ -639,11 +639,11 @@ func CurrentMode() Mode {
 	return cfg().mode
 }
 
-// publish swaps in policy p and applies what cannot wait for the next
+// publish swaps in snapshot p and applies what cannot wait for the next
 // slow path: an emptied BigCache, a trimmed segment cache.
-func publish(p *policy) {
+func publish(p *snapshot) {
 	heap.mu.Lock()
-	old := storePolicy(p)
+	old := storeSnapshot(p)
 	var unmap []*segment
 	if !p.bigCacheOn() {
 		for s := heap.big.lru.tail; s != nil; s = heap.big.lru.tail {

@@ -18,9 +18,9 @@ func envFunc(env map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
-// policyFrom builds a policy as first use would, from env and an API
+// snapshotFrom builds a policy as first use would, from env and an API
 // configuration, without publishing it.
-func policyFrom(t *testing.T, env map[string]string, apiMode Mode, api map[string]int) (*policy, string) {
+func snapshotFrom(t *testing.T, env map[string]string, apiMode Mode, api map[string]int) (*snapshot, string) {
 	t.Helper()
 	var warn strings.Builder
 	var st configState
@@ -29,11 +29,11 @@ func policyFrom(t *testing.T, env map[string]string, apiMode Mode, api map[strin
 	for k, v := range api {
 		st.apiVals[optionIndex(k)] = v
 	}
-	return buildPolicy(&st), warn.String()
+	return buildSnapshot(&st), warn.String()
 }
 
 func TestOptionsFromEnvironment(t *testing.T) {
-	p, warn := policyFrom(t, map[string]string{
+	p, warn := snapshotFrom(t, map[string]string{
 		"HAKMEM_SEGMENT_CACHE": "abc",
 		"HAKMEM_PCACHE_SCALE":  " 50 ",
 		"HAKMEM_THP":           "ON",
@@ -45,7 +45,7 @@ func TestOptionsFromEnvironment(t *testing.T) {
 	if warn != want {
 		t.Fatalf("warning:\n%q\nwant\n%q", warn, want)
 	}
-	p, warn = policyFrom(t, map[string]string{"HAKMEM_PCACHE_SCALE": "5000"}, 0, nil)
+	p, warn = snapshotFrom(t, map[string]string{"HAKMEM_PCACHE_SCALE": "5000"}, 0, nil)
 	if p.pcacheScale != 100 || !strings.Contains(warn, "HAKMEM_PCACHE_SCALE") {
 		t.Fatalf("out of range accepted: %+v %q", p, warn)
 	}
@@ -60,16 +60,16 @@ func TestModeSelection(t *testing.T) {
 		if tc.env != "" {
 			env["HAKMEM_MODE"] = tc.env
 		}
-		p, warn := policyFrom(t, env, 0, nil)
+		p, warn := snapshotFrom(t, env, 0, nil)
 		if p.mode != tc.want || (tc.env == "turbo") != (warn != "") {
 			t.Errorf("HAKMEM_MODE=%q: mode %v, warning %q", tc.env, p.mode, warn)
 		}
 	}
-	p, _ := policyFrom(t, nil, Minimal, nil)
+	p, _ := snapshotFrom(t, nil, Minimal, nil)
 	if p.bigCacheOn() || p.segmentCache != 0 || p.thp != thpOff || p.learning != learn.Off || p.modeSrc != SourceAPI {
 		t.Fatalf("minimal: %+v", p)
 	}
-	p, _ = policyFrom(t, nil, Research, nil)
+	p, _ = snapshotFrom(t, nil, Research, nil)
 	if p.thp != thpOn || p.debug != debugVerbose || p.learning != learn.Live {
 		t.Fatalf("research: %+v", p)
 	}
@@ -78,19 +78,19 @@ func TestModeSelection(t *testing.T) {
 // TestPrecedence: default < mode < environment < API.
 func TestPrecedence(t *testing.T) {
 	seg := optionIndex("segment_cache")
-	p, _ := policyFrom(t, nil, 0, nil)
+	p, _ := snapshotFrom(t, nil, 0, nil)
 	if p.segmentCache != 8 || p.srcs[seg] != SourceDefault {
 		t.Fatalf("default: %d %s", p.segmentCache, p.srcs[seg])
 	}
-	p, _ = policyFrom(t, map[string]string{"HAKMEM_MODE": "fast"}, 0, nil)
+	p, _ = snapshotFrom(t, map[string]string{"HAKMEM_MODE": "fast"}, 0, nil)
 	if p.segmentCache != 32 || p.srcs[seg] != SourceMode || p.modeSrc != SourceEnv {
 		t.Fatalf("mode: %d %s", p.segmentCache, p.srcs[seg])
 	}
-	p, _ = policyFrom(t, map[string]string{"HAKMEM_MODE": "fast", "HAKMEM_SEGMENT_CACHE": "5"}, 0, nil)
+	p, _ = snapshotFrom(t, map[string]string{"HAKMEM_MODE": "fast", "HAKMEM_SEGMENT_CACHE": "5"}, 0, nil)
 	if p.segmentCache != 5 || p.srcs[seg] != SourceEnv {
 		t.Fatalf("env: %d %s", p.segmentCache, p.srcs[seg])
 	}
-	p, _ = policyFrom(t, map[string]string{"HAKMEM_MODE": "fast", "HAKMEM_SEGMENT_CACHE": "5"}, Minimal, map[string]int{"segment_cache": 7})
+	p, _ = snapshotFrom(t, map[string]string{"HAKMEM_MODE": "fast", "HAKMEM_SEGMENT_CACHE": "5"}, Minimal, map[string]int{"segment_cache": 7})
 	if p.segmentCache != 7 || p.srcs[seg] != SourceAPI || p.mode != Minimal || p.bigCacheOn() {
 		t.Fatalf("api: %d %s %v", p.segmentCache, p.srcs[seg], p.mode)
 	}
@@ -257,7 +257,7 @@ func checkGenerated(t *testing.T, file, begin, end, want, prefix string) {
 // TestLearnOptions: the learning layer's settings come from the option
 // table, with the mode choosing whether it learns.
 func TestLearnOptions(t *testing.T) {
-	p, warn := policyFrom(t, map[string]string{
+	p, warn := snapshotFrom(t, map[string]string{
 		"HAKMEM_MODE":             "learning",
 		"HAKMEM_LEARN_WINDOW_OPS": "5000",
 		"HAKMEM_LEARN_WINDOW_MS":  "500",
@@ -278,11 +278,11 @@ func TestLearnOptions(t *testing.T) {
 		t.Fatalf("learn settings = %+v", l)
 	}
 	d := learn.Defaults()
-	p, _ = policyFrom(t, map[string]string{}, 0, nil)
+	p, _ = snapshotFrom(t, map[string]string{}, 0, nil)
 	if p.learn != d {
 		t.Fatalf("defaults from the table %+v differ from defaultLearnSettings %+v", p.learn, d)
 	}
-	p, _ = policyFrom(t, map[string]string{"HAKMEM_MODE": "minimal"}, 0, nil)
+	p, _ = snapshotFrom(t, map[string]string{"HAKMEM_MODE": "minimal"}, 0, nil)
 	if p.learn.Mode != learn.Off {
 		t.Fatalf("minimal mode learns: %+v", p.learn)
 	}

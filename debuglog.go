@@ -12,7 +12,7 @@ import (
 // The debug log (HAKMEM_DEBUG; Learning mode: minimal, Research: verbose):
 // one log/slog record per notable slow-path event. Calls sit only on slow
 // paths (segment and large-block maps and unmaps, scavenger passes, memory
-// limit hits, mode changes), each behind one load of the policy; the fast
+// limit hits, mode changes), each behind one load of the snapshot; the fast
 // paths have none. Minimal events are logged at slog.LevelInfo, verbose
 // ones at slog.LevelDebug. In verbose mode a record may be written while
 // heap.mu is held: a development setting, not a production one (and a
@@ -44,9 +44,9 @@ func SetLogger(l *slog.Logger) *slog.Logger {
 	return debugLogger.Swap(l)
 }
 
-// logAttrs logs one event with attributes if the policy's debug level is
+// logAttrs logs one event with attributes if the snapshot's debug level is
 // at least level.
-func (p *policy) logAttrs(level int, msg string, attrs ...slog.Attr) {
+func (p *snapshot) logAttrs(level int, msg string, attrs ...slog.Attr) {
 	if p.debug < level {
 		return
 	}

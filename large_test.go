@@ -15,18 +15,18 @@ import (
 // is stopped, and the caches are emptied so that what earlier tests left
 // there cannot count against this test's limits); the original comes
 // back, with the caches emptied again, when the test ends.
-func withConfig(t *testing.T) *policy {
+func withConfig(t *testing.T) *snapshot {
 	t.Helper()
 	ensureInit()
 	StopScavenger()
 	Release()
 	saved := cfg()
 	p := *saved
-	storePolicy(&p)
+	storeSnapshot(&p)
 	t.Cleanup(func() {
 		StopScavenger()
 		Release()
-		storePolicy(saved)
+		storeSnapshot(saved)
 	})
 	return &p
 }
@@ -187,7 +187,7 @@ func TestRoutingThreshold(t *testing.T) {
 	// The option moves every site's default, plain Alloc included.
 	site.setThreshold(0)
 	config.largeThreshold = 128 << 10
-	configuredThreshold.Store(128 << 10) // what storePolicy caches
+	configuredThreshold.Store(128 << 10) // what storeSnapshot caches
 	if !isLarge(keep(t, Alloc(512<<10))) || !isLarge(keep(t, site.Alloc(200<<10))) || isLarge(keep(t, Alloc(100<<10))) ||
 		!isLarge(keep(t, Calloc(200<<10))) {
 		t.Fatal("HAKMEM_LARGE_THRESHOLD not honoured")
@@ -196,7 +196,7 @@ func TestRoutingThreshold(t *testing.T) {
 	var warn strings.Builder
 	var st configState
 	st.envMode, st.envVals = readEnv(func(k string) (string, bool) { return "4096", k == "HAKMEM_LARGE_THRESHOLD" }, &warn)
-	if p := buildPolicy(&st); warn.Len() != 0 || p.largeThreshold != maxSmall {
+	if p := buildSnapshot(&st); warn.Len() != 0 || p.largeThreshold != maxSmall {
 		t.Fatalf("threshold 4096 KiB: %d, %q", p.largeThreshold, warn.String())
 	}
 }
@@ -730,11 +730,11 @@ func TestSiteCachePolicy(t *testing.T) {
 	if lean.id >= maxSites || hold.id >= maxSites {
 		t.Skip("too many sites")
 	}
-	setSiteCachePolicy(lean.id, cacheLean)
-	setSiteCachePolicy(hold.id, cacheHold)
+	setSiteCacheStyle(lean.id, cacheLean)
+	setSiteCacheStyle(hold.id, cacheHold)
 	t.Cleanup(func() {
-		setSiteCachePolicy(lean.id, cacheDefault)
-		setSiteCachePolicy(hold.id, cacheDefault)
+		setSiteCacheStyle(lean.id, cacheDefault)
+		setSiteCacheStyle(hold.id, cacheDefault)
 	})
 	if b, _ := siteLimits(config, lean.id); b != 2 {
 		t.Errorf("lean: %d blocks, want 8/4 = 2", b)

@@ -457,9 +457,9 @@ func Leaderboard() []LeaderboardSite {
 		ls := LeaderboardSite{
 			Site: sl.site.Name(), State: state.String(),
 			Threshold:   uint64(learn.Thresholds[cur]),
-			BigCache:    cachePolicyNames[ccur],
+			BigCache:    cacheStyleNames[ccur],
 			Transitions: make(map[string]uint64, learn.NumTransitions),
-			Strategies:  make([]LeaderboardStrategy, 0, learn.NumStrategies+int(numCachePolicies)),
+			Strategies:  make([]LeaderboardStrategy, 0, learn.NumStrategies+int(numCacheStyles)),
 		}
 		if state == learn.StateLearn {
 			ls.Learning = learn.DimNames[phase]
@@ -482,7 +482,7 @@ func Leaderboard() []LeaderboardSite {
 		byRating(ls.Strategies)
 		for j := range cs {
 			a := arm(&cs[j], j == ccur)
-			a.Kind, a.Policy = learn.DimNames[learn.DimCache], cachePolicyNames[j]
+			a.Kind, a.Policy = learn.DimNames[learn.DimCache], cacheStyleNames[j]
 			ls.Strategies = append(ls.Strategies, a)
 		}
 		byRating(ls.Strategies[learn.NumStrategies:])

@@ -510,13 +510,13 @@ func BenchmarkLearnAcceptCache(b *testing.B) {
 		b.Run(w.name, func(b *testing.B) {
 			sum := map[string]float64{}
 			for range b.N {
-				var fs [numCachePolicies]*Site
-				var fa [numCachePolicies]*acceptState
-				var ft [numCachePolicies]time.Duration
+				var fs [numCacheStyles]*Site
+				var fa [numCacheStyles]*acceptState
+				var ft [numCacheStyles]time.Duration
 				for i := range fs {
-					fs[i] = NewSite(fmt.Sprintf("accept-%s-fixed-%s", w.name, cachePolicyNames[i]))
+					fs[i] = NewSite(fmt.Sprintf("accept-%s-fixed-%s", w.name, cacheStyleNames[i]))
 					fa[i] = newAcceptState(w)
-					setSiteCachePolicy(fs[i].id, cachePolicy(i))
+					setSiteCacheStyle(fs[i].id, cacheStyle(i))
 					fa[i].timedWindow(w, fs[i]) // warm-up
 				}
 				s := NewSite("accept-" + w.name + "-learn")
@@ -538,18 +538,18 @@ func BenchmarkLearnAcceptCache(b *testing.B) {
 					sl.mu.Unlock()
 				}
 				restore()
-				setSiteCachePolicy(s.id, cacheDefault)
+				setSiteCacheStyle(s.id, cacheDefault)
 				best := -1
-				var fixed [numCachePolicies]float64
+				var fixed [numCacheStyles]float64
 				for i := range fs {
 					fa[i].drain() // a burst's end: what the policy keeps
 					heap.mu.Lock()
 					cached := heap.big.sites[fs[i].id].list.bytes
 					heap.mu.Unlock()
-					setSiteCachePolicy(fs[i].id, cacheDefault)
+					setSiteCacheStyle(fs[i].id, cacheDefault)
 					fixed[i] = opsPerSec(r.postWins, ft[i])
-					sum[fmt.Sprintf("fixed-%s-ops/s", cachePolicyNames[i])] += fixed[i]
-					sum[fmt.Sprintf("fixed-%s-cachedMiB", cachePolicyNames[i])] += float64(cached) / (1 << 20)
+					sum[fmt.Sprintf("fixed-%s-ops/s", cacheStyleNames[i])] += fixed[i]
+					sum[fmt.Sprintf("fixed-%s-cachedMiB", cacheStyleNames[i])] += float64(cached) / (1 << 20)
 					if best < 0 || fixed[i] > fixed[best] {
 						best = i
 					}

@@ -265,7 +265,7 @@ func currentMapped() uint64 {
 
 // capBudget is the byte budget for learned caps: the configured floor or
 // mapped/capBudgetDiv, whichever is larger.
-func capBudget(p *policy, mapped uint64) uint64 {
+func capBudget(p *snapshot, mapped uint64) uint64 {
 	return max(uint64(p.learn.CapBudget), mapped/capBudgetDiv)
 }
 

@@ -246,7 +246,7 @@ func TestCapCollect(t *testing.T) {
 // capTestEnv runs the capacity learner by hand in live mode: a manual
 // learner environment (no goroutine), a fresh decision state, generated
 // caps before and after.
-func capTestEnv(t *testing.T) *policy {
+func capTestEnv(t *testing.T) *snapshot {
 	t.Helper()
 	p := withConfig(t)
 	stopLearner()

@@ -69,7 +69,7 @@ type policySite struct {
 	Strategies []policyStrategy `json:"strategies"`
 	// BigCache is the cache policy to run ("default", "lean", "hold"; empty
 	// in version 1: "default"), CacheStrategies its arms' records in
-	// cachePolicy order, CacheLearned whether the site learned it.
+	// cacheStyle order, CacheLearned whether the site learned it.
 	BigCache        string           `json:"bigcache,omitempty"`
 	CacheStrategies []policyStrategy `json:"bigcache_strategies,omitempty"`
 	CacheLearned    bool             `json:"bigcache_learned,omitempty"`
@@ -114,7 +114,7 @@ func SavePolicy(w io.Writer) error {
 		ps := policySite{Name: sl.site.Name(), State: sl.State.String()}
 		run, crun := sl.Best, sl.CBest // in LEARN, the incumbent: what every challenger must beat
 		ps.Threshold = uint64(learn.Thresholds[run])
-		ps.BigCache, ps.CacheLearned = cachePolicyNames[crun], sl.CacheLearned
+		ps.BigCache, ps.CacheLearned = cacheStyleNames[crun], sl.CacheLearned
 		rec := func(s *learn.Strategy) policyStrategy {
 			return policyStrategy{Threshold: uint64(s.Threshold), Rating: s.Rating,
 				Wins: s.Wins, Losses: s.Losses, Draws: s.Draws, Samples: s.Samples}
@@ -124,7 +124,7 @@ func SavePolicy(w io.Writer) error {
 		}
 		for i := range sl.CArms {
 			r := rec(&sl.CArms[i])
-			r.Policy = cachePolicyNames[i]
+			r.Policy = cacheStyleNames[i]
 			ps.CacheStrategies = append(ps.CacheStrategies, r)
 		}
 		sig := sl.Signature
@@ -206,7 +206,7 @@ func LoadPolicy(r io.Reader) error {
 			sl.EpisodeHist[i] = n
 		}
 		sl.CacheLearned = ps.CacheLearned
-		sl.Freeze(learn.StrategyIndex(uintptr(ps.Threshold)), cachePolicyIndex(ps.BigCache), st)
+		sl.Freeze(learn.StrategyIndex(uintptr(ps.Threshold)), cacheStyleIndex(ps.BigCache), st)
 		all = append(all, loaded{s, sl})
 	}
 	if f.Caps != nil {
@@ -225,13 +225,13 @@ func LoadPolicy(r io.Reader) error {
 	return nil
 }
 
-// cachePolicyIndex is the cachePolicy named name ("" is the default), or
+// cacheStyleIndex is the cacheStyle named name ("" is the default), or
 // -1.
-func cachePolicyIndex(name string) int {
+func cacheStyleIndex(name string) int {
 	if name == "" {
 		return int(cacheDefault)
 	}
-	for i, n := range cachePolicyNames {
+	for i, n := range cacheStyleNames {
 		if n == name {
 			return i
 		}
@@ -292,15 +292,15 @@ func (f *policyFile) validate() error {
 		if f.Version == 1 && (ps.BigCache != "" || ps.CacheStrategies != nil || ps.CacheLearned) {
 			return fmt.Errorf("site %q: BigCache policy fields in a version 1 file", ps.Name)
 		}
-		if ps.BigCache != "" && cachePolicyIndex(ps.BigCache) < 0 {
-			return fmt.Errorf("site %q: bigcache policy %q is not one of %v", ps.Name, ps.BigCache, cachePolicyNames)
+		if ps.BigCache != "" && cacheStyleIndex(ps.BigCache) < 0 {
+			return fmt.Errorf("site %q: bigcache policy %q is not one of %v", ps.Name, ps.BigCache, cacheStyleNames)
 		}
-		if ps.CacheStrategies != nil && len(ps.CacheStrategies) != int(numCachePolicies) {
-			return fmt.Errorf("site %q: %d bigcache strategies, want %d", ps.Name, len(ps.CacheStrategies), numCachePolicies)
+		if ps.CacheStrategies != nil && len(ps.CacheStrategies) != int(numCacheStyles) {
+			return fmt.Errorf("site %q: %d bigcache strategies, want %d", ps.Name, len(ps.CacheStrategies), numCacheStyles)
 		}
 		for i, p := range ps.CacheStrategies {
-			if p.Policy != cachePolicyNames[i] || p.Threshold != 0 {
-				return fmt.Errorf("site %q: bigcache strategy %d is %q (threshold %d), want %q", ps.Name, i, p.Policy, p.Threshold, cachePolicyNames[i])
+			if p.Policy != cacheStyleNames[i] || p.Threshold != 0 {
+				return fmt.Errorf("site %q: bigcache strategy %d is %q (threshold %d), want %q", ps.Name, i, p.Policy, p.Threshold, cacheStyleNames[i])
 			}
 			if math.IsNaN(p.Rating) || math.IsInf(p.Rating, 0) || p.Rating < 0 || p.Rating > 10000 {
 				return fmt.Errorf("site %q: bigcache strategy %d has rating %v, outside [0, 10000]", ps.Name, i, p.Rating)

@@ -806,7 +806,7 @@ func TestLeaderboard(t *testing.T) {
 	if len(ls.Transitions) != learn.NumTransitions || ls.Transitions["LEARN->FROZEN"] != 1 || ls.Transitions["FROZEN->LEARN(shift)"] != 0 {
 		t.Errorf("transitions %v", ls.Transitions)
 	}
-	if len(ls.Strategies) != learn.NumStrategies+int(numCachePolicies) {
+	if len(ls.Strategies) != learn.NumStrategies+int(numCacheStyles) {
 		t.Fatalf("%d strategies", len(ls.Strategies))
 	}
 	for i, s := range ls.Strategies[learn.NumStrategies:] {
@@ -1049,7 +1049,7 @@ func TestLearnCachePhase(t *testing.T) {
 	st.CanaryBudget = 0 // canaries every canaryEvery windows
 	fakeLearn(t, st, &clk)
 	sl := newTestSiteLearn(t, "learn-cache-phase", &clk)
-	t.Cleanup(func() { setSiteCachePolicy(sl.sid, cacheDefault) })
+	t.Cleanup(func() { setSiteCacheStyle(sl.sid, cacheDefault) })
 	cost := func() int64 { return []int64{500, 900, 100}[sl.CCur] } // hold is cheapest
 	// churn: blocks evicted by the site's limit, so the cache policy matters.
 	churn := func(sid int32) {
@@ -1066,10 +1066,10 @@ func TestLearnCachePhase(t *testing.T) {
 		feed(sl, &clk, 100, 2<<20, cost(), 0)
 	}
 	if sl.Transitions[learn.TrLearnCache] != 1 || sl.CBest != int(cacheHold) || !sl.CacheLearned {
-		t.Fatalf("cache phase: transitions %v, frozen on %s, learned %v", sl.Transitions, cachePolicyNames[sl.CBest], sl.CacheLearned)
+		t.Fatalf("cache phase: transitions %v, frozen on %s, learned %v", sl.Transitions, cacheStyleNames[sl.CBest], sl.CacheLearned)
 	}
-	if p := cachePolicy(siteCachePol[sl.sid].Load()); p != cacheHold {
-		t.Errorf("published policy %s, want hold", cachePolicyNames[p])
+	if p := cacheStyle(siteCacheStyle[sl.sid].Load()); p != cacheHold {
+		t.Errorf("published policy %s, want hold", cacheStyleNames[p])
 	}
 	// A check may run a cache policy now (the only dimension with a
 	// challenger: every threshold routes 2 MiB alike): the default policy
@@ -1091,7 +1091,7 @@ func TestLearnCachePhase(t *testing.T) {
 		feed(sl, &clk, 100, 2<<20, cost(), 0)
 	}
 	if sl.State != learn.StateFrozen || sl.CCur != int(cacheHold) {
-		t.Fatalf("after the canary: %v on %s", sl.State, cachePolicyNames[sl.CCur])
+		t.Fatalf("after the canary: %v on %s", sl.State, cacheStyleNames[sl.CCur])
 	}
 
 	// All large, but the cache never churns: no cache phase either.
@@ -1338,18 +1338,18 @@ func TestSiteSetBigCachePolicy(t *testing.T) {
 	if err := s.SetBigCachePolicy("hold"); err != nil {
 		t.Fatal(err)
 	}
-	if cachePolicy(siteCachePol[s.id].Load()) != cacheHold || !s.fixed.Load() {
-		t.Fatalf("policy %d, fixed %v", siteCachePol[s.id].Load(), s.fixed.Load())
+	if cacheStyle(siteCacheStyle[s.id].Load()) != cacheHold || !s.fixed.Load() {
+		t.Fatalf("policy %d, fixed %v", siteCacheStyle[s.id].Load(), s.fixed.Load())
 	}
 	sl.mu.Lock()
 	sl.CCur = int(cacheLean)
 	sl.publish(learn.Live) // a fixed site: nothing published
 	sl.mu.Unlock()
-	if cachePolicy(siteCachePol[s.id].Load()) != cacheHold {
+	if cacheStyle(siteCacheStyle[s.id].Load()) != cacheHold {
 		t.Fatal("the learner published over a fixed policy")
 	}
-	if err := s.SetThreshold(0); err != nil || cachePolicy(siteCachePol[s.id].Load()) != cacheLean || s.fixed.Load() {
-		t.Fatalf("given back: %v, policy %d (want the learned lean), fixed %v", err, siteCachePol[s.id].Load(), s.fixed.Load())
+	if err := s.SetThreshold(0); err != nil || cacheStyle(siteCacheStyle[s.id].Load()) != cacheLean || s.fixed.Load() {
+		t.Fatalf("given back: %v, policy %d (want the learned lean), fixed %v", err, siteCacheStyle[s.id].Load(), s.fixed.Load())
 	}
 }
 

@@ -181,7 +181,7 @@ func (sl *siteLearn) step(t int64, st *learn.Settings, env *learnEnv) {
 // (Research mode).
 func (sl *siteLearn) logTransition(e learn.Event) {
 	cfg().logAttrs(debugVerbose, "learn transition", slog.String("site", sl.site.Name()), slog.String("transition", learn.TransitionNames[e.Tr]),
-		slog.Int("threshold", int(e.Threshold)), slog.String("bigcache", cachePolicyNames[e.Cache]))
+		slog.Int("threshold", int(e.Threshold)), slog.String("bigcache", cacheStyleNames[e.Cache]))
 }
 
 // noFaultCounter is learnEnv.faults when none is set (tests): every fresh
@@ -198,9 +198,9 @@ func (sl *siteLearn) publish(mode int) {
 	}
 	if mode == learn.Off {
 		sl.site.setThreshold(0)
-		setSiteCachePolicy(sl.sid, cacheDefault)
+		setSiteCacheStyle(sl.sid, cacheDefault)
 		return
 	}
 	sl.site.setThreshold(learn.Thresholds[sl.Cur])
-	setSiteCachePolicy(sl.sid, cachePolicy(sl.CCur))
+	setSiteCacheStyle(sl.sid, cacheStyle(sl.CCur))
 }

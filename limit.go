@@ -80,7 +80,7 @@ func (h *pageHeap) dropCaches() {
 }
 
 // memLimitAutoMiB is HAKMEM_MEMORY_LIMIT=auto in the option's unit, and
-// memLimitAuto the policy's memLimit for it: a budget shared with the Go
+// memLimitAuto the snapshot's memLimit for it: a budget shared with the Go
 // runtime (sharelimit.go), read at first use.
 const (
 	memLimitAutoMiB = -1
@@ -92,7 +92,7 @@ const (
 // asked. Written once at first use.
 var autoFrom atomic.Pointer[string]
 
-// applyMemLimit applies the policy's memory limit at first use: a limit in
+// applyMemLimit applies the snapshot's memory limit at first use: a limit in
 // bytes (0: none), or memLimitAuto, which starts the shared budget.
 func applyMemLimit(v int64) {
 	if v != memLimitAuto {

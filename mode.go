@@ -9,7 +9,7 @@ import (
 // FAST, BALANCED, LEARNING and RESEARCH. A mode sets some options (the
 // "modes" column of each option); the environment and Configure override
 // it option by option. The fast paths never look at the mode: the slow
-// paths read one immutable policy snapshot (config.go), swapped whole when
+// paths read one immutable snapshot (config.go), swapped whole when
 // the mode changes, so no hot-path branch depends on a feature flag (the
 // mistake hakmem's own regression report measured at +5%).
 

@@ -107,7 +107,7 @@ func shareSet(total int64, mapped uint64) int64 {
 	return prev
 }
 
-// shareHeadroom is the headroom of budget total under policy p, bytes.
+// shareHeadroom is the headroom of budget total under snapshot p, bytes.
 func shareHeadroom(total int64) int64 {
 	return total / 100 * int64(cfg().memHeadroom)
 }

@@ -300,11 +300,11 @@ func TestMemoryLimitAuto(t *testing.T) {
 		t.Fatalf("auto in a fresh process: %v\n%s", err, out)
 	}
 
-	p, warn := policyFrom(t, map[string]string{"HAKMEM_MEMORY_LIMIT": " AUTO "}, 0, nil)
+	p, warn := snapshotFrom(t, map[string]string{"HAKMEM_MEMORY_LIMIT": " AUTO "}, 0, nil)
 	if p.memLimit != memLimitAuto || warn != "" {
 		t.Errorf("auto: memLimit %d, warning %q", p.memLimit, warn)
 	}
-	p, warn = policyFrom(t, map[string]string{"HAKMEM_MEMORY_LIMIT": "-1"}, 0, nil)
+	p, warn = snapshotFrom(t, map[string]string{"HAKMEM_MEMORY_LIMIT": "-1"}, 0, nil)
 	if p.memLimit != 0 || !strings.Contains(warn, "or auto") {
 		t.Errorf("-1 accepted or the warning does not name auto: memLimit %d, warning %q", p.memLimit, warn)
 	}

@@ -95,8 +95,8 @@ func (s *Site) SetThreshold(n int) error {
 	s.fixed.Store(n != 0)
 	s.setThreshold(uintptr(n))
 	if n == 0 {
-		setSiteCachePolicy(s.id, cacheDefault) // a policy fixed by SetBigCachePolicy goes too
-		learnRepublish(s)                      // learn.go: what was learned applies again
+		setSiteCacheStyle(s.id, cacheDefault) // a policy fixed by SetBigCachePolicy goes too
+		learnRepublish(s)                     // learn.go: what was learned applies again
 	}
 	return nil
 }
@@ -111,20 +111,20 @@ func (s *Site) SetThreshold(n int) error {
 // learned, or the default). A nil *Site is the default site.
 func (s *Site) SetBigCachePolicy(name string) error {
 	p := -1
-	for i, n := range cachePolicyNames {
+	for i, n := range cacheStyleNames {
 		if n == name {
 			p = i
 		}
 	}
 	if p < 0 {
-		return fmt.Errorf("hakmem: Site(%q).SetBigCachePolicy(%q): want one of %q", s.Name(), name, cachePolicyNames)
+		return fmt.Errorf("hakmem: Site(%q).SetBigCachePolicy(%q): want one of %q", s.Name(), name, cacheStyleNames)
 	}
 	s = s.orDefault()
 	if s.id >= maxSites {
 		return fmt.Errorf("hakmem: Site(%q).SetBigCachePolicy: only the first %d sites have a policy of their own; this one shares the default site's", s.Name(), maxSites)
 	}
 	s.fixed.Store(true)
-	setSiteCachePolicy(s.id, cachePolicy(p))
+	setSiteCacheStyle(s.id, cacheStyle(p))
 	return nil
 }
 
