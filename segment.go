@@ -159,6 +159,36 @@ func (s *slab) isBlock(p uintptr) bool {
 	return idx*s.size == off && idx < uintptr(s.nblocks)
 }
 
+// swapSnapshot installs configuration snapshot p and applies at once
+// what its caches cannot wait for: a BigCache turned off is emptied, and a
+// segment cache over its new bound is trimmed. It returns the snapshot it
+// replaced. The swap is under h.mu, so no slow path caches a block under
+// the old bounds after the trim.
+func (h *pageHeap) swapSnapshot(p *snapshot) *snapshot {
+	h.mu.Lock()
+	old := storeSnapshot(p)
+	var unmap []*segment
+	if !p.bigCacheOn() {
+		for s := h.big.lru.tail; s != nil; s = h.big.lru.tail {
+			h.big.evict(s)
+			h.dropLarge(s)
+			unmap = append(unmap, s)
+		}
+	}
+	for h.cache.n > p.segmentCache {
+		s := h.cache.tail
+		h.cache.remove(s)
+		h.unmapSegment(s)
+		h.segEvicted++
+	}
+	for _, s := range unmap {
+		osUnmap(s.base, s.largeSize)
+		freeSegment(s)
+	}
+	h.mu.Unlock()
+	return old
+}
+
 // pageHeap is the single owner of segments and large blocks.
 type pageHeap struct {
 	mu sync.Mutex
