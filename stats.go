@@ -58,17 +58,8 @@ type Stats struct {
 	SegmentsEvicted uint64
 	SegmentsDecayed uint64
 
-	// The BigCache: freed large blocks kept mapped (counted in
-	// CachedBytes), large allocations it served (hits) and did not
-	// (misses: a new mapping; not counted while the cache is off), blocks
-	// unmapped to stay within its limits (evictions) and by age or Release
-	// (decayed).
-	BigCacheBlocks    int
-	BigCacheBytes     uint64
-	BigCacheHits      uint64
-	BigCacheMisses    uint64
-	BigCacheEvictions uint64
-	BigCacheDecayed   uint64
+	// The BigCache, all sites (counted in CachedBytes).
+	BigCacheStats
 
 	// MemoryLimit is the limit in bytes (0: none); LimitFailures counts
 	// allocations it refused (ErrMemoryLimit).
@@ -222,7 +213,16 @@ type SiteStats struct {
 	LargeThreshold int // routing threshold, bytes: larger requests take the large path
 
 	// The site's part of the BigCache: blocks and bytes it holds, and the
-	// site's hits, misses, evictions and decayed blocks (see Stats).
+	// site's hits, misses, evictions and decayed blocks.
+	BigCacheStats
+}
+
+// BigCacheStats are the BigCache's counters, of all sites (Stats) or of
+// one site (SiteStats), embedded in both: freed large blocks kept mapped,
+// large allocations it served (hits) and did not (misses: a new mapping;
+// not counted while the cache is off), blocks unmapped to stay within its
+// limits (evictions) and by age or Release (decayed).
+type BigCacheStats struct {
 	BigCacheBlocks    int
 	BigCacheBytes     uint64
 	BigCacheHits      uint64
@@ -300,12 +300,8 @@ func ReadStats() Stats {
 	st.Slabs = heap.nslabs
 	st.LargeBlocks = heap.large
 	st.LargeBytes = heap.largeSize
-	st.BigCacheBlocks = heap.big.lru.n
-	st.BigCacheBytes = heap.big.lru.bytes
-	st.BigCacheHits = heap.big.hits
-	st.BigCacheMisses = heap.big.misses
-	st.BigCacheEvictions = heap.big.evictions
-	st.BigCacheDecayed = heap.big.decayed
+	st.BigCacheStats = BigCacheStats{BigCacheBlocks: heap.big.lru.n, BigCacheBytes: heap.big.lru.bytes, BigCacheHits: heap.big.hits,
+		BigCacheMisses: heap.big.misses, BigCacheEvictions: heap.big.evictions, BigCacheDecayed: heap.big.decayed}
 	st.MappedBytes = uint64(heap.nsegments)*segmentSize + heap.largeSize + heap.big.lru.bytes
 	st.FreeBytes += heap.freePages * pageSize
 	st.PagesPurged = heap.pagesPurged
@@ -358,9 +354,8 @@ func ReadStats() Stats {
 		if s.id < maxSites {
 			ss.Allocs, ss.Bytes = siteAllocs[s.id], siteBytes[s.id]
 			sc := &siteBig[s.id]
-			ss.BigCacheBlocks, ss.BigCacheBytes = sc.list.n, sc.list.bytes
-			ss.BigCacheHits, ss.BigCacheMisses, ss.BigCacheEvictions = sc.hits, sc.misses, sc.evictions
-			ss.BigCacheDecayed = sc.decayed
+			ss.BigCacheStats = BigCacheStats{BigCacheBlocks: sc.list.n, BigCacheBytes: sc.list.bytes, BigCacheHits: sc.hits,
+				BigCacheMisses: sc.misses, BigCacheEvictions: sc.evictions, BigCacheDecayed: sc.decayed}
 		} else {
 			ss.Allocs, ss.Bytes = s.allocs.Load(), s.bytes.Load()
 		}
