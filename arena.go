@@ -72,8 +72,8 @@ type Arena struct {
 	off, end   uintptr // the cursor and the end of cur's usable bytes
 	next       uintptr // size of the next chunk to allocate
 	live       bool    // made by NewArena and not closed
-	//lint:ignore U1000 written by every method under -race only (arena_race.go)
-	tok uintptr // written by every method under -race (arena_race.go)
+	//lint:ignore U1000 written by every method under -race only (heap_race.go)
+	tok uintptr // written by every method under -race (heap_race.go)
 }
 
 // NewArena returns an empty Arena; its first allocation takes its first

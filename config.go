@@ -75,8 +75,8 @@ type snapshot struct {
 	memHeadroom     int            // HAKMEM_MEMORY_HEADROOM: the shared budget's headroom, percent of the total (sharelimit.go)
 	thp             int            // thpOff, thpAuto or thpOn
 	learning        int            // learn.Off, learn.Frozen or learn.Live: the learning layer's mode (learn.go)
-	learn           learn.Settings // the learning layer's settings (learn_settings.go), mode included
-	callsiteSample  int            // sample one plain slow-path allocation in N for its call site (callsite.go); 0: off
+	learn           learn.Settings // the learning layer's settings (internal/learn), mode included
+	callsiteSample  int            // sample one plain slow-path allocation in N for its call site (learn_callsite.go); 0: off
 	debug           int            // debugOff, debugMinimal or debugVerbose (debuglog.go)
 	check           bool           // checked mode (check.go); fixed at first use
 	checkQuarantine uint64         // checked mode: bytes the quarantine holds, at most (check_quarantine.go)

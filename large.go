@@ -81,7 +81,7 @@ func allocLarge(size uintptr, sid int32) (p, usable uintptr, zeroed bool, err er
 	heap.largeSize += uint64(usable)
 	heap.mu.Unlock()
 	config.logAttrs(debugVerbose, "map large block", slog.String("addr", hexAddr(base)), slog.Uint64("bytes", uint64(usable)), slog.Int("site", int(sid)))
-	learnMapped(sid, usable) // learn: fresh pages per site (profile.go)
+	learnMapped(sid, usable) // learn: fresh pages per site (learn_profile.go)
 	return base, usable, true, nil
 }
 
@@ -128,7 +128,7 @@ func freeLarge(p uintptr, seg *segment) bool {
 		config.logAttrs(debugVerbose, "unmap large block", slog.String("addr", hexAddr(p)), slog.Uint64("bytes", uint64(size)),
 			slog.Bool("cached", cached), slog.Int("evicted", len(evicted)))
 	}
-	learnFreedLarge(learnAt, sid, size) // learn: lifetime of a sampled block (profile.go)
+	learnFreedLarge(learnAt, sid, size) // learn: lifetime of a sampled block (learn_profile.go)
 	profileFreedLarge(p)                // hook: heap profile (heapprof.go)
 	return true
 }
@@ -227,7 +227,7 @@ func reallocLarge(base uintptr, seg *segment, size uintptr) (p, usable uintptr, 
 		// the chunks still naming seg get the tombstone.
 		regReplace(base, old, seg, freedChunk)
 	}
-	learnResizedLarge(seg, nu) // learn: a sampled block's lifetime goes on (profile.go)
+	learnResizedLarge(seg, nu) // learn: a sampled block's lifetime goes on (learn_profile.go)
 	seg.base, seg.largeSize = nb, nu
 	regSet(nb, nu, seg)
 	heap.largeSize = heap.largeSize - uint64(old) + uint64(nu)

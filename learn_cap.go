@@ -78,7 +78,7 @@ import (
 // off puts every class back to the generated cap (capSetMode, from
 // config.go's publish).
 //
-// Policy files (policyfile.go): SavePolicy writes the decided caps that
+// Policy files (learn_policy.go): SavePolicy writes the decided caps that
 // are above the generated ones (capSaved), keyed by block size; LoadPolicy
 // installs a file's caps as the decided ones and publishes them like a
 // window's decision (capLoad). In off mode they are only recorded: the

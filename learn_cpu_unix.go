@@ -5,7 +5,7 @@ package hakmem
 import "golang.org/x/sys/unix"
 
 // osProcessCPU is the process's CPU time so far, user and system, in ns,
-// for the learner's throughput per CPU-second (lifecycle.go): the process
+// for the learner's throughput per CPU-second (learn_window.go): the process
 // CPU clock (clock_gettime(CLOCK_PROCESS_CPUTIME_ID) counts the running
 // threads' time up to now, where getrusage can lag a scheduler tick per
 // running thread: 4 ms in a 100 ms window), else getrusage; false when

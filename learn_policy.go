@@ -17,7 +17,7 @@ import (
 // starts FROZEN on its saved strategy, with its ratings, and keeps learning
 // only if the mode is live (CANARY windows and the return-to-LEARN rules
 // still apply then). The file also carries the capacity learner's
-// per-class per-P cache caps (caplearn.go) that are above the generated
+// per-class per-P cache caps (learn_cap.go) that are above the generated
 // ones, so that a program started frozen runs on the caps it learned.
 //
 // The file is validated completely before anything changes: a corrupt file,

@@ -288,7 +288,8 @@ func freeAddr(p uintptr, op string) error {
 	return freeSlow(p, op)
 }
 
-// freeFast is the fast path of Free: when p is the start of an allocated
+// freeFast is the fast path of Free (which writes it out, deliberately,
+// for one call level less; keep the two alike): when p is the start of an allocated
 // small block it claims the block (claimBlock: the cookie goes in), pushes it onto
 // the current P's list, flushing a batch if the list is full, and reports
 // true (with the error checked mode may find on the slow path). For

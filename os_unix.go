@@ -90,7 +90,7 @@ func osFree(base, size uintptr, dontneed bool) {
 }
 
 // osMinorFaults is the process's minor page faults so far, for the
-// learning layer's fault measure (profile.go).
+// learning layer's fault measure (learn_profile.go).
 func osMinorFaults() (uint64, bool) {
 	var ru unix.Rusage
 	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {

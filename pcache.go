@@ -43,7 +43,7 @@ const maxSites = 256
 type freeList struct {
 	slots  uintptr // slot array: max words off the Go heap; slots[0..n) are free blocks, slots[n-1] the top. Immutable
 	n      uint32  // blocks on the stack
-	cap    uint32  // flush when a free finds n == cap; at most max; set by the owner from the capacity learner's targets (caplearn.go)
+	cap    uint32  // flush when a free finds n == cap; at most max; set by the owner from the capacity learner's targets (learn_cap.go)
 	max    uint32  // slots in the array: the highest cap the class can be given when the cache is made (slotsFor). Immutable
 	allocs counter // blocks popped for the program
 	frees  counter // blocks pushed by the program's frees
@@ -71,7 +71,7 @@ type pcache struct {
 	learnTick uint32
 	epoch     atomic.Uint64 // Release epoch this cache has honoured; written by its owner, read by Release
 	// misses counts each list's refills and flushes (slow paths only), for
-	// the capacity learner (caplearn.go) and ReadStats.
+	// the capacity learner (learn_cap.go) and ReadStats.
 	misses [numClasses]capMissCtr
 	capGen uint64 // capLearn.gen whose caps the lists have; owner only, under pin
 	pinState

@@ -59,7 +59,7 @@ type segment struct {
 	site      int32
 	// learnAt is when the learning layer sampled the large block, ns on the
 	// learner clock plus one, for its lifetime; 0 when it was not sampled.
-	// Set by the allocating goroutine, swapped out by the free (profile.go).
+	// Set by the allocating goroutine, swapped out by the free (learn_profile.go).
 	learnAt atomic.Int64
 
 	// The rest is guarded by heap.mu.

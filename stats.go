@@ -169,7 +169,7 @@ type Stats struct {
 	// runtime's procPin) or "mutex" (the portable build, and -race builds).
 	PinVariant string
 
-	// The per-P cache capacity learner (caplearn.go). PerPCachedBytes: free
+	// The per-P cache capacity learner (learn_cap.go). PerPCachedBytes: free
 	// blocks in the per-P lists now (part of CachedBytes). CapExtraBytes:
 	// what the learned caps may hold beyond the generated ones, every P's
 	// list full; CapBudgetBytes: its bound (HAKMEM_CAP_BUDGET_MB or 1/8 of
@@ -191,7 +191,7 @@ type ClassStats struct {
 	Cached uint64 // free blocks in caches and slab free lists
 	Slabs  int    // slabs of this class
 
-	// The per-P cache (caplearn.go): Cap is the per-P cap in blocks now (a
+	// The per-P cache (learn_cap.go): Cap is the per-P cap in blocks now (a
 	// P applies it at its next slow path), DefaultCap the generated one
 	// (scaled by HAKMEM_PCACHE_SCALE). Refills: allocations that found
 	// their P's list empty; Flushes: frees that found it full. HitRate:

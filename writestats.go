@@ -112,7 +112,7 @@ func WriteStats(w io.Writer) error {
 	p("  BigCache: %d blocks (%s); hits %d, misses %d (hit rate %s), evictions %d, decayed %d\n",
 		st.BigCacheBlocks, fmtBytes(st.BigCacheBytes), st.BigCacheHits, st.BigCacheMisses, hitRate, st.BigCacheEvictions, st.BigCacheDecayed)
 
-	// The capacity learner (caplearn.go): the classes whose per-P cap is
+	// The capacity learner (learn_cap.go): the classes whose per-P cap is
 	// not the generated one.
 	p("Per-P cache caps (capacity learner)\n")
 	p("  per-P cached %s; learned caps may hold %s more (budget %s); raises %d, lowers %d\n",

@@ -183,7 +183,7 @@ var table = []metric{
 			emit(strconv.Itoa(c.Size), c.InUse)
 		}
 	}, nil},
-	// The per-P cache capacity learner (caplearn.go).
+	// The per-P cache capacity learner (learn_cap.go).
 	{Description{"/hakmem/class/cap:blocks", Gauge, "class", "Per-P cache cap of the size class now (the capacity learner may raise it above the generated one).", ""}, nil, func(s *hakmem.Stats, emit func(string, uint64)) {
 		for _, c := range s.Classes {
 			emit(strconv.Itoa(c.Size), u(c.Cap))
