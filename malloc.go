@@ -9,7 +9,9 @@ import (
 // The public byte-slice API. Each call is a small fast path (a pop from or
 // push onto the current P's list) and a named slow path that does
 // everything else; the plain functions panic with the error the Try
-// functions return.
+// functions return. The design essay, component by component, is
+// DESIGN.md beside this file; the package documentation (doc.go) is for
+// users.
 
 // Alloc returns a slice of size bytes of hakmem memory, with unspecified
 // contents and cap(b) == UsableSize(b). Alloc(0) returns a non-nil empty
