@@ -34,9 +34,12 @@ type larsonImpl struct {
 	name    string
 	alloc   func(int) []byte
 	free    func([]byte)
-	release func()         // return cached memory before measuring RSS
-	mapped  func() uint64  // bytes the allocator has mapped; nil if unknown
-	finish  func([][]byte) // drop or free every slot at the end
+	release func()        // return cached memory before measuring RSS
+	mapped  func() uint64 // bytes the allocator has mapped; nil if unknown
+	// held reports, at the end of a run, the bytes of the blocks held
+	// (class-rounded) and of free blocks kept for reuse; nil if unknown.
+	held   func() (inUse, cached uint64)
+	finish func([][]byte) // drop or free every slot at the end
 }
 
 type larsonWorker struct {
@@ -54,6 +57,10 @@ func BenchmarkLarson(b *testing.B) {
 			free:    hakmem.Free,
 			release: hakmem.Release,
 			mapped:  hakmem.MappedBytes, // one lock; ReadStats would cost this run 10-20%
+			held: func() (uint64, uint64) {
+				st := hakmem.ReadStats()
+				return st.InUseBytes, st.CachedBytes
+			},
 			finish: func(s [][]byte) {
 				for _, p := range s {
 					hakmem.Free(p)
@@ -78,6 +85,7 @@ func runLarson(b *testing.B, impl larsonImpl) {
 	impl.release()
 	rssOK := resetPeakRSS()
 	rss0, _ := procStatusKB("VmRSS")
+	goHeap0 := goHeapInUse()
 
 	workers := make([]*larsonWorker, procs)
 	var peakLive, peakMapped atomic.Int64
@@ -158,9 +166,38 @@ func runLarson(b *testing.B, impl larsonImpl) {
 	if hwm, ok := procStatusKB("VmHWM"); ok && rssOK && live > 0 && hwm >= rss0 {
 		b.ReportMetric(float64((hwm-rss0)*1024)/live, "rssgrowth/live")
 	}
+	// What the RSS growth is made of: the Go heap's growth is the
+	// harness's (slot arrays, goroutines), the same for every allocator;
+	// rounded/live is size-class rounding; cached/live the free blocks
+	// the allocator keeps (per-P caches, transfer caches, partly used
+	// slabs), all resident once touched.
+	if live > 0 {
+		b.ReportMetric(float64(int64(goHeapInUse())-int64(goHeap0))/live, "goheap/live")
+		if impl.held != nil {
+			inUse, cached := impl.held()
+			b.ReportMetric(float64(inUse)/float64(lastLive(workers)), "rounded/live")
+			b.ReportMetric(float64(cached)/live, "cached/live")
+		}
+	}
 	for _, w := range workers {
 		impl.finish(w.slots)
 	}
+}
+
+// lastLive is the workers' live bytes now.
+func lastLive(ws []*larsonWorker) int64 {
+	var n int64
+	for _, w := range ws {
+		n += w.live.Load()
+	}
+	return n
+}
+
+// goHeapInUse is the Go heap's bytes in spans in use.
+func goHeapInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
 }
 
 func atomicMax(a *atomic.Int64, v int64) {
