@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,11 +178,66 @@ func runLarson(b *testing.B, impl larsonImpl) {
 			inUse, cached := impl.held()
 			b.ReportMetric(float64(inUse)/float64(lastLive(workers)), "rounded/live")
 			b.ReportMetric(float64(cached)/live, "cached/live")
+			b.ReportMetric(larsonClassPeaks(procs, b.N), "classpeaks/live")
 		}
 	}
 	for _, w := range workers {
 		impl.finish(w.slots)
 	}
+}
+
+// larsonClassPeaks replays the run's size sequence (the same seeds, the
+// workers' steps interleaved in turn) through hakmem's size classes and
+// returns the sum over classes of the class's peak live blocks times its
+// size, over the peak live bytes. A free block of one class serves only
+// that class, so an allocator with size classes that keeps the pages it
+// touched (returning a page needs every block on it free, which random
+// frees of blocks under 1 KiB almost never give) holds at least this much
+// at some point: the floor of rssgrowth/live, less the Go heap's share.
+func larsonClassPeaks(procs, steps int) float64 {
+	var sizes []int
+	for _, c := range hakmem.ReadStats().Classes {
+		sizes = append(sizes, c.Size)
+	}
+	class := func(n int) int {
+		i, _ := slices.BinarySearch(sizes, n)
+		return i
+	}
+	count := make([]int, len(sizes))
+	peak := make([]int, len(sizes))
+	slots := make([][]int, procs)
+	rngs := make([]*rand.Rand, procs)
+	var live, peakLive int
+	for w := range slots {
+		rngs[w] = rand.New(rand.NewPCG(0x1A850, uint64(w)))
+		slots[w] = make([]int, larsonSlots)
+		for j := range slots[w] {
+			n := larsonMinSize + rngs[w].IntN(larsonMaxSize-larsonMinSize+1)
+			slots[w][j] = n
+			count[class(n)]++
+			live += n
+		}
+	}
+	copy(peak, count)
+	peakLive = live
+	for s := range steps {
+		w := s % procs
+		v := rngs[w].IntN(larsonSlots)
+		old := slots[w][v]
+		count[class(old)]--
+		n := larsonMinSize + rngs[w].IntN(larsonMaxSize-larsonMinSize+1)
+		c := class(n)
+		count[c]++
+		peak[c] = max(peak[c], count[c])
+		live += n - old
+		slots[w][v] = n
+		peakLive = max(peakLive, live)
+	}
+	var held int
+	for c, p := range peak {
+		held += p * sizes[c]
+	}
+	return float64(held) / float64(peakLive)
 }
 
 // lastLive is the workers' live bytes now.
