@@ -41,6 +41,9 @@ type larsonImpl struct {
 	// (class-rounded) and of free blocks kept for reuse; nil if unknown.
 	held   func() (inUse, cached uint64)
 	finish func([][]byte) // drop or free every slot at the end
+	// own, if set, gives each goroutine of a chain its own allocator
+	// (a Heap), ended when the goroutine hands over to its successor.
+	own func() (alloc func(int) []byte, free func([]byte), end func())
 }
 
 type larsonWorker struct {
@@ -66,6 +69,25 @@ func BenchmarkLarson(b *testing.B) {
 				for _, p := range s {
 					hakmem.Free(p)
 				}
+			},
+		},
+		{
+			name:    "heap",
+			alloc:   hakmem.Alloc,
+			free:    hakmem.Free,
+			release: hakmem.Release,
+			mapped:  hakmem.MappedBytes,
+			finish: func(s [][]byte) {
+				for _, p := range s {
+					hakmem.Free(p)
+				}
+			},
+			// As a native successor thread gets a new thread-local heap:
+			// a Heap per goroutine, detached when it hands its slots on
+			// (the successor frees the inherited blocks remotely).
+			own: func() (func(int) []byte, func([]byte), func()) {
+				h := hakmem.NewHeap()
+				return h.Alloc, h.Free, h.Detach
 			},
 		},
 		{
@@ -131,12 +153,18 @@ func runLarson(b *testing.B, impl larsonImpl) {
 		run = func(left int) {
 			n := min(left, larsonRound)
 			live := w.live.Load()
+			alloc, free := impl.alloc, impl.free
+			if impl.own != nil {
+				a, f, end := impl.own()
+				alloc, free = a, f
+				defer end()
+			}
 			for s := 1; s <= n; s++ {
 				v := w.rng.IntN(larsonSlots)
 				live -= int64(len(w.slots[v]))
-				impl.free(w.slots[v])
+				free(w.slots[v])
 				sz := larsonMinSize + w.rng.IntN(larsonMaxSize-larsonMinSize+1)
-				p := impl.alloc(sz)
+				p := alloc(sz)
 				p[0], p[sz-1] = byte(s), byte(s)
 				w.slots[v] = p
 				live += int64(sz)
