@@ -160,6 +160,36 @@ func (sl *siteLearn) settle(m int) {
 	sl.publish(m)
 }
 
+// allocFastTick is allocFast for Site.alloc: on a hit of a request above
+// minLargeThreshold while learning is live it also counts the request on
+// the P's learning tick and reports whether it is the one in the period
+// to sample (Site.alloc then calls learnHit). The tick is the P's own (a
+// plain field under pin), so picking a hit costs no random draw, no
+// atomic write and no clock read; with learning not live it costs a
+// compare (and, above minLargeThreshold, one load). learnable is false for a site beyond maxSites, which
+// shares site id 0 and is not learned.
+func allocFastTick(size int, sid int32, learnable bool) (p, usable uintptr, tick bool) {
+	if uint(size-1) >= maxSmall {
+		return 0, 0, false
+	}
+	c := sizeClass(uintptr(size))
+	pc := pin()
+	p = pc.lists[c].pop()
+	if p != 0 {
+		pc.countSite(sid, uintptr(size))
+		// The size test first: the common small hit skips even the load.
+		if size > minLargeThreshold && learnable {
+			if every := learner.on.every.Load(); every != 0 {
+				if pc.learnTick++; pc.learnTick >= every {
+					pc.learnTick, tick = 0, true
+				}
+			}
+		}
+	}
+	unpin(pc)
+	return p, uintptr(classes[c].size), tick
+}
+
 // fastHitNs is the cost the profile books for a sampled request served
 // by the P's own list (allocFastTick): a per-P pop, about half of
 // BenchmarkPair/hakmem's 25-30 ns alloc+free pair on this project's
