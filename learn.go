@@ -21,7 +21,7 @@ import (
 // Cost on the allocation paths: plain Alloc and Free pay nothing. On a
 // pooled hit Site.alloc's allocFastTick loads learner.on's period (0 when
 // learning is not live) and, when live, counts requests above
-// minLargeThreshold on its P's tick: one in sampleEvery is counted in the
+// minLargeThreshold on its P's tick: one in SampleEvery is counted in the
 // site's hit counters (learnHit: a few uncontended atomic adds, no lock,
 // no clock read, no draw), merged into the window at its close at
 // fastHitNs each. A request that misses the per-P cache or takes the large
@@ -41,7 +41,7 @@ import (
 //
 // One learner goroutine closes windows: started by a sample (or a per-P
 // cache refill, for the capacity learner) while none runs, woken
-// every tickNs and by a sample that fills a window, stopped by stopLearner
+// every TickNs and by a sample that fills a window, stopped by stopLearner
 // or by leaving the live mode. Tests inject the clock, the sampling source
 // and the exploration draws (a learnEnv stored in learner.env) and close
 // windows by hand (learnStepAll, or siteLearn.step) with no goroutine
@@ -392,7 +392,7 @@ func learnStepAll(force bool) int64 {
 
 // nextEvent is when site sl's window next needs the learner, at time t:
 // its measured part's start, its end, or, past its end while the site
-// has made fewer than minWindowOps requests, when it should have them at
+// has made fewer than MinWindowOps requests, when it should have them at
 // its rate so far (at most a window later: a quiet site is polled ten
 // times a second, not spun on). Caller holds sl.mu.
 func (sl *siteLearn) nextEvent(t int64, st *learn.Settings, env *learnEnv) int64 {

@@ -34,16 +34,16 @@ import (
 // window sent blocks to the central list that it then had to fetch back,
 // which a bigger cap would have avoided; a producer P only refills and a
 // consumer P only flushes, and no cap can help them, so that traffic
-// raises nothing. Then, per class (capState.decide):
+// raises nothing. Then, per class (learn.CapState.Decide):
 //   - capacity hit rate 1 - capMisses/ops below the target (HAKMEM_CAP_TARGET,
-//     with at least capMinOps operations): double the cap, up to the
+//     with at least learn.CapMinOps operations): double the cap, up to the
 //     class's ceiling, if the budget has room for the new cap on every P;
 //     the classes missing most go first;
 //   - capacity misses under a quarter of the allowed rate (or fewer than
-//     capMinOps operations) for a run of calm windows: halve the cap, down
-//     to the generated one. The run starts at capCalmWindows; a halving
+//     learn.CapMinOps operations) for a run of calm windows: halve the cap, down
+//     to the generated one. The run starts at learn.CapCalmWindows; a halving
 //     that brought the misses back (a raise in the next window) doubles it,
-//     up to capCalmMax, and one that held resets it. The per-P list length
+//     up to learn.CapCalmMax, and one that held resets it. The per-P list length
 //     is not visible off the P, so this probe is how the learner finds that
 //     a smaller cap would do;
 //   - over budget (mapped memory shrank): halve the classes that reserve

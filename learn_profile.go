@@ -32,7 +32,7 @@ func sizeBucket(size int) int {
 }
 
 // hitCounters are a site's sampled pooled hits (learnHit: one hit in
-// sampleEvery), counted with atomic adds and no lock, so that sampling a
+// SampleEvery), counted with atomic adds and no lock, so that sampling a
 // hit costs a few uncontended atomics; the window merges them at its
 // close, each at fastHitNs.
 type hitCounters struct {
@@ -114,7 +114,7 @@ func (p *profile) close(t int64, sid int32, cached, churn uint64, strat, cache i
 
 // hitWeight is how many sampled requests one counted pooled hit stands
 // for: with a sampling period of 16 or more, the per-P tick counts one hit
-// in 4 x sampleEvery, four times. A hit's cost is a constant (fastHitNs),
+// in 4 x SampleEvery, four times. A hit's cost is a constant (fastHitNs),
 // so counting fewer loses only resolution in the size histogram, while
 // each count costs far more than its few atomic adds suggest (about 100 ns
 // measured beside a 45 ns pair: docs/BENCHMARKS.md). Below 16 (tests,
@@ -227,7 +227,7 @@ func learnResizedLarge(seg *segment, nu uintptr) {
 }
 
 // sampledLiveBytes estimates the live bytes of site sid's large blocks from
-// the sampled ones: their bytes times sampleEvery.
+// the sampled ones: their bytes times SampleEvery.
 func sampledLiveBytes(sid int32, every uint32) uint64 {
 	return uint64(max(learnLiveBytes[sid].Load(), 0)) * uint64(every)
 }

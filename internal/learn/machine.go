@@ -500,7 +500,7 @@ func absInt(x int) int {
 
 // churnShare is the site's BigCache churn in the episode over its large
 // requests (estimated: the episode's sampled requests that threshold arm
-// i sends to the large path, times sampleEvery).
+// i sends to the large path, times SampleEvery).
 func (sm *Machine) churnShare(i int, st *Settings) float64 {
 	var n uint64
 	for _, c := range sm.EpisodeHist {
@@ -621,7 +621,7 @@ func (sm *Machine) testStep(m *Metrics, st *Settings) int {
 
 // PairResult is a pair's game result for the challenger (1 win, 0.5 draw,
 // 0 loss): its throughput ratio r against the incumbent decides when it
-// is beyond 1 +- drawMargin; within that band the composite score (time
+// is beyond 1 +- DrawMargin; within that band the composite score (time
 // in the allocator, faults, memory) breaks the tie.
 func PairResult(r, composite float64, st *Settings) float64 {
 	switch {
@@ -634,10 +634,10 @@ func PairResult(r, composite float64, st *Settings) float64 {
 }
 
 // TestVerdict is the verdict of a test with wins pairs won out of n and a
-// median throughput ratio med: from minPairs pairs on, adopt when the
+// median throughput ratio med: from MinPairs pairs on, adopt when the
 // one-sided sign test rejects "wins no more often than not" at the
-// configured confidence and med is no worse than 1 - drawMargin; reject
-// when even winning every pair left within maxPairs could not reach that
+// configured confidence and med is no worse than 1 - DrawMargin; reject
+// when even winning every pair left within MaxPairs could not reach that
 // confidence.
 func TestVerdict(wins, n int, med float64, st *Settings) int {
 	alpha := 1 - st.Confidence
@@ -895,7 +895,7 @@ func (sm *Machine) stepCanary(m *Metrics, st *Settings) {
 // challenger lost lost of a window's throughput per challenger window in
 // its last test: a losing check runs about two challenger windows, so
 // 2 lost / canaryBudget windows keep the checks' cost within the budget;
-// at least canaryEvery-1 and at most MaxCanaryWait.
+// at least CanaryEvery-1 and at most MaxCanaryWait.
 func CheckWaitFor(lost float64, st *Settings) int {
 	w := float64(st.CanaryEvery - 1)
 	if st.CanaryBudget > 0 && lost > 0 {
