@@ -73,3 +73,63 @@ func TestSignTestRule(t *testing.T) {
 		t.Errorf("a challenger winning 1 pair in 5 adopted with probability %.4f", a)
 	}
 }
+
+// token is a Token for one site alone.
+type token struct{ held bool }
+
+func (k *token) Acquire() bool { k.held = true; return true }
+func (k *token) Release()      { k.held = false }
+func (k *token) Busy() bool    { return false }
+
+// TestMachineStep drives one machine with windows alone, no engine: every
+// request is 300 KiB, so the thresholds split into two routings; the
+// challenger (256 KiB, the largest of the other routing) runs at half the
+// incumbent's throughput, loses three pairs, is rejected, and the site
+// freezes on the default.
+func TestMachineStep(t *testing.T) {
+	var z Sizes
+	for b := range NumBuckets - 1 {
+		z[b] = uintptr(b+1) * 16 << 10 // bucket 18: 304 KiB
+	}
+	st := Defaults()
+	st.MinLearnNs = 0
+	var sm Machine
+	sm.Sizes, sm.Tok = &z, &token{}
+	sm.Init(AllPooled, 0, &st)
+	if sm.Cur != DefaultArm || sm.State != StateLearn {
+		t.Fatalf("start: arm %d, %v", sm.Cur, sm.State)
+	}
+	window := func(tput float64) Metrics {
+		m := Metrics{SiteOps: 100, Tput: tput, Samples: 10, Draws: 10}
+		m.Hist[18] = 10
+		return m
+	}
+	var d Decision
+	for i := 1; i <= 8; i++ {
+		tput := 100.0
+		if sm.Cur != sm.Best {
+			tput = 50 // the challenger's window
+		}
+		m := window(tput)
+		d = sm.Step(&m, int64(i), &st)
+		if !d.Rated {
+			t.Fatalf("window %d not rated", i)
+		}
+		if i == 2 && (d.Cur != 2 || !d.Switched || !sm.Test.On) {
+			t.Fatalf("window 2: want the 256 KiB challenger's test, got arm %d (switched %v, test %v)", d.Cur, d.Switched, sm.Test.On)
+		}
+	}
+	if sm.State != StateFrozen || sm.Best != DefaultArm || d.Cur != DefaultArm || !sm.Strats[2].Retired {
+		t.Fatalf("after three lost pairs: %v on arm %d (decision %d), 256 KiB retired %v", sm.State, sm.Best, d.Cur, sm.Strats[2].Retired)
+	}
+	if len(d.Events) != 1 || d.Events[0].Tr != TrLearnFrozen || sm.Transitions[TrLearnFrozen] != 1 {
+		t.Fatalf("events %+v, transitions %v", d.Events, sm.Transitions)
+	}
+	if sm.Strats[2].Losses != 3 || sm.Strats[DefaultArm].Wins != 3 {
+		t.Fatalf("games: challenger %+v, incumbent %+v", sm.Strats[2], sm.Strats[DefaultArm])
+	}
+	unrated := Metrics{SiteOps: 1, Tput: 1}
+	if d := sm.Step(&unrated, 9, &st); d.Rated || d.Switched {
+		t.Fatalf("a window of one request: %+v", d)
+	}
+}
