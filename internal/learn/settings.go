@@ -168,7 +168,8 @@ type Option struct {
 }
 
 // Options are the learning options, in the order the option table lists
-// them. The figures behind the defaults are in docs/BENCHMARKS.md.
+// them: a table, its rows alike in shape by design. The figures behind
+// the defaults are in docs/BENCHMARKS.md.
 var Options = []Option{
 	{
 		Name: "learning", Env: "HAKMEM_LEARNING", Enum: []string{"off", "frozen", "live"}, Def: Frozen, Min: Off, Max: Live, Unit: "0 off, 1 frozen, 2 live",
