@@ -109,6 +109,12 @@ func chkShardsUsed() uint64 {
 
 // checkAlloc is allocAddr in checked mode: size is valid and positive.
 func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool, err error) {
+	return checkAllocOpt(size, sid, op, true)
+}
+
+// checkAllocOpt is checkAlloc; without sample, never a heap profile
+// sample (a block without a record).
+func checkAllocOpt(size int, sid int32, op string, sample bool) (p, usable uintptr, zeroed bool, err error) {
 	apc := callerPC()
 	want := uintptr(size) + checkTail
 	class := uint8(classLarge)
@@ -128,7 +134,7 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 		return p, uintptr(size), false, nil
 	}
 	if want <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)) {
-		{
+		if sample {
 			c := sizeClass(uintptr(size))
 			if p, ok := profileSmall(size, c); ok {
 				return p, uintptr(classes[c].size), false, nil // a heap profile sample: not checked (heapprof.go)
@@ -186,6 +192,8 @@ func checkedLen(p, n uintptr) uintptr {
 func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, flags uint8) {
 	fill(p+uintptr(size), usable-uintptr(size), canaryByte, canaryWord)
 	r.size, r.apc, r.fpc, r.class, r.flags, r.astk, r.fstk = uintptr(size), apc, 0, class, flags, 0, 0
+	r.owner.Store(0)
+	r.next, r.prev = 0, 0
 	if n := cfg().checkStacks; n > 0 && rand.Uint32N(uint32(n)) == 0 {
 		var buf [maxStack + maxCallerWalk]uintptr
 		r.flags |= recSampled
@@ -351,6 +359,7 @@ func checkFreeSlow(p uintptr, op string) error {
 // checkFree checks and quarantines the block at p (record r, now
 // recQuarantined) of usable bytes.
 func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
+	checkDisown(r)
 	var reps []CheckReport
 	if off, got := checkCanary(p, r.size, usable, r.class != classLarge); off >= 0 {
 		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}
