@@ -81,6 +81,7 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 	sh.qtail = p
 	sh.qbytes += uint64(usable)
 	sh.qblocks++
+	r.flags &^= recSwept
 	for sh.qbytes > limit && sh.qhead != 0 {
 		q := sh.qhead
 		qr := recFor(q)
@@ -128,6 +129,7 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 	for _, q := range large {
 		releaseLarge(q)
 	}
+	checkSweepStart()
 	return reps
 }
 
@@ -170,6 +172,7 @@ func (sh *chkShard) verify(reps []CheckReport) []CheckReport {
 			rep.fill(qr)
 			reps = append(reps, rep)
 			poison(q, qu, qr.class != classLarge) // reported once
+			qr.flags &^= recSwept
 		}
 		q = qr.next
 	}

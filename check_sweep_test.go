@@ -1,0 +1,72 @@
+package hakmem
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCheckedSweep: a write after free into a block that stays in the
+// quarantine is found by the background sweep, with no call of the
+// program's: logged and counted, never a panic (the sweep runs on its own
+// goroutine). The block is still reported once more when the program's
+// own call meets it (CheckQuarantine here), on the program's goroutine.
+func TestCheckedSweep(t *testing.T) {
+	if !checkedChild(t, "HAKMEM_CHECK_SWEEP_MS=10", "HAKMEM_CHECK_STACKS=0", "HAKMEM_CHECK_GUARD=0") {
+		return
+	}
+	before := ReadStats().CheckFailures
+	b := Alloc(300)
+	Free(b)
+	b[7] = 1
+	deadline := time.Now().Add(10 * time.Second) // a bound on waiting, not a timing target
+	for ReadStats().CheckFailures == before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if got := ReadStats().CheckFailures - before; got != 1 {
+		t.Fatalf("the sweep counted %d failures, want 1", got)
+	}
+	time.Sleep(50 * time.Millisecond) // more sweeps: the block is reported once
+	if got := ReadStats().CheckFailures - before; got != 1 {
+		t.Fatalf("the sweep counted %d failures after more sweeps, want 1", got)
+	}
+	var reps []CheckReport
+	OnCheckFailure(func(r CheckReport) { reps = append(reps, r) })
+	defer OnCheckFailure(nil)
+	if n := CheckQuarantine(); n != 1 || len(reps) != 1 || !errors.Is(reps[0].Err, ErrUseAfterFree) || reps[0].Background || reps[0].Offset != 7 {
+		t.Fatalf("CheckQuarantine: %d %+v", n, reps)
+	}
+}
+
+// TestCheckedSweepLogs runs TestCheckedSweep's child and reads its stderr:
+// the sweep's report is logged there with the allocating caller.
+func TestCheckedSweepLogs(t *testing.T) {
+	if os.Getenv(checkChildEnv) != "" {
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCheckedSweep$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), checkChildEnv+"=TestCheckedSweep", "HAKMEM_CHECK=1", "HAKMEM_CHECK_SWEEP_MS=10", "HAKMEM_CHECK_STACKS=0", "HAKMEM_CHECK_GUARD=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child: %v\n%s", err, stderr.String())
+	}
+	if s := stderr.String(); !strings.Contains(s, "hakmem: background sweep 0x") || !strings.Contains(s, "use after free: written after free: byte 7 changed") || !strings.Contains(s, "allocated by github.com/hakmem-go/hakmem.TestCheckedSweep ") {
+		t.Errorf("the sweep's log: %q", s)
+	}
+}
+
+// TestCheckedSweepOff: HAKMEM_CHECK_SWEEP_MS=0 runs no sweep.
+func TestCheckedSweepOff(t *testing.T) {
+	if !checkedChild(t, "HAKMEM_CHECK_SWEEP_MS=0") {
+		return
+	}
+	Free(Alloc(100))
+	if checkSweeper.running.Load() {
+		t.Error("a sweep runs with HAKMEM_CHECK_SWEEP_MS=0")
+	}
+}
