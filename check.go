@@ -88,8 +88,13 @@ type chkShard struct {
 // i % chkShards.
 const chkShards = 16
 
+// chkLargeShard is the shard whose quarantine holds the large blocks of
+// every P, bounded by the whole HAKMEM_CHECK_QUARANTINE_MB (a per-P share
+// could be smaller than one large block); chkShardOf never returns it.
+const chkLargeShard = chkShards
+
 var chk struct {
-	shards   [chkShards]chkShard
+	shards   [chkShards + 1]chkShard
 	failures atomic.Uint64 // reports made (Stats.CheckFailures)
 }
 
@@ -373,8 +378,9 @@ func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
 		var buf [maxStack + maxCallerWalk]uintptr
 		r.fstk = stackTab.intern(callerStack(&buf))
 	}
-	if r.class == classLarge && uint64(usable) > cfg().checkQuarantine/4 {
-		// Too big to poison and hold: freed at once, unchecked.
+	if r.class == classLarge && uint64(usable) > cfg().checkQuarantine {
+		// Bigger than the quarantine: freed at once, its canaries checked
+		// but a use after its free not caught (check_quarantine.go).
 		chkLive(-1, -int64(r.size))
 		r.state.Store(recNone)
 		releaseLarge(p)

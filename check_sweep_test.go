@@ -70,3 +70,47 @@ func TestCheckedSweepOff(t *testing.T) {
 		t.Error("a sweep runs with HAKMEM_CHECK_SWEEP_MS=0")
 	}
 }
+
+// TestCheckedLargeQuarantine: large blocks share one quarantine bounded by
+// HAKMEM_CHECK_QUARANTINE_MB, whatever the number of Ps (a per-P share of
+// 16 MiB over 16 Ps is 1 MiB, which a 2 MiB block would leave at once), so
+// a 2 MiB and a 6 MiB block are both held and a write after free into
+// either is found. A block over the bound is freed at once.
+func TestCheckedLargeQuarantine(t *testing.T) {
+	if !checkedChild(t, "GOMAXPROCS=16", "HAKMEM_CHECK_QUARANTINE_MB=16", "HAKMEM_CHECK_SWEEP_MS=0", "HAKMEM_CHECK_STACKS=0", "HAKMEM_CHECK_GUARD=0") {
+		return
+	}
+	var reps []CheckReport
+	OnCheckFailure(func(r CheckReport) { reps = append(reps, r) })
+	defer OnCheckFailure(nil)
+	// Fill every P's cache list so that the small quarantines are in use.
+	for range 100 {
+		Free(Alloc(1000))
+	}
+	a, b := Alloc(2<<20), Alloc(6<<20)
+	Free(a)
+	Free(b)
+	a[100], b[5<<20] = 1, 1
+	if n := CheckQuarantine(); n != 2 || len(reps) != 2 {
+		t.Fatalf("CheckQuarantine after writes to freed 2 and 6 MiB blocks: %d, %v", n, reps)
+	}
+	for _, r := range reps {
+		if !errors.Is(r.Err, ErrUseAfterFree) || r.Class != -1 {
+			t.Errorf("report %v", r.Error())
+		}
+	}
+	st := ReadStats()
+	big := Alloc(17 << 20)
+	Free(big) // over the bound: freed at once
+	if d := ReadStats().LargeBytes - st.LargeBytes; d > 0 {
+		t.Errorf("a 17 MiB block freed with a 16 MiB quarantine: %d large bytes more in use", d)
+	}
+	// A 12 MiB block passes the bound: the older blocks leave, verified
+	// (CheckQuarantine poisoned them again), not reported again.
+	c := Alloc(12 << 20)
+	Free(c)
+	reps = reps[:0]
+	if n := CheckQuarantine(); n != 0 {
+		t.Errorf("the blocks that left were reported again: %v", reps)
+	}
+}
