@@ -377,7 +377,12 @@ func (h *Heap) allocSlow(size int, op string) ([]byte, error) {
 	case r == &closedRec:
 		return nil, newError(op, 0, size, ErrClosed, "")
 	case size > 0 && size <= maxSmall && checkOn(): // hook: checked mode (check_heap.go)
-		return checkHeapAlloc(r, size, op)
+		if !r.busy.CompareAndSwap(0, 1) {
+			return nil, newError(op, 0, size, ErrConcurrentUse, "another goroutine is inside the heap's slow path")
+		}
+		b, err := checkHeapAlloc(r, size, op)
+		r.busy.Store(0)
+		return b, err
 	case size <= 0 || size > maxSmall:
 		p, usable, _, err := allocAddr(size, 0, op)
 		if err != nil {
