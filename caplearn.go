@@ -62,11 +62,10 @@ import (
 // P's lists. A P that takes no slow path keeps its old caps until it does
 // (its lists are then not thrashing, and Release flushes them anyway).
 //
-// The per-P stacks are slot arrays (pcache.go), so a cap can grow only as
-// far as the array a cache was made with: slotsFor gives each class
-// capCeiling's worth of slots at the scale in force when the cache is
-// made, and syncCaps clamps a target to it (a cache made at a smaller
-// HAKMEM_PCACHE_SCALE than a later Configure keeps its smaller arrays).
+// The per-P stacks are slot arrays (pcache.go), made for the caps in force
+// when the cache is made; syncCaps grows a class's array when its target
+// rises above it (freeList.grow, once, to capCeiling at the scale in
+// force), and clamps the target to the array if that mapping fails.
 // The engine's change to slot arrays and to a plain claim in Free left
 // what the learner measures unchanged (refills and flushes per P and
 // class, in blocks), so it was adapted, not retired: its caps are still
@@ -210,7 +209,9 @@ func syncCaps(pc *pcache) *pcache {
 			scale := cfg().pcacheScale
 			for c := range pc.lists {
 				l := &pc.lists[c]
-				l.cap = min(capOf(c, scale), l.max)
+				want := capOf(c, scale)
+				l.grow(c, scale, want)
+				l.cap = min(want, l.max)
 			}
 		}
 		c, k := pc.excess(buf[:])

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,9 +35,15 @@ type larsonImpl struct {
 	name    string
 	alloc   func(int) []byte
 	free    func([]byte)
-	release func()         // return cached memory before measuring RSS
-	mapped  func() uint64  // bytes the allocator has mapped; nil if unknown
-	finish  func([][]byte) // drop or free every slot at the end
+	release func()        // return cached memory before measuring RSS
+	mapped  func() uint64 // bytes the allocator has mapped; nil if unknown
+	// held reports, at the end of a run, the bytes of the blocks held
+	// (class-rounded) and of free blocks kept for reuse; nil if unknown.
+	held   func() (inUse, cached uint64)
+	finish func([][]byte) // drop or free every slot at the end
+	// own, if set, gives each goroutine of a chain its own allocator
+	// (a Heap), ended when the goroutine hands over to its successor.
+	own func() (alloc func(int) []byte, free func([]byte), end func())
 }
 
 type larsonWorker struct {
@@ -54,10 +61,33 @@ func BenchmarkLarson(b *testing.B) {
 			free:    hakmem.Free,
 			release: hakmem.Release,
 			mapped:  hakmem.MappedBytes, // one lock; ReadStats would cost this run 10-20%
+			held: func() (uint64, uint64) {
+				st := hakmem.ReadStats()
+				return st.InUseBytes, st.CachedBytes
+			},
 			finish: func(s [][]byte) {
 				for _, p := range s {
 					hakmem.Free(p)
 				}
+			},
+		},
+		{
+			name:    "heap",
+			alloc:   hakmem.Alloc,
+			free:    hakmem.Free,
+			release: hakmem.Release,
+			mapped:  hakmem.MappedBytes,
+			finish: func(s [][]byte) {
+				for _, p := range s {
+					hakmem.Free(p)
+				}
+			},
+			// As a native successor thread gets a new thread-local heap:
+			// a Heap per goroutine, detached when it hands its slots on
+			// (the successor frees the inherited blocks remotely).
+			own: func() (func(int) []byte, func([]byte), func()) {
+				h := hakmem.NewHeap()
+				return h.Alloc, h.Free, h.Detach
 			},
 		},
 		{
@@ -78,6 +108,7 @@ func runLarson(b *testing.B, impl larsonImpl) {
 	impl.release()
 	rssOK := resetPeakRSS()
 	rss0, _ := procStatusKB("VmRSS")
+	goHeap0 := goHeapInUse()
 
 	workers := make([]*larsonWorker, procs)
 	var peakLive, peakMapped atomic.Int64
@@ -122,12 +153,18 @@ func runLarson(b *testing.B, impl larsonImpl) {
 		run = func(left int) {
 			n := min(left, larsonRound)
 			live := w.live.Load()
+			alloc, free := impl.alloc, impl.free
+			if impl.own != nil {
+				a, f, end := impl.own()
+				alloc, free = a, f
+				defer end()
+			}
 			for s := 1; s <= n; s++ {
 				v := w.rng.IntN(larsonSlots)
 				live -= int64(len(w.slots[v]))
-				impl.free(w.slots[v])
+				free(w.slots[v])
 				sz := larsonMinSize + w.rng.IntN(larsonMaxSize-larsonMinSize+1)
-				p := impl.alloc(sz)
+				p := alloc(sz)
 				p[0], p[sz-1] = byte(s), byte(s)
 				w.slots[v] = p
 				live += int64(sz)
@@ -158,9 +195,93 @@ func runLarson(b *testing.B, impl larsonImpl) {
 	if hwm, ok := procStatusKB("VmHWM"); ok && rssOK && live > 0 && hwm >= rss0 {
 		b.ReportMetric(float64((hwm-rss0)*1024)/live, "rssgrowth/live")
 	}
+	// What the RSS growth is made of: the Go heap's growth is the
+	// harness's (slot arrays, goroutines), the same for every allocator;
+	// rounded/live is size-class rounding; cached/live the free blocks
+	// the allocator keeps (per-P caches, transfer caches, partly used
+	// slabs), all resident once touched.
+	if live > 0 {
+		b.ReportMetric(float64(int64(goHeapInUse())-int64(goHeap0))/live, "goheap/live")
+		if impl.held != nil {
+			inUse, cached := impl.held()
+			b.ReportMetric(float64(inUse)/float64(lastLive(workers)), "rounded/live")
+			b.ReportMetric(float64(cached)/live, "cached/live")
+			b.ReportMetric(larsonClassPeaks(procs, b.N), "classpeaks/live")
+		}
+	}
 	for _, w := range workers {
 		impl.finish(w.slots)
 	}
+}
+
+// larsonClassPeaks replays the run's size sequence (the same seeds, the
+// workers' steps interleaved in turn) through hakmem's size classes and
+// returns the sum over classes of the class's peak live blocks times its
+// size, over the peak live bytes. A free block of one class serves only
+// that class, so an allocator with size classes that keeps the pages it
+// touched (returning a page needs every block on it free, which random
+// frees of blocks under 1 KiB almost never give) holds at least this much
+// at some point: the floor of rssgrowth/live, less the Go heap's share.
+func larsonClassPeaks(procs, steps int) float64 {
+	var sizes []int
+	for _, c := range hakmem.ReadStats().Classes {
+		sizes = append(sizes, c.Size)
+	}
+	class := func(n int) int {
+		i, _ := slices.BinarySearch(sizes, n)
+		return i
+	}
+	count := make([]int, len(sizes))
+	peak := make([]int, len(sizes))
+	slots := make([][]int, procs)
+	rngs := make([]*rand.Rand, procs)
+	var live, peakLive int
+	for w := range slots {
+		rngs[w] = rand.New(rand.NewPCG(0x1A850, uint64(w)))
+		slots[w] = make([]int, larsonSlots)
+		for j := range slots[w] {
+			n := larsonMinSize + rngs[w].IntN(larsonMaxSize-larsonMinSize+1)
+			slots[w][j] = n
+			count[class(n)]++
+			live += n
+		}
+	}
+	copy(peak, count)
+	peakLive = live
+	for s := range steps {
+		w := s % procs
+		v := rngs[w].IntN(larsonSlots)
+		old := slots[w][v]
+		count[class(old)]--
+		n := larsonMinSize + rngs[w].IntN(larsonMaxSize-larsonMinSize+1)
+		c := class(n)
+		count[c]++
+		peak[c] = max(peak[c], count[c])
+		live += n - old
+		slots[w][v] = n
+		peakLive = max(peakLive, live)
+	}
+	var held int
+	for c, p := range peak {
+		held += p * sizes[c]
+	}
+	return float64(held) / float64(peakLive)
+}
+
+// lastLive is the workers' live bytes now.
+func lastLive(ws []*larsonWorker) int64 {
+	var n int64
+	for _, w := range ws {
+		n += w.live.Load()
+	}
+	return n
+}
+
+// goHeapInUse is the Go heap's bytes in spans in use.
+func goHeapInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
 }
 
 func atomicMax(a *atomic.Int64, v int64) {

@@ -41,10 +41,10 @@ const maxSites = 256
 // freeList is one class's stack of free blocks in one P's cache. n and cap
 // are touched only by the goroutine that has the P pinned.
 type freeList struct {
-	slots  uintptr // slot array: max words off the Go heap; slots[0..n) are free blocks, slots[n-1] the top. Immutable
+	slots  uintptr // slot array: max words off the Go heap; slots[0..n) are free blocks, slots[n-1] the top. Owner only (grow replaces it)
 	n      uint32  // blocks on the stack
 	cap    uint32  // flush when a free finds n == cap; at most max; set by the owner from the capacity learner's targets (caplearn.go)
-	max    uint32  // slots in the array: the highest cap the class can be given when the cache is made (slotsFor). Immutable
+	max    uint32  // slots in the array: the class's cap when the cache is made, more after grow. Owner only
 	allocs counter // blocks popped for the program
 	frees  counter // blocks pushed by the program's frees
 }
@@ -145,8 +145,12 @@ func init() {
 }
 
 // slotsFor is the slot array length of class c in a cache made at scale:
-// the highest cap the capacity learner may give it (capCeiling).
-func slotsFor(c int, scale int) uint32 { return capCeiling(c, defaultCap(c, scale)) }
+// its cap now. A raised cap grows the array then (grow); sizing every
+// array for the highest cap the learner may give (capCeiling, 16 times
+// the generated one) made a P's arrays 628 KiB, and the top slots of each
+// class sit on a page of their own, so a P that used every tiny class kept
+// about 136 KiB of them resident.
+func slotsFor(c int, scale int) uint32 { return capOf(c, scale) }
 
 // makeSlots maps pc's slot arrays, one mapping for all classes, and sets
 // each list's cap. If the mapping fails the cache works without per-P
@@ -163,9 +167,29 @@ func (pc *pcache) makeSlots(scale int) {
 	for c := range pc.lists {
 		l := &pc.lists[c]
 		l.slots, l.max = base, slotsFor(c, scale)
-		l.cap = min(capOf(c, scale), l.max)
+		l.cap = l.max
 		base += uintptr(l.max) * 8
 	}
+}
+
+// grow gives l a slot array of at least want slots (at most the class's
+// capCeiling at scale), moving its stack there, when want is more than it
+// has. The old array is abandoned (it lies inside the cache's first
+// mapping): a list grows at most once to its ceiling, so the waste is
+// bounded by what the arrays cost before they grew lazily. On a failed
+// mapping l keeps its array and the cap stays clamped to it. Owner only,
+// pinned.
+func (l *freeList) grow(c int, scale int, want uint32) {
+	if want <= l.max {
+		return
+	}
+	n := max(want, capCeiling(c, defaultCap(c, scale)))
+	base, err := metaMap((uintptr(n)*8 + osPageSize - 1) &^ (osPageSize - 1))
+	if err != nil {
+		return
+	}
+	copy(unsafe.Slice((*uintptr)(ptr(base)), l.n), unsafe.Slice((*uintptr)(ptr(l.slots)), l.n))
+	l.slots, l.max = base, n
 }
 
 // pop takes the top block off the stack, clears its cookie and counts the
