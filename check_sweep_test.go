@@ -114,3 +114,21 @@ func TestCheckedLargeQuarantine(t *testing.T) {
 		t.Errorf("the blocks that left were reported again: %v", reps)
 	}
 }
+
+// TestCheckedLargeLimit: a large allocation over the memory limit because
+// the quarantine holds freed large blocks empties the quarantine (Release)
+// and tries again, as a small one does.
+func TestCheckedLargeLimit(t *testing.T) {
+	if !checkedChild(t, "HAKMEM_CHECK_GUARD=0") {
+		return
+	}
+	defer SetMemoryLimit(SetMemoryLimit(-1))
+	SetMemoryLimit(int64(ReadStats().MappedBytes) + 16<<20)
+	a := Alloc(8 << 20)
+	Free(a) // quarantined
+	b, err := TryAlloc(12 << 20)
+	if err != nil {
+		t.Fatalf("12 MiB with 8 MiB quarantined under a 16 MiB limit: %v", err)
+	}
+	Free(b)
+}
