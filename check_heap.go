@@ -89,8 +89,11 @@ func checkHeapEnd(hr *heapRec, free bool, op string) {
 	for p := hr.chkLive; p != 0; {
 		r := checkRecOf(p)
 		next := r.next
-		r.owner.Store(0)
+		// The links first: a Free that won the block and sees owner 0
+		// goes on to link it into the quarantine through next, which
+		// must not be written here after that.
 		r.next, r.prev = 0, 0
+		r.owner.Store(0)
 		if free && r.state.CompareAndSwap(recLive, recQuarantined) {
 			r.next = won
 			won = p
