@@ -144,7 +144,14 @@ func (a *Arena) allocSlow(n int, op string) ([]byte, error) {
 		}
 	}
 	size := a.next
-	if uintptr(n)+arenaHeader > size/2 {
+	ck := checkOn()
+	if ck {
+		// Checked mode: every allocation is a chunk of its own, of
+		// exactly its bytes, so that it is a checked block (its
+		// allocating caller recorded, canaries right past it) and Reset
+		// frees it as Close does: poisoned and quarantined (check.go).
+		size = arenaHeader + uintptr(n)
+	} else if uintptr(n)+arenaHeader > size/2 {
 		size = (uintptr(n)+arenaAlign-1)&^(arenaAlign-1) + arenaHeader // a chunk of its own, growth unchanged
 	} else if a.next < arenaMaxChunk {
 		a.next *= 2
@@ -156,14 +163,16 @@ func (a *Arena) allocSlow(n int, op string) ([]byte, error) {
 		}
 		return nil, err
 	}
-	if checkOn() {
+	if ck {
 		// Checked mode hands out exactly the bytes asked for: past them
 		// are canaries, or a guard page (check.go).
 		usable = size
+	} else {
+		// The cursor moves in steps of arenaAlign, so the end must be on
+		// one: else a cursor rounded past it would see room that is not
+		// there.
+		usable &^= arenaAlign - 1
 	}
-	// The cursor moves in steps of arenaAlign, so the end must be on one:
-	// else a cursor rounded past it would see room that is not there.
-	usable &^= arenaAlign - 1
 	storeWord(p, 0)
 	storeWord(p+8, usable)
 	storeWord(p+16, arenaCheck(p, 0, usable))
@@ -176,8 +185,12 @@ func (a *Arena) allocSlow(n int, op string) ([]byte, error) {
 		a.head = p
 	}
 	a.tail, a.cur = p, p
-	a.off, a.end = p+arenaHeader, p+usable
 	arenaStats.bytes.Add(int64(usable))
+	if ck {
+		a.off, a.end = p+usable, p+usable // no room: the next allocation is a chunk of its own too
+		return unsafe.Slice((*byte)(ptr(p+arenaHeader)), n), nil
+	}
+	a.off, a.end = p+arenaHeader, p+usable
 	return a.TryAlloc(n)
 }
 
@@ -200,9 +213,13 @@ func (a *Arena) Reset() {
 	if !a.live || a.head == 0 {
 		return
 	}
+	if checkOn() { // hook: checked mode frees the chunks, so a use after Reset is a use after free (check.go)
+		a.dropChunks("Arena.Reset")
+		return
+	}
 	_, size, ok := a.header(a.head)
 	if !ok {
-		a.dropChunks() // the chain is broken: start over with no chunk
+		a.dropChunks("Arena.Reset") // the chain is broken: start over with no chunk
 		return
 	}
 	a.cur, a.off, a.end = a.head, a.head+arenaHeader, a.head+size
@@ -216,7 +233,7 @@ func (a *Arena) Close() {
 	if !a.live {
 		return
 	}
-	a.dropChunks()
+	a.dropChunks("Arena.Close")
 	a.live = false
 	a.next = 0
 	arenaStats.live.Add(-1)
@@ -225,14 +242,14 @@ func (a *Arena) Close() {
 // dropChunks frees the chunks along the chain until its end or a header
 // that fails its check (the rest is leaked: never freed at an address a
 // stray write chose).
-func (a *Arena) dropChunks() {
+func (a *Arena) dropChunks(op string) {
 	for p := a.head; p != 0; {
 		next, size, ok := a.header(p)
 		if !ok {
 			break
 		}
 		arenaStats.bytes.Add(-int64(size))
-		if err := freeAddr(p, "Arena.Close"); err != nil {
+		if err := freeAddr(p, op); err != nil {
 			break // not ours any more (cannot happen with an intact header): stop
 		}
 		p = next

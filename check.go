@@ -1,7 +1,6 @@
 package hakmem
 
 import (
-	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -88,8 +87,13 @@ type chkShard struct {
 // i % chkShards.
 const chkShards = 16
 
+// chkLargeShard is the shard whose quarantine holds the large blocks of
+// every P, bounded by the whole HAKMEM_CHECK_QUARANTINE_MB (a per-P share
+// could be smaller than one large block); chkShardOf never returns it.
+const chkLargeShard = chkShards
+
 var chk struct {
-	shards   [chkShards]chkShard
+	shards   [chkShards + 1]chkShard
 	failures atomic.Uint64 // reports made (Stats.CheckFailures)
 }
 
@@ -109,11 +113,17 @@ func chkShardsUsed() uint64 {
 
 // checkAlloc is allocAddr in checked mode: size is valid and positive.
 func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool, err error) {
+	return checkAllocOpt(size, sid, op, true)
+}
+
+// checkAllocOpt is checkAlloc; without sample, never a heap profile
+// sample (a block without a record).
+func checkAllocOpt(size int, sid int32, op string, sample bool) (p, usable uintptr, zeroed bool, err error) {
 	apc := callerPC()
 	want := uintptr(size) + checkTail
 	class := uint8(classLarge)
 	var flags uint8
-	if g := cfg().checkGuard; g > 0 && osProtectSupported && rand.Uint32N(uint32(g)) == 0 {
+	if g := cfg().checkGuard; osProtectSupported && chkChance(g) {
 		var base uintptr
 		p, usable, base, err = guardAlloc(size, sid)
 		if err != nil {
@@ -128,7 +138,7 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 		return p, uintptr(size), false, nil
 	}
 	if want <= maxSmall && (size <= minLargeThreshold || uintptr(size) <= siteThreshold(sid)) {
-		{
+		if sample {
 			c := sizeClass(uintptr(size))
 			if p, ok := profileSmall(size, c); ok {
 				return p, uintptr(classes[c].size), false, nil // a heap profile sample: not checked (heapprof.go)
@@ -186,7 +196,9 @@ func checkedLen(p, n uintptr) uintptr {
 func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, flags uint8) {
 	fill(p+uintptr(size), usable-uintptr(size), canaryByte, canaryWord)
 	r.size, r.apc, r.fpc, r.class, r.flags, r.astk, r.fstk = uintptr(size), apc, 0, class, flags, 0, 0
-	if n := cfg().checkStacks; n > 0 && rand.Uint32N(uint32(n)) == 0 {
+	r.owner.Store(0)
+	r.next, r.prev = 0, 0
+	if chkChance(cfg().checkStacks) {
 		var buf [maxStack + maxCallerWalk]uintptr
 		r.flags |= recSampled
 		r.astk = stackTab.intern(callerStack(&buf))
@@ -195,6 +207,13 @@ func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, f
 		chkLive(1, int64(size))
 	}
 	r.state.Store(recLive)
+}
+
+// chkChance reports true with probability 1/n (never when n <= 0), by
+// the runtime's per-M generator where linkname is allowed (a few ns;
+// math/rand/v2's shared ChaCha8 was 7% of a checked Alloc and Free pair).
+func chkChance(n int) bool {
+	return n > 0 && uint64(learnRand32())*uint64(n)>>32 == 0
 }
 
 // chkLive adds to the live counts.
@@ -351,6 +370,7 @@ func checkFreeSlow(p uintptr, op string) error {
 // checkFree checks and quarantines the block at p (record r, now
 // recQuarantined) of usable bytes.
 func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
+	checkDisown(r)
 	var reps []CheckReport
 	if off, got := checkCanary(p, r.size, usable, r.class != classLarge); off >= 0 {
 		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}
@@ -364,8 +384,9 @@ func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
 		var buf [maxStack + maxCallerWalk]uintptr
 		r.fstk = stackTab.intern(callerStack(&buf))
 	}
-	if r.class == classLarge && uint64(usable) > cfg().checkQuarantine/4 {
-		// Too big to poison and hold: freed at once, unchecked.
+	if r.class == classLarge && uint64(usable) > cfg().checkQuarantine {
+		// Bigger than the quarantine: freed at once, its canaries checked
+		// but a use after its free not caught (check_quarantine.go).
 		chkLive(-1, -int64(r.size))
 		r.state.Store(recNone)
 		releaseLarge(p)

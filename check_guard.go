@@ -68,6 +68,7 @@ func guardOf(p uintptr, seg *segment) *checkRec {
 // mapping seg): canaries checked, pages made inaccessible, held; the
 // oldest held block is released.
 func guardFree(p uintptr, r *checkRec, seg *segment, fpc uintptr, op string) {
+	checkDisown(r)
 	usable := (r.size + 15) &^ 15
 	var reps []CheckReport
 	if off, got := checkCanary(p, r.size, usable, false); off >= 0 {

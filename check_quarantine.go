@@ -1,7 +1,15 @@
 package hakmem
 
 // The quarantine of checked mode: freed blocks, poisoned, in FIFO order,
-// bounded in bytes (HAKMEM_CHECK_QUARANTINE_MB). A block leaves when the
+// bounded in bytes (HAKMEM_CHECK_QUARANTINE_MB). Small blocks wait in the
+// quarantine of the shard of the P that freed them, each shard bounded by
+// its share of the option; large blocks (above 1 MiB) wait in one
+// quarantine of their own, bounded by the whole option, so a large block
+// up to the option's size is held whatever the number of Ps (the total
+// held is thus at most twice the option). A large block bigger than the
+// option cannot be held within it: it is freed at once, its canaries
+// checked, and a use after its free is not caught (unless it was a
+// guarded block). A block leaves when the
 // quarantine is over its bound, oldest first, and its poison is verified
 // then: any changed byte is a write after free, reported with the offset
 // of the first one. A small block keeps the engine's free cookie in its
@@ -61,6 +69,19 @@ func usableOf(p uintptr, r *checkRec) uintptr {
 func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckReport) []CheckReport {
 	sh := chkShardOf()
 	limit := cfg().checkQuarantine / chkShardsUsed()
+	if r.class == classLarge {
+		// One FIFO for the large blocks of every P, with the whole bound;
+		// the block's live count moves to its shard.
+		sh.mu.Lock()
+		sh.liveBlocks--
+		sh.liveBytes -= int64(r.size)
+		sh.mu.Unlock()
+		sh, limit = &chk.shards[chkLargeShard], cfg().checkQuarantine
+		sh.mu.Lock()
+		sh.liveBlocks++
+		sh.liveBytes += int64(r.size)
+		sh.mu.Unlock()
+	}
 	// Verified blocks beyond what the free stacks keep, for the central
 	// lists: a few classes per call (a class past them stays on its stack).
 	var out [4]struct {
@@ -81,6 +102,7 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 	sh.qtail = p
 	sh.qbytes += uint64(usable)
 	sh.qblocks++
+	r.flags &^= recSwept
 	for sh.qbytes > limit && sh.qhead != 0 {
 		q := sh.qhead
 		qr := recFor(q)
@@ -128,6 +150,7 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 	for _, q := range large {
 		releaseLarge(q)
 	}
+	checkSweepStart()
 	return reps
 }
 
@@ -170,6 +193,7 @@ func (sh *chkShard) verify(reps []CheckReport) []CheckReport {
 			rep.fill(qr)
 			reps = append(reps, rep)
 			poison(q, qu, qr.class != classLarge) // reported once
+			qr.flags &^= recSwept
 		}
 		q = qr.next
 	}

@@ -48,7 +48,12 @@ type checkRec struct {
 	size  uintptr // the length the program asked for
 	apc   uintptr // the allocating call (a return address in the program)
 	fpc   uintptr // the freeing call, 0 while live
-	next  uintptr // next block on the quarantine or a free stack
+	next  uintptr // next block on the quarantine or a free stack; while live, next on its Heap's list
+	// owner is the record of the Heap whose block this is (check_heap.go),
+	// 0 for any other block; prev is the previous block on that Heap's
+	// list. Both change under the Heap's checked-mode lock.
+	owner atomic.Uintptr
+	prev  uintptr
 }
 
 const (

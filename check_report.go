@@ -45,6 +45,11 @@ type CheckReport struct {
 	// Try function returns it, a plain one panics with it); the default
 	// handler then does nothing more.
 	Returned bool
+	// Background is true when the failure was found by the quarantine's
+	// background sweep (HAKMEM_CHECK_SWEEP_MS), on hakmem's goroutine, not
+	// by a call of the program's: the default handler logs it to stderr
+	// and counts it, never panics.
+	Background bool
 }
 
 // fill completes rep from the block's record r (which may be nil).
@@ -135,7 +140,10 @@ var checkHandler atomic.Pointer[func(CheckReport)]
 // The default handler panics with rep.Error() (an *Error matching
 // ErrUseAfterFree, ErrOverflow, ErrDoubleFree or ErrInvalidPointer), except
 // when the failing call returns the error itself (rep.Returned), and
-// writes the full stacks to stderr first when the block has them.
+// writes the full stacks to stderr first when the block has them. A
+// failure found by the background sweep (rep.Background) is called on the
+// sweep's goroutine; the default handler logs it to stderr instead of
+// panicking.
 func OnCheckFailure(f func(CheckReport)) {
 	if f == nil {
 		checkHandler.Store(nil)
@@ -152,6 +160,13 @@ func deliver(rep CheckReport) {
 		return
 	}
 	if rep.Returned {
+		return
+	}
+	if rep.Background { // a panic here would kill the process
+		fmt.Fprintln(os.Stderr, rep.Error().Error())
+		if rep.AllocStack != nil || rep.FreeStack != nil {
+			fmt.Fprintln(os.Stderr, rep.String())
+		}
 		return
 	}
 	if rep.AllocStack != nil || rep.FreeStack != nil {

@@ -3,6 +3,7 @@ package hakmem
 import (
 	"log/slog"
 	"sync/atomic"
+	"time"
 
 	"github.com/hakmem-go/hakmem/internal/learn"
 )
@@ -82,6 +83,7 @@ type snapshot struct {
 	checkQuarantine uint64         // checked mode: bytes the quarantine holds, at most (check_quarantine.go)
 	checkStacks     int            // checked mode: one block in N records full stacks; 0: none
 	checkGuard      int            // checked mode: one allocation in N gets guard pages (check_guard.go); 0: none
+	checkSweep      time.Duration  // checked mode: period of the quarantine's background sweep (check_sweep.go); 0: none
 	profileRate     int            // heap profile: one sample per this many bytes allocated on average; 0: off (heapprof.go)
 }
 
@@ -269,6 +271,11 @@ var options = []option{
 		name: "check_guard", env: "HAKMEM_CHECK_GUARD", typ: typeInt, def: 10000, min: 0, max: 1 << 30, unit: "allocations",
 		doc: "Checked mode: one allocation in N gets a mapping of its own, the block at the end of its pages and followed by an inaccessible page; freed, its pages become inaccessible (64 such blocks are held). A touch faults at once: with debug.SetPanicOnFault(true) it is a panic, and Describe names the block. 0: none; 1: every allocation (slow: a few system calls each).",
 		set: func(p *snapshot, v int) { p.checkGuard = v },
+	},
+	{
+		name: "check_sweep_ms", env: "HAKMEM_CHECK_SWEEP_MS", typ: typeInt, def: 1000, min: 0, max: 1 << 20, unit: "ms",
+		doc: "Checked mode: a background goroutine verifies the poison of every block in the quarantine this often (started by the first checked free; StopScavenger stops it). A failure it finds is logged to stderr and counted (Stats.CheckFailures; the OnCheckFailure handler sees Background set), never a panic, and is reported again when the block leaves the quarantine. 0: no sweep.",
+		set: func(p *snapshot, v int) { p.checkSweep = time.Duration(v) * time.Millisecond },
 	},
 }
 

@@ -88,6 +88,10 @@ type heapRec struct {
 	hotClass        uint8
 	next            *heapRec // in heaps.live or heaps.free, under heaps.mu
 	prev            *heapRec
+	// Checked mode (check_heap.go): the heap's live blocks, a list
+	// through their records, under chkMu.
+	chkMu   sync.Mutex
+	chkLive uintptr
 }
 
 // heaps tracks heap records. Guarded by mu.
@@ -332,10 +336,11 @@ func (h *Heap) realloc(b []byte, size int, op string) ([]byte, error) {
 	if size == 0 {
 		return zeroSlice(), h.TryFree(b)
 	}
-	if uintptr(size) <= usable && uintptr(size) > usable/2 {
+	ck := checkOn() // hook: checked mode: a new block and a copy, every time (check.go)
+	if uintptr(size) <= usable && uintptr(size) > usable/2 && !ck {
 		return bytesAt(p, uintptr(size), usable), nil
 	}
-	if seg := regLookup(p); seg.kind == kindLarge && size > maxSmall && size <= MaxAlloc {
+	if seg := regLookup(p); seg.kind == kindLarge && size > maxSmall && size <= MaxAlloc && !ck {
 		if np, nu, ok := reallocLarge(p, seg, uintptr(size)); ok {
 			return bytesAt(np, uintptr(size), nu), nil
 		}
@@ -365,6 +370,13 @@ func (h *Heap) allocSlow(size int, op string) ([]byte, error) {
 	switch {
 	case r == &closedRec:
 		return nil, newError(op, 0, size, ErrClosed, "")
+	case size > 0 && size <= maxSmall && checkOn(): // hook: checked mode (check_heap.go)
+		if !r.busy.CompareAndSwap(0, 1) {
+			return nil, newError(op, 0, size, ErrConcurrentUse, "another goroutine is inside the heap's slow path")
+		}
+		b, err := checkHeapAlloc(r, size, op)
+		r.busy.Store(0)
+		return b, err
 	case size <= 0 || size > maxSmall:
 		p, usable, _, err := allocAddr(size, 0, op)
 		if err != nil {
@@ -633,6 +645,9 @@ func (h *Heap) Close() {
 	if !r.busy.CompareAndSwap(0, 1) {
 		panic(newError("Heap.Close", 0, 0, ErrConcurrentUse, "another goroutine is inside the heap's slow path"))
 	}
+	if checkOn() { // hook: checked mode frees the heap's blocks as Free does (check_heap.go)
+		checkHeapEnd(r, true, "Heap.Close")
+	}
 	var frees [numClasses]uint64
 	for c := range r.lists {
 		l := &r.lists[c]
@@ -666,6 +681,9 @@ func (h *Heap) Detach() {
 	}
 	if !r.busy.CompareAndSwap(0, 1) {
 		panic(newError("Heap.Detach", 0, 0, ErrConcurrentUse, "another goroutine is inside the heap's slow path"))
+	}
+	if checkOn() { // hook: checked mode: the heap's blocks leave its list, live (check_heap.go)
+		checkHeapEnd(r, false, "Heap.Detach")
 	}
 	r.hot, r.hotBase, r.hotLen = nil, 0, 0
 	var buf [maxBatch]uintptr

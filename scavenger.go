@@ -73,12 +73,17 @@ func scavengerKick(due int64) {
 	}
 }
 
-// StopScavenger stops hakmem's background scavenger goroutine, if it runs,
-// and waits until it has exited. Cached memory then stays until Release,
-// or until a later free into a cache starts the scavenger again. Tests that
-// check for leaked goroutines (goleak and the like) call it before the
-// check, or ignore hakmem.scavengerLoop.
-func StopScavenger() { scav.w.halt() }
+// StopScavenger stops hakmem's background scavenger goroutine, and
+// checked mode's quarantine sweep (check_sweep.go), if they run, and waits
+// until they have exited. Cached memory then stays until Release, or until
+// a later free into a cache starts the scavenger again (a later checked
+// free, the sweep). Tests that check for leaked goroutines (goleak and the
+// like) call it before the check, or ignore hakmem.scavengerLoop and
+// hakmem.checkSweepLoop.
+func StopScavenger() {
+	scav.w.halt()
+	checkSweeper.halt()
+}
 
 func scavengerLoop(stop, done chan struct{}) {
 	defer close(done)
