@@ -239,6 +239,11 @@ func TestShareMemoryLimitSetsGoLimit(t *testing.T) {
 		t.Errorf("after mapping: Go limit %d, want %d within a step", goLim, want)
 	}
 	// hakmem's bound: total less the Go runtime's memory less the headroom.
+	// hakmem re-reads the runtime's memory at most every shareReadNs: wait
+	// that long, or its reading may predate the 64 MiB just mapped (under
+	// hakmem_nommap they grew the Go heap, and the bound would be that
+	// much too high; it failed so once in twelve runs).
+	time.Sleep(time.Duration(2 * shareReadNs))
 	var ms = []metrics.Sample{{Name: goMemoryMetrics[0]}, {Name: goMemoryMetrics[1]}}
 	metrics.Read(ms)
 	goMem := int64(ms[0].Value.Uint64() - ms[1].Value.Uint64())
