@@ -1,5 +1,5 @@
 module github.com/hakmem-go/hakmem
 
-go 1.25.0
+go 1.25
 
-require golang.org/x/sys v0.47.0
+require golang.org/x/sys v0.40.0

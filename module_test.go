@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -46,7 +47,7 @@ func TestImporterModuleGraph(t *testing.T) {
 	}
 	dir := t.TempDir()
 	files := map[string]string{
-		"go.mod": "module example.com/importer\n\ngo 1.25.0\n\nrequire github.com/hakmem-go/hakmem v0.0.0\n\nreplace github.com/hakmem-go/hakmem => " + repo + "\n",
+		"go.mod": "module example.com/importer\n\ngo 1.25\n\nrequire github.com/hakmem-go/hakmem v0.0.0\n\nreplace github.com/hakmem-go/hakmem => " + repo + "\n",
 		"main.go": `package main
 
 import (
@@ -91,10 +92,13 @@ func main() {
 	}
 }
 
-// TestGoDirective: the core go.mod states the Go version its one
-// requirement needs (golang.org/x/sys's own go line), with no toolchain
-// line, and requires x/sys alone (no test or tool requirements).
+// TestGoDirective: the core go.mod states the Go language version hakmem
+// needs (goFloor: sync.WaitGroup.Go is Go 1.25's) as a language version,
+// not a patch release (go 1.25, not go 1.25.0: a patch release would force
+// every importer onto it), at least golang.org/x/sys's own go line, with no
+// toolchain line, and requires x/sys alone (no test or tool requirements).
 func TestGoDirective(t *testing.T) {
+	const goFloor = "1.25"
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command")
 	}
@@ -111,8 +115,14 @@ func TestGoDirective(t *testing.T) {
 	if err := json.Unmarshal([]byte(goCmd(t, ".", false, "list", "-m", "-json", "golang.org/x/sys")), &sys); err != nil {
 		t.Fatal(err)
 	}
-	if mod.Go != sys.GoVersion {
-		t.Errorf("go.mod says go %s; golang.org/x/sys needs go %s, the floor", mod.Go, sys.GoVersion)
+	if mod.Go != goFloor {
+		t.Errorf("go.mod says go %s; want go %s, the language version hakmem needs, without a patch", mod.Go, goFloor)
+	}
+	// x/sys writes its line as a release ("1.24.0"). The language version
+	// "1.25" orders below "1.25.0" (and go mod tidy would raise it), so
+	// x/sys's minor version must be lower.
+	if !minorLess(sys.GoVersion, goFloor) {
+		t.Errorf("golang.org/x/sys needs go %s, above go.mod's %s: require an older x/sys", sys.GoVersion, goFloor)
 	}
 	if mod.Toolchain != nil {
 		t.Errorf("go.mod has a toolchain line")
@@ -120,6 +130,16 @@ func TestGoDirective(t *testing.T) {
 	if len(mod.Require) != 1 || mod.Require[0].Path != "golang.org/x/sys" || len(mod.Tool) != 0 {
 		t.Errorf("go.mod requires %v, tools %v; want golang.org/x/sys alone", mod.Require, mod.Tool)
 	}
+}
+
+// minorLess reports whether Go version a ("1.N" or "1.N.P") has a lower
+// minor version than b.
+func minorLess(a, b string) bool {
+	minor := func(v string) int {
+		n, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(v, "1."), ".", 2)[0])
+		return n
+	}
+	return minor(a) < minor(b)
 }
 
 // TestWorkspaceCoversModules: every module in the repository is in
