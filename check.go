@@ -367,14 +367,17 @@ func checkFreeSlow(p uintptr, op string) error {
 	return newError(op, p, 0, bad, detail)
 }
 
-// checkFree checks and quarantines the block at p (record r, now
-// recQuarantined) of usable bytes.
-func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
+// checkFreeing is what every checked free does first, whatever becomes of
+// the block: it takes the record off its heap's list, checks the canaries
+// past len (tail: the guard word past an exact class size too), records
+// the freeing caller (and stack, when sampled), and returns the overflow
+// report, if any.
+func checkFreeing(p uintptr, r *checkRec, usable uintptr, tail bool, fpc uintptr, op string) []CheckReport {
 	checkDisown(r)
 	var reps []CheckReport
-	if off, got := checkCanary(p, r.size, usable, r.class != classLarge); off >= 0 {
+	if off, got := checkCanary(p, r.size, usable, tail); off >= 0 {
 		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}
-		rep.Extent = lastChanged(p, r.size, usable, r.class != classLarge) + 1 - int(r.size)
+		rep.Extent = lastChanged(p, r.size, usable, tail) + 1 - int(r.size)
 		r.fpc = fpc
 		rep.fill(r)
 		reps = append(reps, rep)
@@ -384,6 +387,13 @@ func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
 		var buf [maxStack + maxCallerWalk]uintptr
 		r.fstk = stackTab.intern(callerStack(&buf))
 	}
+	return reps
+}
+
+// checkFree checks and quarantines the block at p (record r, now
+// recQuarantined) of usable bytes.
+func checkFree(p uintptr, r *checkRec, usable uintptr, fpc uintptr, op string) {
+	reps := checkFreeing(p, r, usable, r.class != classLarge, fpc, op)
 	if r.class == classLarge && uint64(usable) > cfg().checkQuarantine {
 		// Bigger than the quarantine: freed at once, its canaries checked
 		// but a use after its free not caught (check_quarantine.go).

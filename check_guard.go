@@ -68,21 +68,8 @@ func guardOf(p uintptr, seg *segment) *checkRec {
 // mapping seg): canaries checked, pages made inaccessible, held; the
 // oldest held block is released.
 func guardFree(p uintptr, r *checkRec, seg *segment, fpc uintptr, op string) {
-	checkDisown(r)
 	usable := (r.size + 15) &^ 15
-	var reps []CheckReport
-	if off, got := checkCanary(p, r.size, usable, false); off >= 0 {
-		rep := CheckReport{Err: ErrOverflow, Op: op, Block: p, Offset: off, Want: canaryByte, Got: got, Usable: int(usable)}
-		rep.Extent = lastChanged(p, r.size, usable, false) + 1 - int(r.size)
-		r.fpc = fpc
-		rep.fill(r)
-		reps = append(reps, rep)
-	}
-	r.fpc = fpc
-	if r.flags&recSampled != 0 {
-		var buf [maxStack + maxCallerWalk]uintptr
-		r.fstk = stackTab.intern(callerStack(&buf))
-	}
+	reps := checkFreeing(p, r, usable, false, fpc, op)
 	base := seg.base
 	_ = osProtect(base, seg.largeSize-osPageSize, false) // on failure the block is merely unguarded
 	var old uintptr

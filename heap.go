@@ -630,6 +630,25 @@ func freeRemote(pc *pcache, p uintptr, s *slab, r uintptr) {
 	freeSmallSlow(p, s)
 }
 
+// ending begins Close (free) or Detach: it returns the heap's record, held
+// busy, after checked mode's part (the heap's checked blocks are freed as
+// Free frees them, or leave its list live: check_heap.go), or nil for a
+// closed heap.
+func (h *Heap) ending(free bool, op string) *heapRec {
+	h.touch()
+	r := h.r
+	if r == &closedRec {
+		return nil
+	}
+	if !r.busy.CompareAndSwap(0, 1) {
+		panic(newError(op, 0, 0, ErrConcurrentUse, "another goroutine is inside the heap's slow path"))
+	}
+	if checkOn() { // hook: checked mode (check_heap.go)
+		checkHeapEnd(r, free, op)
+	}
+	return r
+}
+
 // Close frees every block of the heap at once and ends it: its slabs go
 // back to the page heap, its stacks are forgotten. A block of the heap
 // that is freed later reports ErrDoubleFree or ErrInvalidPointer, until
@@ -637,16 +656,9 @@ func freeRemote(pc *pcache, p uintptr, s *slab, r uintptr) {
 // Close of a closed heap is a no-op. Large blocks (above 1 MiB) are not
 // the heap's: Close leaves them alone.
 func (h *Heap) Close() {
-	h.touch()
-	r := h.r
-	if r == &closedRec {
+	r := h.ending(true, "Heap.Close")
+	if r == nil {
 		return
-	}
-	if !r.busy.CompareAndSwap(0, 1) {
-		panic(newError("Heap.Close", 0, 0, ErrConcurrentUse, "another goroutine is inside the heap's slow path"))
-	}
-	if checkOn() { // hook: checked mode frees the heap's blocks as Free does (check_heap.go)
-		checkHeapEnd(r, true, "Heap.Close")
 	}
 	var frees [numClasses]uint64
 	for c := range r.lists {
@@ -674,16 +686,9 @@ func (h *Heap) Close() {
 // it held, join the central lists, so their free space is reused. Using h
 // afterwards reports ErrClosed; Detach of a closed heap is a no-op.
 func (h *Heap) Detach() {
-	h.touch()
-	r := h.r
-	if r == &closedRec {
+	r := h.ending(false, "Heap.Detach")
+	if r == nil {
 		return
-	}
-	if !r.busy.CompareAndSwap(0, 1) {
-		panic(newError("Heap.Detach", 0, 0, ErrConcurrentUse, "another goroutine is inside the heap's slow path"))
-	}
-	if checkOn() { // hook: checked mode: the heap's blocks leave its list, live (check_heap.go)
-		checkHeapEnd(r, false, "Heap.Detach")
 	}
 	r.hot, r.hotBase, r.hotLen = nil, 0, 0
 	var buf [maxBatch]uintptr
