@@ -177,20 +177,25 @@ func (c *central) drain() {
 	c.toSlab -= uint64(n) // not a flush: keep the pipeline counters honest
 }
 
-func (c *central) list(s *slab) {
-	s.prev = nil
-	s.next = c.partial
+func (c *central) list(s *slab)   { pushSlab(&c.partial, s) }
+func (c *central) unlist(s *slab) { removeSlab(&c.partial, s) }
+
+// pushSlab puts s at the head of a doubly linked slab list (slab.next and
+// prev: a central partial list, or a heap's avail or full list).
+func pushSlab(head **slab, s *slab) {
+	s.prev, s.next = nil, *head
 	if s.next != nil {
 		s.next.prev = s
 	}
-	c.partial = s
+	*head = s
 }
 
-func (c *central) unlist(s *slab) {
+// removeSlab takes s out of the list at head.
+func removeSlab(head **slab, s *slab) {
 	if s.prev != nil {
 		s.prev.next = s.next
 	} else {
-		c.partial = s.next
+		*head = s.next
 	}
 	if s.next != nil {
 		s.next.prev = s.prev

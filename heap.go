@@ -434,8 +434,8 @@ func (r *heapRec) refill(c uint8) (uintptr, error) {
 		s := r.avail[c]
 		n += s.takeFree(buf[n:want])
 		if s.nfree == 0 {
-			r.unlink(&r.avail[c], s)
-			r.link(&r.full[c], s)
+			removeSlab(&r.avail[c], s)
+			pushSlab(&r.full[c], s)
 		}
 	}
 	// The first block goes to the program, checked like a pop; the rest
@@ -470,7 +470,7 @@ func (r *heapRec) freshSlab(c uint8) error {
 	ct.mu.Unlock()
 	r.moved[c].in.add(uint64(s.nblocks))
 	r.moved[c].slabs.inc()
-	r.link(&r.avail[c], s)
+	pushSlab(&r.avail[c], s)
 	return nil
 }
 
@@ -526,11 +526,11 @@ func (r *heapRec) toSlab(s *slab, p uintptr, release bool) {
 	c := s.class
 	s.putFree(p)
 	if s.nfree == 1 {
-		r.unlink(&r.full[c], s)
-		r.link(&r.avail[c], s)
+		removeSlab(&r.full[c], s)
+		pushSlab(&r.avail[c], s)
 	}
 	if release && s.nfree == s.nblocks && (r.avail[c] != s || s.next != nil) {
-		r.unlink(&r.avail[c], s)
+		removeSlab(&r.avail[c], s)
 		r.releaseSlab(s)
 	}
 }
@@ -573,29 +573,9 @@ func (r *heapRec) sweep(s *slab) {
 		}
 	}
 	if was == 0 && s.nfree > 0 {
-		r.unlink(&r.full[c], s)
-		r.link(&r.avail[c], s)
+		removeSlab(&r.full[c], s)
+		pushSlab(&r.avail[c], s)
 	}
-}
-
-func (r *heapRec) link(head **slab, s *slab) {
-	s.prev, s.next = nil, *head
-	if s.next != nil {
-		s.next.prev = s
-	}
-	*head = s
-}
-
-func (r *heapRec) unlink(head **slab, s *slab) {
-	if s.prev != nil {
-		s.prev.next = s.next
-	} else {
-		*head = s.next
-	}
-	if s.next != nil {
-		s.next.prev = s.prev
-	}
-	s.next, s.prev = nil, nil
 }
 
 // freeRemote frees a block of a Heap's slab from outside the heap: p is
