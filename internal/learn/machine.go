@@ -49,8 +49,9 @@ import (
 //     under 1 - Confidence (TestSignTestRule). It becomes the incumbent; the remaining
 //     challengers are tested against it.
 //   - Rejected: it can no longer reach that confidence within MaxPairs
-//     pairs. A clear loser costs three
-//     challenger windows. The thresholds beyond it, on the far side from
+//     pairs, or one pair ran it at under AbortRatio of the incumbent's
+//     throughput. A clear loser costs three challenger windows, a
+//     disastrous one a single window. The thresholds beyond it, on the far side from
 //     the incumbent, are dropped untested (prune: throughput is taken to
 //     be unimodal in the threshold).
 //   - LEARN -> FROZEN: every challenger was tested and MinLearnNs passed.
@@ -66,13 +67,24 @@ import (
 //     that their measured cost stays within CanaryBudget of the site's
 //     throughput: a check of an arm that lost (1-r) of a window's
 //     throughput per window waits 2(1-r)/CanaryBudget windows, at least
-//     CanaryEvery-1 (CheckWaitFor).
+//     CanaryEvery-1 (CheckWaitFor). What a test lost is measured against
+//     the incumbent's throughput before the test, in the challenger's
+//     windows and in the incumbent's windows between them: an arm whose
+//     harm outlasts its window (two-sites' ring site at 512 KiB slows the
+//     whole program for a second after) is charged for it.
 //   - CANARY -> FROZEN: the challenger was rejected.
 //   - CANARY -> FROZEN (adopted), or (rollback) when the challenger was
 //     the default: it becomes the frozen strategy.
-//   - FROZEN -> LEARN (degradation): throughput stayed more than Degrade
+//   - FROZEN -> CANARY (degradation): throughput stayed more than Degrade
 //     under the baseline (the mean of the first DegradeWindows frozen
-//     windows) for DegradeWindows windows. Windows in which another
+//     windows) for DegradeWindows windows, and the frozen choice is not
+//     the default: a rollback check starts at once (the default threshold,
+//     else the default cache policy, against the frozen choice), the one
+//     test that can undo a choice gone bad, not a re-learning of every arm.
+//     Frozen on the default, an alarm only starts a new baseline: the
+//     other arms are the budgeted checks' business, and an alarm set off by
+//     noise (two-sites, where each site's windows swing by 2x) would
+//     otherwise buy a test of arms known to lose. Windows in which another
 //     site runs a test count for neither.
 //   - FROZEN -> LEARN (shift): a window's histogram is at TVD >= Shift
 //     from the signature, beyond the sampling noise (TVDNoise).
@@ -80,7 +92,8 @@ import (
 //   - FROZEN -> FROZEN (recalled): the same, but the histogram is within
 //     the shift distance of a distribution an earlier episode froze on
 //     (the last RecallSlots are remembered): that choice is frozen again
-//     at once, and the checks guard it like any other.
+//     at once, and the checks guard it like any other, spaced by the same
+//     budget as after a freeze.
 //
 // Only one site runs a test at a time (the Token): the throughput is
 // the process's, so a second site changing its strategy at the same time
@@ -114,7 +127,7 @@ const (
 	TrFrozenCanary        // a check starts
 	TrCanaryFrozen        // the check's challenger was rejected
 	TrCanaryAdopt         // the check's challenger won and is frozen instead
-	TrDegraded            // FROZEN -> LEARN on degradation
+	TrDegraded            // a degradation alarm (a rollback check follows unless frozen on the default)
 	TrShifted             // FROZEN -> LEARN on a distribution shift
 	TrLearnCache          // LEARN moves from the threshold to the BigCache policy
 	TrLearnAdopt          // a LEARN test adopted its challenger as the incumbent
@@ -126,7 +139,7 @@ const (
 // TransitionNames name the counted transitions for stats.
 var TransitionNames = [NumTransitions]string{
 	"LEARN->FROZEN", "FROZEN->CANARY", "CANARY->FROZEN", "CANARY->FROZEN(adopted)",
-	"FROZEN->LEARN(degradation)", "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)",
+	"FROZEN(degraded)", "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)",
 	"LEARN(adopted)", "CANARY->FROZEN(rollback)", "FROZEN->FROZEN(recalled)",
 }
 
@@ -327,6 +340,7 @@ type ABTest struct {
 	inChal      bool    // the window in progress runs the challenger
 	incTput     float64 // the last incumbent window's throughput
 	incM        Metrics
+	pre         float64 // the incumbent's throughput in the window before the test: what the test's windows lost is measured against it
 	chal        Metrics // a challenger window awaiting the next incumbent window
 	haveChal    bool
 	ratios      []float64 // per pair: challenger / mean of the incumbent windows around it
@@ -552,7 +566,7 @@ const (
 // pair's "before"). The next window runs the challenger. Caller holds the
 // tester token.
 func (sm *Machine) startTest(d, c int, m *Metrics) {
-	sm.Test = ABTest{On: true, Dim: d, Arm: c, inChal: true, incTput: m.Tput, incM: *m}
+	sm.Test = ABTest{On: true, Dim: d, Arm: c, inChal: true, incTput: m.Tput, incM: *m, pre: m.Tput}
 	*sm.armRef(d) = c
 }
 
@@ -583,9 +597,14 @@ func (sm *Machine) testStep(m *Metrics, st *Settings) int {
 		ref := (ts.incTput + m.Tput) / 2
 		r := ts.chal.Tput / ref
 		ts.ratios = append(ts.ratios, r)
-		ts.lost += max(0, 1-ts.chal.FullTput/ref)
-		if m.FullTput > 0 { // the incumbent's own settle after the challenger
-			ts.lost += max(0, 1-m.FullTput/m.Tput)
+		// What the pair cost, against the incumbent before the test (or
+		// the pair's, if higher): the challenger's window, settle
+		// included, and the incumbent's window after it, settle included,
+		// which also pays for a harm that outlasts the challenger.
+		base := max(ref, ts.pre)
+		ts.lost += max(0, 1-ts.chal.FullTput/base)
+		if m.FullTput > 0 {
+			ts.lost += max(0, 1-m.FullTput/max(m.Tput, ts.pre))
 		}
 		inc := ts.incM
 		inc.add(m)
@@ -598,6 +617,9 @@ func (sm *Machine) testStep(m *Metrics, st *Settings) int {
 		}
 		ts.haveChal = false
 		v = TestVerdict(ts.wins, len(ts.ratios), median(ts.ratios), st)
+		if v == VerdictNone && r < st.AbortRatio {
+			v = VerdictReject // a disastrous window: no more of them
+		}
 		if v != VerdictNone {
 			lost := ts.lost / float64(max(ts.chalWindows, 1))
 			arms, _ := sm.arms(ts.Dim)
@@ -697,6 +719,13 @@ func (sm *Machine) Freeze(b, c int, st *Settings) {
 	sm.remember(st)
 	sm.newBaseline()
 	sm.Checks = 0
+	sm.waitByBudget(st)
+}
+
+// waitByBudget sets the wait before the next check by what its
+// challenger lost in its last test (CheckWaitFor): after a freeze or a
+// recall, the first check is spaced as if it had just lost again.
+func (sm *Machine) waitByBudget(st *Settings) {
 	sm.CheckWait = 0
 	if d, ch := sm.CheckChallenger(); ch >= 0 {
 		sm.CheckWait = CheckWaitFor(sm.LostPerWin[d][ch], st)
@@ -728,7 +757,8 @@ func (sm *Machine) recallFor(m *Metrics, st *Settings) bool {
 			sm.Best, sm.Cur, sm.CBest, sm.CCur = e.Best, e.Best, e.CBest, e.CBest
 			sm.Signature, sm.CacheLearned = e.Sig, e.Cache
 			sm.newBaseline()
-			sm.Checks, sm.CheckWait = 0, 0
+			sm.Checks = 0
+			sm.waitByBudget(st)
 			return true
 		}
 	}
@@ -790,7 +820,14 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 		}
 		if sm.Degraded >= st.DegradeWindows {
 			sm.transition(TrDegraded)
-			sm.relearn(t)
+			// Whatever the check finds, the throughput measured before
+			// the alarm is no baseline any more.
+			sm.newBaseline()
+			if d, c := sm.rollbackChallenger(); c >= 0 && sm.Tok.Acquire() {
+				sm.State = StateCanary
+				sm.startTest(d, c, m)
+				sm.transition(TrFrozenCanary)
+			}
 			return
 		}
 	}
@@ -819,11 +856,11 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 func (sm *Machine) CheckChallenger() (d, c int) {
 	type cand struct{ d, c int }
 	var cs []cand
-	if sm.Best != DefaultArm && !sm.Sizes.Equivalent(DefaultArm, sm.Best, &sm.Signature) {
+	thOff, cacheMatters, cacheOff := sm.offDefault()
+	if thOff {
 		cs = append(cs, cand{DimThreshold, DefaultArm})
 	}
-	cacheMatters := sm.CacheLearned && sm.largeShare(sm.Best) >= MinLargeShare
-	if cacheMatters && sm.CBest != CacheDefault {
+	if cacheOff {
 		cs = append(cs, cand{DimCache, CacheDefault})
 	}
 	// The other arm most worth checking: the one whose last test lost
@@ -862,6 +899,31 @@ func (sm *Machine) CheckChallenger() (d, c int) {
 	}
 	k := cs[sm.Checks%len(cs)]
 	return k.d, k.c
+}
+
+// offDefault reports whether the frozen threshold routes the signature
+// otherwise than the default (th), whether the cache dimension was learned
+// and matters under it (cacheMatters), and whether the frozen cache
+// policy is then not the default (cache).
+func (sm *Machine) offDefault() (th, cacheMatters, cache bool) {
+	th = sm.Best != DefaultArm && !sm.Sizes.Equivalent(DefaultArm, sm.Best, &sm.Signature)
+	cacheMatters = sm.CacheLearned && sm.largeShare(sm.Best) >= MinLargeShare
+	return th, cacheMatters, cacheMatters && sm.CBest != CacheDefault
+}
+
+// rollbackChallenger is the challenger of a degradation's check: the
+// default threshold while the frozen one routes otherwise, else the
+// default cache policy while the frozen one differs and matters;
+// (DimThreshold, -1) when the site runs the defaults.
+func (sm *Machine) rollbackChallenger() (d, c int) {
+	th, _, cache := sm.offDefault()
+	switch {
+	case th:
+		return DimThreshold, DefaultArm
+	case cache:
+		return DimCache, CacheDefault
+	}
+	return DimThreshold, -1
 }
 
 // stepCanary handles a rated CANARY window m: the check's test moves on;

@@ -133,3 +133,174 @@ func TestMachineStep(t *testing.T) {
 		t.Fatalf("a window of one request: %+v", d)
 	}
 }
+
+// testMachine is a machine on sizes of 16 KiB steps (bucket 18: 304 KiB,
+// pooled under the default, large under 256 KiB and below), one site, no
+// minimum learning time.
+func testMachine() (*Machine, *Settings) {
+	z := new(Sizes)
+	for b := range NumBuckets - 1 {
+		z[b] = uintptr(b+1) * 16 << 10
+	}
+	st := Defaults()
+	st.MinLearnNs = 0
+	sm := &Machine{Sizes: z, Tok: &token{}}
+	sm.Init(AllPooled, 0, &st)
+	return sm, &st
+}
+
+// win is a rated window of throughput tput (its settle included) whose
+// 1000 sampled requests all fall in bucket b.
+func win(tput float64, b int) Metrics {
+	m := Metrics{SiteOps: 100, Tput: tput, FullTput: tput, Samples: 1000, Draws: 1000}
+	m.Hist[b] = 1000
+	return m
+}
+
+// frozenOn freezes sm on threshold arm th and cache arm c, the signature
+// being bucket b.
+func frozenOn(sm *Machine, st *Settings, th, c, b int) {
+	sm.EpisodeHist = Hist{}
+	sm.EpisodeHist[b] = 1000
+	sm.Freeze(th, c, st)
+}
+
+// TestMachineAbort: a challenger whose first pair runs it at under
+// AbortRatio of the incumbent is rejected after that one pair (one
+// challenger window), the loss it measured kept for the check budget; at
+// AbortRatio itself it runs its three pairs (TestMachineStep).
+func TestMachineAbort(t *testing.T) {
+	sm, st := testMachine()
+	var i int64
+	for sm.State == StateLearn {
+		if i++; i > 4 {
+			t.Fatalf("still in LEARN after %d windows: %+v", i-1, sm.Strats[2])
+		}
+		tput := 100.0
+		if sm.Cur != sm.Best {
+			tput = 30
+		}
+		m := win(tput, 18)
+		sm.Step(&m, i, st)
+	}
+	if sm.Best != DefaultArm || sm.Strats[2].Losses != 1 || !sm.Strats[2].Retired || math.Abs(sm.LostPerWin[DimThreshold][2]-0.7) > 1e-9 {
+		t.Fatalf("after one disastrous pair: best %d, challenger %+v, lost %v", sm.Best, sm.Strats[2], sm.LostPerWin[DimThreshold][2])
+	}
+}
+
+// TestMachineLostOutlasts: a challenger whose harm outlasts its window
+// (the incumbent windows after it run at 60 against 100 before the test)
+// is charged for the incumbent's lost throughput too, against the
+// throughput before the test: 0.5 + 0.4 per challenger window, not the
+// 0.24 the pairs' own references (80, 60, 60) give.
+func TestMachineLostOutlasts(t *testing.T) {
+	sm, st := testMachine()
+	var i int64
+	tested := false
+	for sm.State == StateLearn {
+		if i++; i > 10 {
+			t.Fatalf("still in LEARN after %d windows", i-1)
+		}
+		tput := 100.0
+		switch {
+		case sm.Cur != sm.Best:
+			tput, tested = 50, true
+		case tested:
+			tput = 60 // the incumbent, after the challenger's harm
+		}
+		m := win(tput, 18)
+		sm.Step(&m, i, st)
+	}
+	if sm.Strats[2].Losses != 3 || math.Abs(sm.LostPerWin[DimThreshold][2]-0.9) > 1e-9 {
+		t.Fatalf("challenger %+v, lost per window %v, want 0.9", sm.Strats[2], sm.LostPerWin[DimThreshold][2])
+	}
+	if w := CheckWaitFor(sm.LostPerWin[DimThreshold][2], st); w != 180 {
+		t.Fatalf("its check waits %d windows, want 2*0.9/1%% = 180", w)
+	}
+}
+
+// TestMachineDegradation: a degradation alarm (DegradeWindows windows
+// under the baseline by more than Degrade) starts a rollback check at
+// once when the frozen choice is not the default (the default threshold,
+// else the default cache policy), and only a new baseline when it is:
+// no arm is tested for an alarm there, and nothing re-learns.
+func TestMachineDegradation(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		th, cache, b int
+		cacheLearned bool
+		wantDim      int
+		wantArm      int // -1: no check
+	}{
+		{"frozen on the default", DefaultArm, CacheDefault, 18, false, 0, -1},
+		{"frozen on 256 KiB", 2, CacheDefault, 18, false, DimThreshold, DefaultArm},
+		{"frozen on the hold policy", DefaultArm, CacheHold, NumBuckets - 1, true, DimCache, CacheDefault},
+	} {
+		sm, st := testMachine()
+		st.CanaryEvery = 0 // no budgeted check in the way
+		sm.CacheLearned = c.cacheLearned
+		frozenOn(sm, st, c.th, c.cache, c.b)
+		var i int64
+		step := func(tput float64) {
+			i++
+			m := win(tput, c.b)
+			sm.Step(&m, i, st)
+		}
+		for range st.DegradeWindows {
+			step(100)
+		}
+		if sm.Baseline != 100 {
+			t.Fatalf("%s: baseline %v", c.name, sm.Baseline)
+		}
+		for range st.DegradeWindows {
+			step(70)
+		}
+		if sm.Transitions[TrDegraded] != 1 || sm.Baseline != 0 || sm.Transitions[TrShifted] != 0 || sm.State == StateLearn {
+			t.Fatalf("%s: after the alarm %v, transitions %v, baseline %v", c.name, sm.State, sm.Transitions, sm.Baseline)
+		}
+		if c.wantArm < 0 {
+			if sm.State != StateFrozen || sm.Test.On || sm.Cur != c.th || sm.CCur != c.cache {
+				t.Fatalf("%s: %v, test %+v", c.name, sm.State, sm.Test)
+			}
+			continue
+		}
+		if sm.State != StateCanary || sm.Test.Dim != c.wantDim || sm.Test.Arm != c.wantArm || sm.Transitions[TrFrozenCanary] != 1 {
+			t.Fatalf("%s: %v, test of dimension %d arm %d", c.name, sm.State, sm.Test.Dim, sm.Test.Arm)
+		}
+		// The default now wins every pair: rolled back.
+		for w := 0; sm.State == StateCanary; w++ {
+			if w > 2*st.MinPairs+2 {
+				t.Fatalf("%s: the check runs on", c.name)
+			}
+			tput := 70.0
+			if sm.Cur != sm.Best || sm.CCur != sm.CBest {
+				tput = 100
+			}
+			step(tput)
+		}
+		if sm.Transitions[TrRollback] != 1 || sm.Cur != DefaultArm || sm.CCur != CacheDefault {
+			t.Fatalf("%s: after the check %v on %d/%d, transitions %v", c.name, sm.State, sm.Cur, sm.CCur, sm.Transitions)
+		}
+	}
+}
+
+// TestMachineRecallWait: a recalled choice's first check waits by the
+// budget, as after a freeze: the default that lost 30% of a window per
+// challenger window waits 2*0.3/1% = 60 windows, not CanaryEvery-1.
+func TestMachineRecallWait(t *testing.T) {
+	sm, st := testMachine()
+	frozenOn(sm, st, 2, CacheDefault, 18)
+	var other Hist
+	other[20] = 1000 // 336 KiB: the default pools it, 256 KiB does not
+	sm.Recall[sm.NRecall] = Recalled{Sig: other, Best: 2, CBest: CacheDefault}
+	sm.NRecall++
+	sm.LostPerWin[DimThreshold][DefaultArm] = 0.3
+	m := win(100, 20)
+	sm.Step(&m, 1, st)
+	if sm.Transitions[TrRecalled] != 1 || sm.State != StateFrozen || sm.Best != 2 {
+		t.Fatalf("not recalled: %v on %d, %v", sm.State, sm.Best, sm.Transitions)
+	}
+	if want := CheckWaitFor(0.3, st); sm.CheckWait != want || want != 60 {
+		t.Fatalf("check wait %d after the recall, want %d (60)", sm.CheckWait, want)
+	}
+}

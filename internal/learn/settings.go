@@ -80,6 +80,19 @@ type Settings struct {
 	// strategy differ by about that much on a quiet machine). Within the
 	// band the composite decides, with the same margin around 0.5.
 	DrawMargin float64
+	// AbortRatio: a pair whose throughput ratio is under AbortRatio
+	// rejects its challenger at once, without the two more pairs a loser
+	// otherwise runs (0.5: the challenger window ran at under half the
+	// incumbent's throughput). The costly tests are of such arms: a
+	// threshold that sends a site's touched blocks to the large path ran
+	// at a tenth of the default (two-sites' burst site) down to a
+	// seventieth (phases-ring-burst's bursts at 256 KiB), so each more
+	// window of them costs nearly a whole window of the program. Noise
+	// between windows of one strategy is a few percent on a quiet machine
+	// and under 15% on a loaded one; a winner rejected by a freak window is
+	// still checked later. It only ever rejects, so the sign test's bound
+	// on false adoptions holds.
+	AbortRatio float64
 	// Composite weights of the tie-breaker, normalised: a pair whose
 	// throughput ratio is within the draw band is decided by the composite
 	// of sampled CPU time in the allocator, page faults (fresh pages
@@ -141,6 +154,7 @@ func Defaults() Settings {
 		EloK:          32,
 		MinPairs:      7,
 		DrawMargin:    0.02,
+		AbortRatio:    0.5,
 	}
 	for i := range Options {
 		Options[i].Set(&s, Options[i].Def)
