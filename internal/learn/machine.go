@@ -86,12 +86,17 @@ import (
 //     noise (two-sites, where each site's windows swing by 2x) would
 //     otherwise buy a test of arms known to lose. Windows in which another
 //     site runs a test count for neither.
-//   - FROZEN -> LEARN (shift): a window's histogram is at TVD >= Shift
-//     from the signature, beyond the sampling noise (TVDNoise).
+//   - FROZEN -> LEARN (shift): two windows in a row have histograms at
+//     TVD >= Shift from the signature, beyond the sampling noise
+//     (TVDNoise), and the second is near no remembered distribution (the
+//     first may straddle the change, a mix that matches neither
+//     phase: re-learning on it re-learned phases-ring-burst's
+//     distributions again and again, and froze on mixed signatures).
 //     LEARN starts again from the frozen strategy as the incumbent.
 //   - FROZEN -> FROZEN (recalled): the same, but the histogram is within
 //     the shift distance of a distribution an earlier episode froze on
-//     (the last RecallSlots are remembered): that choice is frozen again
+//     (the last RecallSlots are remembered), in the first window or the
+//     second: that choice is frozen again
 //     at once, and the checks guard it like any other, spaced by the same
 //     budget as after a freeze.
 //
@@ -203,6 +208,7 @@ type Machine struct {
 	BaseN       int                   // windows summed so far
 	Baseline    float64               // their mean, once BaseN == DegradeWindows: degradation is checked
 	Degraded    int                   // rated windows in a row under Baseline*(1-Degrade)
+	ShiftSeen   bool                  // the last rated frozen window showed a shift to no remembered distribution: this one confirms it
 	FrozenRated int                   // rated frozen windows since the last check
 	CheckWait   int                   // rated frozen windows before the next check; 0: CanaryEvery-1
 	Checks      int                   // checks started since the freeze (they take turns)
@@ -788,9 +794,17 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 	sm.Strats[sm.Cur].Samples += m.Samples
 	if TVD(&m.Hist, &sm.Signature)-TVDNoise(&m.Hist, &sm.Signature, m.Draws) >= st.Shift {
 		if sm.recallFor(m, st) {
+			sm.ShiftSeen = false
 			sm.transition(TrRecalled)
 			return
 		}
+		if !sm.ShiftSeen {
+			// The window may straddle the change, its histogram a mix
+			// that matches neither distribution: the next one decides.
+			sm.ShiftSeen = true
+			return
+		}
+		sm.ShiftSeen = false
 		sm.transition(TrShifted)
 		sm.relearn(t)
 		// The window that showed the shift ran the frozen arms on the new
@@ -798,6 +812,7 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 		sm.stepLearn(m, t, st)
 		return
 	}
+	sm.ShiftSeen = false
 	if sm.Tok.Busy() {
 		// Another site is testing: its challenger windows move this
 		// site's throughput too (the CPU time is the process's), which

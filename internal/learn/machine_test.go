@@ -304,3 +304,37 @@ func TestMachineRecallWait(t *testing.T) {
 		t.Fatalf("check wait %d after the recall, want %d (60)", sm.CheckWait, want)
 	}
 }
+
+// TestMachineShiftConfirmed: one window far from the signature (a window
+// that straddles a change, its histogram a mix) changes nothing; the
+// next one decides: back on the signature, nothing happened; near a
+// remembered distribution, that choice is recalled; far from all, LEARN.
+func TestMachineShiftConfirmed(t *testing.T) {
+	sm, st := testMachine()
+	frozenOn(sm, st, 2, CacheDefault, 18)
+	var i int64
+	step := func(b int) {
+		i++
+		m := win(100, b)
+		sm.Step(&m, i, st)
+	}
+	step(30)
+	step(18)
+	if sm.State != StateFrozen || sm.ShiftSeen || sm.Transitions[TrShifted] != 0 {
+		t.Fatalf("one odd window: %v, shift seen %v", sm.State, sm.ShiftSeen)
+	}
+	var other Hist
+	other[20] = 1000
+	sm.Recall[sm.NRecall] = Recalled{Sig: other, Best: 3, CBest: CacheDefault}
+	sm.NRecall++
+	step(30)
+	step(20)
+	if sm.State != StateFrozen || sm.Best != 3 || sm.Transitions[TrRecalled] != 1 || sm.Transitions[TrShifted] != 0 {
+		t.Fatalf("a mixed window, then a remembered one: %v on %d, %v", sm.State, sm.Best, sm.Transitions)
+	}
+	step(30)
+	step(30)
+	if sm.State != StateLearn || sm.Transitions[TrShifted] != 1 || sm.Best != 3 {
+		t.Fatalf("two windows far from all: %v on %d, %v", sm.State, sm.Best, sm.Transitions)
+	}
+}
