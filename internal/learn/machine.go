@@ -58,7 +58,8 @@ import (
 //     The incumbent is frozen; the histogram learned on becomes the
 //     signature.
 //   - LEARN(threshold) -> LEARN(bigcache): the same, when the cache
-//     dimension is worth learning.
+//     dimension is worth learning (judged, when some requests take the
+//     large path, over MinChurnWindows windows at least).
 //   - FROZEN: the incumbent runs; each window is checked for a shift (the
 //     histogram) and a degradation (throughput under the baseline).
 //   - FROZEN -> CANARY: a check, the same A/B test with the default (a
@@ -174,6 +175,18 @@ const MinLargeShare = 0.05
 // MinChurnShare: see MinLargeShare. 5%: one large request in 20 that the
 // cache policy could have served differently.
 const MinChurnShare = 0.05
+
+// MinChurnWindows: while some of the site's requests take the large path,
+// the threshold phase ends (on a freeze without the cache dimension) only
+// after this many rated windows of the episode, the incumbent running
+// meanwhile, so that the churn is judged on more than the first few
+// windows of a BigCache that may not have filled yet. 10 windows (1 s):
+// ring-touch-64K-2M's threshold phase ends after 4 to 10 windows when its
+// first challenger is rejected at once (AbortRatio), its churn share
+// measured there was 0.07 to 0.18, near MinChurnShare, and one round of 3
+// froze on the default policy, at a thirtieth of the hold policy's
+// throughput.
+const MinChurnWindows = 10
 
 // Machine is the learning state of one site: the arms of both dimensions,
 // the lifecycle state and the test in progress. The engine guards it with
@@ -428,6 +441,9 @@ func (sm *Machine) stepLearn(m *Metrics, t int64, st *Settings) {
 		sm.enterPhase(DimCache)
 		sm.transition(TrLearnCache)
 		return
+	}
+	if sm.Phase == DimThreshold && sm.largeShare(sm.Best) >= MinLargeShare && sm.EpisodeWins < MinChurnWindows {
+		return // the churn is judged over MinChurnWindows windows; the incumbent runs
 	}
 	if sm.Phase == DimCache {
 		sm.CacheLearned = true

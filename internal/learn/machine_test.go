@@ -338,3 +338,32 @@ func TestMachineShiftConfirmed(t *testing.T) {
 		t.Fatalf("two windows far from all: %v on %d, %v", sm.State, sm.Best, sm.Transitions)
 	}
 }
+
+// TestMachineChurnJudged: a site whose requests all take the large path
+// (every threshold routes them alike: no challenger) does not leave the
+// threshold phase on a calm BigCache before MinChurnWindows windows; churn
+// seen by then takes it to the cache phase, none freezes it.
+func TestMachineChurnJudged(t *testing.T) {
+	for _, churnAt := range []int{6, -1} {
+		sm, st := testMachine()
+		for i := 1; sm.State == StateLearn && sm.Phase == DimThreshold; i++ {
+			if i > MinChurnWindows+1 {
+				t.Fatalf("churn at %d: still in the threshold phase after %d windows", churnAt, i-1)
+			}
+			m := win(100, NumBuckets-1)
+			if i == churnAt {
+				m.Churn = 100000 // a quarter of the episode's estimated large requests
+			}
+			sm.Step(&m, int64(i), st)
+			if i < min(churnAt, MinChurnWindows) && (sm.State != StateLearn || sm.Phase != DimThreshold) {
+				t.Fatalf("churn at %d: left the threshold phase after %d windows: %v", churnAt, i, sm.State)
+			}
+		}
+		switch {
+		case churnAt > 0 && (sm.Phase != DimCache || sm.Transitions[TrLearnCache] != 1 || sm.EpisodeWins != churnAt):
+			t.Errorf("churn at %d: phase %d after %d windows, want the cache phase after %d", churnAt, sm.Phase, sm.EpisodeWins, churnAt)
+		case churnAt < 0 && (sm.State != StateFrozen || sm.EpisodeWins != MinChurnWindows):
+			t.Errorf("no churn: %v after %d windows, want FROZEN after %d", sm.State, sm.EpisodeWins, MinChurnWindows)
+		}
+	}
+}
