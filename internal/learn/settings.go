@@ -108,13 +108,18 @@ type Settings struct {
 	// tested (the incumbent runs meanwhile).
 	FreezeWindows int
 	MinLearnNs    int64
-	// Degrade, DegradeWindows: FROZEN -> LEARN when the throughput stays
+	// Degrade, DegradeWindows: a degradation alarm when the throughput stays
 	// more than Degrade under the frozen baseline for DegradeWindows
-	// windows (one bad window is a GC or a burst, three are a trend).
+	// windows (one bad window is a GC or a burst, three are a trend). It
+	// starts a rollback check (the default against the frozen choice) at
+	// once, unless the site is frozen on the default: an alarm never
+	// re-learns every arm, so one set off by noise costs at most one test
+	// whose challenger is the default.
 	Degrade        float64
 	DegradeWindows int
-	// Shift: FROZEN -> LEARN when the window's size histogram is at total
-	// variation distance >= Shift from the one learned on (TVD).
+	// Shift: FROZEN -> LEARN when two windows in a row have size
+	// histograms at total variation distance >= Shift from the one learned
+	// on (TVD), the second near no distribution learned before.
 	Shift float64
 	// CanaryEvery: in FROZEN, a check (CANARY: an A/B test of the default
 	// or the best other arm against the frozen one) starts at most every
@@ -232,7 +237,7 @@ var Options = []Option{
 	},
 	{
 		Name: "learn_confirm", Env: "HAKMEM_LEARN_CONFIRM", Def: 3, Min: 1, Max: 1000, Unit: "windows",
-		Doc: "Learning: how many windows in a row confirm a return to LEARN on degradation.",
+		Doc: "Learning: how many windows in a row under the frozen baseline confirm a degradation (HAKMEM_LEARN_DEGRADE), which starts a rollback check of the default.",
 		Set: func(s *Settings, v int) { s.FreezeWindows, s.DegradeWindows = v, v },
 	},
 	{
@@ -252,12 +257,12 @@ var Options = []Option{
 	},
 	{
 		Name: "learn_degrade", Env: "HAKMEM_LEARN_DEGRADE", Def: 20, Min: 1, Max: 1000, Unit: "percent",
-		Doc: "Learning: FROZEN -> LEARN when the site's throughput per CPU-second stays this much under the frozen baseline for HAKMEM_LEARN_CONFIRM windows.",
+		Doc: "Learning: a degradation, when the site's throughput per CPU-second stays this much under the frozen baseline for HAKMEM_LEARN_CONFIRM windows: a site frozen on another choice than the default checks the default at once (an A/B test, rolled back if it wins); one frozen on the default only takes a new baseline.",
 		Set: func(s *Settings, v int) { s.Degrade = float64(v) / 100 },
 	},
 	{
 		Name: "learn_shift", Env: "HAKMEM_LEARN_SHIFT", Def: 25, Min: 1, Max: 100, Unit: "percent",
-		Doc: "Learning: FROZEN -> LEARN when the site's size distribution moves this far (total variation distance between size-class histograms).",
+		Doc: "Learning: FROZEN -> LEARN when the site's size distribution moves this far (total variation distance between size-class histograms) in two windows in a row; a distribution learned before takes back the choice frozen on it at once.",
 		Set: func(s *Settings, v int) { s.Shift = float64(v) / 100 },
 	},
 	{
