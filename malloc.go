@@ -68,8 +68,8 @@ func Free(b []byte) {
 			off := p - s.base
 			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
 				claimBlock(p) {
-				if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
-					freeRemote(pc, p, s, r)
+				if s.heap.Load() != 0 { // a Heap's block (or an orphan's): a remote free (heap.go)
+					freeRemote(pc, p, s)
 					return
 				}
 				l := &pc.lists[s.class]
@@ -275,8 +275,8 @@ func freeFast(p uintptr) (bool, error) {
 		unpin(pc)
 		return false, nil
 	}
-	if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
-		freeRemote(pc, p, s, r)
+	if s.heap.Load() != 0 { // a Heap's block (or an orphan's): a remote free (heap.go)
+		freeRemote(pc, p, s)
 		return true, nil
 	}
 	l := &pc.lists[s.class]
@@ -309,8 +309,8 @@ func freeSlow(p uintptr, op string) error {
 		bad = ErrDoubleFree
 	}
 	if bad == nil {
-		if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
-			freeRemote(pc, p, s, r)
+		if s.heap.Load() != 0 { // a Heap's block (or an orphan's): a remote free (heap.go)
+			freeRemote(pc, p, s)
 			return nil
 		}
 	}
