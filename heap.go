@@ -85,10 +85,10 @@ type heapRec struct {
 	// given back (releaseSlab, Close, Detach).
 	hot             *slab
 	hotBase, hotLen uintptr
-	hotSize         uintptr // hot's block size, divMul and class, copied here: the hot free reads no slab header
-	hotDiv          uint64
-	hotClass        uint8
-	next            *heapRec // in heaps.live or heaps.free, under heaps.mu
+	hotSize         uintptr   // hot's block size and divMul, copied here: the hot free reads no slab header
+	hotDiv          uint64    //
+	hotList         *freeList // the stack of hot's class (&lists[class]: no index to bound-check)
+	next            *heapRec  // in heaps.live or heaps.free, under heaps.mu
 	prev            *heapRec
 	// Checked mode (check_heap.go): the heap's live blocks, a list
 	// through their records, under chkMu.
@@ -252,15 +252,20 @@ func (h *Heap) Free(b []byte) {
 	// The hot slab first: a block of the slab the owner last freed into
 	// needs no registry lookup. It is checked as any other: block
 	// boundary, then the cookie.
+	// The claim is claimBlock written out, so that its result is a
+	// branch, not a flag the compiler materializes and tests again.
 	if off := p - r.hotBase; off < r.hotLen {
-		if idx := uintptr(uint64(off) * r.hotDiv >> divShift); idx*r.hotSize == off && claimBlock(p) {
-			l := &r.lists[r.hotClass]
-			if l.n < l.cap {
-				l.push(p)
+		if idx := uintptr(uint64(off) * r.hotDiv >> divShift); idx*r.hotSize == off {
+			if ck := p ^ cookieKey; loadWord(p+8) != ck {
+				storeWord(p+8, ck)
+				l := r.hotList
+				if l.n < l.cap {
+					l.push(p)
+					return
+				}
+				h.freeFull(p, r.hot)
 				return
 			}
-			h.freeFull(p, r.hot)
-			return
 		}
 	}
 	if err := h.free(p, "Heap.Free"); err != nil {
@@ -282,7 +287,7 @@ func (h *Heap) free(p uintptr, op string) error {
 		}
 		if s.inh == nil { // the hot free carries no inherited bitmap
 			r.hot, r.hotBase, r.hotLen = s, s.base, uintptr(s.nblocks)*s.size
-			r.hotSize, r.hotDiv, r.hotClass = s.size, s.divMul, s.class
+			r.hotSize, r.hotDiv, r.hotList = s.size, s.divMul, &r.lists[s.class]
 		}
 		l := &r.lists[s.class]
 		if l.n < l.cap {
