@@ -638,3 +638,43 @@ func TestHeapSuccessorChains(t *testing.T) {
 		t.Errorf("Release left %d bytes of orphans", st.HeapOrphanBytes)
 	}
 }
+
+// TestOrphansSettleAfterDecay: the slabs of a detached heap that no heap
+// adopts join the central lists once they are older than the decay (the
+// scavenger's pass), with their live blocks intact.
+func TestOrphansSettleAfterDecay(t *testing.T) {
+	Release()
+	h := NewHeap()
+	var live [][]byte
+	for i := range 2000 {
+		b := h.Alloc(96)
+		if i%3 == 0 {
+			heapFill(b, 11)
+			live = append(live, b)
+		} else {
+			h.Free(b)
+		}
+	}
+	h.Detach()
+	if st := checkStats(t, "detached"); st.HeapOrphanBytes == 0 {
+		t.Fatal("Detach left no orphan")
+	}
+	t0 := now()
+	if next := heap.scavenge(t0, false); next <= 0 {
+		t.Errorf("scavenger pass with young orphans: next %d, want a positive wait", next)
+	}
+	if st := checkStats(t, "young"); st.HeapOrphanBytes == 0 {
+		t.Fatal("orphans settled before the decay")
+	}
+	heap.scavenge(t0+cfg().decayNs+1, false)
+	if st := checkStats(t, "after the decay"); st.HeapOrphanBytes != 0 {
+		t.Fatalf("orphans left after the decay: %d bytes", st.HeapOrphanBytes)
+	}
+	for _, b := range live {
+		if off := heapCheck(b, 11); off >= 0 {
+			t.Fatalf("block overwritten at %d after its slab settled", off)
+		}
+		Free(b)
+	}
+	checkStats(t, "freed")
+}
