@@ -83,12 +83,14 @@ type heapRec struct {
 	// registry, [hotBase, hotBase+hotLen) its blocks: Free of a block in it
 	// skips the registry's two loads. Owner only; reset when a slab is
 	// given back (releaseSlab, Close, Detach).
-	hot             *slab
+	// hot and hotList are addresses, not pointers, so that setting them
+	// (on every free through the registry) needs no write barrier.
+	hot             uintptr // *slab
 	hotBase, hotLen uintptr
-	hotSize         uintptr   // hot's block size and divMul, copied here: the hot free reads no slab header
-	hotDiv          uint64    //
-	hotList         *freeList // the stack of hot's class (&lists[class]: no index to bound-check)
-	next            *heapRec  // in heaps.live or heaps.free, under heaps.mu
+	hotSize         uintptr  // hot's block size and divMul, copied here: the hot free reads no slab header
+	hotDiv          uint64   //
+	hotList         uintptr  // *freeList: the stack of hot's class (&lists[class]: no index to bound-check)
+	next            *heapRec // in heaps.live or heaps.free, under heaps.mu
 	prev            *heapRec
 	// Checked mode (check_heap.go): the heap's live blocks, a list
 	// through their records, under chkMu.
@@ -188,7 +190,7 @@ func newHeapRec() (*heapRec, error) {
 		r.pending[c].Store(0)
 	}
 	r.busy.Store(0)
-	r.hot, r.hotBase, r.hotLen = nil, 0, 0
+	r.hot, r.hotBase, r.hotLen = 0, 0, 0
 	r.prev, r.next = nil, heaps.live
 	if r.next != nil {
 		r.next.prev = r
@@ -258,12 +260,12 @@ func (h *Heap) Free(b []byte) {
 		if idx := uintptr(uint64(off) * r.hotDiv >> divShift); idx*r.hotSize == off {
 			if ck := p ^ cookieKey; loadWord(p+8) != ck {
 				storeWord(p+8, ck)
-				l := r.hotList
+				l := (*freeList)(ptr(r.hotList))
 				if l.n < l.cap {
 					l.push(p)
 					return
 				}
-				h.freeFull(p, r.hot)
+				h.freeFull(p, (*slab)(ptr(r.hot)))
 				return
 			}
 		}
@@ -281,23 +283,29 @@ func (h *Heap) free(p uintptr, op string) error {
 	// back, so its segment stays mapped while we work on it. Headers are
 	// never unmapped (meta.go), so a stale registry answer reads mapped
 	// memory, and the block checks below fail on a slab p is not in.
-	if s := regLookup(p).smallBlock(p); s != nil && s.heap.Load() == uintptr(unsafe.Pointer(r)) && claimBlock(p) {
-		if s.inh != nil { // an adopted slab's block: no longer inherited (heap_orphan.go)
-			s.uninherit(s.blockIndex(p))
-		}
-		if s.inh == nil { // the hot free carries no inherited bitmap
-			r.hot, r.hotBase, r.hotLen = s, s.base, uintptr(s.nblocks)*s.size
-			r.hotSize, r.hotDiv, r.hotList = s.size, s.divMul, &r.lists[s.class]
-		}
-		l := &r.lists[s.class]
-		if l.n < l.cap {
-			l.push(p)
-			return nil
-		}
-		h.freeFull(p, s)
+	s := regLookup(p).smallBlock(p)
+	if s == nil || s.heap.Load() != uintptr(unsafe.Pointer(r)) {
+		return h.freeOther(p, op)
+	}
+	ck := p ^ cookieKey // claimBlock, written out as a branch (see Heap.Free)
+	if loadWord(p+8) == ck {
+		return h.freeOther(p, op) // a double free: reported there
+	}
+	storeWord(p+8, ck)
+	l := &r.lists[s.class]
+	if s.inh != nil { // an adopted slab's block: no longer inherited (heap_orphan.go)
+		s.uninherit(s.blockIndex(p))
+	}
+	if s.inh == nil { // the hot free carries no inherited bitmap
+		r.hot, r.hotBase, r.hotLen = uintptr(unsafe.Pointer(s)), s.base, uintptr(s.nblocks)*s.size
+		r.hotSize, r.hotDiv, r.hotList = s.size, s.divMul, uintptr(unsafe.Pointer(l))
+	}
+	if l.n < l.cap {
+		l.push(p)
 		return nil
 	}
-	return h.freeOther(p, op)
+	h.freeFull(p, s)
+	return nil
 }
 
 // TryFree is Heap.Free returning the error instead of panicking.
@@ -552,8 +560,8 @@ func (r *heapRec) toSlab(s *slab, p uintptr, release bool) {
 // releaseSlab gives an empty slab of the heap back to the page heap.
 func (r *heapRec) releaseSlab(s *slab) {
 	c := s.class
-	if r.hot == s {
-		r.hot, r.hotBase, r.hotLen = nil, 0, 0
+	if r.hot == uintptr(unsafe.Pointer(s)) {
+		r.hot, r.hotBase, r.hotLen = 0, 0, 0
 	}
 	s.heap.Store(0)
 	r.moved[c].out.add(uint64(s.nblocks))
@@ -691,7 +699,7 @@ func (h *Heap) Detach() {
 	if r == nil {
 		return
 	}
-	r.hot, r.hotBase, r.hotLen = nil, 0, 0
+	r.hot, r.hotBase, r.hotLen = 0, 0, 0
 	t := now()
 	orphaned := false
 	var buf [maxBatch]uintptr
