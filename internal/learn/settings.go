@@ -87,11 +87,12 @@ type Settings struct {
 	// threshold that sends a site's touched blocks to the large path ran
 	// at a tenth of the default (two-sites' burst site) down to a
 	// seventieth (phases-ring-burst's bursts at 256 KiB), so each more
-	// window of them costs nearly a whole window of the program. Noise
-	// between windows of one strategy is a few percent on a quiet machine
-	// and under 15% on a loaded one; a winner rejected by a freak window is
-	// still checked later. It only ever rejects, so the sign test's bound
-	// on false adoptions holds.
+	// window of them costs nearly a whole window of the program. Two
+	// windows of one strategy differ by a few percent on a quiet machine,
+	// but by up to 2x where a test's harm outlasts it (two-sites): a
+	// winner rejected by such a window is tried again only by a check.
+	// It only ever rejects, so the sign test's bound on false adoptions
+	// holds.
 	AbortRatio float64
 	// Composite weights of the tie-breaker, normalised: a pair whose
 	// throughput ratio is within the draw band is decided by the composite
