@@ -49,8 +49,8 @@ import (
 //     under 1 - Confidence (TestSignTestRule). It becomes the incumbent; the remaining
 //     challengers are tested against it.
 //   - Rejected: it can no longer reach that confidence within MaxPairs
-//     pairs, or one pair ran it at under AbortRatio of the incumbent's
-//     throughput. A clear loser costs three challenger windows, a
+//     pairs, or, before it won a pair, one pair ran it at under
+//     AbortRatio of the incumbent's throughput. A clear loser costs three challenger windows, a
 //     disastrous one a single window. The thresholds beyond it, on the far side from
 //     the incumbent, are dropped untested (prune: throughput is taken to
 //     be unimodal in the threshold).
@@ -206,7 +206,7 @@ type Machine struct {
 
 	// LEARN
 	Phase        int    // the dimension being learned: DimThreshold, then DimCache
-	CacheLearned bool   // the cache dimension was learned in some episode: checks may try it
+	CacheLearned bool   // the cache dimension was learned in some episode (recorded in the policy)
 	EpisodeStart int64  // when LEARN began, ns on the learner clock
 	EpisodeHist  Hist   // histograms of the episode's rated windows: the signature when freezing
 	EpisodeChurn uint64 // the site's BigCache evictions and decays in the episode's rated windows
@@ -639,8 +639,12 @@ func (sm *Machine) testStep(m *Metrics, st *Settings) int {
 		}
 		ts.haveChal = false
 		v = TestVerdict(ts.wins, len(ts.ratios), median(ts.ratios), st)
-		if v == VerdictNone && r < st.AbortRatio {
-			v = VerdictReject // a disastrous window: no more of them
+		if v == VerdictNone && r < st.AbortRatio && ts.wins == 0 {
+			// A disastrous window of an arm that has won nothing: no
+			// more of them. One that won pairs is not disastrous, and
+			// its bad window is noise (ring-touch-64K-2M's hold policy
+			// won 3 pairs at 3-15x, then lost one at 0.495).
+			v = VerdictReject
 		}
 		if v != VerdictNone {
 			lost := ts.lost / float64(max(ts.chalWindows, 1))
@@ -882,7 +886,7 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 // dimension: in turn, the default threshold and the default cache policy
 // while the frozen choice differs from them (rollback checks), and the
 // other arm that acts differently (a threshold routing the signature
-// otherwise; a cache policy once that dimension was learned and matters)
+// otherwise; a cache policy, hold first, when some requests take the large path)
 // whose last test lost least. (DimThreshold, -1) when there is none.
 func (sm *Machine) CheckChallenger() (d, c int) {
 	type cand struct{ d, c int }
@@ -916,8 +920,8 @@ func (sm *Machine) CheckChallenger() (d, c int) {
 	}
 	if cacheMatters {
 		bc := -1
-		for i := range sm.CArms {
-			if i != sm.CBest && i != CacheDefault && (bc < 0 || better(DimCache, i, bc)) {
+		for _, i := range []int{CacheHold, CacheLean} { // hold first, as in LEARN
+			if i != sm.CBest && (bc < 0 || better(DimCache, i, bc)) {
 				bc = i
 			}
 		}
@@ -933,12 +937,14 @@ func (sm *Machine) CheckChallenger() (d, c int) {
 }
 
 // offDefault reports whether the frozen threshold routes the signature
-// otherwise than the default (th), whether the cache dimension was learned
-// and matters under it (cacheMatters), and whether the frozen cache
-// policy is then not the default (cache).
+// otherwise than the default (th), whether the cache policy matters under
+// it (cacheMatters: some requests take the large path, whether or not the
+// cache dimension was learned: a threshold phase that judged the churn too
+// low, on a BigCache not yet churning, is corrected by the checks), and
+// whether the frozen cache policy is then not the default (cache).
 func (sm *Machine) offDefault() (th, cacheMatters, cache bool) {
 	th = sm.Best != DefaultArm && !sm.Sizes.Equivalent(DefaultArm, sm.Best, &sm.Signature)
-	cacheMatters = sm.CacheLearned && sm.largeShare(sm.Best) >= MinLargeShare
+	cacheMatters = sm.largeShare(sm.Best) >= MinLargeShare
 	return th, cacheMatters, cacheMatters && sm.CBest != CacheDefault
 }
 

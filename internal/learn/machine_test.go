@@ -186,6 +186,28 @@ func TestMachineAbort(t *testing.T) {
 	if sm.Best != DefaultArm || sm.Strats[2].Losses != 1 || !sm.Strats[2].Retired || math.Abs(sm.LostPerWin[DimThreshold][2]-0.7) > 1e-9 {
 		t.Fatalf("after one disastrous pair: best %d, challenger %+v, lost %v", sm.Best, sm.Strats[2], sm.LostPerWin[DimThreshold][2])
 	}
+	// A challenger that won pairs is not aborted by one bad window: it
+	// wins 3 at 2x, loses one at 0.3x, wins 4 more and is adopted (7 of 8).
+	sm, st = testMachine()
+	chal := []float64{200, 200, 200, 30, 200, 200, 200, 200, 200}
+	n := 0
+	for i = 1; sm.Transitions[TrLearnAdopt] == 0; i++ {
+		if i > 25 {
+			t.Fatalf("not adopted after %d windows: %+v", i-1, sm.Strats[2])
+		}
+		tput := 100.0
+		if sm.Cur != sm.Best {
+			tput, n = chal[n], n+1
+		}
+		m := win(tput, 18)
+		sm.Step(&m, i, st)
+		if sm.State == StateLearn && !sm.Test.On && sm.Transitions[TrLearnAdopt] == 0 && n > 0 {
+			t.Fatalf("the test ended after %d challenger windows, not adopted", n)
+		}
+	}
+	if sm.Best != 2 || n != 8 || sm.Strats[2].Losses != 1 {
+		t.Fatalf("adopted arm %d after %d challenger windows, %+v", sm.Best, n, sm.Strats[2])
+	}
 }
 
 // TestMachineLostOutlasts: a challenger whose harm outlasts its window
@@ -365,5 +387,22 @@ func TestMachineChurnJudged(t *testing.T) {
 		case churnAt < 0 && (sm.State != StateFrozen || sm.EpisodeWins != MinChurnWindows):
 			t.Errorf("no churn: %v after %d windows, want FROZEN after %d", sm.State, sm.EpisodeWins, MinChurnWindows)
 		}
+	}
+}
+
+// TestMachineCheckCacheUnlearned: a site frozen on the defaults without
+// having learned the cache dimension (its churn judged too low), some of
+// its requests on the large path, has the hold policy checked; one whose
+// requests are all pooled has no cache check.
+func TestMachineCheckCacheUnlearned(t *testing.T) {
+	sm, st := testMachine()
+	frozenOn(sm, st, DefaultArm, CacheDefault, NumBuckets-1)
+	if d, c := sm.CheckChallenger(); sm.CacheLearned || d != DimCache || c != CacheHold {
+		t.Fatalf("all large, cache not learned: check of dimension %d arm %d, want the hold policy", d, c)
+	}
+	sm, st = testMachine()
+	frozenOn(sm, st, DefaultArm, CacheDefault, 18)
+	if d, c := sm.CheckChallenger(); d != DimThreshold || c > 2 {
+		t.Fatalf("all pooled: check of dimension %d arm %d, want a threshold of the other routing (64-256 KiB)", d, c)
 	}
 }

@@ -81,9 +81,9 @@ type Settings struct {
 	// band the composite decides, with the same margin around 0.5.
 	DrawMargin float64
 	// AbortRatio: a pair whose throughput ratio is under AbortRatio
-	// rejects its challenger at once, without the two more pairs a loser
-	// otherwise runs (0.5: the challenger window ran at under half the
-	// incumbent's throughput). The costly tests are of such arms: a
+	// rejects a challenger that has won no pair yet at once, without the
+	// two more pairs a loser otherwise runs (0.5: the challenger window
+	// ran at under half the incumbent's throughput). The costly tests are of such arms: a
 	// threshold that sends a site's touched blocks to the large path ran
 	// at a tenth of the default (two-sites' burst site) down to a
 	// seventieth (phases-ring-burst's bursts at 256 KiB), so each more
