@@ -67,6 +67,33 @@ func TestCallerPCsMatchRuntime(t *testing.T) {
 	}
 }
 
+// TestCallerPCCached: callerPC names this function on its first call
+// (classifying the frames) and on later ones, and on amd64 the later
+// walks find it through the cache alone.
+func TestCallerPCCached(t *testing.T) {
+	for i := range 3 {
+		if f := runtime.FuncForPC(callerPC() - 1); f == nil || !strings.HasSuffix(f.Name(), ".TestCallerPCCached") {
+			t.Fatalf("call %d: callerPC names %v", i, f)
+		}
+	}
+	var pc uintptr
+	var found bool
+	for range 2 { // one call site: the first walk may meet this frame uncached
+		if pc, found = callerPCCached(); !found && pc != 0 {
+			pcInternal(pc)
+		}
+	}
+	if runtime.GOARCH != "amd64" {
+		if found || pc != 0 {
+			t.Errorf("no fast path here, yet callerPCCached returned %#x, %v", pc, found)
+		}
+		return
+	}
+	if f := runtime.FuncForPC(pc - 1); !found || f == nil || !strings.HasSuffix(f.Name(), ".TestCallerPCCached") {
+		t.Errorf("callerPCCached: %#x (%v), found %v", pc, f, found)
+	}
+}
+
 //go:noinline
 func allocForCallerTest() []byte { return Alloc(40) }
 
