@@ -3,6 +3,7 @@ package hakmem
 import (
 	"math/bits"
 	"sync"
+	"sync/atomic"
 )
 
 // The central lists: one per size class, each behind its own mutex. They
@@ -11,7 +12,8 @@ import (
 // A refill asks for one batch of blocks and is satisfied, in order, by
 //  1. the transfer cache: whole batches that another P flushed, O(1);
 //  2. the free lists of partially used slabs;
-//  3. a fresh slab from the page heap, which may map a new segment.
+//  3. the slabs of ended heaps that no heap adopted (heap_orphan.go);
+//  4. a fresh slab from the page heap, which may map a new segment.
 //
 // A flush hands back one batch: into the transfer cache if it is a full
 // batch and there is room, otherwise block by block onto the blocks' slabs.
@@ -32,6 +34,16 @@ type central struct {
 	slabs     int    // slabs of this class
 	slabFree  uint64 // blocks free on slabs (their bitmaps)
 	xferBlock uint64 // blocks in the transfer cache
+
+	// orphans are the slabs of ended heaps no heap has adopted yet
+	// (heap_orphan.go), linked through slab.next/prev; norphans counts
+	// them, read without mu by a heap looking for one; orphanFree is the
+	// blocks free on their bitmaps; orphanSwept the remote frees swept
+	// from them when they joined the central lists (Stats: frees).
+	orphans     *slab
+	norphans    atomic.Int32
+	orphanFree  uint64
+	orphanSwept uint64
 
 	// Statistics, in blocks unless named otherwise.
 	refillTransfer, refillSlab, refillFresh, refillNewSeg uint64 // refillNewSeg counts refills
@@ -66,13 +78,19 @@ func (c *central) take(buf []uintptr, pid int32) (int, error) {
 		return bn, nil
 	}
 	n := 0
-	for n < len(buf) && c.partial != nil {
-		s := c.partial
-		s.owner.Store(pid)
-		n += s.takeFree(buf[n:])
-		if s.nfree == 0 {
-			c.unlist(s)
+	for {
+		for n < len(buf) && c.partial != nil {
+			s := c.partial
+			s.owner.Store(pid)
+			n += s.takeFree(buf[n:])
+			if s.nfree == 0 {
+				c.unlist(s)
+			}
 		}
+		if n > 0 || c.orphans == nil {
+			break
+		}
+		c.settleOrphan(c.orphans) // before a fresh slab, what no heap adopted (heap_orphan.go)
 	}
 	c.slabFree -= uint64(n)
 	c.refillSlab += uint64(n)

@@ -1,7 +1,6 @@
 package hakmem
 
 import (
-	"math/bits"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -39,13 +38,14 @@ import (
 // its cookie, not free on the bitmap already; anything else is dropped and
 // counted (Stats.Corrupted).
 //
-// Letting go of a slab (Close, Detach) races with remote frees, so both
-// sides follow one protocol: the heap clears slab.heap and only then sweeps
-// the remote map; the freer sets its bit and then reads slab.heap again. If
-// it still names the heap, the heap's sweep (later) will see the bit; if
-// not, the freer takes its bit back with an atomic AND and, if the bit was
-// still there, frees the block the global way (the slab is a central one
-// now). Exactly one side gets each block.
+// Letting go of a slab races with remote frees, so both sides follow one
+// protocol: the freer sets its bit and then reads slab.heap again. If it
+// names a heap (this one, or one that adopted the slab since) or the
+// orphan list, that owner's sweep (later) will see the bit; if it is zero
+// (the slab joined the central lists, which clear slab.heap before they
+// sweep), the freer takes its bit back with an atomic AND and, if the bit
+// was still there, frees the block the global way. Exactly one side gets
+// each block.
 //
 // Close frees every block of the heap at once (mimalloc's mi_heap_destroy):
 // it walks the class lists and hands each slab back to the page heap. A
@@ -53,9 +53,11 @@ import (
 // free block of whatever slab took the pages since (ErrDoubleFree), or,
 // once the memory is handed out again, a block it does not own. Detach
 // (mi_heap_delete) ends the heap and keeps its blocks: every slab, with the
-// free blocks of the stacks and of the remote maps on its bitmap, joins
-// its class's central list under central.mu, so its free space is reused
-// and its live blocks are freed later like any other.
+// free blocks of the stacks and of the remote maps on its bitmap, becomes
+// an orphan that the next new heap adopts (heap_orphan.go), so its free
+// space is reused and its live blocks are freed later like any other. A
+// heap that adopted slabs holds blocks it did not allocate: its Close
+// leaves those alive.
 //
 // Accounting. Heap slabs count in their class's central.slabs (taken and
 // given back under central.mu, on the slow path), so the per-class block
@@ -81,11 +83,13 @@ type heapRec struct {
 	// registry, [hotBase, hotBase+hotLen) its blocks: Free of a block in it
 	// skips the registry's two loads. Owner only; reset when a slab is
 	// given back (releaseSlab, Close, Detach).
-	hot             *slab
+	// hot and hotList are addresses, not pointers, so that setting them
+	// (on every free through the registry) needs no write barrier.
+	hot             uintptr // *slab
 	hotBase, hotLen uintptr
-	hotSize         uintptr // hot's block size, divMul and class, copied here: the hot free reads no slab header
-	hotDiv          uint64
-	hotClass        uint8
+	hotSize         uintptr  // hot's block size and divMul, copied here: the hot free reads no slab header
+	hotDiv          uint64   //
+	hotList         uintptr  // *freeList: the stack of hot's class (&lists[class]: no index to bound-check)
 	next            *heapRec // in heaps.live or heaps.free, under heaps.mu
 	prev            *heapRec
 	// Checked mode (check_heap.go): the heap's live blocks, a list
@@ -186,7 +190,7 @@ func newHeapRec() (*heapRec, error) {
 		r.pending[c].Store(0)
 	}
 	r.busy.Store(0)
-	r.hot, r.hotBase, r.hotLen = nil, 0, 0
+	r.hot, r.hotBase, r.hotLen = 0, 0, 0
 	r.prev, r.next = nil, heaps.live
 	if r.next != nil {
 		r.next.prev = r
@@ -250,15 +254,20 @@ func (h *Heap) Free(b []byte) {
 	// The hot slab first: a block of the slab the owner last freed into
 	// needs no registry lookup. It is checked as any other: block
 	// boundary, then the cookie.
+	// The claim is claimBlock written out, so that its result is a
+	// branch, not a flag the compiler materializes and tests again.
 	if off := p - r.hotBase; off < r.hotLen {
-		if idx := uintptr(uint64(off) * r.hotDiv >> divShift); idx*r.hotSize == off && claimBlock(p) {
-			l := &r.lists[r.hotClass]
-			if l.n < l.cap {
-				l.push(p)
+		if idx := uintptr(uint64(off) * r.hotDiv >> divShift); idx*r.hotSize == off {
+			if ck := p ^ cookieKey; loadWord(p+8) != ck {
+				storeWord(p+8, ck)
+				l := (*freeList)(ptr(r.hotList))
+				if l.n < l.cap {
+					l.push(p)
+					return
+				}
+				h.freeFull(p, (*slab)(ptr(r.hot)))
 				return
 			}
-			h.freeFull(p, r.hot)
-			return
 		}
 	}
 	if err := h.free(p, "Heap.Free"); err != nil {
@@ -274,18 +283,29 @@ func (h *Heap) free(p uintptr, op string) error {
 	// back, so its segment stays mapped while we work on it. Headers are
 	// never unmapped (meta.go), so a stale registry answer reads mapped
 	// memory, and the block checks below fail on a slab p is not in.
-	if s := regLookup(p).smallBlock(p); s != nil && s.heap.Load() == uintptr(unsafe.Pointer(r)) && claimBlock(p) {
-		r.hot, r.hotBase, r.hotLen = s, s.base, uintptr(s.nblocks)*s.size
-		r.hotSize, r.hotDiv, r.hotClass = s.size, s.divMul, s.class
-		l := &r.lists[s.class]
-		if l.n < l.cap {
-			l.push(p)
-			return nil
-		}
-		h.freeFull(p, s)
+	s := regLookup(p).smallBlock(p)
+	if s == nil || s.heap.Load() != uintptr(unsafe.Pointer(r)) {
+		return h.freeOther(p, op)
+	}
+	ck := p ^ cookieKey // claimBlock, written out as a branch (see Heap.Free)
+	if loadWord(p+8) == ck {
+		return h.freeOther(p, op) // a double free: reported there
+	}
+	storeWord(p+8, ck)
+	l := &r.lists[s.class]
+	if s.inh != nil { // an adopted slab's block: no longer inherited (heap_orphan.go)
+		s.uninherit(s.blockIndex(p))
+	}
+	if s.inh == nil { // the hot free carries no inherited bitmap
+		r.hot, r.hotBase, r.hotLen = uintptr(unsafe.Pointer(s)), s.base, uintptr(s.nblocks)*s.size
+		r.hotSize, r.hotDiv, r.hotList = s.size, s.divMul, uintptr(unsafe.Pointer(l))
+	}
+	if l.n < l.cap {
+		l.push(p)
 		return nil
 	}
-	return h.freeOther(p, op)
+	h.freeFull(p, s)
+	return nil
 }
 
 // TryFree is Heap.Free returning the error instead of panicking.
@@ -422,6 +442,8 @@ func (r *heapRec) refill(c uint8) (uintptr, error) {
 			}
 		}
 	}
+	for r.avail[c] == nil && r.adopt(c) { // an ended heap's slabs first (heap_orphan.go)
+	}
 	if r.avail[c] == nil {
 		if err := r.freshSlab(c); err != nil {
 			return 0, err
@@ -538,8 +560,8 @@ func (r *heapRec) toSlab(s *slab, p uintptr, release bool) {
 // releaseSlab gives an empty slab of the heap back to the page heap.
 func (r *heapRec) releaseSlab(s *slab) {
 	c := s.class
-	if r.hot == s {
-		r.hot, r.hotBase, r.hotLen = nil, 0, 0
+	if r.hot == uintptr(unsafe.Pointer(s)) {
+		r.hot, r.hotBase, r.hotLen = 0, 0, 0
 	}
 	s.heap.Store(0)
 	r.moved[c].out.add(uint64(s.nblocks))
@@ -556,46 +578,32 @@ func (r *heapRec) releaseSlab(s *slab) {
 func (r *heapRec) sweep(s *slab) {
 	c := s.class
 	was := s.nfree
-	words := (int(s.nblocks) + 63) / 64
-	for w := range s.remote[:words] {
-		if s.remote[w].Load() == 0 {
-			continue
-		}
-		for m := s.remote[w].Swap(0); m != 0; m &= m - 1 {
-			i := uintptr(w*64 + bits.TrailingZeros64(m))
-			p := s.base + i*s.size
-			if i >= uintptr(s.nblocks) || s.isFree(p) || loadWord(p+8) != p^cookieKey {
-				corrupted.Add(1) // a stale bit (a Free racing a Close) or a stray write: dropped
-				continue
-			}
-			s.putFree(p)
-			r.moved[c].remote.inc()
-		}
-	}
+	r.moved[c].remote.add(s.takeRemote())
 	if was == 0 && s.nfree > 0 {
 		removeSlab(&r.full[c], s)
 		pushSlab(&r.avail[c], s)
 	}
 }
 
-// freeRemote frees a block of a Heap's slab from outside the heap: p is
-// claimed, pc pinned, r the heap named by s.heap. It unpins pc.
-func freeRemote(pc *pcache, p uintptr, s *slab, r uintptr) {
+// freeRemote frees a block of a Heap's slab (or an orphan's) from outside
+// the heap: p is claimed, pc pinned. It unpins pc.
+func freeRemote(pc *pcache, p uintptr, s *slab) {
 	i := uintptr(uint64(p-s.base) * s.divMul >> divShift)
 	w, bit := &s.remote[i/64], uint64(1)<<(i%64)
 	w.Or(bit)
-	if s.heap.Load() == r {
-		// The heap still owns the slab: its next sweep takes the bit.
-		pend := &(*heapRec)(ptr(r)).pending[s.class]
+	if o := s.heap.Load(); o != 0 {
+		// A heap (r, or one that adopted the slab since) or the orphan
+		// list owns the slab: its owner's next sweep takes the bit.
+		pend := &(*heapRec)(ptr(o)).pending[s.class]
 		if pend.Load() == 0 {
 			pend.Store(1)
 		}
 		unpin(pc)
 		return
 	}
-	// The heap let go of the slab meanwhile (Detach, or a Close racing
-	// this Free). Take the bit back; if the heap's sweep took it first,
-	// the block is the slab's again.
+	// The slab went to the central lists meanwhile (an orphan settled, or
+	// a Close racing this Free). Take the bit back; if the sweep took it
+	// first, the block is the slab's again.
 	if w.And(^bit)&bit == 0 {
 		unpin(pc)
 		return
@@ -634,24 +642,43 @@ func (h *Heap) ending(free bool, op string) *heapRec {
 // that is freed later reports ErrDoubleFree or ErrInvalidPointer, until
 // its memory is handed out again. Using h afterwards reports ErrClosed;
 // Close of a closed heap is a no-op. Large blocks (above 1 MiB) are not
-// the heap's: Close leaves them alone.
+// the heap's: Close leaves them alone. Nor are the live blocks of a
+// detached heap whose slabs h took over (a new Heap reuses the slabs a
+// detached one left): Close leaves them alive.
 func (h *Heap) Close() {
 	r := h.ending(true, "Heap.Close")
 	if r == nil {
 		return
 	}
+	t := now()
 	var frees [numClasses]uint64
 	for c := range r.lists {
 		l := &r.lists[c]
 		l.n = 0
 		m := &r.moved[c]
+		// An adopted slab's remote frees count before the census: its
+		// inherited blocks stay live, and a block freed remotely is no
+		// longer one (heap_orphan.go).
+		var inherited uint64
+		for _, head := range [2]*slab{r.avail[c], r.full[c]} {
+			for s := head; s != nil; s = s.next {
+				if s.inh != nil {
+					m.remote.add(s.takeRemote())
+					inherited += uint64(s.ninh)
+				}
+			}
+		}
 		cached := m.in.load() + m.remote.load() + l.frees.load() - l.allocs.load() - m.out.load()
-		frees[c] = m.slabs.load()*uint64(classes[c].nblocks) - cached // in use now: freed in bulk
+		frees[c] = m.slabs.load()*uint64(classes[c].nblocks) - cached - inherited // in use now: freed in bulk
 		for _, head := range [2]*slab{r.avail[c], r.full[c]} {
 			for s := head; s != nil; {
 				next := s.next
 				s.next, s.prev = nil, nil
-				r.releaseSlab(s)
+				if s.inh != nil {
+					r.orphanClosed(s, t)
+				} else {
+					r.releaseSlab(s)
+				}
 				s = next
 			}
 		}
@@ -663,14 +690,18 @@ func (h *Heap) Close() {
 
 // Detach ends the heap and keeps its blocks: they stay valid and anyone
 // may free them later with Free. The heap's slabs, with every free block
-// it held, join the central lists, so their free space is reused. Using h
-// afterwards reports ErrClosed; Detach of a closed heap is a no-op.
+// it held, wait for the next new Heap to take them over (or, after
+// HAKMEM_DECAY_MS, join the global API's lists), so their free space is
+// reused. Using h afterwards reports ErrClosed; Detach of a closed heap
+// is a no-op.
 func (h *Heap) Detach() {
 	r := h.ending(false, "Heap.Detach")
 	if r == nil {
 		return
 	}
-	r.hot, r.hotBase, r.hotLen = nil, 0, 0
+	r.hot, r.hotBase, r.hotLen = 0, 0, 0
+	t := now()
+	orphaned := false
 	var buf [maxBatch]uintptr
 	for c := range r.lists {
 		l := &r.lists[c]
@@ -685,32 +716,25 @@ func (h *Heap) Detach() {
 			}
 		}
 		ct := &centrals[c]
-		ct.mu.Lock() // a block freed the global way meanwhile waits here to reach its slab
+		ct.mu.Lock()
 		for _, head := range [2]*slab{r.avail[c], r.full[c]} {
 			for s := head; s != nil; {
 				next := s.next
 				s.next, s.prev = nil, nil
-				s.heap.Store(0) // before the sweep: see freeRemote
-				for w := range s.remote[:(s.nblocks+63)/64] {
-					for m := s.remote[w].Swap(0); m != 0; m &= m - 1 {
-						i := uintptr(w*64 + bits.TrailingZeros64(m))
-						p := s.base + i*s.size
-						if i >= uintptr(s.nblocks) || s.isFree(p) || loadWord(p+8) != p^cookieKey {
-							corrupted.Add(1)
-							continue
-						}
-						s.putFree(p)
-						r.moved[c].remote.inc()
-					}
-				}
-				s.owner.Store(-1)
-				switch {
-				case s.nfree == s.nblocks:
+				// An orphan from now on: a remote free still goes to the
+				// map, which the next owner sweeps; what came before, the
+				// heap sweeps now.
+				s.heap.Store(orphanHeap)
+				r.moved[c].remote.add(s.takeRemote())
+				s.dropInherit()
+				if s.nfree == s.nblocks {
+					s.heap.Store(0)
+					s.owner.Store(-1)
 					ct.slabs--
 					heap.freeSlab(s)
-				case s.nfree > 0:
-					ct.list(s)
-					ct.slabFree += uint64(s.nfree)
+				} else {
+					ct.addOrphan(s, t)
+					orphaned = true
 				}
 				s = next
 			}
@@ -720,6 +744,9 @@ func (h *Heap) Detach() {
 	}
 	r.end(nil)
 	h.r = &closedRec
+	if orphaned {
+		scavengerKick(t + cfg().decayNs) // what no heap adopts joins the central lists then
+	}
 }
 
 // end folds the record's counts into heaps.ended (with bulk, Close's

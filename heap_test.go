@@ -457,3 +457,224 @@ func TestHeapTyped(t *testing.T) {
 		t.Fatal("layout")
 	}
 }
+
+// TestHeapAdoptsDetached: a heap that follows a detached one adopts the
+// predecessor's slabs (heap_orphan.go) instead of taking fresh ones, frees
+// the inherited blocks as its own, and its Close frees its own blocks and
+// leaves alive the inherited ones it did not free.
+func TestHeapAdoptsDetached(t *testing.T) {
+	Release()
+	const n = 256
+	h1 := NewHeap()
+	var all, live [][]byte
+	for range 4000 {
+		all = append(all, h1.Alloc(n))
+	}
+	for i, b := range all { // half stays live in every slab
+		if i%2 == 0 {
+			heapFill(b, uint64(i))
+			live = append(live, b)
+		} else {
+			h1.Free(b)
+		}
+	}
+	h1.Detach()
+	before := checkStats(t, "detached")
+	if before.HeapOrphanBytes == 0 {
+		t.Fatalf("Detach left no orphan slab: %+v", before)
+	}
+	h2 := NewHeap()
+	var mine [][]byte
+	for range 2000 {
+		mine = append(mine, h2.Alloc(n))
+	}
+	st := checkStats(t, "successor allocated")
+	if st.Slabs != before.Slabs || st.HeapOrphanBytes >= before.HeapOrphanBytes {
+		t.Errorf("the successor's 2000 blocks took %d new slabs, orphans %d -> %d bytes (want no new slab, orphans adopted)",
+			st.Slabs-before.Slabs, before.HeapOrphanBytes, st.HeapOrphanBytes)
+	}
+	half := len(live) / 2
+	for _, b := range live[:half] { // inherited blocks, freed by their new owner
+		h2.Free(b)
+	}
+	for _, b := range mine[:100] { // and some of its own
+		h2.Free(b)
+	}
+	mine = mine[100:]
+	checkStats(t, "successor freed")
+	h2.Close()
+	st = checkStats(t, "successor closed")
+	for i, b := range live[half:] {
+		if off := heapCheck(b, uint64(2*(half+i))); off >= 0 {
+			t.Fatalf("inherited block %d overwritten at %d after its adopter's Close", half+i, off)
+		}
+	}
+	for _, b := range mine { // the closed heap's blocks are gone
+		if err := TryFree(b); !errors.Is(err, ErrDoubleFree) && !errors.Is(err, ErrInvalidPointer) {
+			t.Fatalf("Free of a closed heap's block: %v", err)
+		}
+	}
+	for _, b := range live[half:] { // the inherited ones live on
+		if err := TryFree(b); err != nil {
+			t.Fatalf("Free of an inherited block after its adopter's Close: %v", err)
+		}
+	}
+	if end := checkStats(t, "all freed"); end.InUseBytes != 0 && end.InUseBytes >= st.InUseBytes {
+		t.Errorf("in use %d after every block was freed (%d before)", end.InUseBytes, st.InUseBytes)
+	}
+	Release()
+	if end := checkStats(t, "released"); end.HeapOrphanBytes != 0 {
+		t.Errorf("Release left %d bytes of orphans", end.HeapOrphanBytes)
+	}
+}
+
+// TestHeapSuccessorChains runs larson-shaped chains of heaps: each
+// generation makes a Heap, replaces random slots (freeing the inherited
+// blocks through it), sends some blocks to the other chain to free, and
+// hands its slots to a successor, detaching (or, every fourth generation,
+// freeing its slots and closing). Meanwhile ReadStats sweeps the orphans
+// and Release settles them, racing the adoptions and the remote frees.
+// Every block keeps its pattern and the counters match the recount.
+func TestHeapSuccessorChains(t *testing.T) {
+	checkStats(t, "start")
+	base := ReadStats()
+	const chains, slots = 2, 600
+	gens := 24
+	if testing.Short() {
+		gens = 8
+	}
+	cross := make(chan []byte, 1024)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var bg sync.WaitGroup
+	bg.Add(1)
+	go func() { // the stats and Release racing the chains
+		defer bg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if i%8 == 0 {
+				Release()
+			} else {
+				ReadStats()
+			}
+		}
+	}()
+	for c := range chains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(c), 77))
+			seed := func(b []byte) uint64 { return uint64(len(b)) * 31 }
+			var held [][]byte
+			for g := range gens {
+				h := NewHeap()
+				if held == nil {
+					held = make([][]byte, slots)
+					for i := range held {
+						held[i] = h.Alloc(1 + r.IntN(1500))
+						heapFill(held[i], seed(held[i]))
+					}
+				}
+				for range 4 * slots {
+					i := r.IntN(slots)
+					if off := heapCheck(held[i], seed(held[i])); off >= 0 {
+						t.Errorf("chain %d gen %d: block of %d bytes overwritten at %d", c, g, len(held[i]), off)
+						return
+					}
+					h.Free(held[i])
+					held[i] = h.Alloc(1 + r.IntN(1500))
+					heapFill(held[i], seed(held[i]))
+					if r.IntN(16) == 0 {
+						select {
+						case cross <- held[i]:
+							held[i] = h.Alloc(1 + r.IntN(1500))
+							heapFill(held[i], seed(held[i]))
+						default:
+						}
+					}
+					select {
+					case b := <-cross:
+						if off := heapCheck(b, seed(b)); off >= 0 {
+							t.Errorf("cross block of %d bytes overwritten at %d", len(b), off)
+						}
+						h.Free(b) // another chain's block: a remote free
+					default:
+					}
+				}
+				if g%4 == 3 {
+					for _, b := range held {
+						h.Free(b)
+					}
+					held = nil
+					h.Close()
+				} else {
+					h.Detach()
+				}
+			}
+			for _, b := range held {
+				Free(b)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	for len(cross) > 0 {
+		Free(<-cross)
+	}
+	st := checkStats(t, "chains ended")
+	if st.InUseBytes != base.InUseBytes || st.Allocs-base.Allocs != st.Frees-base.Frees {
+		t.Errorf("in use %d (before %d), allocs %d frees %d", st.InUseBytes, base.InUseBytes, st.Allocs-base.Allocs, st.Frees-base.Frees)
+	}
+	if st.Corrupted != base.Corrupted {
+		t.Errorf("%d blocks dropped as corrupted by correct traffic", st.Corrupted-base.Corrupted)
+	}
+	Release()
+	if st := checkStats(t, "released"); st.HeapOrphanBytes != 0 {
+		t.Errorf("Release left %d bytes of orphans", st.HeapOrphanBytes)
+	}
+}
+
+// TestOrphansSettleAfterDecay: the slabs of a detached heap that no heap
+// adopts join the central lists once they are older than the decay (the
+// scavenger's pass), with their live blocks intact.
+func TestOrphansSettleAfterDecay(t *testing.T) {
+	Release()
+	h := NewHeap()
+	var live [][]byte
+	for i := range 2000 {
+		b := h.Alloc(96)
+		if i%3 == 0 {
+			heapFill(b, 11)
+			live = append(live, b)
+		} else {
+			h.Free(b)
+		}
+	}
+	h.Detach()
+	if st := checkStats(t, "detached"); st.HeapOrphanBytes == 0 {
+		t.Fatal("Detach left no orphan")
+	}
+	t0 := now()
+	if next := heap.scavenge(t0, false); next <= 0 {
+		t.Errorf("scavenger pass with young orphans: next %d, want a positive wait", next)
+	}
+	if st := checkStats(t, "young"); st.HeapOrphanBytes == 0 {
+		t.Fatal("orphans settled before the decay")
+	}
+	heap.scavenge(t0+cfg().decayNs+1, false)
+	if st := checkStats(t, "after the decay"); st.HeapOrphanBytes != 0 {
+		t.Fatalf("orphans left after the decay: %d bytes", st.HeapOrphanBytes)
+	}
+	for _, b := range live {
+		if off := heapCheck(b, 11); off >= 0 {
+			t.Fatalf("block overwritten at %d after its slab settled", off)
+		}
+		Free(b)
+	}
+	checkStats(t, "freed")
+}

@@ -66,26 +66,30 @@ func Free(b []byte) {
 	if seg := regLookup(p); seg != nil && seg.kind == kindSmall {
 		if s := seg.slabAt(p); s != nil {
 			off := p - s.base
-			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) &&
-				claimBlock(p) {
-				if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
-					freeRemote(pc, p, s, r)
-					return
-				}
-				l := &pc.lists[s.class]
-				if l.n < l.cap {
-					l.push(p)
-					if s.owner.Load() != pc.id {
-						pc.crossP.inc()
+			// The claim is claimBlock written out, so that its result is
+			// a branch, not a flag the compiler materializes and tests.
+			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) {
+				if ck := p ^ cookieKey; loadWord(p+8) != ck {
+					storeWord(p+8, ck)
+					if s.heap.Load() != 0 { // a Heap's block (or an orphan's): a remote free (heap.go)
+						freeRemote(pc, p, s)
+						return
+					}
+					l := &pc.lists[s.class]
+					if l.n < l.cap {
+						l.push(p)
+						if s.owner.Load() != pc.id {
+							pc.crossP.inc()
+						}
+						unpin(pc)
+						return
 					}
 					unpin(pc)
+					if err := freeSmallSlow(p, s); err != nil {
+						panic(err)
+					}
 					return
 				}
-				unpin(pc)
-				if err := freeSmallSlow(p, s); err != nil {
-					panic(err)
-				}
-				return
 			}
 		}
 	}
@@ -275,8 +279,8 @@ func freeFast(p uintptr) (bool, error) {
 		unpin(pc)
 		return false, nil
 	}
-	if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
-		freeRemote(pc, p, s, r)
+	if s.heap.Load() != 0 { // a Heap's block (or an orphan's): a remote free (heap.go)
+		freeRemote(pc, p, s)
 		return true, nil
 	}
 	l := &pc.lists[s.class]
@@ -309,8 +313,8 @@ func freeSlow(p uintptr, op string) error {
 		bad = ErrDoubleFree
 	}
 	if bad == nil {
-		if r := s.heap.Load(); r != 0 { // a Heap's block: a remote free (heap.go)
-			freeRemote(pc, p, s, r)
+		if s.heap.Load() != 0 { // a Heap's block (or an orphan's): a remote free (heap.go)
+			freeRemote(pc, p, s)
 			return nil
 		}
 	}

@@ -38,9 +38,19 @@ func claimBlock(p uintptr) bool {
 	return true
 }
 
-// bytesAt is the slice of n bytes at p with capacity c.
+// bytesAt is the slice of n bytes at p with capacity c (n <= c). It
+// builds the slice header itself: unsafe.Slice and a reslice would check
+// the address range and n against c on every allocation, facts the
+// allocator established already.
 func bytesAt(p uintptr, n, c uintptr) []byte {
-	return unsafe.Slice((*byte)(ptr(p)), c)[:n]
+	h := sliceHeader{ptr(p), int(n), int(c)}
+	return *(*[]byte)(unsafe.Pointer(&h))
+}
+
+// sliceHeader is a slice's runtime layout (data, len, cap).
+type sliceHeader struct {
+	data     unsafe.Pointer
+	len, cap int
 }
 
 // addrOf is the address of a slice's first byte (of its capacity).

@@ -2,6 +2,7 @@ package hakmem
 
 import (
 	"log/slog"
+	"math/bits"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -97,6 +98,18 @@ func takeCensus(t *testing.T) census {
 					heapSlabs[s] = true
 					prev = s
 					cachedBlocks[c] += walk(bitmapFree(s), "heap slab bitmap", uint8(c))
+					if s.inh != nil { // inherited blocks: live, counted (heap_orphan.go)
+						n := 0
+						for w := range s.inh {
+							n += bits.OnesCount64(s.inh[w])
+							if s.inh[w]&s.freeMap[w] != 0 || (w+1)*64 > int(s.nblocks) && s.inh[w]>>max(int(s.nblocks)-w*64, 0) != 0 {
+								t.Fatalf("slab %#x: inherited bits %#x on word %d free %#x", s.base, s.inh[w], w, s.freeMap[w])
+							}
+						}
+						if n == 0 || uint32(n) != s.ninh {
+							t.Fatalf("slab %#x: %d inherited bits, ninh %d", s.base, n, s.ninh)
+						}
+					}
 				}
 			}
 		}
@@ -120,6 +133,22 @@ func takeCensus(t *testing.T) census {
 				t.Fatalf("class %d: slab %#x on the partial list with nfree %d class %d", c, s.base, s.nfree, s.class)
 			}
 			cachedBlocks[c] += walk(bitmapFree(s), "slab free bitmap", uint8(c))
+		}
+		// Orphans: ended heaps' slabs no heap adopted (heap_orphan.go).
+		norphans, orphanFree := 0, uint64(0)
+		var prev *slab
+		for s := ct.orphans; s != nil; s = s.next {
+			if s.prev != prev || s.heap.Load() != orphanHeap || s.class != uint8(c) || s.inh != nil || heapSlabs[s] {
+				t.Fatalf("class %d: orphan %#x with prev ok %v heap %#x class %d inh %p", c, s.base, s.prev == prev, s.heap.Load(), s.class, s.inh)
+			}
+			heapSlabs[s] = true
+			prev = s
+			norphans++
+			orphanFree += uint64(s.nfree)
+			cachedBlocks[c] += walk(bitmapFree(s), "orphan bitmap", uint8(c))
+		}
+		if norphans != int(ct.norphans.Load()) || orphanFree != ct.orphanFree {
+			t.Fatalf("class %d: %d orphans with %d free blocks linked, counters %d %d", c, norphans, orphanFree, ct.norphans.Load(), ct.orphanFree)
 		}
 		unlock()
 	}

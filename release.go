@@ -5,9 +5,11 @@ package hakmem
 // program keeps busy may flush later, at its next refill or flush; those
 // of Ps that a smaller GOMAXPROCS retired by draining them itself, so no
 // cache is left behind whatever GOMAXPROCS did. It then empties the
-// central transfer caches onto their slabs, unmaps empty segments and the
-// BigCache's large blocks, and drops the free pages of live segments
-// (MADV_DONTNEED). It is the scavenger's work, done at once for everything.
+// central transfer caches onto their slabs, hands the slabs of detached
+// Heaps that no Heap took over to the central lists, unmaps empty
+// segments and the BigCache's large blocks, and drops the free pages of
+// live segments (MADV_DONTNEED). It is the scavenger's work, done at once
+// for everything.
 func Release() {
 	ensureInit()
 	releaseAll()

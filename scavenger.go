@@ -120,8 +120,10 @@ func scavengerLoop(stop, done chan struct{}) {
 
 // scavenge runs one pass at time t (now(), or a test's clock): it cools
 // and unmaps cached large blocks and empty segments by age, and purges free
-// pages of live segments free for longer than the decay. With all, every
-// cached thing is unmapped and every free page purged. It returns the time
+// pages of live segments free for longer than the decay; ended heaps'
+// slabs that no heap adopted within the decay join the central lists
+// (heap_orphan.go). With all, every cached thing is unmapped, every free
+// page purged and every orphan settled. It returns the time
 // until the next stage falls due, or -1 when nothing is waiting.
 func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	scav.passes.Add(1)
@@ -135,6 +137,7 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	var cooled, purged int // for the debug log
 	config := cfg()
 	h.mu.Lock()
+	decay := config.decayNs // the snapshot's fields are read under heap.mu (publish)
 	for s := h.big.lru.tail; s != nil; {
 		prev := s.q[qLRU].prev
 		warm, cold, decay := stageTimes(config, s.site) // the site's cache policy (bigcache.go)
@@ -180,6 +183,11 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 		}
 	}
 	h.mu.Unlock()
+	// Orphans after heap.mu: settling one may free its slab (central.mu,
+	// then heap.mu, the lock order).
+	if d := settleOrphans(t, decay, all); d >= 0 {
+		due(t + d)
+	}
 	for _, s := range unmap {
 		osUnmap(s.base, s.largeSize) // large blocks only: segments are retired (retire.go)
 		freeSegment(s)

@@ -108,11 +108,20 @@ type slab struct {
 	// size, and a non-zero value sends the block to its heap's remote map.
 	heap atomic.Uintptr
 	// ----
-	owner   atomic.Int32               // P that last refilled from this slab (stats only; read by Free)
-	freeMap [maxSlabBlocks / 64]uint64 // bit i set: block i is free on the slab (central.go); for a heap's slab, owned by the heap's goroutine instead of central.mu
-	nfree   uint32                     // bits set in freeMap
-	next    *slab                      // in central.partial, or in its heap's avail or full list
-	prev    *slab                      //
+	owner atomic.Int32 // P that last refilled from this slab (stats only; read by Free)
+	// inh marks the blocks a heap inherited with the slab when it adopted
+	// it (live blocks of an ended heap, heap_orphan.go): a bitmap off the
+	// Go heap (inhPool), nil when there are none; ninh counts its bits.
+	// The owning heap's alone.
+	inh  *[maxSlabBlocks / 64]uint64
+	ninh uint32
+	// orphanAt is when the slab became an orphan, ns on the hakmem clock
+	// (now()); under central.mu while it is one.
+	orphanAt int64
+	freeMap  [maxSlabBlocks / 64]uint64 // bit i set: block i is free on the slab (central.go); for a heap's slab, owned by the heap's goroutine instead of central.mu
+	nfree    uint32                     // bits set in freeMap
+	next     *slab                      // in central.partial or orphans, or in its heap's avail or full list
+	prev     *slab                      //
 	// remote has bit i set when block i of a heap's slab was freed by
 	// another goroutine (a remote free, heap.go): one atomic OR by the
 	// freer, taken back by the heap's goroutine with an atomic swap.
@@ -281,6 +290,7 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 		s.remote[i].Store(0) // a stale remote free of the slab's last life (heap.go)
 	}
 	s.freeMap, s.nfree, s.next, s.prev = [maxSlabBlocks / 64]uint64{}, 0, nil, nil
+	s.inh, s.ninh = nil, 0 // given back by whoever let the slab go (heap_orphan.go)
 	for i := first; i < first+n; i++ {
 		seg.pages[i] = s
 	}

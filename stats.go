@@ -139,9 +139,14 @@ type Stats struct {
 	// blocks of heaps freed by other goroutines and swept back by their
 	// heap (a remote free counts as in use, and is not in Frees, until
 	// its heap sweeps it: its next refill of the class, Close or Detach).
+	// HeapOrphanBytes is the bytes of the slabs of ended heaps that no
+	// heap has adopted yet (part of InUseBytes and CachedBytes; they join
+	// the central lists when no heap adopts them within HAKMEM_DECAY_MS).
+	// Blocks freed into them count as free once ReadStats has run.
 	Heaps           int
 	HeapBytes       uint64
 	HeapRemoteFrees uint64
+	HeapOrphanBytes uint64
 	// Arenas is the number of Arenas made and not closed; ArenaBytes the
 	// usable bytes of their chunks (hakmem blocks, part of InUseBytes).
 	Arenas     int
@@ -268,7 +273,11 @@ func ReadStats() Stats {
 		cs.Tier = ci.tier.String()
 		cs.Slabs = ct.slabs
 		blocks := int64(ct.slabs) * int64(ci.nblocks)
-		cached := int64(ct.slabFree) + int64(ct.xferBlock) + pcached[c] + hcached[c]
+		ct.sweepOrphans()
+		cached := int64(ct.slabFree) + int64(ct.xferBlock) + int64(ct.orphanFree) + pcached[c] + hcached[c]
+		cs.Frees += ct.orphanSwept
+		st.HeapRemoteFrees += ct.orphanSwept
+		st.HeapOrphanBytes += uint64(ct.norphans.Load()) * uint64(ci.pages) * pageSize
 		st.FreeFlushed += ct.flushed
 		st.FreeToSlab += ct.toSlab
 		st.RefillTransfer += ct.refillTransfer

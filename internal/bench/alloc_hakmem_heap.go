@@ -8,9 +8,9 @@ import hakmem "github.com/hakmem-go/hakmem"
 // predecessor through it (remote frees: they were allocated by the
 // predecessor's heap), and detaches the heap when it finishes, as a native
 // larson successor thread gets a new thread-local heap. A successor starts
-// while its predecessor detaches, so most inherited blocks are freed into
-// slabs already handed to the central lists, the rest as remote frees into
-// the predecessor's heap. In the arena scenario each request gets a Heap,
+// while its predecessor detaches; the detached slabs wait as orphans, which
+// the next heap that needs a slab adopts (an inherited block on a slab its
+// heap adopted is freed as its own, the others as remote frees). In the arena scenario each request gets a Heap,
 // closed at its end (alloc_hakmem_arena.go). Its plain Alloc and Free (the
 // runner's final frees) are the global API. It runs only in the scenarios
 // that use owners or scopes (ownedKinds).
