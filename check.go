@@ -64,23 +64,39 @@ func checkOn() bool {
 	return cfg().check
 }
 
-// chkShard is one shard of checked mode's state: a quarantine and free
-// stacks. A goroutine uses the shard of the P it runs on (chkShardOf), so
-// that goroutines on different Ps do not contend for one lock; a block
-// freed on another P than allocated it goes to that P's shard. Lock
-// order: a shard's mu before a central list's lock; never held pinned.
+// chkShard is one shard of checked mode's state: a quarantine. A
+// goroutine uses the shard of the P it runs on (chkShardOf), so that
+// goroutines on different Ps do not contend for one lock; a block freed
+// on another P than allocated it goes to that P's shard. Lock order: a
+// shard's mu before a central list's lock; never held pinned.
+//
+// The verified blocks that left a quarantine wait on the free stacks of
+// the P that freed the block that pushed them out (pcache.chkFree), used
+// pinned, without a lock: an Alloc takes no lock at all when its class's
+// stack has a block. Release hands them back as it flushes the per-P
+// caches (chkCut), since only a P's owner, or Release's thief of a
+// retired P, may touch them.
 type chkShard struct {
-	mu      sync.Mutex
-	qhead   uintptr // oldest quarantined block; guarded by mu
-	qtail   uintptr // newest; guarded by mu
-	qbytes  uint64  // usable bytes quarantined; guarded by mu
-	qblocks int     // blocks quarantined; guarded by mu
-	free    [numClasses]struct {
-		head uintptr // verified blocks ready for reuse, linked through their records; guarded by mu
-		n    uint32
-	}
-	liveBlocks, liveBytes int64 // blocks made live and freed here, net, and their lengths (Stats.LiveBlocks); guarded by mu
-	_                     [64]byte
+	mu                    sync.Mutex
+	qhead                 uintptr   // oldest quarantined block; guarded by mu
+	qtail                 uintptr   // newest; guarded by mu
+	qheadRec, qtailRec    *checkRec // their records (nil when empty), so linking and evicting need no recFor; guarded by mu
+	qbytes                uint64    // usable bytes quarantined; guarded by mu
+	qblocks               int       // blocks quarantined; guarded by mu
+	liveBlocks, liveBytes int64     // blocks freed here net of those made live here (large ones), and their lengths (Stats.LiveBlocks, with pcache.chkLiveBlocks); guarded by mu
+	// fed is the usable bytes ever quarantined here (small blocks), and
+	// stamp the sum of every shard's fed at the last of them, chkEmpty
+	// while the quarantine is empty (check_quarantine.go: chkEvictIdle).
+	// Written under mu, read by any P without it.
+	fed, stamp counter
+	_          [64]byte
+}
+
+// chkStack is a stack of verified blocks of one class, ready for reuse
+// (recFree), linked through their records (checkRec.next).
+type chkStack struct {
+	head uintptr // the top block, 0 when empty
+	n    uint32  // blocks on the stack
 }
 
 // chkShards is how many shards there are at most; P i uses shard
@@ -121,8 +137,6 @@ func checkAlloc(size int, sid int32, op string) (p, usable uintptr, zeroed bool,
 func checkAllocOpt(size int, sid int32, op string, sample bool) (p, usable uintptr, zeroed bool, err error) {
 	apc := callerPC()
 	want := uintptr(size) + checkTail
-	class := uint8(classLarge)
-	var flags uint8
 	if g := cfg().checkGuard; osProtectSupported && chkChance(g) {
 		var base uintptr
 		p, usable, base, err = guardAlloc(size, sid)
@@ -144,34 +158,32 @@ func checkAllocOpt(size int, sid int32, op string, sample bool) (p, usable uintp
 				return p, uintptr(classes[c].size), false, nil // a heap profile sample: not checked (heapprof.go)
 			}
 		}
-		class = sizeClass(want)
-		p, err = checkTake(class, size)
+		class := sizeClass(want)
+		p, r, err := checkTake(class, size)
 		if err == errOverLimit {
 			releaseAll() // the caches may hold enough; try once more
-			p, err = checkTake(class, size)
+			p, r, err = checkTake(class, size)
 		}
 		if err != nil {
 			return 0, 0, false, allocError(op, size, "mapping a segment", err)
 		}
 		usable = uintptr(classes[class].size)
-		storeWord(p+8, 0) // the free cookie (pcache.go), if len covers it
-	} else {
-		p, usable, zeroed, err = allocLarge(want, sid)
-		if err != nil {
-			return 0, 0, false, allocError(op, size, "mapping a large block", err)
-		}
-		countLargeAlloc(sid, uintptr(size))
-		profileLarge(p, uintptr(size), usable)
+		storeWord(p+8, 0)                              // the free cookie (pcache.go), if len covers it
+		checkRecord(p, r, size, usable, apc, class, 0) // checkTake made sure of the record
+		return p, uintptr(size), false, nil            // cap == len: the rest of the block is canaries
 	}
-	r, err := recEnsure(p, class == classLarge)
+	p, usable, zeroed, err = allocLarge(want, sid)
 	if err != nil {
-		if class != classLarge {
-			chkLive(-1, -int64(size))
-		}
-		checkGiveBack(p, class)
+		return 0, 0, false, allocError(op, size, "mapping a large block", err)
+	}
+	countLargeAlloc(sid, uintptr(size))
+	profileLarge(p, uintptr(size), usable)
+	r, err := recEnsure(p, true)
+	if err != nil {
+		freeLarge(p, regLookup(p)) // not recorded: back to the engine
 		return 0, 0, false, allocError(op, size, "mapping checked-mode records", err)
 	}
-	checkRecord(p, r, size, usable, apc, class, flags)
+	checkRecord(p, r, size, usable, apc, classLarge, 0)
 	return p, uintptr(size), zeroed, nil // cap == len: the rest of the block is canaries
 }
 
@@ -196,7 +208,9 @@ func checkedLen(p, n uintptr) uintptr {
 func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, flags uint8) {
 	fill(p+uintptr(size), usable-uintptr(size), canaryByte, canaryWord)
 	r.size, r.apc, r.fpc, r.class, r.flags, r.astk, r.fstk = uintptr(size), apc, 0, class, flags, 0, 0
-	r.owner.Store(0)
+	if r.owner.Load() != 0 { // almost never (checkDisown cleared it): a store is a locked instruction
+		r.owner.Store(0)
+	}
 	r.next, r.prev = 0, 0
 	if chkChance(cfg().checkStacks) {
 		var buf [maxStack + maxCallerWalk]uintptr
@@ -225,29 +239,29 @@ func chkLive(blocks, bytes int64) {
 	sh.mu.Unlock()
 }
 
-// checkTake returns a block of class c for a request of size bytes (counted
-// live): from the class's free stack, else a batch from the central list,
-// onto the stack.
-func checkTake(c uint8, size int) (uintptr, error) {
-	sh := chkShardOf()
-	sh.mu.Lock()
-	fs := &sh.free[c]
+// checkTake returns a block of class c for a request of size bytes
+// (counted live), and its record: from the P's free stack for the class
+// (pinned, no lock), else a batch from the central list, onto the stack.
+func checkTake(c uint8, size int) (uintptr, *checkRec, error) {
+	pc := pinSlow()
+	fs := &pc.chkFree[c]
 	if fs.head == 0 {
-		sh.mu.Unlock()
+		unpin(pc)
 		var buf [maxBatch]uintptr
 		n, err := centrals[c].take(buf[:classes[c].batch], 0)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		b := buf[:n]
-		// Records first, unlocked (mapping one may take a while).
+		// Records first, unpinned (mapping one may take a while).
 		for _, p := range b {
 			if _, err := recEnsure(p, false); err != nil {
 				centrals[c].put(b)
-				return 0, err
+				return 0, nil, err
 			}
 		}
-		sh.mu.Lock()
+		pc = pinSlow() // perhaps another P's: its stack takes the batch
+		fs = &pc.chkFree[c]
 		for _, p := range b {
 			r := recFor(p)
 			r.state.Store(recFree)
@@ -261,21 +275,75 @@ func checkTake(c uint8, size int) (uintptr, error) {
 	fs.head = r.next
 	fs.n--
 	r.next = 0
-	sh.liveBlocks++
-	sh.liveBytes += int64(size)
-	sh.mu.Unlock()
-	return p, nil
+	pc.chkLiveBlocks.inc()
+	pc.chkLiveBytes.add(uint64(size))
+	unpin(pc)
+	return p, r, nil
 }
 
-// checkGiveBack returns a block checkAlloc could not record.
-func checkGiveBack(p uintptr, class uint8) {
-	if class == classLarge {
-		freeLarge(p, regLookup(p))
-		return
+// chkEvicted is a small block that left a quarantine verified, on its
+// way to a free stack (chkPush).
+type chkEvicted struct {
+	p uintptr
+	r *checkRec
+}
+
+// chkPush puts the verified blocks ev (recFree) on the current P's free
+// stacks. A stack at two batches first hands a batch back to the central
+// list (unpinned), so a stack never holds more.
+func chkPush(ev []chkEvicted) {
+	var out [maxBatch]uintptr
+	for i := 0; i < len(ev); {
+		pc := pinSlow()
+		var c uint8
+		k := 0
+		for ; i < len(ev); i++ {
+			e := ev[i]
+			fs := &pc.chkFree[e.r.class]
+			if fs.n >= 2*uint32(classes[e.r.class].batch) {
+				c = e.r.class
+				k = fs.cut(out[:classes[c].batch])
+				break // ev[i] is pushed once the batch is out
+			}
+			e.r.next = fs.head
+			fs.head = e.p
+			fs.n++
+		}
+		unpin(pc)
+		if k > 0 {
+			centrals[c].put(out[:k])
+		}
 	}
-	storeWord(p+8, p^cookieKey)
-	one := [1]uintptr{p}
-	centrals[class].put(one[:])
+}
+
+// cut takes up to len(buf) blocks off the stack into buf, for a central
+// list: they stop being checked blocks (recNone) and get their free
+// cookie (pcache.go) again. It returns how many it took.
+func (fs *chkStack) cut(buf []uintptr) int {
+	k := 0
+	for ; k < len(buf) && fs.head != 0; k++ {
+		q := fs.head
+		r := recFor(q)
+		fs.head = r.next
+		fs.n--
+		r.next = 0
+		r.state.Store(recNone)
+		storeWord(q+8, q^cookieKey) // the cookie, which a write after free may have changed
+		buf[k] = q
+	}
+	return k
+}
+
+// chkCut is pcache.cutAny's hook: up to len(buf) blocks of the first
+// non-empty free stack of pc, for the central list of the class it
+// returns, as cutAny does with the lists. The caller holds pc.
+func (pc *pcache) chkCut(buf []uintptr) (int, uint32) {
+	for c := range pc.chkFree {
+		if fs := &pc.chkFree[c]; fs.n > 0 {
+			return c, uint32(fs.cut(buf))
+		}
+	}
+	return 0, 0
 }
 
 // checkFreeSmall is freeSmallSlow in checked mode: the fast path found p

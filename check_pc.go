@@ -71,8 +71,34 @@ func classifyPC(pc uintptr) bool {
 
 // callerPC returns the return address into the first function above
 // hakmem's frames: the program's call of Alloc, Free, New, ... 0 when
-// none is found within maxCallerWalk frames.
+// none is found within maxCallerWalk frames. The fast path walks the
+// frames through pcKinds only (callerPCCached); a frame it does not know
+// is classified (and cached) here and the walk tried again, so a path
+// through hakmem costs this once per frame, the first time it is taken;
+// after callerRetries (colliding slots evicting each other), or when the
+// walk finds no caller, the slow path classifies every frame.
 func callerPC() uintptr {
+	for range callerRetries {
+		pc, found := callerPCCached()
+		if found {
+			return pc
+		}
+		if pc == 0 {
+			break // no caller found, or no fast path (check_pc_portable.go)
+		}
+		pcInternal(pc)
+	}
+	return callerPCSlow()
+}
+
+// callerRetries bounds callerPC's walks through the cache: one per frame
+// it may have to classify.
+const callerRetries = maxCallerWalk
+
+// callerPCSlow is callerPC classifying every frame.
+//
+//go:noinline
+func callerPCSlow() uintptr {
 	var pcs [maxCallerWalk]uintptr
 	n := framePCs(pcs[:])
 	for _, pc := range pcs[:n] {

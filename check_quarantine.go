@@ -10,7 +10,8 @@ package hakmem
 // option cannot be held within it: it is freed at once, its canaries
 // checked, and a use after its free is not caught (unless it was a
 // guarded block). A block leaves when the
-// quarantine is over its bound, oldest first, and its poison is verified
+// quarantine is over its bound, oldest first (or when its shard has gone
+// idle: chkEvictIdle), and its poison is verified
 // then: any changed byte is a write after free, reported with the offset
 // of the first one. A small block keeps the engine's free cookie in its
 // word 1 (the engine's fast path refuses a second Free of it without
@@ -64,11 +65,13 @@ func usableOf(p uintptr, r *checkRec) uintptr {
 }
 
 // quarantine appends p (record r, recQuarantined) to the quarantine and
-// lets the oldest blocks leave while it is over its bound. Reports of
+// lets the oldest blocks leave while it is over its bound (evict); then
+// it empties any other P's shard gone idle (chkEvictIdle). Reports of
 // failures found are appended to reps.
 func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckReport) []CheckReport {
 	sh := chkShardOf()
-	limit := cfg().checkQuarantine / chkShardsUsed()
+	used := chkShardsUsed()
+	limit := cfg().checkQuarantine / used
 	if r.class == classLarge {
 		// One FIFO for the large blocks of every P, with the whole bound;
 		// the block's live count moves to its shard.
@@ -82,77 +85,138 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 		sh.liveBytes += int64(r.size)
 		sh.mu.Unlock()
 	}
-	// Verified blocks beyond what the free stacks keep, for the central
-	// lists: a few classes per call (a class past them stays on its stack).
-	var out [4]struct {
-		c uint8
-		b []uintptr
-	}
-	nout := 0
-	var large []uintptr // verified large blocks, to free
 	sh.mu.Lock()
 	sh.liveBlocks--
 	sh.liveBytes -= int64(r.size)
 	r.next = 0
 	if sh.qtail != 0 {
-		recFor(sh.qtail).next = p
+		sh.qtailRec.next = p
 	} else {
-		sh.qhead = p
+		sh.qhead, sh.qheadRec = p, r
 	}
-	sh.qtail = p
+	sh.qtail, sh.qtailRec = p, r
 	sh.qbytes += uint64(usable)
 	sh.qblocks++
 	r.flags &^= recSwept
-	for sh.qbytes > limit && sh.qhead != 0 {
-		q := sh.qhead
-		qr := recFor(q)
-		sh.qhead = qr.next
-		if sh.qhead == 0 {
-			sh.qtail = 0
-		}
-		qu := usableOf(q, qr)
-		sh.qbytes -= uint64(qu)
-		sh.qblocks--
-		if off, want, got := verifyPoison(q, qu, qr.class != classLarge); off >= 0 {
-			rep := CheckReport{Err: ErrUseAfterFree, Op: op, Block: q, Offset: off, Want: want, Got: got, Usable: int(qu)}
-			rep.fill(qr)
-			reps = append(reps, rep)
-		}
-		if qr.class == classLarge {
-			qr.state.Store(recNone)
-			large = append(large, q)
-			continue
-		}
-		fs := &sh.free[qr.class]
-		k := 0
-		for k < nout && out[k].c != qr.class {
-			k++
-		}
-		if fs.n < 2*uint32(classes[qr.class].batch) || k == len(out) {
-			qr.state.Store(recFree)
-			qr.next = fs.head
-			fs.head = q
-			fs.n++
-			continue
-		}
-		if k == nout {
-			out[k].c = qr.class
-			nout++
-		}
-		qr.state.Store(recNone)
-		out[k].b = append(out[k].b, q)
-		storeWord(q+8, q^cookieKey) // the cookie, which a write after free may have changed
+	if r.class != classLarge {
+		sh.fed.add(uint64(usable))
+		counterSet(&sh.stamp, chkClock(used))
 	}
-	sh.mu.Unlock()
-	for _, o := range out[:nout] {
-		centrals[o.c].put(o.b)
-	}
-	for _, q := range large {
-		releaseLarge(q)
+	reps = sh.evict(limit, op, reps)
+	if r.class != classLarge && used > 1 {
+		reps = chkEvictIdle(sh, used, op, reps)
 	}
 	checkSweepStart()
 	return reps
 }
+
+// evict lets the oldest blocks of the shard leave while it holds more
+// than limit bytes, a chunk at a time (chkEvictChunk) under its lock,
+// which the caller holds and evict releases: verified small blocks go to
+// the current P's free stacks (chkPush, pinned, after the lock), large
+// ones back to the engine.
+func (sh *chkShard) evict(limit uint64, op string, reps []CheckReport) []CheckReport {
+	for {
+		var ev [chkEvictChunk]chkEvicted
+		var large []uintptr // verified large blocks, to free
+		n := 0
+		for n < len(ev) && sh.qbytes > limit && sh.qhead != 0 {
+			q, qr := sh.qhead, sh.qheadRec
+			sh.qhead = qr.next
+			if sh.qhead != 0 {
+				sh.qheadRec = recFor(sh.qhead)
+			} else {
+				sh.qtail, sh.qheadRec, sh.qtailRec = 0, nil, nil
+				counterSet(&sh.stamp, chkEmpty)
+			}
+			qu := usableOf(q, qr)
+			sh.qbytes -= uint64(qu)
+			sh.qblocks--
+			if off, want, got := verifyPoison(q, qu, qr.class != classLarge); off >= 0 {
+				rep := CheckReport{Err: ErrUseAfterFree, Op: op, Block: q, Offset: off, Want: want, Got: got, Usable: int(qu)}
+				rep.fill(qr)
+				reps = append(reps, rep)
+			}
+			if qr.class == classLarge {
+				qr.state.Store(recNone)
+				large = append(large, q)
+				continue
+			}
+			qr.state.Store(recFree)
+			ev[n] = chkEvicted{q, qr}
+			n++
+		}
+		more := sh.qbytes > limit && sh.qhead != 0
+		sh.mu.Unlock()
+		chkPush(ev[:n])
+		for _, q := range large {
+			releaseLarge(q)
+		}
+		if !more {
+			return reps
+		}
+		sh.mu.Lock()
+	}
+}
+
+// The quarantine is split between the Ps' shards, each bounded by its
+// share, so a shard whose P no longer frees (its goroutines moved to
+// other Ps, or went quiet) would keep its blocks for good: a write after
+// free into one would be found only by the sweep. So the shards share a
+// clock, the bytes ever quarantined in all of them (chkClock), and each
+// stamps itself with the clock at its last free (chkShard.stamp); a
+// shard whose stamp is more than the whole bound behind holds only
+// blocks after which more than the bound has been freed elsewhere, as a
+// single FIFO would have let them go: the next small free on another P
+// empties it (chkEvictIdle), verifying each block as it leaves. Reading
+// the clock is a few plain loads (counter), no lock.
+
+// chkEmpty is the stamp of an empty shard (a shard's stamp counts its
+// own last free, so it is never 0 otherwise).
+const chkEmpty = 0
+
+// chkClock is the sum of the bytes quarantined in the first used shards.
+func chkClock(used uint64) (c uint64) {
+	for i := range used {
+		c += chk.shards[i].fed.load()
+	}
+	return c
+}
+
+// chkEvictIdle empties the shards other than own (of the first used)
+// that are idle: their stamp more than the quarantine's bound behind the
+// clock.
+func chkEvictIdle(own *chkShard, used uint64, op string, reps []CheckReport) []CheckReport {
+	clock, bound := chkClock(used), cfg().checkQuarantine
+	for i := range used {
+		sh := &chk.shards[i]
+		if sh == own || !chkBehind(sh.stamp.load(), clock, bound) {
+			continue
+		}
+		sh.mu.Lock()
+		if !chkBehind(sh.stamp.load(), clock, bound) { // fed or emptied meanwhile
+			sh.mu.Unlock()
+			continue
+		}
+		reps = sh.evict(0, op, reps)
+	}
+	return reps
+}
+
+// chkBehind reports whether a shard stamped stamp is idle at clock.
+func chkBehind(stamp, clock, bound uint64) bool {
+	return stamp != chkEmpty && stamp+bound < clock
+}
+
+// counterSet sets c to v; the caller is c's only writer (it holds the
+// lock that guards it).
+func counterSet(c *counter, v uint64) { c.add(v - c.v) }
+
+// chkEvictChunk is how many small blocks quarantine lets leave per hold
+// of the shard's lock: a free of a big block may push out hundreds of
+// small ones, which go to the free stacks between holds (a stack array
+// of 32 words; one block leaves per free in a steady state of one size).
+const chkEvictChunk = 32
 
 // releaseLarge frees a checked large block for good.
 func releaseLarge(p uintptr) {
@@ -201,9 +265,10 @@ func (sh *chkShard) verify(reps []CheckReport) []CheckReport {
 }
 
 // checkDrain verifies every block in checked mode's quarantines and hands
-// them, and the blocks of the free stacks, back to the engine (Release):
-// checked mode then holds nothing. Failures found are reported (Op
-// "Release").
+// them back to the engine (Release), with the guarded blocks held; the
+// per-P free stacks go back as Release flushes the per-P caches next
+// (chkCut), so checked mode then holds nothing. Failures found are
+// reported (Op "Release").
 func checkDrain() {
 	var reps []CheckReport
 	var large []uintptr
@@ -230,18 +295,8 @@ func checkDrain() {
 			q = next
 		}
 		sh.qhead, sh.qtail, sh.qbytes, sh.qblocks = 0, 0, 0, 0
-		for c := range sh.free {
-			fs := &sh.free[c]
-			for q := fs.head; q != 0; {
-				qr := recFor(q)
-				next := qr.next
-				qr.state.Store(recNone)
-				out[c] = append(out[c], q)
-				storeWord(q+8, q^cookieKey)
-				q = next
-			}
-			fs.head, fs.n = 0, 0
-		}
+		sh.qheadRec, sh.qtailRec = nil, nil
+		counterSet(&sh.stamp, chkEmpty)
 		sh.mu.Unlock()
 		for c := range out {
 			if len(out[c]) > 0 {

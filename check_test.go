@@ -67,6 +67,33 @@ func TestCallerPCsMatchRuntime(t *testing.T) {
 	}
 }
 
+// TestCallerPCCached: callerPC names this function on its first call
+// (classifying the frames) and on later ones, and on amd64 the later
+// walks find it through the cache alone.
+func TestCallerPCCached(t *testing.T) {
+	for i := range 3 {
+		if f := runtime.FuncForPC(callerPC() - 1); f == nil || !strings.HasSuffix(f.Name(), ".TestCallerPCCached") {
+			t.Fatalf("call %d: callerPC names %v", i, f)
+		}
+	}
+	var pc uintptr
+	var found bool
+	for range 2 { // one call site: the first walk may meet this frame uncached
+		if pc, found = callerPCCached(); !found && pc != 0 {
+			pcInternal(pc)
+		}
+	}
+	if runtime.GOARCH != "amd64" {
+		if found || pc != 0 {
+			t.Errorf("no fast path here, yet callerPCCached returned %#x, %v", pc, found)
+		}
+		return
+	}
+	if f := runtime.FuncForPC(pc - 1); !found || f == nil || !strings.HasSuffix(f.Name(), ".TestCallerPCCached") {
+		t.Errorf("callerPCCached: %#x (%v), found %v", pc, f, found)
+	}
+}
+
 //go:noinline
 func allocForCallerTest() []byte { return Alloc(40) }
 
@@ -155,8 +182,14 @@ func TestCheckedStacksAndDescribe(t *testing.T) {
 
 // TestCheckedQuarantineBound: the quarantine holds at most its bound, a
 // block is not reused while in it, and verified blocks are reused.
+//
+// One P (GOMAXPROCS=1): with two, the goroutine may leave the P whose
+// shard holds the first block; the shard, idle, is emptied at once
+// (chkEvictIdle), its blocks pushed under the ones the goroutine frees,
+// so the first block may go back to the central list instead
+// (TestCheckedIdleShardEvicted).
 func TestCheckedQuarantineBound(t *testing.T) {
-	if !checkedChild(t, "HAKMEM_CHECK_QUARANTINE_MB=1") {
+	if !checkedChild(t, "HAKMEM_CHECK_QUARANTINE_MB=1", "GOMAXPROCS=1") {
 		return
 	}
 	first := Alloc(1000)
@@ -188,10 +221,10 @@ func TestCheckedQuarantineBound(t *testing.T) {
 	if !seen {
 		t.Error("the first block was never reused (verified blocks must be)")
 	}
-	for i := range chk.shards {
-		for c := range chk.shards[i].free {
-			if n := chk.shards[i].free[c].n; n > 2*uint32(classes[c].batch) {
-				t.Errorf("shard %d class %d: free stack holds %d", i, c, n)
+	for _, pc := range *caches.Load() {
+		for c := range pc.chkFree {
+			if n := pc.chkFree[c].n; n > 2*uint32(classes[c].batch) {
+				t.Errorf("P %d class %d: free stack holds %d", pc.id, c, n)
 			}
 		}
 	}
@@ -359,10 +392,135 @@ func TestCheckedRelease(t *testing.T) {
 		if sh.qhead != 0 || sh.qbytes != 0 {
 			t.Errorf("shard %d: quarantine holds %d bytes after Release", i, sh.qbytes)
 		}
-		for c := range sh.free {
-			if sh.free[c].n != 0 {
-				t.Errorf("shard %d: class %d free stack holds %d after Release", i, c, sh.free[c].n)
+	}
+	for _, pc := range *caches.Load() {
+		for c := range pc.chkFree {
+			if pc.chkFree[c].n != 0 {
+				t.Errorf("P %d: class %d free stack holds %d after Release", pc.id, c, pc.chkFree[c].n)
 			}
+		}
+	}
+	if st := ReadStats(); st.InUseBytes != 0 || st.LiveBlocks != 0 {
+		t.Errorf("after Release: InUseBytes %d, LiveBlocks %d", st.InUseBytes, st.LiveBlocks)
+	}
+}
+
+// inShard reports whether block p is in shard i's quarantine.
+func inShard(i int, p uintptr) bool {
+	sh := &chk.shards[i]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for q := sh.qhead; q != 0; q = recFor(q).next {
+		if q == p {
+			return true
+		}
+	}
+	return false
+}
+
+// TestCheckedIdleShardEvicted: a block quarantined in the shard of a P
+// that frees nothing more leaves the quarantine, verified, once more than
+// the bound has been freed on other Ps, as it would from one FIFO: a
+// write after its free is reported then, on the freeing goroutine.
+func TestCheckedIdleShardEvicted(t *testing.T) {
+	if pinVariant != "procpin" {
+		t.Skip("the mutex pin's caches are slots any goroutine takes, not Ps")
+	}
+	if !checkedChild(t, "HAKMEM_CHECK_QUARANTINE_MB=1", "HAKMEM_CHECK_SWEEP_MS=0", "GOMAXPROCS=2") {
+		return
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	var reps []CheckReport
+	OnCheckFailure(func(r CheckReport) { reps = append(reps, r) })
+	defer OnCheckFailure(nil)
+	var b []byte
+	for try := 0; b == nil; try++ { // a block quarantined in P 1's shard
+		if try == 1000 {
+			t.Skip("no goroutine ran on P 1")
+		}
+		ch := make(chan []byte)
+		go func() {
+			x := Alloc(200)
+			Free(x)
+			if !inShard(1, addrOf(x)) {
+				x = nil
+			}
+			ch <- x
+		}()
+		b = <-ch
+	}
+	b[100] = 1            // a write after free
+	runtime.GOMAXPROCS(1) // P 1 frees nothing more: its shard is idle
+	for range 3 << 20 / 4096 {
+		Free(Alloc(4000))
+	}
+	if inShard(1, addrOf(b)) {
+		t.Fatal("the block is still in the idle shard after 3 MiB of frees")
+	}
+	if len(reps) != 1 || reps[0].Err != ErrUseAfterFree || reps[0].Block != addrOf(b) || reps[0].Offset != 100 || reps[0].Background {
+		t.Fatalf("reports %+v", reps)
+	}
+}
+
+// chkStacked returns how many blocks P k's checked free stacks hold.
+func chkStacked(k int) (n uint32) {
+	if cs := *caches.Load(); k < len(cs) {
+		for c := range cs[k].chkFree {
+			n += cs[k].chkFree[c].n
+		}
+	}
+	return n
+}
+
+// TestCheckedFreeStacksRetiredP: the per-P free stacks (used pinned) of a
+// P that GOMAXPROCS retired keep their verified blocks, counted in use,
+// and Release takes them back through its thief (stealRetired), as it
+// does the engine's per-P caches; the live counts stay exact throughout.
+func TestCheckedFreeStacksRetiredP(t *testing.T) {
+	if pinVariant != "procpin" {
+		t.Skip("the mutex pin's caches are slots any goroutine takes, not Ps (its Release drains every slot: TestCheckedRelease)")
+	}
+	if !checkedChild(t, "HAKMEM_CHECK_QUARANTINE_MB=0", "GOMAXPROCS=2") {
+		return
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	Release()
+	// Free blocks on P 1 (quarantine 0: each free's block goes straight
+	// to the stack of the P it runs on); a goroutine may start on either P.
+	for try := 0; chkStacked(1) == 0; try++ {
+		if try == 1000 {
+			t.Skip("no goroutine ran on P 1")
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			bs := make([][]byte, 0, 8)
+			for range 8 {
+				bs = append(bs, Alloc(100))
+			}
+			for _, b := range bs {
+				Free(b)
+			}
+		}()
+		<-done
+	}
+	held := chkStacked(1)
+	if st := ReadStats(); st.LiveBlocks != 0 || st.InUseBytes == 0 {
+		t.Fatalf("with %d blocks on P 1's stacks: LiveBlocks %d, InUseBytes %d", held, st.LiveBlocks, st.InUseBytes)
+	}
+	runtime.GOMAXPROCS(1) // P 1 retires with its stacks
+	b := Alloc(100)       // on P 0: its own stack, or the central list
+	if st := ReadStats(); st.LiveBlocks != 1 {
+		t.Errorf("one block live: LiveBlocks %d", st.LiveBlocks)
+	}
+	Free(b)
+	if n := chkStacked(1); n != held {
+		t.Errorf("P 1's stacks hold %d blocks after it retired, %d before", n, held)
+	}
+	Release()
+	for k := range *caches.Load() {
+		if n := chkStacked(k); n != 0 {
+			t.Errorf("P %d's stacks hold %d blocks after Release", k, n)
 		}
 	}
 	if st := ReadStats(); st.InUseBytes != 0 || st.LiveBlocks != 0 {

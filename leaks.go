@@ -156,6 +156,10 @@ func liveCounts(st *Stats) {
 			st.LiveBytes += sh.liveBytes
 			sh.mu.Unlock()
 		}
+		for _, pc := range *caches.Load() { // blocks allocated from the per-P free stacks (checkTake)
+			st.LiveBlocks += int64(pc.chkLiveBlocks.load())
+			st.LiveBytes += int64(pc.chkLiveBytes.load())
+		}
 		return
 	}
 	var n int64

@@ -74,6 +74,15 @@ type pcache struct {
 	// the capacity learner (learn_cap.go) and ReadStats.
 	misses [numClasses]capMissCtr
 	capGen uint64 // capLearn.gen whose caps the lists have; owner only, under pin
+	// chkFree is checked mode's free stacks of this P (check.go): verified
+	// blocks out of the quarantine, ready for reuse; empty outside checked
+	// mode. Owner only, under pin (or held by Release's thief: drainHeld).
+	chkFree [numClasses]chkStack
+	// chkLiveBlocks and chkLiveBytes count the checked blocks allocated
+	// from chkFree (blocks; bytes the program asked for): Stats.LiveBlocks
+	// and LiveBytes add them to the shards' counts (check.go). Owner only,
+	// under pin.
+	chkLiveBlocks, chkLiveBytes counter
 	pinState
 }
 
@@ -390,7 +399,7 @@ func (pc *pcache) cutAny(buf []uintptr) (c int, k uint32) {
 			return c, k
 		}
 	}
-	return 0, 0
+	return pc.chkCut(buf) // hook: checked mode's free stacks (check.go)
 }
 
 // flushOwn flushes the current P's cache entirely, a chunk per pinned
