@@ -413,8 +413,9 @@ func BenchmarkLearnAcceptRight(b *testing.B) {
 // 900 KiB). Metrics: shift-to-learn (windows from the shift to the first
 // window after which the site is in LEARN again; target: small),
 // shift-to-refreeze (to the first window after which it is FROZEN again;
-// target <= 10 since the A/B tests: the shift window, one more to list the
-// challengers and a rejection's 7), relearn-KiB (the threshold it re-froze on), first-freeze
+// target <= 10 since the A/B tests: the two windows that show the shift,
+// one more to list the challengers and a rejection's 7, or 3 when its
+// first pair ran under AbortRatio), relearn-KiB (the threshold it re-froze on), first-freeze
 // (the window of the first freeze), refrozen (1 if it re-froze within
 // acceptMaxLearn windows).
 func BenchmarkLearnAcceptShift(b *testing.B) {

@@ -26,7 +26,7 @@ type LeaderboardSite struct {
 	Learning string
 	// Transitions counts the lifecycle transitions since the site was
 	// first sampled, by name: "LEARN->FROZEN", "FROZEN->CANARY",
-	// "CANARY->FROZEN", "CANARY->FROZEN(adopted)", "FROZEN->LEARN(degradation)",
+	// "CANARY->FROZEN", "CANARY->FROZEN(adopted)", "FROZEN(degraded)",
 	// "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)" (every
 	// name present, zeros included).
 	Transitions map[string]uint64

@@ -112,8 +112,8 @@ func transitionLabel(t Transition) string {
 		return "canary lost"
 	case "CANARY->FROZEN(adopted)":
 		return "adopted " + fmtThreshold(t.Threshold)
-	case "FROZEN->LEARN(degradation)":
-		return "relearn (degraded)"
+	case "FROZEN(degraded)":
+		return "degraded"
 	case "FROZEN->LEARN(shift)":
 		return "relearn (shift)"
 	}

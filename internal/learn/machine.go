@@ -49,15 +49,17 @@ import (
 //     under 1 - Confidence (TestSignTestRule). It becomes the incumbent; the remaining
 //     challengers are tested against it.
 //   - Rejected: it can no longer reach that confidence within MaxPairs
-//     pairs. A clear loser costs three
-//     challenger windows. The thresholds beyond it, on the far side from
+//     pairs, or, before it won a pair, one pair ran it at under
+//     AbortRatio of the incumbent's throughput. A clear loser costs three challenger windows, a
+//     disastrous one a single window. The thresholds beyond it, on the far side from
 //     the incumbent, are dropped untested (prune: throughput is taken to
 //     be unimodal in the threshold).
 //   - LEARN -> FROZEN: every challenger was tested and MinLearnNs passed.
 //     The incumbent is frozen; the histogram learned on becomes the
 //     signature.
 //   - LEARN(threshold) -> LEARN(bigcache): the same, when the cache
-//     dimension is worth learning.
+//     dimension is worth learning (judged, when some requests take the
+//     large path, over MinChurnWindows windows at least).
 //   - FROZEN: the incumbent runs; each window is checked for a shift (the
 //     histogram) and a degradation (throughput under the baseline).
 //   - FROZEN -> CANARY: a check, the same A/B test with the default (a
@@ -66,21 +68,38 @@ import (
 //     that their measured cost stays within CanaryBudget of the site's
 //     throughput: a check of an arm that lost (1-r) of a window's
 //     throughput per window waits 2(1-r)/CanaryBudget windows, at least
-//     CanaryEvery-1 (CheckWaitFor).
+//     CanaryEvery-1 (CheckWaitFor). What a test lost is measured against
+//     the incumbent's throughput before the test, in the challenger's
+//     windows and in the incumbent's windows between them: an arm whose
+//     harm outlasts its window (two-sites' ring site at 512 KiB slows the
+//     whole program for a second after) is charged for it.
 //   - CANARY -> FROZEN: the challenger was rejected.
 //   - CANARY -> FROZEN (adopted), or (rollback) when the challenger was
 //     the default: it becomes the frozen strategy.
-//   - FROZEN -> LEARN (degradation): throughput stayed more than Degrade
+//   - FROZEN -> CANARY (degradation): throughput stayed more than Degrade
 //     under the baseline (the mean of the first DegradeWindows frozen
-//     windows) for DegradeWindows windows. Windows in which another
+//     windows) for DegradeWindows windows, and the frozen choice is not
+//     the default: a rollback check starts at once (the default threshold,
+//     else the default cache policy, against the frozen choice), the one
+//     test that can undo a choice gone bad, not a re-learning of every arm.
+//     Frozen on the default, an alarm only starts a new baseline: the
+//     other arms are the budgeted checks' business, and an alarm set off by
+//     noise (two-sites, where each site's windows swing by 2x) would
+//     otherwise buy a test of arms known to lose. Windows in which another
 //     site runs a test count for neither.
-//   - FROZEN -> LEARN (shift): a window's histogram is at TVD >= Shift
-//     from the signature, beyond the sampling noise (TVDNoise).
+//   - FROZEN -> LEARN (shift): two windows in a row have histograms at
+//     TVD >= Shift from the signature, beyond the sampling noise
+//     (TVDNoise), and the second is near no remembered distribution (the
+//     first may straddle the change, a mix that matches neither
+//     phase: re-learning on it re-learned phases-ring-burst's
+//     distributions again and again, and froze on mixed signatures).
 //     LEARN starts again from the frozen strategy as the incumbent.
 //   - FROZEN -> FROZEN (recalled): the same, but the histogram is within
 //     the shift distance of a distribution an earlier episode froze on
-//     (the last RecallSlots are remembered): that choice is frozen again
-//     at once, and the checks guard it like any other.
+//     (the last RecallSlots are remembered), in the first window or the
+//     second: that choice is frozen again
+//     at once, and the checks guard it like any other, spaced by the same
+//     budget as after a freeze.
 //
 // Only one site runs a test at a time (the Token): the throughput is
 // the process's, so a second site changing its strategy at the same time
@@ -114,7 +133,7 @@ const (
 	TrFrozenCanary        // a check starts
 	TrCanaryFrozen        // the check's challenger was rejected
 	TrCanaryAdopt         // the check's challenger won and is frozen instead
-	TrDegraded            // FROZEN -> LEARN on degradation
+	TrDegraded            // a degradation alarm (a rollback check follows unless frozen on the default)
 	TrShifted             // FROZEN -> LEARN on a distribution shift
 	TrLearnCache          // LEARN moves from the threshold to the BigCache policy
 	TrLearnAdopt          // a LEARN test adopted its challenger as the incumbent
@@ -126,7 +145,7 @@ const (
 // TransitionNames name the counted transitions for stats.
 var TransitionNames = [NumTransitions]string{
 	"LEARN->FROZEN", "FROZEN->CANARY", "CANARY->FROZEN", "CANARY->FROZEN(adopted)",
-	"FROZEN->LEARN(degradation)", "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)",
+	"FROZEN(degraded)", "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)",
 	"LEARN(adopted)", "CANARY->FROZEN(rollback)", "FROZEN->FROZEN(recalled)",
 }
 
@@ -157,6 +176,18 @@ const MinLargeShare = 0.05
 // cache policy could have served differently.
 const MinChurnShare = 0.05
 
+// MinChurnWindows: while some of the site's requests take the large path,
+// the threshold phase ends (on a freeze without the cache dimension) only
+// after this many rated windows of the episode, the incumbent running
+// meanwhile, so that the churn is judged on more than the first few
+// windows of a BigCache that may not have filled yet. 10 windows (1 s):
+// ring-touch-64K-2M's threshold phase ends after 4 to 10 windows when its
+// first challenger is rejected at once (AbortRatio), its churn share
+// measured there was 0.07 to 0.18, near MinChurnShare, and one round of 3
+// froze on the default policy, at a thirtieth of the hold policy's
+// throughput.
+const MinChurnWindows = 10
+
 // Machine is the learning state of one site: the arms of both dimensions,
 // the lifecycle state and the test in progress. The engine guards it with
 // the site's lock; nothing in it blocks or allocates but Step's list of
@@ -175,7 +206,7 @@ type Machine struct {
 
 	// LEARN
 	Phase        int    // the dimension being learned: DimThreshold, then DimCache
-	CacheLearned bool   // the cache dimension was learned in some episode: checks may try it
+	CacheLearned bool   // the cache dimension was learned in some episode (recorded in the policy)
 	EpisodeStart int64  // when LEARN began, ns on the learner clock
 	EpisodeHist  Hist   // histograms of the episode's rated windows: the signature when freezing
 	EpisodeChurn uint64 // the site's BigCache evictions and decays in the episode's rated windows
@@ -190,6 +221,7 @@ type Machine struct {
 	BaseN       int                   // windows summed so far
 	Baseline    float64               // their mean, once BaseN == DegradeWindows: degradation is checked
 	Degraded    int                   // rated windows in a row under Baseline*(1-Degrade)
+	ShiftSeen   bool                  // the last rated frozen window showed a shift to no remembered distribution: this one confirms it
 	FrozenRated int                   // rated frozen windows since the last check
 	CheckWait   int                   // rated frozen windows before the next check; 0: CanaryEvery-1
 	Checks      int                   // checks started since the freeze (they take turns)
@@ -327,6 +359,7 @@ type ABTest struct {
 	inChal      bool    // the window in progress runs the challenger
 	incTput     float64 // the last incumbent window's throughput
 	incM        Metrics
+	pre         float64 // the incumbent's throughput in the window before the test: what the test's windows lost is measured against it
 	chal        Metrics // a challenger window awaiting the next incumbent window
 	haveChal    bool
 	ratios      []float64 // per pair: challenger / mean of the incumbent windows around it
@@ -408,6 +441,9 @@ func (sm *Machine) stepLearn(m *Metrics, t int64, st *Settings) {
 		sm.enterPhase(DimCache)
 		sm.transition(TrLearnCache)
 		return
+	}
+	if sm.Phase == DimThreshold && sm.largeShare(sm.Best) >= MinLargeShare && sm.EpisodeWins < MinChurnWindows {
+		return // the churn is judged over MinChurnWindows windows; the incumbent runs
 	}
 	if sm.Phase == DimCache {
 		sm.CacheLearned = true
@@ -552,7 +588,7 @@ const (
 // pair's "before"). The next window runs the challenger. Caller holds the
 // tester token.
 func (sm *Machine) startTest(d, c int, m *Metrics) {
-	sm.Test = ABTest{On: true, Dim: d, Arm: c, inChal: true, incTput: m.Tput, incM: *m}
+	sm.Test = ABTest{On: true, Dim: d, Arm: c, inChal: true, incTput: m.Tput, incM: *m, pre: m.Tput}
 	*sm.armRef(d) = c
 }
 
@@ -583,9 +619,14 @@ func (sm *Machine) testStep(m *Metrics, st *Settings) int {
 		ref := (ts.incTput + m.Tput) / 2
 		r := ts.chal.Tput / ref
 		ts.ratios = append(ts.ratios, r)
-		ts.lost += max(0, 1-ts.chal.FullTput/ref)
-		if m.FullTput > 0 { // the incumbent's own settle after the challenger
-			ts.lost += max(0, 1-m.FullTput/m.Tput)
+		// What the pair cost, against the incumbent before the test (or
+		// the pair's, if higher): the challenger's window, settle
+		// included, and the incumbent's window after it, settle included,
+		// which also pays for a harm that outlasts the challenger.
+		base := max(ref, ts.pre)
+		ts.lost += max(0, 1-ts.chal.FullTput/base)
+		if m.FullTput > 0 {
+			ts.lost += max(0, 1-m.FullTput/max(m.Tput, ts.pre))
 		}
 		inc := ts.incM
 		inc.add(m)
@@ -598,6 +639,13 @@ func (sm *Machine) testStep(m *Metrics, st *Settings) int {
 		}
 		ts.haveChal = false
 		v = TestVerdict(ts.wins, len(ts.ratios), median(ts.ratios), st)
+		if v == VerdictNone && r < st.AbortRatio && ts.wins == 0 {
+			// A disastrous window of an arm that has won nothing: no
+			// more of them. One that won pairs is not disastrous, and
+			// its bad window is noise (ring-touch-64K-2M's hold policy
+			// won 3 pairs at 3-15x, then lost one at 0.495).
+			v = VerdictReject
+		}
 		if v != VerdictNone {
 			lost := ts.lost / float64(max(ts.chalWindows, 1))
 			arms, _ := sm.arms(ts.Dim)
@@ -697,6 +745,13 @@ func (sm *Machine) Freeze(b, c int, st *Settings) {
 	sm.remember(st)
 	sm.newBaseline()
 	sm.Checks = 0
+	sm.waitByBudget(st)
+}
+
+// waitByBudget sets the wait before the next check by what its
+// challenger lost in its last test (CheckWaitFor): after a freeze or a
+// recall, the first check is spaced as if it had just lost again.
+func (sm *Machine) waitByBudget(st *Settings) {
 	sm.CheckWait = 0
 	if d, ch := sm.CheckChallenger(); ch >= 0 {
 		sm.CheckWait = CheckWaitFor(sm.LostPerWin[d][ch], st)
@@ -728,7 +783,8 @@ func (sm *Machine) recallFor(m *Metrics, st *Settings) bool {
 			sm.Best, sm.Cur, sm.CBest, sm.CCur = e.Best, e.Best, e.CBest, e.CBest
 			sm.Signature, sm.CacheLearned = e.Sig, e.Cache
 			sm.newBaseline()
-			sm.Checks, sm.CheckWait = 0, 0
+			sm.Checks = 0
+			sm.waitByBudget(st)
 			return true
 		}
 	}
@@ -758,9 +814,17 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 	sm.Strats[sm.Cur].Samples += m.Samples
 	if TVD(&m.Hist, &sm.Signature)-TVDNoise(&m.Hist, &sm.Signature, m.Draws) >= st.Shift {
 		if sm.recallFor(m, st) {
+			sm.ShiftSeen = false
 			sm.transition(TrRecalled)
 			return
 		}
+		if !sm.ShiftSeen {
+			// The window may straddle the change, its histogram a mix
+			// that matches neither distribution: the next one decides.
+			sm.ShiftSeen = true
+			return
+		}
+		sm.ShiftSeen = false
 		sm.transition(TrShifted)
 		sm.relearn(t)
 		// The window that showed the shift ran the frozen arms on the new
@@ -768,6 +832,7 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 		sm.stepLearn(m, t, st)
 		return
 	}
+	sm.ShiftSeen = false
 	if sm.Tok.Busy() {
 		// Another site is testing: its challenger windows move this
 		// site's throughput too (the CPU time is the process's), which
@@ -790,7 +855,14 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 		}
 		if sm.Degraded >= st.DegradeWindows {
 			sm.transition(TrDegraded)
-			sm.relearn(t)
+			// Whatever the check finds, the throughput measured before
+			// the alarm is no baseline any more.
+			sm.newBaseline()
+			if d, c := sm.rollbackChallenger(); c >= 0 && sm.Tok.Acquire() {
+				sm.State = StateCanary
+				sm.startTest(d, c, m)
+				sm.transition(TrFrozenCanary)
+			}
 			return
 		}
 	}
@@ -814,16 +886,16 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 // dimension: in turn, the default threshold and the default cache policy
 // while the frozen choice differs from them (rollback checks), and the
 // other arm that acts differently (a threshold routing the signature
-// otherwise; a cache policy once that dimension was learned and matters)
+// otherwise; a cache policy, hold first, when some requests take the large path)
 // whose last test lost least. (DimThreshold, -1) when there is none.
 func (sm *Machine) CheckChallenger() (d, c int) {
 	type cand struct{ d, c int }
 	var cs []cand
-	if sm.Best != DefaultArm && !sm.Sizes.Equivalent(DefaultArm, sm.Best, &sm.Signature) {
+	thOff, cacheMatters, cacheOff := sm.offDefault()
+	if thOff {
 		cs = append(cs, cand{DimThreshold, DefaultArm})
 	}
-	cacheMatters := sm.CacheLearned && sm.largeShare(sm.Best) >= MinLargeShare
-	if cacheMatters && sm.CBest != CacheDefault {
+	if cacheOff {
 		cs = append(cs, cand{DimCache, CacheDefault})
 	}
 	// The other arm most worth checking: the one whose last test lost
@@ -848,8 +920,8 @@ func (sm *Machine) CheckChallenger() (d, c int) {
 	}
 	if cacheMatters {
 		bc := -1
-		for i := range sm.CArms {
-			if i != sm.CBest && i != CacheDefault && (bc < 0 || better(DimCache, i, bc)) {
+		for _, i := range []int{CacheHold, CacheLean} { // hold first, as in LEARN
+			if i != sm.CBest && (bc < 0 || better(DimCache, i, bc)) {
 				bc = i
 			}
 		}
@@ -862,6 +934,33 @@ func (sm *Machine) CheckChallenger() (d, c int) {
 	}
 	k := cs[sm.Checks%len(cs)]
 	return k.d, k.c
+}
+
+// offDefault reports whether the frozen threshold routes the signature
+// otherwise than the default (th), whether the cache policy matters under
+// it (cacheMatters: some requests take the large path, whether or not the
+// cache dimension was learned: a threshold phase that judged the churn too
+// low, on a BigCache not yet churning, is corrected by the checks), and
+// whether the frozen cache policy is then not the default (cache).
+func (sm *Machine) offDefault() (th, cacheMatters, cache bool) {
+	th = sm.Best != DefaultArm && !sm.Sizes.Equivalent(DefaultArm, sm.Best, &sm.Signature)
+	cacheMatters = sm.largeShare(sm.Best) >= MinLargeShare
+	return th, cacheMatters, cacheMatters && sm.CBest != CacheDefault
+}
+
+// rollbackChallenger is the challenger of a degradation's check: the
+// default threshold while the frozen one routes otherwise, else the
+// default cache policy while the frozen one differs and matters;
+// (DimThreshold, -1) when the site runs the defaults.
+func (sm *Machine) rollbackChallenger() (d, c int) {
+	th, _, cache := sm.offDefault()
+	switch {
+	case th:
+		return DimThreshold, DefaultArm
+	case cache:
+		return DimCache, CacheDefault
+	}
+	return DimThreshold, -1
 }
 
 // stepCanary handles a rated CANARY window m: the check's test moves on;

@@ -80,6 +80,20 @@ type Settings struct {
 	// strategy differ by about that much on a quiet machine). Within the
 	// band the composite decides, with the same margin around 0.5.
 	DrawMargin float64
+	// AbortRatio: a pair whose throughput ratio is under AbortRatio
+	// rejects a challenger that has won no pair yet at once, without the
+	// two more pairs a loser otherwise runs (0.5: the challenger window
+	// ran at under half the incumbent's throughput). The costly tests are of such arms: a
+	// threshold that sends a site's touched blocks to the large path ran
+	// at a tenth of the default (two-sites' burst site) down to a
+	// seventieth (phases-ring-burst's bursts at 256 KiB), so each more
+	// window of them costs nearly a whole window of the program. Two
+	// windows of one strategy differ by a few percent on a quiet machine,
+	// but by up to 2x where a test's harm outlasts it (two-sites): a
+	// winner rejected by such a window is tried again only by a check.
+	// It only ever rejects, so the sign test's bound on false adoptions
+	// holds.
+	AbortRatio float64
 	// Composite weights of the tie-breaker, normalised: a pair whose
 	// throughput ratio is within the draw band is decided by the composite
 	// of sampled CPU time in the allocator, page faults (fresh pages
@@ -95,13 +109,18 @@ type Settings struct {
 	// tested (the incumbent runs meanwhile).
 	FreezeWindows int
 	MinLearnNs    int64
-	// Degrade, DegradeWindows: FROZEN -> LEARN when the throughput stays
+	// Degrade, DegradeWindows: a degradation alarm when the throughput stays
 	// more than Degrade under the frozen baseline for DegradeWindows
-	// windows (one bad window is a GC or a burst, three are a trend).
+	// windows (one bad window is a GC or a burst, three are a trend). It
+	// starts a rollback check (the default against the frozen choice) at
+	// once, unless the site is frozen on the default: an alarm never
+	// re-learns every arm, so one set off by noise costs at most one test
+	// whose challenger is the default.
 	Degrade        float64
 	DegradeWindows int
-	// Shift: FROZEN -> LEARN when the window's size histogram is at total
-	// variation distance >= Shift from the one learned on (TVD).
+	// Shift: FROZEN -> LEARN when two windows in a row have size
+	// histograms at total variation distance >= Shift from the one learned
+	// on (TVD), the second near no distribution learned before.
 	Shift float64
 	// CanaryEvery: in FROZEN, a check (CANARY: an A/B test of the default
 	// or the best other arm against the frozen one) starts at most every
@@ -141,6 +160,7 @@ func Defaults() Settings {
 		EloK:          32,
 		MinPairs:      7,
 		DrawMargin:    0.02,
+		AbortRatio:    0.5,
 	}
 	for i := range Options {
 		Options[i].Set(&s, Options[i].Def)
@@ -218,7 +238,7 @@ var Options = []Option{
 	},
 	{
 		Name: "learn_confirm", Env: "HAKMEM_LEARN_CONFIRM", Def: 3, Min: 1, Max: 1000, Unit: "windows",
-		Doc: "Learning: how many windows in a row confirm a return to LEARN on degradation.",
+		Doc: "Learning: how many windows in a row under the frozen baseline confirm a degradation (HAKMEM_LEARN_DEGRADE), which starts a rollback check of the default.",
 		Set: func(s *Settings, v int) { s.FreezeWindows, s.DegradeWindows = v, v },
 	},
 	{
@@ -238,12 +258,12 @@ var Options = []Option{
 	},
 	{
 		Name: "learn_degrade", Env: "HAKMEM_LEARN_DEGRADE", Def: 20, Min: 1, Max: 1000, Unit: "percent",
-		Doc: "Learning: FROZEN -> LEARN when the site's throughput per CPU-second stays this much under the frozen baseline for HAKMEM_LEARN_CONFIRM windows.",
+		Doc: "Learning: a degradation, when the site's throughput per CPU-second stays this much under the frozen baseline for HAKMEM_LEARN_CONFIRM windows: a site frozen on another choice than the default checks the default at once (an A/B test, rolled back if it wins); one frozen on the default only takes a new baseline.",
 		Set: func(s *Settings, v int) { s.Degrade = float64(v) / 100 },
 	},
 	{
 		Name: "learn_shift", Env: "HAKMEM_LEARN_SHIFT", Def: 25, Min: 1, Max: 100, Unit: "percent",
-		Doc: "Learning: FROZEN -> LEARN when the site's size distribution moves this far (total variation distance between size-class histograms).",
+		Doc: "Learning: FROZEN -> LEARN when the site's size distribution moves this far (total variation distance between size-class histograms) in two windows in a row; a distribution learned before takes back the choice frozen on it at once.",
 		Set: func(s *Settings, v int) { s.Shift = float64(v) / 100 },
 	},
 	{
