@@ -678,3 +678,26 @@ func TestOrphansSettleAfterDecay(t *testing.T) {
 	}
 	checkStats(t, "freed")
 }
+
+// TestReleaseAfterDetach: Release returns the memory of a detached heap
+// whose blocks were all freed afterwards (into its orphaned slabs): the
+// orphans are settled before the pass unmaps and purges, not after.
+func TestReleaseAfterDetach(t *testing.T) {
+	Release()
+	base := checkStats(t, "start")
+	h := NewHeap()
+	var bs [][]byte
+	for range 16 << 10 {
+		bs = append(bs, h.Alloc(512)) // 8 MiB: several segments
+	}
+	h.Detach()
+	for _, b := range bs {
+		Free(b) // into the orphans' remote maps
+	}
+	Release()
+	st := checkStats(t, "released")
+	if st.MappedBytes > base.MappedBytes || st.CommittedBytes > base.CommittedBytes || st.HeapOrphanBytes != 0 {
+		t.Errorf("after Release: mapped %d committed %d orphans %d, before the heap mapped %d committed %d",
+			st.MappedBytes, st.CommittedBytes, st.HeapOrphanBytes, base.MappedBytes, base.CommittedBytes)
+	}
+}

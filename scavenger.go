@@ -136,8 +136,17 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 	var unmap []*segment
 	var cooled, purged int // for the debug log
 	config := cfg()
+	// Orphans first, so that what they free is unmapped and purged by this
+	// pass, and outside heap.mu: settling one may free its slab (central.mu,
+	// then heap.mu, the lock order). The snapshot's fields are read under
+	// heap.mu (publish).
 	h.mu.Lock()
-	decay := config.decayNs // the snapshot's fields are read under heap.mu (publish)
+	decay := config.decayNs
+	h.mu.Unlock()
+	if d := settleOrphans(t, decay, all); d >= 0 {
+		due(t + d)
+	}
+	h.mu.Lock()
 	for s := h.big.lru.tail; s != nil; {
 		prev := s.q[qLRU].prev
 		warm, cold, decay := stageTimes(config, s.site) // the site's cache policy (bigcache.go)
@@ -183,11 +192,6 @@ func (h *pageHeap) scavenge(t int64, all bool) (next int64) {
 		}
 	}
 	h.mu.Unlock()
-	// Orphans after heap.mu: settling one may free its slab (central.mu,
-	// then heap.mu, the lock order).
-	if d := settleOrphans(t, decay, all); d >= 0 {
-		due(t + d)
-	}
 	for _, s := range unmap {
 		osUnmap(s.base, s.largeSize) // large blocks only: segments are retired (retire.go)
 		freeSegment(s)
