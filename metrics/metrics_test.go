@@ -22,6 +22,12 @@ func TestNames(t *testing.T) {
 }
 
 func TestReadAndExpvar(t *testing.T) {
+	h := hakmem.NewHeap()
+	defer h.Close()
+	h.Alloc(100)
+	a := hakmem.NewArena()
+	defer a.Close()
+	a.Alloc(100)
 	s := hakmem.NewSite("metrics-test")
 	b := s.Alloc(3 << 20)
 	small := hakmem.Alloc(100)
@@ -43,6 +49,10 @@ func TestReadAndExpvar(t *testing.T) {
 	}
 	if v["/hakmem/allocs:calls"] < 2 || v["/hakmem/sys/mmap:calls"] < 1 || !sites["metrics-test"] || !sites["default"] {
 		t.Errorf("samples: %v, sites %v", v, sites)
+	}
+	if v["/hakmem/heaps/live:heaps"] < 1 || v["/hakmem/heaps/owned:bytes"] == 0 || v["/hakmem/arenas/live:arenas"] < 1 || v["/hakmem/arenas/held:bytes"] == 0 {
+		t.Errorf("a live heap and arena: heaps %v (%v bytes), arenas %v (%v bytes)", v["/hakmem/heaps/live:heaps"],
+			v["/hakmem/heaps/owned:bytes"], v["/hakmem/arenas/live:arenas"], v["/hakmem/arenas/held:bytes"])
 	}
 
 	ev := expvar.Get(metrics.ExpvarName)
