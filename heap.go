@@ -442,7 +442,9 @@ func (r *heapRec) refill(c uint8) (uintptr, error) {
 			}
 		}
 	}
-	for r.avail[c] == nil && r.adopt(c) { // an ended heap's slabs first (heap_orphan.go)
+	// An ended heap's slabs first (heap_orphan.go); a bounded number per
+	// refill, since a full orphan gives no block now.
+	for k := 0; r.avail[c] == nil && k < maxAdoptPerRefill && r.adopt(c); k++ {
 	}
 	if r.avail[c] == nil {
 		if err := r.freshSlab(c); err != nil {

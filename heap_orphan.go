@@ -46,6 +46,12 @@ import (
 // on Release. Free space is never stranded: it is reused by the next heap,
 // or by the global API.
 
+// maxAdoptPerRefill bounds the orphans a heap adopts in one refill while
+// they give it no free block (full ones: their blocks are all live): the
+// refill then takes a fresh slab, and later refills adopt the rest. It
+// keeps one allocation's latency bounded however many full orphans wait.
+const maxAdoptPerRefill = 8
+
 // orphanHeap is slab.heap of an orphan. Its record is never a live heap's:
 // a remote free into an orphan raises a pending flag nobody reads.
 var (
