@@ -701,3 +701,35 @@ func TestReleaseAfterDetach(t *testing.T) {
 			st.MappedBytes, st.CommittedBytes, st.HeapOrphanBytes, base.MappedBytes, base.CommittedBytes)
 	}
 }
+
+// TestAdoptBoundedPerRefill: a heap meeting only full orphans adopts at
+// most maxAdoptPerRefill of them in one refill, then takes a fresh slab.
+func TestAdoptBoundedPerRefill(t *testing.T) {
+	Release()
+	const size = 4096
+	c := sizeClass(size)
+	h1 := NewHeap()
+	var live [][]byte
+	for range 3 * maxAdoptPerRefill * int(classes[c].nblocks) {
+		live = append(live, h1.Alloc(size)) // every slab full
+	}
+	h1.Detach()
+	before := centrals[c].norphans.Load()
+	if before < 3*maxAdoptPerRefill {
+		t.Fatalf("%d orphans of class %d, want %d", before, c, 3*maxAdoptPerRefill)
+	}
+	h2 := NewHeap()
+	b := h2.Alloc(size)
+	if got := before - centrals[c].norphans.Load(); got != maxAdoptPerRefill {
+		t.Errorf("one refill adopted %d full orphans, want %d", got, maxAdoptPerRefill)
+	}
+	h2.Free(b)
+	for _, x := range live {
+		h2.Free(x) // adopted or orphan: both must take it
+	}
+	h2.Close()
+	Release()
+	if st := checkStats(t, "freed"); st.HeapOrphanBytes != 0 {
+		t.Errorf("orphans left after Release: %d bytes", st.HeapOrphanBytes)
+	}
+}
