@@ -39,9 +39,10 @@ func framePCs(pcs []uintptr) int {
 // nor calls pcInternal for each (~20 ns of a checked Alloc and Free
 // pair). A pc the cache does not know stops the walk too: it is
 // returned with found false, for callerPC to classify; 0 and false: no
-// caller within maxCallerWalk frames (callerPC's slow path looks again). The cache is read with plain loads
-// (a word never tears; a stale or colliding slot fails the pc compare),
-// so that the walk calls nothing, as framePCs.
+// caller within maxCallerWalk frames (callerPC's slow path looks again).
+// The cache is read with plain loads (a word never tears; a stale or
+// colliding slot fails the pc compare), so that the walk calls nothing,
+// as framePCs.
 //
 //go:nosplit
 //go:norace
