@@ -44,6 +44,10 @@ func WriteStats(w io.Writer) error {
 	p("  segments %d (%d cached, %d evicted, %d decayed), slabs %d, large blocks %d (%s)\n",
 		st.Segments, st.SegmentsCached, st.SegmentsEvicted, st.SegmentsDecayed, st.Slabs, st.LargeBlocks, fmtBytes(st.LargeBytes))
 	p("  allocations %d, frees %d, errors %d\n", st.Allocs, st.Frees, st.Errors)
+	if st.Heaps > 0 || st.HeapOrphanBytes > 0 || st.HeapRemoteFrees > 0 || st.Arenas > 0 {
+		p("  heaps %d owning %s, %s left by detached heaps, %d remote frees; arenas %d holding %s\n",
+			st.Heaps, fmtBytes(st.HeapBytes), fmtBytes(st.HeapOrphanBytes), st.HeapRemoteFrees, st.Arenas, fmtBytes(st.ArenaBytes))
+	}
 
 	p("Tiers\n")
 	type tier struct {

@@ -10,11 +10,14 @@ func TestWriteStatsContent(t *testing.T) {
 	s := NewSite("report-site")
 	b := s.Alloc(3 << 20)
 	Free(b)
+	h := NewHeap()
+	defer h.Close()
+	h.Alloc(100)
 	var out strings.Builder
 	if err := WriteStats(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"default", "BigCache:", "mmap ", "tiny", "l2.5", "large", "committed"} {
+	for _, want := range []string{"default", "BigCache:", "mmap ", "tiny", "l2.5", "large", "committed", " owning "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
