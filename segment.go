@@ -102,10 +102,12 @@ type slab struct {
 	npages  uint8
 	seg     *segment
 	// heap is the address of the heapRec of the Heap that owns the slab,
-	// 0 for a slab of the central lists (heap.go). Set before the slab's
-	// first block is handed out and cleared when the heap lets the slab go
-	// (Close, Detach); Free reads it on the line it loaded for base and
-	// size, and a non-zero value sends the block to its heap's remote map.
+	// orphanHeap for a detached heap's slab waiting to be adopted
+	// (heap_orphan.go), 0 for a slab of the central lists (heap.go). Set
+	// before the slab's first block is handed out, changed when a heap
+	// adopts or leaves the slab, cleared when it goes to the page heap or
+	// the central lists; Free reads it on the line it loaded for base and
+	// size, and a non-zero value sends the block to its owner's remote map.
 	heap atomic.Uintptr
 	// ----
 	owner atomic.Int32 // P that last refilled from this slab (stats only; read by Free)
