@@ -156,8 +156,17 @@ func takeCensus(t *testing.T) census {
 	heap.mu.Lock()
 	var segs []*segment
 	heap.forEachSegment(func(s *segment) { segs = append(segs, s) })
+	var retiredCached int
+	heap.forEachRetired(func(s *segment) {
+		if s.cached {
+			retiredCached++
+		}
+	})
 	freePages := heap.freePages
 	heap.mu.Unlock()
+	if retiredCached > 0 {
+		t.Fatalf("%d retired segments still marked cached (Stats.SegmentsCached counts the cache only)", retiredCached)
+	}
 	for _, seg := range segs {
 		if seg.cached {
 			cn.segCached++

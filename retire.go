@@ -50,6 +50,7 @@ const retireSync = 8
 // retire tombstones an empty, unlisted segment and lists it for reaping.
 // Caller holds heap.mu.
 func (h *pageHeap) retire(seg *segment) {
+	seg.cached = false // an evicted or decayed segment leaves the cache for good
 	regSet(seg.base, segmentSize, freedChunk)
 	h.retired.pushFront(seg)
 	h.nretired.Store(int32(h.retired.n))
