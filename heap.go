@@ -254,12 +254,11 @@ func (h *Heap) Free(b []byte) {
 	// The hot slab first: a block of the slab the owner last freed into
 	// needs no registry lookup. It is checked as any other: block
 	// boundary, then the cookie.
-	// The claim is claimBlock written out, so that its result is a
-	// branch, not a flag the compiler materializes and tests again.
+	// Each check is its own if: chained with &&, the claim's result
+	// became a flag the compiler materialized and tested again.
 	if off := p - r.hotBase; off < r.hotLen {
 		if idx := uintptr(uint64(off) * r.hotDiv >> divShift); idx*r.hotSize == off {
-			if ck := p ^ cookieKey; loadWord(p+8) != ck {
-				storeWord(p+8, ck)
+			if claimBlock(p) {
 				l := (*freeList)(ptr(r.hotList))
 				if l.n < l.cap {
 					l.push(p)
@@ -287,11 +286,9 @@ func (h *Heap) free(p uintptr, op string) error {
 	if s == nil || s.heap.Load() != uintptr(unsafe.Pointer(r)) {
 		return h.freeOther(p, op)
 	}
-	ck := p ^ cookieKey // claimBlock, written out as a branch (see Heap.Free)
-	if loadWord(p+8) == ck {
+	if !claimBlock(p) {
 		return h.freeOther(p, op) // a double free: reported there
 	}
-	storeWord(p+8, ck)
 	l := &r.lists[s.class]
 	if s.inh != nil { // an adopted slab's block: no longer inherited (heap_orphan.go)
 		s.uninherit(s.blockIndex(p))

@@ -66,11 +66,10 @@ func Free(b []byte) {
 	if seg := regLookup(p); seg != nil && seg.kind == kindSmall {
 		if s := seg.slabAt(p); s != nil {
 			off := p - s.base
-			// The claim is claimBlock written out, so that its result is
-			// a branch, not a flag the compiler materializes and tests.
+			// The claim is an if of its own: chained with &&, its result
+			// became a flag the compiler materialized and tested again.
 			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) {
-				if ck := p ^ cookieKey; loadWord(p+8) != ck {
-					storeWord(p+8, ck)
+				if claimBlock(p) {
 					if s.heap.Load() != 0 { // a Heap's block (or an orphan's): a remote free (heap.go)
 						freeRemote(pc, p, s)
 						return
