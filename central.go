@@ -267,14 +267,14 @@ func (s *slab) takeFree(buf []uintptr) int {
 // isFree reports whether p (a block of s) is free on the slab. Caller
 // holds the class's central.mu.
 func (s *slab) isFree(p uintptr) bool {
-	i := uintptr(uint64(p-s.base) * s.divMul >> divShift)
+	i := s.blockIndex(p)
 	return s.freeMap[i/64]&(1<<(i%64)) != 0
 }
 
 // putFree marks p (a block of s, not free) free. Caller holds the class's
 // central.mu.
 func (s *slab) putFree(p uintptr) {
-	i := uintptr(uint64(p-s.base) * s.divMul >> divShift)
+	i := s.blockIndex(p)
 	s.freeMap[i/64] |= 1 << (i % 64)
 	s.nfree++
 }

@@ -101,8 +101,7 @@ func recFor(p uintptr) *checkRec {
 		if arr == 0 || arr&1 != 0 {
 			return nil
 		}
-		idx := uintptr(uint64(p-s.base) * s.divMul >> divShift)
-		slot := (s.base-seg.base)>>pageShift*recsPerPage + idx
+		slot := (s.base-seg.base)>>pageShift*recsPerPage + s.blockIndex(p)
 		return (*checkRec)(ptr(arr + slot*unsafe.Sizeof(checkRec{})))
 	case kindLarge:
 		if p != seg.base {

@@ -587,7 +587,7 @@ func (r *heapRec) sweep(s *slab) {
 // freeRemote frees a block of a Heap's slab (or an orphan's) from outside
 // the heap: p is claimed, pc pinned. It unpins pc.
 func freeRemote(pc *pcache, p uintptr, s *slab) {
-	i := uintptr(uint64(p-s.base) * s.divMul >> divShift)
+	i := s.blockIndex(p)
 	w, bit := &s.remote[i/64], uint64(1)<<(i%64)
 	w.Or(bit)
 	if o := s.heap.Load(); o != 0 {

@@ -62,11 +62,6 @@ var (
 // inhPool holds the inherited-block bitmaps of adopted slabs.
 var inhPool = metaPool{size: (maxSlabBlocks/8 + 63) &^ 63}
 
-// blockIndex is the index of s's block p.
-func (s *slab) blockIndex(p uintptr) uintptr {
-	return uintptr(uint64(p-s.base) * s.divMul >> divShift)
-}
-
 // takeRemote moves the blocks of s's remote map onto its bitmap, checking
 // each one: a block of the slab, carrying its cookie, not free on the
 // bitmap already; anything else (a stale bit of a Free that raced a

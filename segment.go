@@ -165,9 +165,14 @@ func (seg *segment) slabAt(p uintptr) *slab {
 // index, and an interior pointer or one into the tail past the last block
 // fails.
 func (s *slab) isBlock(p uintptr) bool {
-	off := p - s.base
-	idx := uintptr(uint64(off) * s.divMul >> divShift)
-	return idx*s.size == off && idx < uintptr(s.nblocks)
+	idx := s.blockIndex(p)
+	return idx*s.size == p-s.base && idx < uintptr(s.nblocks)
+}
+
+// blockIndex is the index of the block of s that p lies in: the offset
+// times the reciprocal of the size (divMul).
+func (s *slab) blockIndex(p uintptr) uintptr {
+	return uintptr(uint64(p-s.base) * s.divMul >> divShift)
 }
 
 // swapSnapshot installs configuration snapshot p and applies at once
