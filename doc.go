@@ -35,8 +35,9 @@
 //     pointer-free types.
 //   - NewHeap: a heap one goroutine owns (no pin, no atomic per call; its
 //     blocks may be freed anywhere; Close frees them all, Detach keeps
-//     them). NewArena: bump allocation freed at once (Reset, Close).
-//     Buffer: an off-heap bytes.Buffer. CloneString, Append, AlignedAlloc.
+//     them, its slabs left to the next heap). NewArena: bump allocation
+//     freed at once (Reset, Close). Buffer: an off-heap bytes.Buffer.
+//     CloneString, Append, AlignedAlloc.
 //   - NewSite: a named allocation site, counted apart, with its own
 //     BigCache list and routing threshold (learned in the learning mode).
 //   - SetMemoryLimit bounds what hakmem maps; ShareMemoryLimit (or
@@ -44,6 +45,10 @@
 //     memory limit (GOMEMLIMIT, the cgroup's limit). Release returns cached
 //     memory to the OS now; StopScavenger and StopLearner stop the
 //     background goroutines.
+//   - Checked mode (HAKMEM_CHECK=1, tag hakmem_check) finds bugs: reports
+//     go to OnCheckFailure; Describe names the block at an address.
+//     WriteHeapProfile and Leaks show live memory in every mode (exact when
+//     checked); package hakmemtest checks a test for leaks.
 //   - ReadStats and WriteStats: every counter, and a report for people. The
 //     subpackage metrics exports them (runtime/metrics-style names, expvar);
 //     the module github.com/hakmem-go/hakmem/metrics/prometheus is a
