@@ -106,25 +106,32 @@ func unpin(*pcache) { runtime_procUnpin() }
 //
 // A live P's cache can only be touched by a goroutine running on that P, so
 // Release sends goroutines to visit: GOMAXPROCS of them, each spinning
-// briefly until all have started (so that, while they spin, they occupy
-// different Ps) and then flushing the cache of the P it runs on. That is
-// best effort: a P kept busy by the program may miss a round (it flushes
-// at its next refill or flush anyway, seeing the new epoch). Rounds repeat
-// while some cache has not honoured the new epoch, up to visitRounds; a
-// retired cache that GOMAXPROCS revived while Release was about to drain
-// it is visited in the next round.
+// until all have started (so that, while they spin, they occupy different
+// Ps), flushing the cache of the P it runs on, and then, while some cache
+// is still stale, yielding (runtime.Gosched puts it on the global run
+// queue, from which any P may take it) and flushing again wherever it
+// lands, until the round's time is up. A P whose thread is waiting for a
+// CPU (a loaded machine; more Ps than CPUs) or that the program keeps busy
+// takes a while to run a visitor, so each round allows twice the time of
+// the one before, from visitSpin, for up to visitRounds rounds (about 50
+// ms in all, past the 10 ms after which the runtime preempts a busy
+// goroutine). A P that is still missed flushes at its next refill or flush
+// anyway, seeing the new epoch. A retired cache that GOMAXPROCS revived
+// while Release was about to drain it is visited in the next round.
 func flushOthers() {
 	target := releaseEpoch.Load()
+	wait := visitSpin
 	for round := 0; round < visitRounds; round++ {
 		cs := *caches.Load()
 		n := min(gomaxprocs(), len(cs))
 		if anyStale(cs[:n], target) {
-			visitLive(n)
+			visitLive(cs[:n], target, wait)
 		}
 		stealRetired(cs, round == 0, target)
 		if !anyStale(*caches.Load(), target) {
 			return
 		}
+		wait *= 2
 	}
 }
 
@@ -139,16 +146,26 @@ func anyStale(cs []*pcache, target uint64) bool {
 	return false
 }
 
-// visitLive sends n goroutines to flush the caches of the Ps they run on.
-func visitLive(n int) {
+// visitLive sends len(cs) goroutines to flush the caches of the Ps they
+// run on, for up to wait, until no cache of cs is older than epoch target
+// (flushOthers).
+func visitLive(cs []*pcache, target uint64, wait time.Duration) {
+	n := int32(len(cs))
+	deadline := time.Now().Add(wait)
 	var wg sync.WaitGroup
 	var started atomic.Int32
 	for range n {
 		wg.Go(func() {
 			started.Add(1)
-			for deadline := time.Now().Add(visitSpin); started.Load() < int32(n) && time.Now().Before(deadline); {
+			for started.Load() < n && time.Now().Before(deadline) {
 			}
-			flushOwn()
+			for {
+				flushOwn()
+				if !anyStale(cs, target) || !time.Now().Before(deadline) {
+					return
+				}
+				runtime.Gosched()
+			}
 		})
 	}
 	wg.Wait()
@@ -211,8 +228,8 @@ func stealRetired(cs []*pcache, all bool, target uint64) {
 }
 
 const (
-	visitRounds = 4                      // attempts to reach every P
-	visitSpin   = 200 * time.Microsecond // longest a visitor waits for the others
+	visitRounds = 8                      // attempts to reach every P, each twice as long as the one before
+	visitSpin   = 200 * time.Microsecond // the first round's time: longest a visitor waits for the others, and then looks for stale Ps
 )
 
 // drainHeld empties a cache that the caller holds without pinning (a
