@@ -80,18 +80,19 @@ type heapRec struct {
 	pending [numClasses]atomic.Uint32                            // 1: a remote free of the class waits for a sweep
 	busy    atomic.Uint32                                        // 1 while a slow path, Close or Detach runs (concurrent use check)
 	// hot is the owned slab the owner last freed into through the
-	// registry, [hotBase, hotBase+hotLen) its blocks: Free of a block in it
-	// skips the registry's two loads. Owner only; reset when a slab is
+	// registry, hotN blocks from hotBase: Free of a block in it skips the
+	// registry's two loads. Owner only; reset (hotN 0) when a slab is
 	// given back (releaseSlab, Close, Detach).
 	// hot and hotList are addresses, not pointers, so that setting them
 	// (on every free through the registry) needs no write barrier.
-	hot             uintptr // *slab
-	hotBase, hotLen uintptr
-	hotSize         uintptr  // hot's block size and divMul, copied here: the hot free reads no slab header
-	hotDiv          uint64   //
-	hotList         uintptr  // *freeList: the stack of hot's class (&lists[class]: no index to bound-check)
-	next            *heapRec // in heaps.live or heaps.free, under heaps.mu
-	prev            *heapRec
+	hot     uintptr // *slab
+	hotBase uintptr
+	hotInv  uint64   // hot's boundary test (classInfo) and block count, copied here: the hot free reads no slab header
+	hotN    uint64   //
+	hotRot  uint8    //
+	hotList uintptr  // *freeList: the stack of hot's class (&lists[class]: no index to bound-check)
+	next    *heapRec // in heaps.live or heaps.free, under heaps.mu
+	prev    *heapRec
 	// Checked mode (check_heap.go): the heap's live blocks, a list
 	// through their records, under chkMu.
 	chkMu   sync.Mutex
@@ -190,7 +191,7 @@ func newHeapRec() (*heapRec, error) {
 		r.pending[c].Store(0)
 	}
 	r.busy.Store(0)
-	r.hot, r.hotBase, r.hotLen = 0, 0, 0
+	r.hot, r.hotBase, r.hotN = 0, 0, 0
 	r.prev, r.next = nil, heaps.live
 	if r.next != nil {
 		r.next.prev = r
@@ -256,17 +257,15 @@ func (h *Heap) Free(b []byte) {
 	// boundary, then the cookie.
 	// Each check is its own if: chained with &&, the claim's result
 	// became a flag the compiler materialized and tested again.
-	if off := p - r.hotBase; off < r.hotLen {
-		if idx := uintptr(uint64(off) * r.hotDiv >> divShift); idx*r.hotSize == off {
-			if claimBlock(p) {
-				l := (*freeList)(ptr(r.hotList))
-				if l.n < l.cap {
-					l.push(p)
-					return
-				}
-				h.freeFull(p, (*slab)(ptr(r.hot)))
+	if blockAt(p-r.hotBase, r.hotInv, r.hotRot) < r.hotN {
+		if claimBlock(p) {
+			l := (*freeList)(ptr(r.hotList))
+			if l.n < l.cap {
+				l.push(p)
 				return
 			}
+			h.freeFull(p, (*slab)(ptr(r.hot)))
+			return
 		}
 	}
 	if err := h.free(p, "Heap.Free"); err != nil {
@@ -294,8 +293,8 @@ func (h *Heap) free(p uintptr, op string) error {
 		s.uninherit(s.blockIndex(p))
 	}
 	if s.inh == nil { // the hot free carries no inherited bitmap
-		r.hot, r.hotBase, r.hotLen = uintptr(unsafe.Pointer(s)), s.base, uintptr(s.nblocks)*s.size
-		r.hotSize, r.hotDiv, r.hotList = s.size, s.divMul, uintptr(unsafe.Pointer(l))
+		r.hot, r.hotBase, r.hotN = uintptr(unsafe.Pointer(s)), s.base, uint64(s.nblocks)
+		r.hotInv, r.hotRot, r.hotList = s.blockInv, s.blockRot, uintptr(unsafe.Pointer(l))
 	}
 	if l.n < l.cap {
 		l.push(p)
@@ -560,7 +559,7 @@ func (r *heapRec) toSlab(s *slab, p uintptr, release bool) {
 func (r *heapRec) releaseSlab(s *slab) {
 	c := s.class
 	if r.hot == uintptr(unsafe.Pointer(s)) {
-		r.hot, r.hotBase, r.hotLen = 0, 0, 0
+		r.hot, r.hotBase, r.hotN = 0, 0, 0
 	}
 	s.heap.Store(0)
 	r.moved[c].out.add(uint64(s.nblocks))
@@ -698,7 +697,7 @@ func (h *Heap) Detach() {
 	if r == nil {
 		return
 	}
-	r.hot, r.hotBase, r.hotLen = 0, 0, 0
+	r.hot, r.hotBase, r.hotN = 0, 0, 0
 	t := now()
 	orphaned := false
 	var buf [maxBatch]uintptr

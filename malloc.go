@@ -65,10 +65,9 @@ func Free(b []byte) {
 	pc := pin()
 	if seg := regLookup(p); seg != nil && seg.kind == kindSmall {
 		if s := seg.slabAt(p); s != nil {
-			off := p - s.base
 			// The claim is an if of its own: chained with &&, its result
 			// became a flag the compiler materialized and tested again.
-			if idx := uintptr(uint64(off) * s.divMul >> divShift); idx*s.size == off && idx < uintptr(s.nblocks) {
+			if blockAt(p-s.base, s.blockInv, s.blockRot) < uint64(s.nblocks) {
 				if claimBlock(p) {
 					if s.heap.Load() != 0 { // a Heap's block (or an orphan's): a remote free (heap.go)
 						freeRemote(pc, p, s)

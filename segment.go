@@ -94,13 +94,17 @@ func (s *segment) span() uintptr {
 // Free after the Alloc that published them). The rest is guarded by the
 // class's central.mu.
 type slab struct {
-	base    uintptr // address of block 0
-	size    uintptr // block size, bytes
-	divMul  uint64  // see classInfo
-	nblocks uint32
-	class   uint8
-	npages  uint8
-	seg     *segment
+	base   uintptr // address of block 0
+	size   uintptr // block size, bytes
+	divMul uint64  // see classInfo
+	// blockInv and blockRot are the boundary test's (classInfo): the hot
+	// free paths take the block index from them, and isBlock.
+	blockInv uint64
+	nblocks  uint32
+	class    uint8
+	npages   uint8
+	blockRot uint8
+	seg      *segment
 	// heap is the address of the heapRec of the Heap that owns the slab,
 	// orphanHeap for a detached heap's slab waiting to be adopted
 	// (heap_orphan.go), 0 for a slab of the central lists (heap.go). Set
@@ -160,13 +164,18 @@ func (seg *segment) slabAt(p uintptr) *slab {
 	return seg.pages[(p>>pageShift)&(pagesPerSegment-1)]
 }
 
-// isBlock reports whether p, an address on one of s's pages, starts one of
-// its blocks: a multiply by the reciprocal of the size (divMul) finds the
-// index, and an interior pointer or one into the tail past the last block
-// fails.
+// isBlock reports whether p starts one of s's blocks: the boundary test
+// (classInfo) fails an interior pointer, one into the tail past the last
+// block and one below the slab.
 func (s *slab) isBlock(p uintptr) bool {
-	idx := s.blockIndex(p)
-	return idx*s.size == p-s.base && idx < uintptr(s.nblocks)
+	return blockAt(p-s.base, s.blockInv, s.blockRot) < uint64(s.nblocks)
+}
+
+// blockAt is the boundary test (classInfo) of offset off for a block size
+// of odd part inverse inv and power of two rot: the index of the block off
+// starts, or a number above any block count when off starts none.
+func blockAt(off uintptr, inv uint64, rot uint8) uint64 {
+	return bits.RotateLeft64(uint64(off)*inv, -int(rot))
 }
 
 // blockIndex is the index of the block of s that p lies in: the offset
@@ -287,6 +296,7 @@ func (h *pageHeap) allocSlab(c uint8) (s *slab, newSeg bool, err error) {
 	s.base = seg.base + uintptr(first)<<pageShift
 	s.size = uintptr(ci.size)
 	s.divMul = ci.divMul
+	s.blockInv, s.blockRot = ci.blockInv, ci.blockRot
 	s.nblocks = ci.nblocks
 	s.class = c
 	s.npages = uint8(n)

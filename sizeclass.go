@@ -25,10 +25,17 @@ func (t tier) String() string {
 // classInfo is one row of the generated table. Every field is fixed at
 // generation time; the engine never writes it.
 type classInfo struct {
-	size      uint32 // block size, bytes, a multiple of 16
-	pages     uint8  // slab length in pages (pageSize)
-	nblocks   uint32 // blocks per slab
-	divMul    uint64 // off*divMul>>divShift == off/size for offsets inside a slab
+	size    uint32 // block size, bytes, a multiple of 16
+	pages   uint8  // slab length in pages (pageSize)
+	nblocks uint32 // blocks per slab
+	divMul  uint64 // off*divMul>>divShift == off/size for offsets inside a slab
+	// The boundary test, Lemire's divisibility test: for any offset off
+	// from the slab's base (p-base, wrapping below it),
+	// ror(off*blockInv, blockRot) < nblocks exactly when off starts a
+	// block, the value being then the block's index. One multiply and a
+	// rotate where off/size and a multiply back would take two multiplies.
+	blockInv  uint64 // the inverse mod 2^64 of size's odd part
+	blockRot  uint8  // the power of two in size (size = odd part << blockRot)
 	tier      tier
 	cap       uint16 // per-P cache cap, blocks (0: no per-P caching)
 	batch     uint16 // blocks moved per refill or flush

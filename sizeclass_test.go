@@ -33,6 +33,22 @@ func TestSizeClassTable(t *testing.T) {
 				t.Errorf("class %d: divMul wrong at %d", c, off)
 			}
 		}
+		// The boundary test: around every block start, at the slab's tail
+		// and below its base (offsets wrap), it accepts exactly the block
+		// starts and gives their index.
+		size := int(ci.size)
+		var offs []int
+		for k := -2; k <= int(ci.nblocks)+2; k++ {
+			offs = append(offs, k*size-1, k*size, k*size+1, k*size+size/2)
+		}
+		offs = append(offs, slab-1, slab, -slab, 1<<21, -(1 << 21))
+		for _, off := range offs {
+			idx := blockAt(uintptr(off), ci.blockInv, ci.blockRot)
+			want := off >= 0 && off%size == 0 && off/size < int(ci.nblocks)
+			if got := idx < uint64(ci.nblocks); got != want || (want && idx != uint64(off/size)) {
+				t.Errorf("class %d: boundary test at offset %d: index %d, a block start: %v, want %v", c, off, idx, got, want)
+			}
+		}
 	}
 	if classes[numClasses-1].size != maxSmall {
 		t.Fatalf("last class %d, want %d", classes[numClasses-1].size, maxSmall)

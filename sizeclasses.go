@@ -121,119 +121,119 @@ const numClasses = 112
 
 // classes holds each class's parameters; see internal/mksizeclasses for the rules.
 var classes = [numClasses]classInfo{
-	// size, slab pages (16 KiB), blocks per slab, divMul, tier, per-P cap, batch, transfer batches
-	{size: 16, pages: 1, nblocks: 1024, divMul: 0x8000000001, tier: tierTiny, cap: 256, batch: 32, transfers: 8}, //   0
-	{size: 32, pages: 1, nblocks: 512, divMul: 0x4000000001, tier: tierTiny, cap: 256, batch: 32, transfers: 8},  //   1
-	{size: 48, pages: 1, nblocks: 341, divMul: 0x2aaaaaaaab, tier: tierTiny, cap: 256, batch: 32, transfers: 8},  //   2
-	{size: 64, pages: 1, nblocks: 256, divMul: 0x2000000001, tier: tierTiny, cap: 256, batch: 32, transfers: 8},  //   3
-	{size: 80, pages: 1, nblocks: 204, divMul: 0x199999999a, tier: tierTiny, cap: 256, batch: 32, transfers: 8},  //   4
-	{size: 96, pages: 1, nblocks: 170, divMul: 0x1555555556, tier: tierTiny, cap: 256, batch: 32, transfers: 8},  //   5
-	{size: 112, pages: 1, nblocks: 146, divMul: 0x124924924a, tier: tierTiny, cap: 256, batch: 32, transfers: 8}, //   6
-	{size: 128, pages: 1, nblocks: 128, divMul: 0x1000000001, tier: tierTiny, cap: 256, batch: 32, transfers: 8}, //   7
-	{size: 144, pages: 1, nblocks: 113, divMul: 0xe38e38e39, tier: tierTiny, cap: 227, batch: 32, transfers: 7},  //   8
-	{size: 160, pages: 1, nblocks: 102, divMul: 0xccccccccd, tier: tierTiny, cap: 204, batch: 32, transfers: 6},  //   9
-	{size: 176, pages: 1, nblocks: 93, divMul: 0xba2e8ba2f, tier: tierTiny, cap: 186, batch: 32, transfers: 5},   //  10
-	{size: 192, pages: 1, nblocks: 85, divMul: 0xaaaaaaaab, tier: tierTiny, cap: 170, batch: 32, transfers: 5},   //  11
-	{size: 208, pages: 1, nblocks: 78, divMul: 0x9d89d89d9, tier: tierTiny, cap: 157, batch: 32, transfers: 4},   //  12
-	{size: 224, pages: 1, nblocks: 73, divMul: 0x924924925, tier: tierTiny, cap: 146, batch: 32, transfers: 4},   //  13
-	{size: 240, pages: 1, nblocks: 68, divMul: 0x888888889, tier: tierTiny, cap: 136, batch: 32, transfers: 4},   //  14
-	{size: 256, pages: 1, nblocks: 64, divMul: 0x800000001, tier: tierTiny, cap: 128, batch: 32, transfers: 4},   //  15
-	{size: 288, pages: 1, nblocks: 56, divMul: 0x71c71c71d, tier: tierTiny, cap: 113, batch: 28, transfers: 4},   //  16
-	{size: 320, pages: 1, nblocks: 51, divMul: 0x666666667, tier: tierTiny, cap: 102, batch: 25, transfers: 4},   //  17
-	{size: 352, pages: 1, nblocks: 46, divMul: 0x5d1745d18, tier: tierTiny, cap: 93, batch: 23, transfers: 4},    //  18
-	{size: 384, pages: 1, nblocks: 42, divMul: 0x555555556, tier: tierTiny, cap: 85, batch: 21, transfers: 4},    //  19
-	{size: 416, pages: 1, nblocks: 39, divMul: 0x4ec4ec4ed, tier: tierTiny, cap: 78, batch: 19, transfers: 4},    //  20
-	{size: 448, pages: 1, nblocks: 36, divMul: 0x492492493, tier: tierTiny, cap: 73, batch: 18, transfers: 4},    //  21
-	{size: 480, pages: 1, nblocks: 34, divMul: 0x444444445, tier: tierTiny, cap: 68, batch: 17, transfers: 4},    //  22
-	{size: 512, pages: 1, nblocks: 32, divMul: 0x400000001, tier: tierTiny, cap: 64, batch: 16, transfers: 4},    //  23
-	{size: 576, pages: 1, nblocks: 28, divMul: 0x38e38e38f, tier: tierTiny, cap: 56, batch: 14, transfers: 4},    //  24
-	{size: 640, pages: 1, nblocks: 25, divMul: 0x333333334, tier: tierTiny, cap: 51, batch: 12, transfers: 4},    //  25
-	{size: 704, pages: 1, nblocks: 23, divMul: 0x2e8ba2e8c, tier: tierTiny, cap: 46, batch: 11, transfers: 4},    //  26
-	{size: 768, pages: 1, nblocks: 21, divMul: 0x2aaaaaaab, tier: tierTiny, cap: 42, batch: 10, transfers: 4},    //  27
-	{size: 832, pages: 1, nblocks: 19, divMul: 0x276276277, tier: tierTiny, cap: 39, batch: 9, transfers: 4},     //  28
-	{size: 896, pages: 1, nblocks: 18, divMul: 0x24924924a, tier: tierTiny, cap: 36, batch: 9, transfers: 4},     //  29
-	{size: 960, pages: 1, nblocks: 17, divMul: 0x222222223, tier: tierTiny, cap: 34, batch: 8, transfers: 4},     //  30
-	{size: 1024, pages: 1, nblocks: 16, divMul: 0x200000001, tier: tierTiny, cap: 32, batch: 8, transfers: 4},    //  31
-	{size: 1152, pages: 1, nblocks: 14, divMul: 0x1c71c71c8, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  32
-	{size: 1280, pages: 1, nblocks: 12, divMul: 0x19999999a, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  33
-	{size: 1408, pages: 1, nblocks: 11, divMul: 0x1745d1746, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  34
-	{size: 1536, pages: 1, nblocks: 10, divMul: 0x155555556, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  35
-	{size: 1664, pages: 1, nblocks: 9, divMul: 0x13b13b13c, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  36
-	{size: 1792, pages: 1, nblocks: 9, divMul: 0x124924925, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  37
-	{size: 1920, pages: 1, nblocks: 8, divMul: 0x111111112, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  38
-	{size: 2048, pages: 1, nblocks: 8, divMul: 0x100000001, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  39
-	{size: 2304, pages: 1, nblocks: 7, divMul: 0xe38e38e4, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  40
-	{size: 2560, pages: 1, nblocks: 6, divMul: 0xcccccccd, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  41
-	{size: 2816, pages: 2, nblocks: 11, divMul: 0xba2e8ba3, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  42
-	{size: 3072, pages: 1, nblocks: 5, divMul: 0xaaaaaaab, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  43
-	{size: 3328, pages: 2, nblocks: 9, divMul: 0x9d89d89e, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  44
-	{size: 3584, pages: 1, nblocks: 4, divMul: 0x92492493, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  45
-	{size: 3840, pages: 1, nblocks: 4, divMul: 0x88888889, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  46
-	{size: 4096, pages: 1, nblocks: 4, divMul: 0x80000001, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  47
-	{size: 4608, pages: 2, nblocks: 7, divMul: 0x71c71c72, tier: tierMid, cap: 28, batch: 14, transfers: 1},      //  48
-	{size: 5120, pages: 1, nblocks: 3, divMul: 0x66666667, tier: tierMid, cap: 24, batch: 12, transfers: 1},      //  49
-	{size: 5632, pages: 3, nblocks: 8, divMul: 0x5d1745d2, tier: tierMid, cap: 22, batch: 11, transfers: 1},      //  50
-	{size: 6144, pages: 2, nblocks: 5, divMul: 0x55555556, tier: tierMid, cap: 20, batch: 10, transfers: 1},      //  51
-	{size: 6656, pages: 3, nblocks: 7, divMul: 0x4ec4ec4f, tier: tierMid, cap: 18, batch: 9, transfers: 1},       //  52
-	{size: 7168, pages: 1, nblocks: 2, divMul: 0x4924924a, tier: tierMid, cap: 18, batch: 9, transfers: 1},       //  53
-	{size: 7680, pages: 1, nblocks: 2, divMul: 0x44444445, tier: tierMid, cap: 16, batch: 8, transfers: 1},       //  54
-	{size: 8192, pages: 1, nblocks: 2, divMul: 0x40000001, tier: tierMid, cap: 16, batch: 8, transfers: 1},       //  55
-	{size: 9216, pages: 3, nblocks: 5, divMul: 0x38e38e39, tier: tierMid, cap: 14, batch: 7, transfers: 1},       //  56
-	{size: 10240, pages: 2, nblocks: 3, divMul: 0x33333334, tier: tierMid, cap: 12, batch: 6, transfers: 1},      //  57
-	{size: 11264, pages: 3, nblocks: 4, divMul: 0x2e8ba2e9, tier: tierMid, cap: 10, batch: 5, transfers: 1},      //  58
-	{size: 12288, pages: 3, nblocks: 4, divMul: 0x2aaaaaab, tier: tierMid, cap: 10, batch: 5, transfers: 1},      //  59
-	{size: 13312, pages: 5, nblocks: 6, divMul: 0x27627628, tier: tierMid, cap: 8, batch: 4, transfers: 1},       //  60
-	{size: 14336, pages: 1, nblocks: 1, divMul: 0x24924925, tier: tierMid, cap: 8, batch: 4, transfers: 1},       //  61
-	{size: 15360, pages: 1, nblocks: 1, divMul: 0x22222223, tier: tierMid, cap: 8, batch: 4, transfers: 1},       //  62
-	{size: 16384, pages: 1, nblocks: 1, divMul: 0x20000001, tier: tierMid, cap: 8, batch: 4, transfers: 1},       //  63
-	{size: 18432, pages: 5, nblocks: 4, divMul: 0x1c71c71d, tier: tierMid, cap: 6, batch: 3, transfers: 1},       //  64
-	{size: 20480, pages: 4, nblocks: 3, divMul: 0x1999999a, tier: tierMid, cap: 6, batch: 3, transfers: 1},       //  65
-	{size: 22528, pages: 3, nblocks: 2, divMul: 0x1745d175, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  66
-	{size: 24576, pages: 3, nblocks: 2, divMul: 0x15555556, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  67
-	{size: 26624, pages: 5, nblocks: 3, divMul: 0x13b13b14, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  68
-	{size: 28672, pages: 2, nblocks: 1, divMul: 0x12492493, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  69
-	{size: 30720, pages: 2, nblocks: 1, divMul: 0x11111112, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  70
-	{size: 32768, pages: 2, nblocks: 1, divMul: 0x10000001, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  71
-	{size: 36864, pages: 5, nblocks: 2, divMul: 0xe38e38f, tier: tierMid, cap: 4, batch: 2, transfers: 1},        //  72
-	{size: 40960, pages: 5, nblocks: 2, divMul: 0xccccccd, tier: tierMid, cap: 4, batch: 2, transfers: 1},        //  73
-	{size: 45056, pages: 3, nblocks: 1, divMul: 0xba2e8bb, tier: tierMid, cap: 4, batch: 2, transfers: 1},        //  74
-	{size: 49152, pages: 3, nblocks: 1, divMul: 0xaaaaaab, tier: tierMid, cap: 4, batch: 2, transfers: 1},        //  75
-	{size: 53248, pages: 7, nblocks: 2, divMul: 0x9d89d8a, tier: tierMid, cap: 4, batch: 2, transfers: 1},        //  76
-	{size: 57344, pages: 4, nblocks: 1, divMul: 0x924924a, tier: tierMid, cap: 4, batch: 2, transfers: 1},        //  77
-	{size: 61440, pages: 4, nblocks: 1, divMul: 0x8888889, tier: tierMid, cap: 4, batch: 2, transfers: 1},        //  78
-	{size: 65536, pages: 4, nblocks: 1, divMul: 0x8000001, tier: tierL25, cap: 1, batch: 1, transfers: 1},        //  79
-	{size: 73728, pages: 5, nblocks: 1, divMul: 0x71c71c8, tier: tierL25, cap: 1, batch: 1, transfers: 1},        //  80
-	{size: 81920, pages: 5, nblocks: 1, divMul: 0x6666667, tier: tierL25, cap: 1, batch: 1, transfers: 1},        //  81
-	{size: 90112, pages: 6, nblocks: 1, divMul: 0x5d1745e, tier: tierL25, cap: 1, batch: 1, transfers: 1},        //  82
-	{size: 98304, pages: 6, nblocks: 1, divMul: 0x5555556, tier: tierL25, cap: 1, batch: 1, transfers: 1},        //  83
-	{size: 106496, pages: 7, nblocks: 1, divMul: 0x4ec4ec5, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  84
-	{size: 114688, pages: 7, nblocks: 1, divMul: 0x4924925, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  85
-	{size: 122880, pages: 8, nblocks: 1, divMul: 0x4444445, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  86
-	{size: 131072, pages: 8, nblocks: 1, divMul: 0x4000001, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  87
-	{size: 147456, pages: 9, nblocks: 1, divMul: 0x38e38e4, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  88
-	{size: 163840, pages: 10, nblocks: 1, divMul: 0x3333334, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  89
-	{size: 180224, pages: 11, nblocks: 1, divMul: 0x2e8ba2f, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  90
-	{size: 196608, pages: 12, nblocks: 1, divMul: 0x2aaaaab, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  91
-	{size: 212992, pages: 13, nblocks: 1, divMul: 0x2762763, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  92
-	{size: 229376, pages: 14, nblocks: 1, divMul: 0x2492493, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  93
-	{size: 245760, pages: 15, nblocks: 1, divMul: 0x2222223, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  94
-	{size: 262144, pages: 16, nblocks: 1, divMul: 0x2000001, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  95
-	{size: 294912, pages: 18, nblocks: 1, divMul: 0x1c71c72, tier: tierL25, cap: 0, batch: 1, transfers: 0},      //  96
-	{size: 327680, pages: 20, nblocks: 1, divMul: 0x199999a, tier: tierL25, cap: 0, batch: 1, transfers: 0},      //  97
-	{size: 360448, pages: 22, nblocks: 1, divMul: 0x1745d18, tier: tierL25, cap: 0, batch: 1, transfers: 0},      //  98
-	{size: 393216, pages: 24, nblocks: 1, divMul: 0x1555556, tier: tierL25, cap: 0, batch: 1, transfers: 0},      //  99
-	{size: 425984, pages: 26, nblocks: 1, divMul: 0x13b13b2, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 100
-	{size: 458752, pages: 28, nblocks: 1, divMul: 0x124924a, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 101
-	{size: 491520, pages: 30, nblocks: 1, divMul: 0x1111112, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 102
-	{size: 524288, pages: 32, nblocks: 1, divMul: 0x1000001, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 103
-	{size: 589824, pages: 36, nblocks: 1, divMul: 0xe38e39, tier: tierL25, cap: 0, batch: 1, transfers: 0},       // 104
-	{size: 655360, pages: 40, nblocks: 1, divMul: 0xcccccd, tier: tierL25, cap: 0, batch: 1, transfers: 0},       // 105
-	{size: 720896, pages: 44, nblocks: 1, divMul: 0xba2e8c, tier: tierL25, cap: 0, batch: 1, transfers: 0},       // 106
-	{size: 786432, pages: 48, nblocks: 1, divMul: 0xaaaaab, tier: tierL25, cap: 0, batch: 1, transfers: 0},       // 107
-	{size: 851968, pages: 52, nblocks: 1, divMul: 0x9d89d9, tier: tierL25, cap: 0, batch: 1, transfers: 0},       // 108
-	{size: 917504, pages: 56, nblocks: 1, divMul: 0x924925, tier: tierL25, cap: 0, batch: 1, transfers: 0},       // 109
-	{size: 983040, pages: 60, nblocks: 1, divMul: 0x888889, tier: tierL25, cap: 0, batch: 1, transfers: 0},       // 110
-	{size: 1048576, pages: 64, nblocks: 1, divMul: 0x800001, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 111
+	// size, slab pages (16 KiB), blocks per slab, divMul, blockInv, blockRot, tier, per-P cap, batch, transfer batches
+	{size: 16, pages: 1, nblocks: 1024, divMul: 0x8000000001, blockInv: 0x1, blockRot: 4, tier: tierTiny, cap: 256, batch: 32, transfers: 8},                //   0
+	{size: 32, pages: 1, nblocks: 512, divMul: 0x4000000001, blockInv: 0x1, blockRot: 5, tier: tierTiny, cap: 256, batch: 32, transfers: 8},                 //   1
+	{size: 48, pages: 1, nblocks: 341, divMul: 0x2aaaaaaaab, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 4, tier: tierTiny, cap: 256, batch: 32, transfers: 8},  //   2
+	{size: 64, pages: 1, nblocks: 256, divMul: 0x2000000001, blockInv: 0x1, blockRot: 6, tier: tierTiny, cap: 256, batch: 32, transfers: 8},                 //   3
+	{size: 80, pages: 1, nblocks: 204, divMul: 0x199999999a, blockInv: 0xcccccccccccccccd, blockRot: 4, tier: tierTiny, cap: 256, batch: 32, transfers: 8},  //   4
+	{size: 96, pages: 1, nblocks: 170, divMul: 0x1555555556, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 5, tier: tierTiny, cap: 256, batch: 32, transfers: 8},  //   5
+	{size: 112, pages: 1, nblocks: 146, divMul: 0x124924924a, blockInv: 0x6db6db6db6db6db7, blockRot: 4, tier: tierTiny, cap: 256, batch: 32, transfers: 8}, //   6
+	{size: 128, pages: 1, nblocks: 128, divMul: 0x1000000001, blockInv: 0x1, blockRot: 7, tier: tierTiny, cap: 256, batch: 32, transfers: 8},                //   7
+	{size: 144, pages: 1, nblocks: 113, divMul: 0xe38e38e39, blockInv: 0x8e38e38e38e38e39, blockRot: 4, tier: tierTiny, cap: 227, batch: 32, transfers: 7},  //   8
+	{size: 160, pages: 1, nblocks: 102, divMul: 0xccccccccd, blockInv: 0xcccccccccccccccd, blockRot: 5, tier: tierTiny, cap: 204, batch: 32, transfers: 6},  //   9
+	{size: 176, pages: 1, nblocks: 93, divMul: 0xba2e8ba2f, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 4, tier: tierTiny, cap: 186, batch: 32, transfers: 5},   //  10
+	{size: 192, pages: 1, nblocks: 85, divMul: 0xaaaaaaaab, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 6, tier: tierTiny, cap: 170, batch: 32, transfers: 5},   //  11
+	{size: 208, pages: 1, nblocks: 78, divMul: 0x9d89d89d9, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 4, tier: tierTiny, cap: 157, batch: 32, transfers: 4},   //  12
+	{size: 224, pages: 1, nblocks: 73, divMul: 0x924924925, blockInv: 0x6db6db6db6db6db7, blockRot: 5, tier: tierTiny, cap: 146, batch: 32, transfers: 4},   //  13
+	{size: 240, pages: 1, nblocks: 68, divMul: 0x888888889, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 4, tier: tierTiny, cap: 136, batch: 32, transfers: 4},   //  14
+	{size: 256, pages: 1, nblocks: 64, divMul: 0x800000001, blockInv: 0x1, blockRot: 8, tier: tierTiny, cap: 128, batch: 32, transfers: 4},                  //  15
+	{size: 288, pages: 1, nblocks: 56, divMul: 0x71c71c71d, blockInv: 0x8e38e38e38e38e39, blockRot: 5, tier: tierTiny, cap: 113, batch: 28, transfers: 4},   //  16
+	{size: 320, pages: 1, nblocks: 51, divMul: 0x666666667, blockInv: 0xcccccccccccccccd, blockRot: 6, tier: tierTiny, cap: 102, batch: 25, transfers: 4},   //  17
+	{size: 352, pages: 1, nblocks: 46, divMul: 0x5d1745d18, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 5, tier: tierTiny, cap: 93, batch: 23, transfers: 4},    //  18
+	{size: 384, pages: 1, nblocks: 42, divMul: 0x555555556, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 7, tier: tierTiny, cap: 85, batch: 21, transfers: 4},    //  19
+	{size: 416, pages: 1, nblocks: 39, divMul: 0x4ec4ec4ed, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 5, tier: tierTiny, cap: 78, batch: 19, transfers: 4},    //  20
+	{size: 448, pages: 1, nblocks: 36, divMul: 0x492492493, blockInv: 0x6db6db6db6db6db7, blockRot: 6, tier: tierTiny, cap: 73, batch: 18, transfers: 4},    //  21
+	{size: 480, pages: 1, nblocks: 34, divMul: 0x444444445, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 5, tier: tierTiny, cap: 68, batch: 17, transfers: 4},    //  22
+	{size: 512, pages: 1, nblocks: 32, divMul: 0x400000001, blockInv: 0x1, blockRot: 9, tier: tierTiny, cap: 64, batch: 16, transfers: 4},                   //  23
+	{size: 576, pages: 1, nblocks: 28, divMul: 0x38e38e38f, blockInv: 0x8e38e38e38e38e39, blockRot: 6, tier: tierTiny, cap: 56, batch: 14, transfers: 4},    //  24
+	{size: 640, pages: 1, nblocks: 25, divMul: 0x333333334, blockInv: 0xcccccccccccccccd, blockRot: 7, tier: tierTiny, cap: 51, batch: 12, transfers: 4},    //  25
+	{size: 704, pages: 1, nblocks: 23, divMul: 0x2e8ba2e8c, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 6, tier: tierTiny, cap: 46, batch: 11, transfers: 4},    //  26
+	{size: 768, pages: 1, nblocks: 21, divMul: 0x2aaaaaaab, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 8, tier: tierTiny, cap: 42, batch: 10, transfers: 4},    //  27
+	{size: 832, pages: 1, nblocks: 19, divMul: 0x276276277, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 6, tier: tierTiny, cap: 39, batch: 9, transfers: 4},     //  28
+	{size: 896, pages: 1, nblocks: 18, divMul: 0x24924924a, blockInv: 0x6db6db6db6db6db7, blockRot: 7, tier: tierTiny, cap: 36, batch: 9, transfers: 4},     //  29
+	{size: 960, pages: 1, nblocks: 17, divMul: 0x222222223, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 6, tier: tierTiny, cap: 34, batch: 8, transfers: 4},     //  30
+	{size: 1024, pages: 1, nblocks: 16, divMul: 0x200000001, blockInv: 0x1, blockRot: 10, tier: tierTiny, cap: 32, batch: 8, transfers: 4},                  //  31
+	{size: 1152, pages: 1, nblocks: 14, divMul: 0x1c71c71c8, blockInv: 0x8e38e38e38e38e39, blockRot: 7, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  32
+	{size: 1280, pages: 1, nblocks: 12, divMul: 0x19999999a, blockInv: 0xcccccccccccccccd, blockRot: 8, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  33
+	{size: 1408, pages: 1, nblocks: 11, divMul: 0x1745d1746, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 7, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  34
+	{size: 1536, pages: 1, nblocks: 10, divMul: 0x155555556, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 9, tier: tierMid, cap: 32, batch: 16, transfers: 1},    //  35
+	{size: 1664, pages: 1, nblocks: 9, divMul: 0x13b13b13c, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 7, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  36
+	{size: 1792, pages: 1, nblocks: 9, divMul: 0x124924925, blockInv: 0x6db6db6db6db6db7, blockRot: 8, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  37
+	{size: 1920, pages: 1, nblocks: 8, divMul: 0x111111112, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 7, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  38
+	{size: 2048, pages: 1, nblocks: 8, divMul: 0x100000001, blockInv: 0x1, blockRot: 11, tier: tierMid, cap: 32, batch: 16, transfers: 1},                   //  39
+	{size: 2304, pages: 1, nblocks: 7, divMul: 0xe38e38e4, blockInv: 0x8e38e38e38e38e39, blockRot: 8, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  40
+	{size: 2560, pages: 1, nblocks: 6, divMul: 0xcccccccd, blockInv: 0xcccccccccccccccd, blockRot: 9, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  41
+	{size: 2816, pages: 2, nblocks: 11, divMul: 0xba2e8ba3, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 8, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  42
+	{size: 3072, pages: 1, nblocks: 5, divMul: 0xaaaaaaab, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 10, tier: tierMid, cap: 32, batch: 16, transfers: 1},     //  43
+	{size: 3328, pages: 2, nblocks: 9, divMul: 0x9d89d89e, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 8, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  44
+	{size: 3584, pages: 1, nblocks: 4, divMul: 0x92492493, blockInv: 0x6db6db6db6db6db7, blockRot: 9, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  45
+	{size: 3840, pages: 1, nblocks: 4, divMul: 0x88888889, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 8, tier: tierMid, cap: 32, batch: 16, transfers: 1},      //  46
+	{size: 4096, pages: 1, nblocks: 4, divMul: 0x80000001, blockInv: 0x1, blockRot: 12, tier: tierMid, cap: 32, batch: 16, transfers: 1},                    //  47
+	{size: 4608, pages: 2, nblocks: 7, divMul: 0x71c71c72, blockInv: 0x8e38e38e38e38e39, blockRot: 9, tier: tierMid, cap: 28, batch: 14, transfers: 1},      //  48
+	{size: 5120, pages: 1, nblocks: 3, divMul: 0x66666667, blockInv: 0xcccccccccccccccd, blockRot: 10, tier: tierMid, cap: 24, batch: 12, transfers: 1},     //  49
+	{size: 5632, pages: 3, nblocks: 8, divMul: 0x5d1745d2, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 9, tier: tierMid, cap: 22, batch: 11, transfers: 1},      //  50
+	{size: 6144, pages: 2, nblocks: 5, divMul: 0x55555556, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 11, tier: tierMid, cap: 20, batch: 10, transfers: 1},     //  51
+	{size: 6656, pages: 3, nblocks: 7, divMul: 0x4ec4ec4f, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 9, tier: tierMid, cap: 18, batch: 9, transfers: 1},       //  52
+	{size: 7168, pages: 1, nblocks: 2, divMul: 0x4924924a, blockInv: 0x6db6db6db6db6db7, blockRot: 10, tier: tierMid, cap: 18, batch: 9, transfers: 1},      //  53
+	{size: 7680, pages: 1, nblocks: 2, divMul: 0x44444445, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 9, tier: tierMid, cap: 16, batch: 8, transfers: 1},       //  54
+	{size: 8192, pages: 1, nblocks: 2, divMul: 0x40000001, blockInv: 0x1, blockRot: 13, tier: tierMid, cap: 16, batch: 8, transfers: 1},                     //  55
+	{size: 9216, pages: 3, nblocks: 5, divMul: 0x38e38e39, blockInv: 0x8e38e38e38e38e39, blockRot: 10, tier: tierMid, cap: 14, batch: 7, transfers: 1},      //  56
+	{size: 10240, pages: 2, nblocks: 3, divMul: 0x33333334, blockInv: 0xcccccccccccccccd, blockRot: 11, tier: tierMid, cap: 12, batch: 6, transfers: 1},     //  57
+	{size: 11264, pages: 3, nblocks: 4, divMul: 0x2e8ba2e9, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 10, tier: tierMid, cap: 10, batch: 5, transfers: 1},     //  58
+	{size: 12288, pages: 3, nblocks: 4, divMul: 0x2aaaaaab, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 12, tier: tierMid, cap: 10, batch: 5, transfers: 1},     //  59
+	{size: 13312, pages: 5, nblocks: 6, divMul: 0x27627628, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 10, tier: tierMid, cap: 8, batch: 4, transfers: 1},      //  60
+	{size: 14336, pages: 1, nblocks: 1, divMul: 0x24924925, blockInv: 0x6db6db6db6db6db7, blockRot: 11, tier: tierMid, cap: 8, batch: 4, transfers: 1},      //  61
+	{size: 15360, pages: 1, nblocks: 1, divMul: 0x22222223, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 10, tier: tierMid, cap: 8, batch: 4, transfers: 1},      //  62
+	{size: 16384, pages: 1, nblocks: 1, divMul: 0x20000001, blockInv: 0x1, blockRot: 14, tier: tierMid, cap: 8, batch: 4, transfers: 1},                     //  63
+	{size: 18432, pages: 5, nblocks: 4, divMul: 0x1c71c71d, blockInv: 0x8e38e38e38e38e39, blockRot: 11, tier: tierMid, cap: 6, batch: 3, transfers: 1},      //  64
+	{size: 20480, pages: 4, nblocks: 3, divMul: 0x1999999a, blockInv: 0xcccccccccccccccd, blockRot: 12, tier: tierMid, cap: 6, batch: 3, transfers: 1},      //  65
+	{size: 22528, pages: 3, nblocks: 2, divMul: 0x1745d175, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 11, tier: tierMid, cap: 4, batch: 2, transfers: 1},      //  66
+	{size: 24576, pages: 3, nblocks: 2, divMul: 0x15555556, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 13, tier: tierMid, cap: 4, batch: 2, transfers: 1},      //  67
+	{size: 26624, pages: 5, nblocks: 3, divMul: 0x13b13b14, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 11, tier: tierMid, cap: 4, batch: 2, transfers: 1},      //  68
+	{size: 28672, pages: 2, nblocks: 1, divMul: 0x12492493, blockInv: 0x6db6db6db6db6db7, blockRot: 12, tier: tierMid, cap: 4, batch: 2, transfers: 1},      //  69
+	{size: 30720, pages: 2, nblocks: 1, divMul: 0x11111112, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 11, tier: tierMid, cap: 4, batch: 2, transfers: 1},      //  70
+	{size: 32768, pages: 2, nblocks: 1, divMul: 0x10000001, blockInv: 0x1, blockRot: 15, tier: tierMid, cap: 4, batch: 2, transfers: 1},                     //  71
+	{size: 36864, pages: 5, nblocks: 2, divMul: 0xe38e38f, blockInv: 0x8e38e38e38e38e39, blockRot: 12, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  72
+	{size: 40960, pages: 5, nblocks: 2, divMul: 0xccccccd, blockInv: 0xcccccccccccccccd, blockRot: 13, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  73
+	{size: 45056, pages: 3, nblocks: 1, divMul: 0xba2e8bb, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 12, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  74
+	{size: 49152, pages: 3, nblocks: 1, divMul: 0xaaaaaab, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 14, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  75
+	{size: 53248, pages: 7, nblocks: 2, divMul: 0x9d89d8a, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 12, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  76
+	{size: 57344, pages: 4, nblocks: 1, divMul: 0x924924a, blockInv: 0x6db6db6db6db6db7, blockRot: 13, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  77
+	{size: 61440, pages: 4, nblocks: 1, divMul: 0x8888889, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 12, tier: tierMid, cap: 4, batch: 2, transfers: 1},       //  78
+	{size: 65536, pages: 4, nblocks: 1, divMul: 0x8000001, blockInv: 0x1, blockRot: 16, tier: tierL25, cap: 1, batch: 1, transfers: 1},                      //  79
+	{size: 73728, pages: 5, nblocks: 1, divMul: 0x71c71c8, blockInv: 0x8e38e38e38e38e39, blockRot: 13, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  80
+	{size: 81920, pages: 5, nblocks: 1, divMul: 0x6666667, blockInv: 0xcccccccccccccccd, blockRot: 14, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  81
+	{size: 90112, pages: 6, nblocks: 1, divMul: 0x5d1745e, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 13, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  82
+	{size: 98304, pages: 6, nblocks: 1, divMul: 0x5555556, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 15, tier: tierL25, cap: 1, batch: 1, transfers: 1},       //  83
+	{size: 106496, pages: 7, nblocks: 1, divMul: 0x4ec4ec5, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 13, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  84
+	{size: 114688, pages: 7, nblocks: 1, divMul: 0x4924925, blockInv: 0x6db6db6db6db6db7, blockRot: 14, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  85
+	{size: 122880, pages: 8, nblocks: 1, divMul: 0x4444445, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 13, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  86
+	{size: 131072, pages: 8, nblocks: 1, divMul: 0x4000001, blockInv: 0x1, blockRot: 17, tier: tierL25, cap: 1, batch: 1, transfers: 1},                     //  87
+	{size: 147456, pages: 9, nblocks: 1, divMul: 0x38e38e4, blockInv: 0x8e38e38e38e38e39, blockRot: 14, tier: tierL25, cap: 1, batch: 1, transfers: 1},      //  88
+	{size: 163840, pages: 10, nblocks: 1, divMul: 0x3333334, blockInv: 0xcccccccccccccccd, blockRot: 15, tier: tierL25, cap: 1, batch: 1, transfers: 1},     //  89
+	{size: 180224, pages: 11, nblocks: 1, divMul: 0x2e8ba2f, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 14, tier: tierL25, cap: 1, batch: 1, transfers: 1},     //  90
+	{size: 196608, pages: 12, nblocks: 1, divMul: 0x2aaaaab, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 16, tier: tierL25, cap: 1, batch: 1, transfers: 1},     //  91
+	{size: 212992, pages: 13, nblocks: 1, divMul: 0x2762763, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 14, tier: tierL25, cap: 1, batch: 1, transfers: 1},     //  92
+	{size: 229376, pages: 14, nblocks: 1, divMul: 0x2492493, blockInv: 0x6db6db6db6db6db7, blockRot: 15, tier: tierL25, cap: 1, batch: 1, transfers: 1},     //  93
+	{size: 245760, pages: 15, nblocks: 1, divMul: 0x2222223, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 14, tier: tierL25, cap: 1, batch: 1, transfers: 1},     //  94
+	{size: 262144, pages: 16, nblocks: 1, divMul: 0x2000001, blockInv: 0x1, blockRot: 18, tier: tierL25, cap: 1, batch: 1, transfers: 1},                    //  95
+	{size: 294912, pages: 18, nblocks: 1, divMul: 0x1c71c72, blockInv: 0x8e38e38e38e38e39, blockRot: 15, tier: tierL25, cap: 0, batch: 1, transfers: 0},     //  96
+	{size: 327680, pages: 20, nblocks: 1, divMul: 0x199999a, blockInv: 0xcccccccccccccccd, blockRot: 16, tier: tierL25, cap: 0, batch: 1, transfers: 0},     //  97
+	{size: 360448, pages: 22, nblocks: 1, divMul: 0x1745d18, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 15, tier: tierL25, cap: 0, batch: 1, transfers: 0},     //  98
+	{size: 393216, pages: 24, nblocks: 1, divMul: 0x1555556, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 17, tier: tierL25, cap: 0, batch: 1, transfers: 0},     //  99
+	{size: 425984, pages: 26, nblocks: 1, divMul: 0x13b13b2, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 15, tier: tierL25, cap: 0, batch: 1, transfers: 0},     // 100
+	{size: 458752, pages: 28, nblocks: 1, divMul: 0x124924a, blockInv: 0x6db6db6db6db6db7, blockRot: 16, tier: tierL25, cap: 0, batch: 1, transfers: 0},     // 101
+	{size: 491520, pages: 30, nblocks: 1, divMul: 0x1111112, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 15, tier: tierL25, cap: 0, batch: 1, transfers: 0},     // 102
+	{size: 524288, pages: 32, nblocks: 1, divMul: 0x1000001, blockInv: 0x1, blockRot: 19, tier: tierL25, cap: 0, batch: 1, transfers: 0},                    // 103
+	{size: 589824, pages: 36, nblocks: 1, divMul: 0xe38e39, blockInv: 0x8e38e38e38e38e39, blockRot: 16, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 104
+	{size: 655360, pages: 40, nblocks: 1, divMul: 0xcccccd, blockInv: 0xcccccccccccccccd, blockRot: 17, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 105
+	{size: 720896, pages: 44, nblocks: 1, divMul: 0xba2e8c, blockInv: 0x2e8ba2e8ba2e8ba3, blockRot: 16, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 106
+	{size: 786432, pages: 48, nblocks: 1, divMul: 0xaaaaab, blockInv: 0xaaaaaaaaaaaaaaab, blockRot: 18, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 107
+	{size: 851968, pages: 52, nblocks: 1, divMul: 0x9d89d9, blockInv: 0x4ec4ec4ec4ec4ec5, blockRot: 16, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 108
+	{size: 917504, pages: 56, nblocks: 1, divMul: 0x924925, blockInv: 0x6db6db6db6db6db7, blockRot: 17, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 109
+	{size: 983040, pages: 60, nblocks: 1, divMul: 0x888889, blockInv: 0xeeeeeeeeeeeeeeef, blockRot: 16, tier: tierL25, cap: 0, batch: 1, transfers: 0},      // 110
+	{size: 1048576, pages: 64, nblocks: 1, divMul: 0x800001, blockInv: 0x1, blockRot: 20, tier: tierL25, cap: 0, batch: 1, transfers: 0},                    // 111
 }
 
 // sizeToClass16[(n+15)>>4] is the class of a request of n <= 1024 bytes.

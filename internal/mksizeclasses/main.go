@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"go/format"
 	"log"
+	"math/bits"
 	"os"
 )
 
@@ -44,6 +45,8 @@ const (
 type class struct {
 	size, pages, nblocks  int
 	divMul                uint64
+	blockInv              uint64 // the inverse of size's odd part, mod 2^64
+	blockRot              int    // the power of two in size
 	tier                  string
 	cap, batch, transfers int
 }
@@ -69,6 +72,12 @@ func classes() []class {
 		}
 		c.nblocks = c.pages * pageSize / s
 		c.divMul = (1<<divShift)/uint64(s) + 1
+		c.blockRot = bits.TrailingZeros(uint(s))
+		odd := uint64(s) >> c.blockRot
+		c.blockInv = odd // correct to 3 bits; each Newton step doubles them
+		for range 5 {
+			c.blockInv *= 2 - odd*c.blockInv
+		}
 		switch {
 		case s <= tinyMax:
 			c.tier = "tiny"
@@ -142,6 +151,21 @@ func check(cs []class) {
 				}
 			}
 		}
+		// The boundary test (Lemire's divisibility test): ror(off*blockInv,
+		// blockRot) is off/size when size divides off (as 64-bit numbers),
+		// and above (2^64-1)/size otherwise, so "below nblocks" accepts
+		// exactly the block starts. Checked at every offset of the slab and
+		// past it, and at offsets below the slab (negative, as the engine's
+		// unsigned p-base wraps them).
+		if uint64(c.size)>>c.blockRot<<c.blockRot != uint64(c.size) || (uint64(c.size)>>c.blockRot)*c.blockInv != 1 {
+			log.Fatalf("class %d: blockInv is not the inverse of the odd part", i)
+		}
+		for off := -2 * slab; off < 2*slab; off++ {
+			got := bits.RotateLeft64(uint64(off)*c.blockInv, -c.blockRot) < uint64(c.nblocks)
+			if want := off >= 0 && off%c.size == 0 && off/c.size < c.nblocks; got != want {
+				log.Fatalf("class %d: the boundary test says %v at offset %d", i, got, off)
+			}
+		}
 	}
 	if cs[len(cs)-1].size != maxSmall {
 		log.Fatalf("last class is %d, want %d", cs[len(cs)-1].size, maxSmall)
@@ -184,10 +208,10 @@ func main() {
 	fmt.Fprintf(&b, "// numClasses is the number of small size classes (16 B .. 1 MiB).\nconst numClasses = %d\n\n", len(cs))
 	fmt.Fprintf(&b, "// classes holds each class's parameters; see internal/mksizeclasses for the rules.\n")
 	fmt.Fprintf(&b, "var classes = [numClasses]classInfo{\n")
-	fmt.Fprintf(&b, "\t// size, slab pages (16 KiB), blocks per slab, divMul, tier, per-P cap, batch, transfer batches\n")
+	fmt.Fprintf(&b, "\t// size, slab pages (16 KiB), blocks per slab, divMul, blockInv, blockRot, tier, per-P cap, batch, transfer batches\n")
 	for i, c := range cs {
-		fmt.Fprintf(&b, "\t{size: %d, pages: %d, nblocks: %d, divMul: %#x, tier: tier%s, cap: %d, batch: %d, transfers: %d}, // %3d\n",
-			c.size, c.pages, c.nblocks, c.divMul, tierName(c.tier), c.cap, c.batch, c.transfers, i)
+		fmt.Fprintf(&b, "\t{size: %d, pages: %d, nblocks: %d, divMul: %#x, blockInv: %#x, blockRot: %d, tier: tier%s, cap: %d, batch: %d, transfers: %d}, // %3d\n",
+			c.size, c.pages, c.nblocks, c.divMul, c.blockInv, c.blockRot, tierName(c.tier), c.cap, c.batch, c.transfers, i)
 	}
 	fmt.Fprintf(&b, "}\n\n")
 
