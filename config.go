@@ -207,7 +207,7 @@ var options = []option{
 	},
 	{
 		name: "memory_headroom", env: "HAKMEM_MEMORY_HEADROOM", typ: typeInt, def: 5, min: 0, max: 50, unit: "percent",
-		doc: "Shared budget (ShareMemoryLimit, HAKMEM_MEMORY_LIMIT=auto): the share of the total left to memory neither the Go runtime nor hakmem counts (the binary, C allocations) and to the lag of the updates; the Go limit is the total less hakmem's mappings less this, and hakmem stops at the total less the Go runtime's memory less this.",
+		doc: "Shared budget (ShareMemoryLimit, HAKMEM_MEMORY_LIMIT=auto): the share of the total left to memory neither the Go runtime nor hakmem counts (the binary, C allocations) and to the lag of the updates; the Go limit is the total less hakmem's mappings (its metadata's included) less this, and hakmem stops at the total less the Go runtime's memory less this.",
 		set: func(p *snapshot, v int) { p.memHeadroom = v },
 	},
 	{

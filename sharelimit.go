@@ -14,14 +14,17 @@ import (
 // process as a whole passes the budget.
 //
 //   - The Go runtime's memory limit (runtime/debug.SetMemoryLimit) is set
-//     to total - hakmem's mapped bytes - headroom, so the garbage collector
+//     to total - hakmem's mapped bytes - hakmem's metadata mappings
+//     (Stats.MetadataBytes) - headroom, so the garbage collector
 //     works harder as hakmem grows. It is updated from the slow paths that
 //     map (checkLimit) and after each scavenger pass, whenever hakmem's
 //     mapped bytes moved by shareStep since the last update.
 //   - hakmem refuses (ErrMemoryLimit, after emptying its caches) a mapping
 //     that would take its mapped bytes past total - the Go runtime's own
 //     memory (runtime/metrics, re-read at most every shareReadNs) -
-//     headroom.
+//     hakmem's metadata mappings - headroom. (Where the OS layer takes
+//     hakmem's memory from the Go heap, hakmem_nommap, the runtime's
+//     figure counts both, and neither is subtracted twice.)
 //
 // The headroom (HAKMEM_MEMORY_HEADROOM, a percentage of the total) is for
 // memory that neither side counts (the binary's pages, C allocations,
@@ -127,7 +130,11 @@ func shareLimit(total int64, mapped uint64, n uintptr) int64 {
 	if d := int64(mapped+uint64(n)) - int64(share.lastMapped); d >= shareStep(total) || -d >= shareStep(total) {
 		shareUpdateLocked(total, mapped+uint64(n))
 	}
-	return total - max(goOther, 0) - shareHeadroom(total)
+	lim := total - max(goOther, 0) - shareHeadroom(total)
+	if !osMapsGoHeap {
+		lim -= int64(metaMapped.Load()) // hakmem's metadata is hakmem's share too
+	}
+	return lim
 }
 
 // shareStep is the change of mapped bytes that prompts a Go limit update.
@@ -150,7 +157,7 @@ func shareGoMemLocked() int64 {
 func shareUpdateLocked(total int64, mapped uint64) {
 	lim := total - shareHeadroom(total)
 	if !osMapsGoHeap {
-		lim -= int64(mapped)
+		lim -= int64(mapped + metaMapped.Load())
 	}
 	// Never 0 or below: that would make the collector run without end for
 	// memory hakmem may give back at its next unmap; the smallest useful

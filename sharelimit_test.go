@@ -187,7 +187,8 @@ func peakRSS() int64 {
 }
 
 // TestShareMemoryLimitSetsGoLimit: sharing sets the Go runtime's limit to
-// the total less hakmem's mappings less the headroom, follows hakmem as it
+// the total less hakmem's mappings (its metadata's included) less the
+// headroom, follows hakmem as it
 // maps, refuses hakmem past the total less the Go runtime's memory, and
 // ending it gives Go its limit back.
 func TestShareMemoryLimitSetsGoLimit(t *testing.T) {
@@ -203,7 +204,12 @@ func TestShareMemoryLimitSetsGoLimit(t *testing.T) {
 		t.Fatalf("read back %d", got)
 	}
 	headroom := int64(total / 100 * cfg().memHeadroom)
-	mapped := func() int64 { heap.mu.Lock(); defer heap.mu.Unlock(); return int64(heap.mapped()) }
+	// hakmem's share: its mappings and its metadata's.
+	mapped := func() int64 {
+		heap.mu.Lock()
+		defer heap.mu.Unlock()
+		return int64(heap.mapped() + metaMapped.Load())
+	}
 	goLim := debug.SetMemoryLimit(-1)
 	want := total - headroom
 	if !osMapsGoHeap {
@@ -237,6 +243,20 @@ func TestShareMemoryLimitSetsGoLimit(t *testing.T) {
 	}
 	if d := want - goLim; d > shareStep(total)+2<<20 || d < -shareStep(total)-2<<20 {
 		t.Errorf("after mapping: Go limit %d, want %d within a step", goLim, want)
+	}
+	// Set again, the Go limit is exact, hakmem's metadata mappings (the
+	// large blocks' headers at least, by now) counted on hakmem's side.
+	if metaMapped.Load() == 0 {
+		t.Fatal("no metadata mapped after 64 MiB of blocks")
+	}
+	ShareMemoryLimit(total)
+	goLim = debug.SetMemoryLimit(-1)
+	want = total - headroom
+	if !osMapsGoHeap {
+		want -= mapped()
+	}
+	if goLim != want {
+		t.Errorf("set again: Go limit %d, want %d (metadata %d)", goLim, want, metaMapped.Load())
 	}
 	// hakmem's bound: total less the Go runtime's memory less the headroom.
 	// hakmem re-reads the runtime's memory at most every shareReadNs: wait
