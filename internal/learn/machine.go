@@ -885,9 +885,10 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 // CheckChallenger is the challenger of the next check, with its
 // dimension: in turn, the default threshold and the default cache policy
 // while the frozen choice differs from them (rollback checks), and the
-// other arm that acts differently (a threshold routing the signature
+// other arms that act differently (a threshold routing the signature
 // otherwise; a cache policy, hold first, when some requests take the large path)
-// whose last test lost least. (DimThreshold, -1) when there is none.
+// whose last test lost least, the one of the two dimensions that lost
+// less first. (DimThreshold, -1) when there is none.
 func (sm *Machine) CheckChallenger() (d, c int) {
 	type cand struct{ d, c int }
 	var cs []cand
@@ -915,19 +916,30 @@ func (sm *Machine) CheckChallenger() (d, c int) {
 			bt = i
 		}
 	}
-	if bt >= 0 {
-		cs = append(cs, cand{DimThreshold, bt})
-	}
+	bc := -1
 	if cacheMatters {
-		bc := -1
 		for _, i := range []int{CacheHold, CacheLean} { // hold first, as in LEARN
 			if i != sm.CBest && (bc < 0 || better(DimCache, i, bc)) {
 				bc = i
 			}
 		}
-		if bc >= 0 {
-			cs = append(cs, cand{DimCache, bc})
-		}
+	}
+	// Of the two dimensions' candidates, the one that lost less comes
+	// first; on a tie, the cache policy when the cache dimension was never
+	// learned, else the threshold. So a cache policy the threshold phase
+	// never tested (it judged the churn too low) is checked before a
+	// threshold, and the wait before the first check (waitByBudget) is its
+	// own, not a loser's.
+	lc, lt := sm.LostPerWin[DimCache][max(bc, 0)], sm.LostPerWin[DimThreshold][max(bt, 0)]
+	switch {
+	case bt >= 0 && bc >= 0 && (lc < lt || lc == lt && !sm.CacheLearned):
+		cs = append(cs, cand{DimCache, bc}, cand{DimThreshold, bt})
+	case bt >= 0 && bc >= 0:
+		cs = append(cs, cand{DimThreshold, bt}, cand{DimCache, bc})
+	case bt >= 0:
+		cs = append(cs, cand{DimThreshold, bt})
+	case bc >= 0:
+		cs = append(cs, cand{DimCache, bc})
 	}
 	if len(cs) == 0 {
 		return DimThreshold, -1

@@ -405,4 +405,33 @@ func TestMachineCheckCacheUnlearned(t *testing.T) {
 	if d, c := sm.CheckChallenger(); d != DimThreshold || c > 2 {
 		t.Fatalf("all pooled: check of dimension %d arm %d, want a threshold of the other routing (64-256 KiB)", d, c)
 	}
+	// Some requests large, the cache not learned, and the thresholds that
+	// route otherwise lost their tests (ring-touch-64K-2M, when its
+	// threshold phase judged the churn too low): the untested hold policy
+	// is checked first, and soon, not after the wait the thresholds' loss
+	// sets (a round of the suite spent its measured half at a thirtieth
+	// of hold's throughput, its one check a threshold's).
+	sm, st = testMachine()
+	for i := range DefaultArm {
+		sm.LostPerWin[DimThreshold][i] = 0.9
+	}
+	sm.EpisodeHist = Hist{}
+	sm.EpisodeHist[31] = 800 // 512 KiB: pooled by the default, large under 64-256 KiB
+	sm.EpisodeHist[NumBuckets-1] = 200
+	sm.Freeze(DefaultArm, CacheDefault, st)
+	if d, c := sm.CheckChallenger(); sm.CacheLearned || d != DimCache || c != CacheHold {
+		t.Fatalf("some large, cache not learned, thresholds lost: check of dimension %d arm %d, want the hold policy", d, c)
+	}
+	if want := CheckWaitFor(0, st); sm.CheckWait != want {
+		t.Errorf("first check after %d windows, want %d (hold has lost nothing)", sm.CheckWait, want)
+	}
+	// The same with no threshold tested either (both lost nothing): the
+	// dimension never learned, the cache, comes first.
+	for i := range DefaultArm {
+		sm.LostPerWin[DimThreshold][i] = 0
+	}
+	sm.Freeze(DefaultArm, CacheDefault, st)
+	if d, c := sm.CheckChallenger(); d != DimCache || c != CacheHold {
+		t.Fatalf("nothing lost, cache not learned: check of dimension %d arm %d, want the hold policy", d, c)
+	}
 }
