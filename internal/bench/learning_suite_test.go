@@ -100,3 +100,64 @@ func TestSuiteVariants(t *testing.T) {
 		t.Errorf("the suite: %v (want at least 6, burst-touch-520K-1M and ring-ends-700K-1M first)", SuiteWorkloadNames())
 	}
 }
+
+// TestSuiteConfigs: variants that handle every request of a workload alike
+// share a configuration, and the summary pools their rounds before it
+// picks the best; variants that route a size otherwise, or that differ in
+// the cache policy of requests that take the large path, do not.
+func TestSuiteConfigs(t *testing.T) {
+	w, _ := lookupSuiteWorkload("short-96K-160K")
+	same := []string{"default", "fixed-256K", "fixed-512K", "cache-hold", "cache-lean"}
+	for _, v := range same {
+		if w.config(v) != w.config("default") {
+			t.Errorf("short: %s configured otherwise than the default (%q, %q)", v, w.config(v), w.config("default"))
+		}
+	}
+	for _, v := range []string{"fixed-64K", "fixed-128K"} {
+		if w.config(v) == w.config("default") {
+			t.Errorf("short: %s (routes some sizes to the large path) configured as the default", v)
+		}
+	}
+	if w.config("fixed-64K") == w.config("fixed-128K") {
+		t.Errorf("short: 64 KiB (all large) and 128 KiB (split) configured alike")
+	}
+	rt, _ := lookupSuiteWorkload("ring-touch-64K-2M")
+	if rt.config("cache-hold") == rt.config("default") || rt.config("cache-lean") == rt.config("cache-hold") {
+		t.Errorf("ring-touch: the cache policies configured alike, though sizes above 1 MiB take the large path")
+	}
+	ts, _ := lookupSuiteWorkload("two-sites")
+	if ts.config("fixed-A512K-B1M") == ts.config("default") || ts.config("fixed-A512K-B1M") == ts.config("fixed-512K") {
+		t.Errorf("two-sites: the per-site variant configured as a uniform one")
+	}
+	if ts.config("cache-hold") != ts.config("default") {
+		t.Errorf("two-sites: cache-hold configured otherwise than the default, though no request is large")
+	}
+	ph, _ := lookupSuiteWorkload("phases-ring-burst")
+	if ph.config("fixed-64K") != ph.config("fixed-128K") || ph.config("fixed-512K") == ph.config("default") {
+		t.Errorf("phases: 64 and 128 KiB (both send every size large) differ, or 512 KiB is the default")
+	}
+	if ph.config("learning") != "" {
+		t.Errorf("learning has a fixed configuration")
+	}
+
+	// Three variants of one configuration, each lucky once: pooled, the
+	// best is their common median, not the luckiest variant's.
+	var rs []SuiteResult
+	add := func(v string, xs ...float64) {
+		for i, x := range xs {
+			rs = append(rs, SuiteResult{Workload: "short-96K-160K", Variant: v, Round: i, OpsPerCPU: x, OpsPerWall: x})
+		}
+	}
+	add("default", 100, 100, 130)
+	add("fixed-256K", 100, 130, 100)
+	add("cache-hold", 130, 100, 130)
+	add("fixed-64K", 50, 50, 50)
+	add("learning", 100, 100, 100)
+	row := SummariseSuite(rs)[0]
+	if row.Best != "default+fixed-256K+cache-hold" || row.LearnRatio != 1 {
+		t.Errorf("pooled: best %q, learning / best %v; want the three pooled, 1", row.Best, row.LearnRatio)
+	}
+	if row.BestVariant != "cache-hold" || row.VarRatio >= 0.8 {
+		t.Errorf("single variants: best %q, learning / best %v; want cache-hold, 100/130", row.BestVariant, row.VarRatio)
+	}
+}
