@@ -113,15 +113,19 @@ func unpin(*pcache) { runtime_procUnpin() }
 // lands, until the round's time is up. A P whose thread is waiting for a
 // CPU (a loaded machine; more Ps than CPUs) or that the program keeps busy
 // takes a while to run a visitor, so each round allows twice the time of
-// the one before, from visitSpin, for up to visitRounds rounds (about 50
-// ms in all, past the 10 ms after which the runtime preempts a busy
-// goroutine). A P that is still missed flushes at its next refill or flush
-// anyway, seeing the new epoch. A retired cache that GOMAXPROCS revived
-// while Release was about to drain it is visited in the next round.
-func flushOthers() {
+// the one before, from visitSpin, for up to rounds rounds: visitRounds
+// for Release (about 50 ms in all, past the 10 ms after which the runtime
+// preempts a busy goroutine), limitVisitRounds for an allocation that hit
+// the memory limit (about 3 ms: it fails if the caches do not give back
+// enough, and a program that keeps hitting its limit should not wait 50
+// ms for each refusal). A P that is still missed flushes at its next
+// refill or flush anyway, seeing the new epoch. A retired cache that
+// GOMAXPROCS revived while Release was about to drain it is visited in the
+// next round.
+func flushOthers(rounds int) {
 	target := releaseEpoch.Load()
 	wait := visitSpin
-	for round := 0; round < visitRounds; round++ {
+	for round := 0; round < rounds; round++ {
 		cs := *caches.Load()
 		n := min(gomaxprocs(), len(cs))
 		if anyStale(cs[:n], target) {
@@ -228,8 +232,7 @@ func stealRetired(cs []*pcache, all bool, target uint64) {
 }
 
 const (
-	visitRounds = 8                      // attempts to reach every P, each twice as long as the one before
-	visitSpin   = 200 * time.Microsecond // the first round's time: longest a visitor waits for the others, and then looks for stale Ps
+	visitSpin = 200 * time.Microsecond // the first round's time: longest a visitor waits for the others, and then looks for stale Ps
 )
 
 // drainHeld empties a cache that the caller holds without pinning (a

@@ -48,10 +48,11 @@ func pinSlow() *pcache { return pin() }
 // publishCache: the portable pin reads caches directly.
 func publishCache(*pcache) {}
 
-// flushOthers flushes every slot, each locked in turn. Slots are not Ps:
-// any goroutine may take any slot and GOMAXPROCS retires none, so every
-// cache is drained whatever GOMAXPROCS did.
-func flushOthers() {
+// flushOthers flushes every slot, each locked in turn (no visits, so no
+// rounds to bound). Slots are not Ps: any goroutine may take any slot and
+// GOMAXPROCS retires none, so every cache is drained whatever GOMAXPROCS
+// did.
+func flushOthers(int) {
 	var buf [flushChunk]uintptr
 	for _, pc := range *caches.Load() {
 		for {

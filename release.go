@@ -12,19 +12,31 @@ package hakmem
 // for everything.
 func Release() {
 	ensureInit()
-	releaseAll()
+	releaseRounds(visitRounds)
 }
 
-// releaseAll is Release after the first-use initialisation: what the
-// allocation paths call when the memory limit is hit and the caches may
-// hold enough.
-func releaseAll() {
+// Release's visits to the live Ps (flushOthers): up to visitRounds
+// rounds, each twice as long as the one before, for Release; fewer,
+// limitVisitRounds, for an allocation that hit the memory limit.
+const (
+	visitRounds      = 8 // about 50 ms at most in all
+	limitVisitRounds = 4 // about 3 ms at most
+)
+
+// releaseAll is Release after the first-use initialisation, with the
+// shorter visits: what the allocation paths call when the memory limit is
+// hit and the caches may hold enough.
+func releaseAll() { releaseRounds(limitVisitRounds) }
+
+// releaseRounds is Release, its visits to the live Ps bounded to rounds
+// rounds (flushOthers).
+func releaseRounds(rounds int) {
 	if checkOn() { // hook: checked mode's quarantine and free stacks, verified, go back first (check_quarantine.go)
 		checkDrain()
 	}
 	releaseEpoch.Add(1)
 	flushOwn()
-	flushOthers()
+	flushOthers(rounds)
 	for i := range centrals {
 		centrals[i].drain()
 	}
