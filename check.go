@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Checked mode (HAKMEM_CHECK=1, or -tags hakmem_check): catch use after
@@ -93,10 +94,30 @@ type chkShard struct {
 }
 
 // chkStack is a stack of verified blocks of one class, ready for reuse
-// (recFree), linked through their records (checkRec.next).
+// (recFree), linked through their records (checkRec.link).
+//
+// Its fields are words, not pointers: the per-P caches may live on the Go
+// heap (pcache.go), and a pointer would make the GC scan them.
 type chkStack struct {
 	head uintptr // the top block, 0 when empty
+	rec  uintptr // its record (*checkRec), 0 when empty
 	n    uint32  // blocks on the stack
+}
+
+// push puts block p (record r) on top of the stack.
+func (fs *chkStack) push(p uintptr, r *checkRec) {
+	r.link(fs.head, (*checkRec)(ptr(fs.rec)))
+	fs.head, fs.rec = p, uintptr(unsafe.Pointer(r))
+	fs.n++
+}
+
+// pop takes the top block (the stack is not empty) and its record.
+func (fs *chkStack) pop() (uintptr, *checkRec) {
+	p, r := fs.head, (*checkRec)(ptr(fs.rec))
+	fs.head, fs.rec = r.next, r.prev
+	fs.n--
+	r.link(0, nil)
+	return p, r
 }
 
 // chkShards is how many shards there are at most; P i uses shard
@@ -220,7 +241,7 @@ func checkRecord(p uintptr, r *checkRec, size int, usable, apc uintptr, class, f
 	if class == classLarge { // a small block is counted by checkTake
 		chkLive(1, int64(size))
 	}
-	r.state.Store(recLive)
+	r.setState(recLive)
 }
 
 // chkChance reports true with probability 1/n (never when n <= 0), by
@@ -264,17 +285,11 @@ func checkTake(c uint8, size int) (uintptr, *checkRec, error) {
 		fs = &pc.chkFree[c]
 		for _, p := range b {
 			r := recFor(p)
-			r.state.Store(recFree)
-			r.next = fs.head
-			fs.head = p
-			fs.n++
+			r.setState(recFree)
+			fs.push(p, r)
 		}
 	}
-	p := fs.head
-	r := recFor(p)
-	fs.head = r.next
-	fs.n--
-	r.next = 0
+	p, r := fs.pop()
 	pc.chkLiveBlocks.inc()
 	pc.chkLiveBytes.add(uint64(size))
 	unpin(pc)
@@ -305,9 +320,7 @@ func chkPush(ev []chkEvicted) {
 				k = fs.cut(out[:classes[c].batch])
 				break // ev[i] is pushed once the batch is out
 			}
-			e.r.next = fs.head
-			fs.head = e.p
-			fs.n++
+			fs.push(e.p, e.r)
 		}
 		unpin(pc)
 		if k > 0 {
@@ -322,12 +335,8 @@ func chkPush(ev []chkEvicted) {
 func (fs *chkStack) cut(buf []uintptr) int {
 	k := 0
 	for ; k < len(buf) && fs.head != 0; k++ {
-		q := fs.head
-		r := recFor(q)
-		fs.head = r.next
-		fs.n--
-		r.next = 0
-		r.state.Store(recNone)
+		q, r := fs.pop()
+		r.setState(recNone)
 		storeWord(q+8, q^cookieKey) // the cookie, which a write after free may have changed
 		buf[k] = q
 	}
@@ -355,7 +364,7 @@ func (pc *pcache) chkCut(buf []uintptr) (int, uint32) {
 // (TryFree returns it, Free panics with it), as freeSlow's would.
 func checkFreeSmall(p uintptr, s *slab) error {
 	fpc := callerPC()
-	r := recFor(p)
+	r := recForSlab(p, s)
 	if r == nil || !r.state.CompareAndSwap(recLive, recQuarantined) {
 		rep := doubleFreeReport("Free", p, r, fpc, true)
 		deliver(rep)

@@ -88,9 +88,9 @@ func quarantine(p uintptr, r *checkRec, usable uintptr, op string, reps []CheckR
 	sh.mu.Lock()
 	sh.liveBlocks--
 	sh.liveBytes -= int64(r.size)
-	r.next = 0
+	r.link(0, nil)
 	if sh.qtail != 0 {
-		sh.qtailRec.next = p
+		sh.qtailRec.link(p, r)
 	} else {
 		sh.qhead, sh.qheadRec = p, r
 	}
@@ -122,10 +122,8 @@ func (sh *chkShard) evict(limit uint64, op string, reps []CheckReport) []CheckRe
 		n := 0
 		for n < len(ev) && sh.qbytes > limit && sh.qhead != 0 {
 			q, qr := sh.qhead, sh.qheadRec
-			sh.qhead = qr.next
-			if sh.qhead != 0 {
-				sh.qheadRec = recFor(sh.qhead)
-			} else {
+			sh.qhead, sh.qheadRec = qr.next, qr.nextRec()
+			if sh.qhead == 0 {
 				sh.qtail, sh.qheadRec, sh.qtailRec = 0, nil, nil
 				counterSet(&sh.stamp, chkEmpty)
 			}
@@ -142,7 +140,7 @@ func (sh *chkShard) evict(limit uint64, op string, reps []CheckReport) []CheckRe
 				large = append(large, q)
 				continue
 			}
-			qr.state.Store(recFree)
+			qr.setState(recFree)
 			ev[n] = chkEvicted{q, qr}
 			n++
 		}

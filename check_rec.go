@@ -50,11 +50,22 @@ type checkRec struct {
 	fpc   uintptr // the freeing call, 0 while live
 	next  uintptr // next block on the quarantine or a free stack; while live, next on its Heap's list
 	// owner is the record of the Heap whose block this is (check_heap.go),
-	// 0 for any other block; prev is the previous block on that Heap's
-	// list. Both change under the Heap's checked-mode lock.
+	// 0 for any other block; while live, prev is the previous block on
+	// that Heap's list. Both change under the Heap's checked-mode lock.
+	// On the quarantine or a free stack, prev is next's record instead
+	// (link), so that moving along those lists needs no recFor.
 	owner atomic.Uintptr
 	prev  uintptr
 }
+
+// link makes p (record pr; 0 and nil for none) the next block of r on
+// the quarantine or a free stack.
+func (r *checkRec) link(p uintptr, pr *checkRec) {
+	r.next, r.prev = p, uintptr(unsafe.Pointer(pr))
+}
+
+// nextRec is the record of r.next on the quarantine or a free stack.
+func (r *checkRec) nextRec() *checkRec { return (*checkRec)(ptr(r.prev)) }
 
 const (
 	classLarge = 0xff // checkRec.class of a large block
@@ -114,6 +125,17 @@ func recFor(p uintptr) *checkRec {
 		return (*checkRec)(ptr(arr &^ 1)) // the single record, or the array's first
 	}
 	return nil
+}
+
+// recForSlab is recFor for a block p the caller found to start a block
+// of slab s: no registry lookup. nil when p's chunk has no records.
+func recForSlab(p uintptr, s *slab) *checkRec {
+	arr := recArray(p)
+	if arr == 0 || arr&1 != 0 {
+		return nil
+	}
+	slot := (s.base-p&^(segmentSize-1))>>pageShift*recsPerPage + s.blockIndex(p)
+	return (*checkRec)(ptr(arr + slot*unsafe.Sizeof(checkRec{})))
 }
 
 // recPool holds the single records of chunks that start large blocks.

@@ -572,3 +572,71 @@ func TestCheckedLeaks(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckedRecordLinks: the quarantine's and the free stacks' links
+// carry each next block's record (checkRec.link), which must be the one
+// recFor finds; recForSlab agrees with recFor on every block.
+func TestCheckedRecordLinks(t *testing.T) {
+	if !checkedChild(t, "HAKMEM_CHECK_QUARANTINE_MB=1", "HAKMEM_CHECK_GUARD=0") {
+		return
+	}
+	var held [][]byte
+	for i := range 20000 {
+		b := Alloc(16 + i%700)
+		p := addrOf(b)
+		seg := regLookup(p)
+		s := seg.slabAt(p)
+		if got, want := recForSlab(p, s), recFor(p); got != want {
+			t.Fatalf("block %#x: recForSlab %p, recFor %p", p, got, want)
+		}
+		if i%3 == 0 {
+			held = append(held, b)
+		} else {
+			Free(b)
+		}
+	}
+	for _, b := range held {
+		Free(b)
+	}
+	walk := func(where string, p uintptr, r *checkRec) int {
+		n := 0
+		for p != 0 {
+			if want := recFor(p); r != want {
+				t.Fatalf("%s: block %#x linked with record %p, recFor says %p", where, p, r, want)
+			}
+			p, r = r.next, r.nextRec()
+			n++
+		}
+		if r != nil {
+			t.Fatalf("%s: the last link carries a record %p", where, r)
+		}
+		return n
+	}
+	quarantined := 0
+	for i := range chk.shards {
+		sh := &chk.shards[i]
+		sh.mu.Lock()
+		n := walk("quarantine", sh.qhead, sh.qheadRec)
+		if n != sh.qblocks {
+			t.Errorf("shard %d: %d blocks linked, %d counted", i, n, sh.qblocks)
+		}
+		if n > 0 && (sh.qtailRec != recFor(sh.qtail) || sh.qtailRec.next != 0) {
+			t.Errorf("shard %d: tail %#x, record %p", i, sh.qtail, sh.qtailRec)
+		}
+		quarantined += n
+		sh.mu.Unlock()
+	}
+	stacked := 0 // the other Ps are idle: this goroutine alone made these stacks
+	for _, pc := range *caches.Load() {
+		for c := range pc.chkFree {
+			fs := &pc.chkFree[c]
+			if n := walk("free stack", fs.head, (*checkRec)(ptr(fs.rec))); n != int(fs.n) {
+				t.Errorf("P %d class %d: %d blocks linked, %d counted", pc.id, c, n, fs.n)
+			}
+			stacked += int(fs.n)
+		}
+	}
+	if quarantined == 0 || stacked == 0 {
+		t.Errorf("%d blocks quarantined, %d on the free stacks: the test checked too little", quarantined, stacked)
+	}
+}
