@@ -44,7 +44,7 @@ func TestBenchLearningSuite(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	for _, want := range []string{"| ring-ends-700K-1M | learning |", "learning / best fixed configuration (per CPU-s)", "learning / best single variant", "round 1 ring-ends-700K-1M"} {
+	for _, want := range []string{"| ring-ends-700K-1M | learning |", "learning / best fixed configuration (per CPU-s)", "paired per round: median [min max]", "learning / best single variant", "round 1 ring-ends-700K-1M"} {
 		if !strings.Contains(out+errs, want) {
 			t.Errorf("output lacks %q:\n%s\n%s", want, out, errs)
 		}

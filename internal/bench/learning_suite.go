@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime/pprof"
@@ -602,7 +603,16 @@ type SuiteRow struct {
 	DefRatio    float64 // learning's median per CPU-second over default's
 	BestVariant string  // the single fixed variant with the highest median per CPU-second, pooling nothing
 	VarRatio    float64 // learning's median per CPU-second over BestVariant's
+	// RoundRatios is, for each round that ran learning and Best, learning's
+	// ops per CPU-second over Best's in that round (the median of Best's
+	// variants there): paired within a round, so that what drifts between
+	// rounds (the host's speed moves by tens of percent over minutes on a
+	// shared machine) cancels, as the interleaving means it to.
+	// PairedRatio is their median.
+	RoundRatios []float64
+	PairedRatio float64
 	Learned     []string
+	rounds      map[int]map[string]float64 // round -> variant -> ops per CPU-second
 }
 
 // SummariseSuite groups the results by workload.
@@ -616,12 +626,17 @@ func SummariseSuite(rs []SuiteResult) []SuiteRow {
 			i = len(rows)
 			idx[r.Workload] = i
 			rows = append(rows, SuiteRow{Workload: r.Workload, Variants: w.variants(),
-				PerCPU: map[string][]float64{}, PerWall: map[string][]float64{}, Failed: map[string]int{}})
+				PerCPU: map[string][]float64{}, PerWall: map[string][]float64{}, Failed: map[string]int{},
+				rounds: map[int]map[string]float64{}})
 		}
 		if r.Error != "" {
 			rows[i].Failed[r.Variant]++
 			continue
 		}
+		if rows[i].rounds[r.Round] == nil {
+			rows[i].rounds[r.Round] = map[string]float64{}
+		}
+		rows[i].rounds[r.Round][r.Variant] = r.OpsPerCPU
 		rows[i].PerCPU[r.Variant] = append(rows[i].PerCPU[r.Variant], r.OpsPerCPU)
 		rows[i].PerWall[r.Variant] = append(rows[i].PerWall[r.Variant], r.OpsPerWall)
 		if r.Variant == "learning" {
@@ -670,6 +685,10 @@ func SummariseSuite(rs []SuiteResult) []SuiteRow {
 			if b := median(best.cpu); b > 0 {
 				row.LearnRatio = learn / b
 			}
+			row.RoundRatios = pairedRatios(row.rounds, best.names)
+			if len(row.RoundRatios) > 0 {
+				row.PairedRatio = median(row.RoundRatios)
+			}
 		}
 		if b := median(row.PerCPU[row.BestVariant]); b > 0 {
 			row.VarRatio = learn / b
@@ -682,6 +701,29 @@ func SummariseSuite(rs []SuiteResult) []SuiteRow {
 		}
 	}
 	return rows
+}
+
+// pairedRatios returns, per round (in round order) that ran learning and
+// at least one of best, learning's figure over the median of best's.
+func pairedRatios(rounds map[int]map[string]float64, best []string) []float64 {
+	var out []float64
+	for _, r := range slices.Sorted(maps.Keys(rounds)) {
+		vs := rounds[r]
+		l, ok := vs["learning"]
+		if !ok {
+			continue
+		}
+		var bs []float64
+		for _, v := range best {
+			if x, ok := vs[v]; ok {
+				bs = append(bs, x)
+			}
+		}
+		if b := median(bs); len(bs) > 0 && b > 0 {
+			out = append(out, l/b)
+		}
+	}
+	return out
 }
 
 // WriteSuiteTable writes the summary as a Markdown table: per workload and
@@ -707,10 +749,14 @@ func WriteSuiteTable(w io.Writer, rows []SuiteRow) error {
 				median(xs), slices.Min(xs), slices.Max(xs), median(row.PerWall[v]))
 		}
 	}
-	fmt.Fprintf(w, "\n| workload | learning / best fixed configuration (per CPU-s) | (per wall s) | learning / best single variant | learning / default | learned (per round) |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "\n| workload | learning / best fixed configuration (per CPU-s) | paired per round: median [min max] | (per wall s) | learning / best single variant | learning / default | learned (per round) |\n|---|---|---|---|---|---|---|\n")
 	for _, row := range rows {
-		_, err := fmt.Fprintf(w, "| %s | %.3f (best: %s) | %.3f | %.3f (%s) | %.3f | %s |\n", row.Workload, row.LearnRatio, row.Best,
-			row.WallRatio, row.VarRatio, row.BestVariant, row.DefRatio, strings.Join(row.Learned, " / "))
+		paired := "-"
+		if len(row.RoundRatios) > 0 {
+			paired = fmt.Sprintf("%.3f [%.3f %.3f]", row.PairedRatio, slices.Min(row.RoundRatios), slices.Max(row.RoundRatios))
+		}
+		_, err := fmt.Fprintf(w, "| %s | %.3f (best: %s) | %s | %.3f | %.3f (%s) | %.3f | %s |\n", row.Workload, row.LearnRatio, row.Best,
+			paired, row.WallRatio, row.VarRatio, row.BestVariant, row.DefRatio, strings.Join(row.Learned, " / "))
 		if err != nil {
 			return err
 		}

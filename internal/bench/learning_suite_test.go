@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -159,5 +160,51 @@ func TestSuiteConfigs(t *testing.T) {
 	}
 	if row.BestVariant != "cache-hold" || row.VarRatio >= 0.8 {
 		t.Errorf("single variants: best %q, learning / best %v; want cache-hold, 100/130", row.BestVariant, row.VarRatio)
+	}
+}
+
+// TestSuitePairedRatio: the per-round ratio pairs learning with the best
+// configuration of the same round, so a host whose speed drifts between
+// rounds does not move it, where the ratio of medians moves with which
+// rounds each variant's median falls in.
+func TestSuitePairedRatio(t *testing.T) {
+	var rs []SuiteResult
+	add := func(v string, round int, x float64) {
+		rs = append(rs, SuiteResult{Workload: "ring-touch-64K-2M", Variant: v, Round: round, OpsPerCPU: x, OpsPerWall: x})
+	}
+	// The host runs at 240, 240, 240, 170, 170 over five rounds; learning
+	// is 0.98 of cache-hold in every round.
+	speed := []float64{240, 240, 240, 170, 170}
+	for r, s := range speed {
+		add("cache-hold", r, s)
+		add("default", r, s/30)
+		if r != 2 { // a failed learning child: that round is left out
+			add("learning", r, 0.98*s)
+		}
+	}
+	row := SummariseSuite(rs)[0]
+	if row.Best != "cache-hold" {
+		t.Fatalf("best %q, want cache-hold", row.Best)
+	}
+	if len(row.RoundRatios) != 4 {
+		t.Fatalf("%d round ratios (%v), want 4: one per round with learning", len(row.RoundRatios), row.RoundRatios)
+	}
+	for _, x := range row.RoundRatios {
+		if math.Abs(x-0.98) > 1e-9 {
+			t.Errorf("round ratio %v, want 0.98", x)
+		}
+	}
+	if math.Abs(row.PairedRatio-0.98) > 1e-9 {
+		t.Errorf("paired ratio %v, want 0.98", row.PairedRatio)
+	}
+	if row.LearnRatio > 0.95 {
+		t.Errorf("ratio of medians %v: the drift no longer moves it, so this test shows nothing", row.LearnRatio)
+	}
+	var b strings.Builder
+	if err := WriteSuiteTable(&b, []SuiteRow{row}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "| 0.980 [0.980 0.980] |") {
+		t.Errorf("the table lacks the paired ratio:\n%s", b.String())
 	}
 }
