@@ -108,12 +108,7 @@ func recFor(p uintptr) *checkRec {
 		if s == nil {
 			return nil
 		}
-		arr := recArray(p)
-		if arr == 0 || arr&1 != 0 {
-			return nil
-		}
-		slot := (s.base-seg.base)>>pageShift*recsPerPage + s.blockIndex(p)
-		return (*checkRec)(ptr(arr + slot*unsafe.Sizeof(checkRec{})))
+		return recForSlab(p, s)
 	case kindLarge:
 		if p != seg.base {
 			return nil
@@ -128,7 +123,8 @@ func recFor(p uintptr) *checkRec {
 }
 
 // recForSlab is recFor for a block p the caller found to start a block
-// of slab s: no registry lookup. nil when p's chunk has no records.
+// of slab s: no registry lookup (a small segment is segmentSize-aligned,
+// so its base is p's). nil when p's chunk has no records.
 func recForSlab(p uintptr, s *slab) *checkRec {
 	arr := recArray(p)
 	if arr == 0 || arr&1 != 0 {
