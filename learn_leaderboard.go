@@ -27,8 +27,10 @@ type LeaderboardSite struct {
 	// Transitions counts the lifecycle transitions since the site was
 	// first sampled, by name: "LEARN->FROZEN", "FROZEN->CANARY",
 	// "CANARY->FROZEN", "CANARY->FROZEN(adopted)", "FROZEN(degraded)",
-	// "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)" (every
-	// name present, zeros included).
+	// "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)",
+	// "LEARN(adopted)", "CANARY->FROZEN(rollback)",
+	// "FROZEN->FROZEN(recalled)", "LEARN->LEARN(shift)",
+	// "LEARN->FROZEN(recalled)" (every name present, zeros included).
 	Transitions map[string]uint64
 	// Strategies are the candidate thresholds, best first (highest rating;
 	// equal ratings in candidate order), then the BigCache policies, best

@@ -116,6 +116,8 @@ func transitionLabel(t Transition) string {
 		return "degraded"
 	case "FROZEN->LEARN(shift)":
 		return "relearn (shift)"
+	case "FROZEN->FROZEN(recalled)", "LEARN->FROZEN(recalled)":
+		return "recalled " + fmtThreshold(t.Threshold)
 	}
 	return t.Name
 }

@@ -100,6 +100,15 @@ import (
 //     second: that choice is frozen again
 //     at once, and the checks guard it like any other, spaced by the same
 //     budget as after a freeze.
+//   - LEARN -> FROZEN (recalled), LEARN -> LEARN (shift): the same rule
+//     within an episode, against the episode's histogram (learnShift): an
+//     episode can outlast a phase of the program. A remembered
+//     distribution ends the episode on its choice; a new one starts the
+//     episode's histogram anew while the tests go on, so that the
+//     signature frozen on is one phase's, not a mix. Before this rule,
+//     phases-ring-burst's episodes spanned its phase changes and froze on
+//     mixed signatures that matched neither phase afterwards: every return
+//     of a phase re-learned it.
 //
 // Only one site runs a test at a time (the Token): the throughput is
 // the process's, so a second site changing its strategy at the same time
@@ -129,16 +138,18 @@ func (s State) String() string {
 
 // Counted transitions (Machine.Transitions).
 const (
-	TrLearnFrozen  = iota // every challenger tested
-	TrFrozenCanary        // a check starts
-	TrCanaryFrozen        // the check's challenger was rejected
-	TrCanaryAdopt         // the check's challenger won and is frozen instead
-	TrDegraded            // a degradation alarm (a rollback check follows unless frozen on the default)
-	TrShifted             // FROZEN -> LEARN on a distribution shift
-	TrLearnCache          // LEARN moves from the threshold to the BigCache policy
-	TrLearnAdopt          // a LEARN test adopted its challenger as the incumbent
-	TrRollback            // a check adopted the default over the frozen choice
-	TrRecalled            // FROZEN -> FROZEN on a shift to sizes learned before
+	TrLearnFrozen   = iota // every challenger tested
+	TrFrozenCanary         // a check starts
+	TrCanaryFrozen         // the check's challenger was rejected
+	TrCanaryAdopt          // the check's challenger won and is frozen instead
+	TrDegraded             // a degradation alarm (a rollback check follows unless frozen on the default)
+	TrShifted              // FROZEN -> LEARN on a distribution shift
+	TrLearnCache           // LEARN moves from the threshold to the BigCache policy
+	TrLearnAdopt           // a LEARN test adopted its challenger as the incumbent
+	TrRollback             // a check adopted the default over the frozen choice
+	TrRecalled             // FROZEN -> FROZEN on a shift to sizes learned before
+	TrLearnShift           // LEARN -> LEARN: a shift within an episode starts its histogram anew
+	TrLearnRecalled        // LEARN -> FROZEN on a shift, within an episode, to sizes learned before
 	NumTransitions
 )
 
@@ -147,6 +158,7 @@ var TransitionNames = [NumTransitions]string{
 	"LEARN->FROZEN", "FROZEN->CANARY", "CANARY->FROZEN", "CANARY->FROZEN(adopted)",
 	"FROZEN(degraded)", "FROZEN->LEARN(shift)", "LEARN(threshold)->LEARN(bigcache)",
 	"LEARN(adopted)", "CANARY->FROZEN(rollback)", "FROZEN->FROZEN(recalled)",
+	"LEARN->LEARN(shift)", "LEARN->FROZEN(recalled)",
 }
 
 // The two dimensions a site learns, one after the other in a LEARN
@@ -208,7 +220,7 @@ type Machine struct {
 	Phase        int    // the dimension being learned: DimThreshold, then DimCache
 	CacheLearned bool   // the cache dimension was learned in some episode (recorded in the policy)
 	EpisodeStart int64  // when LEARN began, ns on the learner clock
-	EpisodeHist  Hist   // histograms of the episode's rated windows: the signature when freezing
+	EpisodeHist  Hist   // histograms of the episode's rated windows since its last shift (learnShift): the signature when freezing
 	EpisodeChurn uint64 // the site's BigCache evictions and decays in the episode's rated windows
 	EpisodeWins  int    // rated windows in the episode
 	Listed       bool   // Todo was listed for the phase
@@ -221,7 +233,7 @@ type Machine struct {
 	BaseN       int                   // windows summed so far
 	Baseline    float64               // their mean, once BaseN == DegradeWindows: degradation is checked
 	Degraded    int                   // rated windows in a row under Baseline*(1-Degrade)
-	ShiftSeen   bool                  // the last rated frozen window showed a shift to no remembered distribution: this one confirms it
+	ShiftSeen   bool                  // the last rated window (FROZEN or LEARN) showed a shift to no remembered distribution: this one confirms it
 	FrozenRated int                   // rated frozen windows since the last check
 	CheckWait   int                   // rated frozen windows before the next check; 0: CanaryEvery-1
 	Checks      int                   // checks started since the freeze (they take turns)
@@ -389,6 +401,9 @@ func (sm *Machine) incumbent(d int) *int {
 func (sm *Machine) stepLearn(m *Metrics, t int64, st *Settings) {
 	arms, _ := sm.arms(sm.Phase)
 	s := &arms[*sm.armRef(sm.Phase)]
+	if sm.learnShift(m, st) {
+		return
+	}
 	s.Samples += m.Samples
 	s.EpWindows++
 	sm.EpisodeWins++
@@ -741,7 +756,7 @@ func median(xs []float64) float64 {
 func (sm *Machine) Freeze(b, c int, st *Settings) {
 	sm.endTest()
 	sm.State, sm.Best, sm.Cur, sm.CBest, sm.CCur = StateFrozen, b, b, c, c
-	sm.Signature = sm.EpisodeHist
+	sm.Signature, sm.ShiftSeen = sm.EpisodeHist, false
 	sm.remember(st)
 	sm.newBaseline()
 	sm.Checks = 0
@@ -807,6 +822,43 @@ func (sm *Machine) relearn(t int64) {
 	sm.EpisodeHist, sm.EpisodeChurn, sm.EpisodeWins = Hist{}, 0, 0
 	sm.enterPhase(DimCache) // forget the cache arms' episode too
 	sm.enterPhase(DimThreshold)
+}
+
+// learnShift applies the shift rule to a rated LEARN window m, against
+// the episode's histogram: an episode may outlast a phase of the program.
+// Near a remembered distribution (in the first window or the second),
+// that choice is frozen again at once and learnShift reports true: the
+// episode ends, as a FROZEN site's would. A shift confirmed by a second
+// window near no remembered distribution starts the episode's histogram
+// anew from m, so that the signature frozen on is the distribution in
+// force at the freeze, not a mix of phases (a mixed signature matches
+// neither phase later, and each return of either phase re-learned it);
+// the tests go on, their windows interleaved, so that a phase change hits
+// incumbent and challenger alike.
+func (sm *Machine) learnShift(m *Metrics, st *Settings) bool {
+	if sm.EpisodeHist == (Hist{}) {
+		sm.ShiftSeen = false
+		return false
+	}
+	if TVD(&m.Hist, &sm.EpisodeHist)-TVDNoise(&m.Hist, &sm.EpisodeHist, m.Draws) < st.Shift {
+		sm.ShiftSeen = false
+		return false
+	}
+	if sm.recallFor(m, st) {
+		sm.Test = ABTest{}
+		sm.Tok.Release()
+		sm.State, sm.ShiftSeen = StateFrozen, false
+		sm.transition(TrLearnRecalled)
+		return true
+	}
+	if !sm.ShiftSeen {
+		sm.ShiftSeen = true // the window may straddle the change: the next one decides
+		return false
+	}
+	sm.ShiftSeen = false
+	sm.transition(TrLearnShift)
+	sm.EpisodeHist = Hist{}
+	return false
 }
 
 // stepFrozen handles a rated FROZEN window m: shift, degradation, check.

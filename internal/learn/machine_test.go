@@ -361,6 +361,66 @@ func TestMachineShiftConfirmed(t *testing.T) {
 	}
 }
 
+// TestMachineLearnShift: the shift rule within a LEARN episode. A shift
+// confirmed by a second window starts the episode's histogram anew, so
+// the site freezes on the new distribution's signature, not a mix of
+// both; a window near a remembered distribution ends the episode on that
+// choice at once, its test dropped and the token given back.
+func TestMachineLearnShift(t *testing.T) {
+	sm, st := testMachine()
+	var i int64
+	step := func(b int) {
+		i++
+		tput := 100.0
+		if sm.Cur != sm.Best {
+			tput = 50 // every challenger loses
+		}
+		m := win(tput, b)
+		sm.Step(&m, i, st)
+	}
+	step(18)
+	step(18)
+	step(18)
+	if sm.State != StateLearn || !sm.Test.On {
+		t.Fatalf("three windows on 304 KiB: %v, test %v", sm.State, sm.Test.On)
+	}
+	step(30)
+	if sm.Transitions[TrLearnShift] != 0 || !sm.ShiftSeen {
+		t.Fatalf("one odd window: %v, shift seen %v", sm.Transitions, sm.ShiftSeen)
+	}
+	step(30)
+	if sm.Transitions[TrLearnShift] != 1 || sm.ShiftSeen || sm.EpisodeHist[18] != 0 || sm.State != StateLearn {
+		t.Fatalf("a confirmed shift: %v, shift seen %v, episode histogram %v, %v", sm.Transitions, sm.ShiftSeen, sm.EpisodeHist, sm.State)
+	}
+	for sm.State == StateLearn {
+		if i > 40 {
+			t.Fatalf("still in LEARN after %d windows", i)
+		}
+		step(30)
+	}
+	if sm.Signature[18] != 0 || sm.Signature[30] == 0 {
+		t.Fatalf("frozen on a mixed signature: %v", sm.Signature)
+	}
+
+	sm, st = testMachine()
+	var other Hist
+	other[20] = 1000
+	sm.Recall[0] = Recalled{Sig: other, Best: 3, CBest: CacheDefault}
+	sm.NRecall = 1
+	i = 0
+	step(18)
+	step(18)
+	step(18)
+	if !sm.Test.On || !sm.Tok.(*token).held {
+		t.Fatalf("no test in progress: %+v", sm.Test)
+	}
+	step(20)
+	if sm.State != StateFrozen || sm.Best != 3 || sm.Cur != 3 || sm.Transitions[TrLearnRecalled] != 1 || sm.Test.On || sm.Tok.(*token).held {
+		t.Fatalf("a remembered distribution in LEARN: %v on %d (running %d), %v, test %v, token held %v",
+			sm.State, sm.Best, sm.Cur, sm.Transitions, sm.Test.On, sm.Tok.(*token).held)
+	}
+}
+
 // TestMachineChurnJudged: a site whose requests all take the large path
 // (every threshold routes them alike: no challenger) does not leave the
 // threshold phase on a calm BigCache before MinChurnWindows windows; churn
