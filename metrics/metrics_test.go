@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hakmem-go/hakmem"
+	"github.com/hakmem-go/hakmem/internal/learn"
 	"github.com/hakmem-go/hakmem/metrics"
 )
 
@@ -112,7 +113,7 @@ func TestLearnMetrics(t *testing.T) {
 			threshold = x.Value
 		}
 	}
-	if len(ratings) != 8 || ratings["65536"] == 0 || ratings["1048576"] == 0 || ratings["bigcache:hold"] == 0 || !transitions["LEARN->FROZEN"] || len(transitions) != 10 || threshold < 64<<10 {
+	if len(ratings) != 8 || ratings["65536"] == 0 || ratings["1048576"] == 0 || ratings["bigcache:hold"] == 0 || !transitions["LEARN->FROZEN"] || len(transitions) != learn.NumTransitions || threshold < 64<<10 {
 		t.Errorf("ratings %v, transitions %v, threshold %v", ratings, transitions, threshold)
 	}
 	var m map[string]any
