@@ -399,11 +399,11 @@ func (sm *Machine) incumbent(d int) *int {
 // stepLearn handles a rated LEARN window m: the test in progress moves on,
 // or the next challenger's test starts, or the phase ends.
 func (sm *Machine) stepLearn(m *Metrics, t int64, st *Settings) {
-	arms, _ := sm.arms(sm.Phase)
-	s := &arms[*sm.armRef(sm.Phase)]
 	if sm.learnShift(m, st) {
 		return
 	}
+	arms, _ := sm.arms(sm.Phase)
+	s := &arms[*sm.armRef(sm.Phase)]
 	s.Samples += m.Samples
 	s.EpWindows++
 	sm.EpisodeWins++
@@ -824,12 +824,43 @@ func (sm *Machine) relearn(t int64) {
 	sm.enterPhase(DimThreshold)
 }
 
+// The shift rule's verdicts on a rated window (shifted).
+const (
+	shiftNone     = iota // near the reference distribution
+	shiftSeen            // far from it, once: the window may straddle the change
+	shiftRecalled        // near a remembered distribution: its choice is in force again
+	shiftNew             // far from it twice in a row, near nothing remembered
+)
+
+// shifted applies the shift rule to rated window m against ref (the
+// frozen signature, or a LEARN episode's histogram): TVD >= Shift beyond
+// the sampling noise, a remembered distribution recalled at once
+// (recallFor), a new one confirmed by a second window. It keeps
+// ShiftSeen; the caller acts on the verdict.
+func (sm *Machine) shifted(m *Metrics, ref *Hist, st *Settings) int {
+	if TVD(&m.Hist, ref)-TVDNoise(&m.Hist, ref, m.Draws) < st.Shift {
+		sm.ShiftSeen = false
+		return shiftNone
+	}
+	if sm.recallFor(m, st) {
+		sm.ShiftSeen = false
+		return shiftRecalled
+	}
+	if !sm.ShiftSeen {
+		// The window may straddle the change, its histogram a mix that
+		// matches neither distribution: the next one decides.
+		sm.ShiftSeen = true
+		return shiftSeen
+	}
+	sm.ShiftSeen = false
+	return shiftNew
+}
+
 // learnShift applies the shift rule to a rated LEARN window m, against
 // the episode's histogram: an episode may outlast a phase of the program.
-// Near a remembered distribution (in the first window or the second),
-// that choice is frozen again at once and learnShift reports true: the
-// episode ends, as a FROZEN site's would. A shift confirmed by a second
-// window near no remembered distribution starts the episode's histogram
+// Near a remembered distribution, that choice is frozen again at once and
+// learnShift reports true: the episode ends, as a FROZEN site's would. A
+// confirmed shift to a new distribution starts the episode's histogram
 // anew from m, so that the signature frozen on is the distribution in
 // force at the freeze, not a mix of phases (a mixed signature matches
 // neither phase later, and each return of either phase re-learned it);
@@ -840,43 +871,29 @@ func (sm *Machine) learnShift(m *Metrics, st *Settings) bool {
 		sm.ShiftSeen = false
 		return false
 	}
-	if TVD(&m.Hist, &sm.EpisodeHist)-TVDNoise(&m.Hist, &sm.EpisodeHist, m.Draws) < st.Shift {
-		sm.ShiftSeen = false
-		return false
-	}
-	if sm.recallFor(m, st) {
-		sm.Test = ABTest{}
-		sm.Tok.Release()
-		sm.State, sm.ShiftSeen = StateFrozen, false
+	switch sm.shifted(m, &sm.EpisodeHist, st) {
+	case shiftRecalled:
+		sm.endTest() // the recalled arms run
+		sm.State = StateFrozen
 		sm.transition(TrLearnRecalled)
 		return true
+	case shiftNew:
+		sm.transition(TrLearnShift)
+		sm.EpisodeHist = Hist{}
 	}
-	if !sm.ShiftSeen {
-		sm.ShiftSeen = true // the window may straddle the change: the next one decides
-		return false
-	}
-	sm.ShiftSeen = false
-	sm.transition(TrLearnShift)
-	sm.EpisodeHist = Hist{}
 	return false
 }
 
 // stepFrozen handles a rated FROZEN window m: shift, degradation, check.
 func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 	sm.Strats[sm.Cur].Samples += m.Samples
-	if TVD(&m.Hist, &sm.Signature)-TVDNoise(&m.Hist, &sm.Signature, m.Draws) >= st.Shift {
-		if sm.recallFor(m, st) {
-			sm.ShiftSeen = false
-			sm.transition(TrRecalled)
-			return
-		}
-		if !sm.ShiftSeen {
-			// The window may straddle the change, its histogram a mix
-			// that matches neither distribution: the next one decides.
-			sm.ShiftSeen = true
-			return
-		}
-		sm.ShiftSeen = false
+	switch sm.shifted(m, &sm.Signature, st) {
+	case shiftRecalled:
+		sm.transition(TrRecalled)
+		return
+	case shiftSeen:
+		return
+	case shiftNew:
 		sm.transition(TrShifted)
 		sm.relearn(t)
 		// The window that showed the shift ran the frozen arms on the new
@@ -884,7 +901,6 @@ func (sm *Machine) stepFrozen(m *Metrics, t int64, st *Settings) {
 		sm.stepLearn(m, t, st)
 		return
 	}
-	sm.ShiftSeen = false
 	if sm.Tok.Busy() {
 		// Another site is testing: its challenger windows move this
 		// site's throughput too (the CPU time is the process's), which
